@@ -1,0 +1,31 @@
+//! The data model every Sightline crate shares. No I/O, no async: decode tests compile fast.
+//!
+//! Modules, in data-path order:
+//! - [`ids`]: [`TraceId`] and [`SpanId`], fixed-size byte ids with hex text forms.
+//! - [`attr`]: [`AnyValue`] and [`KeyValue`], OTLP's typed attribute values, kept lossless.
+//! - [`span`]: [`SpanBatch`] (spans grouped by resource and scope, as received) and
+//!   [`SpanRow`] (one span with its resource and scope, as stored and queried).
+//! - [`hot`]: the attribute keys promoted to dedicated columns.
+//! - [`tenant`]: [`TenantId`], whose data is kept apart from every other tenant's.
+//! - [`error`]: [`ErrorClass`], what kind of failure an error is, for the wire mappings.
+//!
+//! Persisted forms: [`SpanBatch`] is written to the WAL with postcard, so renaming or
+//! reordering fields or enum variants in `attr`, `span` or `ids` changes the WAL format:
+//! bump `sightline_store::wal::FORMAT_VERSION` and keep a decoder for the old one.
+#![deny(missing_docs)]
+
+pub mod attr;
+pub mod error;
+pub mod hot;
+pub mod ids;
+pub mod span;
+pub mod tenant;
+
+pub use attr::{AnyValue, KeyValue};
+pub use error::ErrorClass;
+pub use ids::{IdParseError, SpanId, TraceId};
+pub use span::{
+    Event, Link, Resource, ResourceSpans, Scope, ScopeSpans, Span, SpanBatch, SpanKind, SpanRow,
+    StatusCode,
+};
+pub use tenant::{TenantId, TenantIdError};

@@ -1,0 +1,42 @@
+//! [`StoreConfig`]: where data lives and when it moves between WAL, head and parts.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// Storage settings. Every field has a default; the binary layers file, env and flags on top.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// Directory for the WAL and, with the embedded object store, the Parquet parts.
+    pub data_dir: PathBuf,
+    /// Flush the in-memory head to a Parquet part once it holds this many spans.
+    pub flush_max_spans: usize,
+    /// Flush the head at least this often (seconds), so the WAL stays short.
+    pub flush_interval_seconds: u64,
+    /// Refuse appends (retryable) while unflushed data in memory exceeds this many bytes.
+    pub head_max_bytes: u64,
+    /// Most appends written together under one fsync (group commit).
+    pub wal_group_commit_max_batch: usize,
+    /// Delete spans older than this many hours.
+    pub retention_hours: u64,
+    /// Merge a day partition's parts once it has this many.
+    pub compaction_min_parts: usize,
+    /// Seconds between compaction and retention passes.
+    pub maintenance_interval_seconds: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./data"),
+            flush_max_spans: 250_000,
+            flush_interval_seconds: 300,
+            head_max_bytes: 1024 * 1024 * 1024,
+            wal_group_commit_max_batch: 1024,
+            retention_hours: 7 * 24,
+            compaction_min_parts: 4,
+            maintenance_interval_seconds: 60,
+        }
+    }
+}

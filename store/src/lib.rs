@@ -1,0 +1,39 @@
+//! Sightline's storage engine for spans.
+//!
+//! Modules, in data-path order:
+//! - [`otlp`]: OTLP protobuf messages ⇄ model ([`sightline_model::SpanBatch`]), both directions,
+//!   shared by the collector (decode) and the query side (lossless export).
+//! - [`wal`]: the write-ahead log: framed, checksummed records, group commit with one fsync per
+//!   batch of appends, replay on start-up, truncation once flushed.
+//! - [`head`]: recent spans in memory, queryable at once, indexed by trace id.
+//! - [`part`]: Parquet parts (Arrow schema, writer, reader with bloom-filter lookups, catalog).
+//! - [`compact`]: merges small parts of a partition into one.
+//! - [`retention`]: deletes partitions older than the retention period.
+//! - [`objects`]: the `object_store` every part goes through.
+//! - [`spans`]: [`SpanStore`], the facade the collector appends to and the query side reads.
+//!
+//! Write path: collector → [`SpanStore::append`] → `wal` (fsync, ticket resolves) → `head`
+//! → (size or age) → `part::writer` → `objects` → `wal` truncation.
+//! Read path: query → [`SpanStore::find_trace`] / [`SpanStore::search_trace_ids`] → `head` +
+//! `part::catalog` (prune by time, trace-id stats and bloom filters) → `part::reader`.
+//!
+//! When you change a persisted format, also change:
+//! - WAL records (`wal::FORMAT_VERSION`, model types under postcard): keep a reader for the old
+//!   version and a fixture test.
+//! - Part schema (`part::schema::FORMAT_VERSION`): readers dispatch on the version in the
+//!   Parquet key/value metadata.
+
+pub mod compact;
+pub mod config;
+pub mod error;
+pub mod head;
+pub mod objects;
+pub mod otlp;
+pub mod part;
+pub mod retention;
+pub mod spans;
+pub mod wal;
+
+pub use config::StoreConfig;
+pub use error::Error;
+pub use spans::{SpanQuery, SpanStore};

@@ -1,0 +1,206 @@
+//! The part catalog: every tenant's parts with their footers, time ranges, operations and
+//! cached bloom filters, so queries prune without touching the object store.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::ObjectStore;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+use parquet::bloom_filter::Sbbf;
+use parquet::file::metadata::PageIndexPolicy;
+use sightline_model::{SpanKind, TenantId};
+
+use crate::error::Error;
+
+/// Keys of the part's Parquet key/value metadata.
+pub mod metadata_keys {
+    /// The part layout version.
+    pub const FORMAT_VERSION: &str = "sightline.format_version";
+    /// Earliest span start, unix nanoseconds.
+    pub const MIN_START: &str = "sightline.min_start_unix_nano";
+    /// Latest span start, unix nanoseconds.
+    pub const MAX_START: &str = "sightline.max_start_unix_nano";
+    /// JSON list of `[service, span name, kind number]`.
+    pub const OPERATIONS: &str = "sightline.operations";
+}
+
+/// One part and what the catalog knows about it.
+pub struct PartInfo {
+    /// Object path.
+    pub path: Path,
+    /// Owning tenant.
+    pub tenant: TenantId,
+    /// Day partition, `yyyy-mm-dd`.
+    pub day: String,
+    /// Object size.
+    pub size_bytes: u64,
+    /// Rows (spans).
+    pub rows: u64,
+    /// Earliest span start.
+    pub min_start_unix_nano: u64,
+    /// Latest span start.
+    pub max_start_unix_nano: u64,
+    /// Distinct (service, span name, kind) in the part.
+    pub operations: Vec<(String, String, SpanKind)>,
+    /// The footer with page indexes, loaded once.
+    pub metadata: ArrowReaderMetadata,
+    blooms: Mutex<HashMap<usize, Option<Arc<Sbbf>>>>,
+}
+
+fn reader_options() -> ArrowReaderOptions {
+    ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional)
+}
+
+impl PartInfo {
+    fn from_metadata(path: Path, tenant: TenantId, day: String, size_bytes: u64, metadata: ArrowReaderMetadata) -> Result<Self, Error> {
+        let file = metadata.metadata().file_metadata();
+        let value_of = |key: &str| {
+            file.key_value_metadata()
+                .and_then(|pairs| pairs.iter().find(|pair| pair.key == key))
+                .and_then(|pair| pair.value.clone())
+        };
+        let corrupt = |reason: String| Error::Corrupt { what: "part metadata", path: path.to_string(), reason };
+        let version = value_of(metadata_keys::FORMAT_VERSION).unwrap_or_default();
+        if version != super::schema::FORMAT_VERSION {
+            return Err(corrupt(format!("unknown part format version {version:?}")));
+        }
+        let number = |key: &str| value_of(key).and_then(|text| text.parse::<u64>().ok()).ok_or_else(|| corrupt(format!("missing {key}")));
+        let operations: Vec<(String, String, i32)> = serde_json::from_str(&value_of(metadata_keys::OPERATIONS).unwrap_or_default())
+            .map_err(|error| corrupt(format!("operations: {error}")))?;
+        Ok(Self {
+            tenant,
+            day,
+            size_bytes,
+            rows: u64::try_from(file.num_rows()).unwrap_or(0),
+            min_start_unix_nano: number(metadata_keys::MIN_START)?,
+            max_start_unix_nano: number(metadata_keys::MAX_START)?,
+            operations: operations
+                .into_iter()
+                .map(|(service, name, kind)| (service, name, SpanKind::from_otlp(kind)))
+                .collect(),
+            metadata,
+            blooms: Mutex::new(HashMap::new()),
+            path,
+        })
+    }
+
+    /// Builds the entry of a part just written, from its bytes.
+    ///
+    /// # Errors
+    /// [`Error::Parquet`] or [`Error::Corrupt`] if the footer is unreadable.
+    pub fn from_bytes(path: Path, tenant: TenantId, day: String, bytes: Bytes) -> Result<Self, Error> {
+        let metadata = ArrowReaderMetadata::load(&bytes, reader_options())
+            .map_err(|source| Error::Parquet { path: path.to_string(), source })?;
+        Self::from_metadata(path, tenant, day, bytes.len() as u64, metadata)
+    }
+
+    /// Reads a part's footer from the object store.
+    ///
+    /// # Errors
+    /// Object store, Parquet or metadata failures.
+    pub async fn load(objects: &Arc<dyn ObjectStore>, path: Path, size_bytes: u64) -> Result<Self, Error> {
+        let (tenant, day) = parse_part_path(&path)
+            .ok_or_else(|| Error::Corrupt { what: "part path", path: path.to_string(), reason: "not spans/{tenant}/{day}/{id}.parquet".to_string() })?;
+        let mut reader = super::io::PartReader::new(objects.clone(), path.clone(), size_bytes);
+        let metadata = ArrowReaderMetadata::load_async(&mut reader, reader_options())
+            .await
+            .map_err(|source| Error::Parquet { path: path.to_string(), source })?;
+        Self::from_metadata(path, tenant, day, size_bytes, metadata)
+    }
+
+    /// Returns the cached bloom filter of the trace id column in a row group, if loaded.
+    pub fn cached_bloom(&self, row_group: usize) -> Option<Option<Arc<Sbbf>>> {
+        self.blooms.lock().unwrap_or_else(|poison| poison.into_inner()).get(&row_group).cloned()
+    }
+
+    /// Caches the bloom filter of a row group.
+    pub fn cache_bloom(&self, row_group: usize, bloom: Option<Arc<Sbbf>>) {
+        self.blooms.lock().unwrap_or_else(|poison| poison.into_inner()).insert(row_group, bloom);
+    }
+
+    /// Says whether the part may hold spans starting in `[start, end]`.
+    pub fn overlaps(&self, start_unix_nano: u64, end_unix_nano: u64) -> bool {
+        self.min_start_unix_nano <= end_unix_nano && self.max_start_unix_nano >= start_unix_nano
+    }
+}
+
+/// Splits `spans/{tenant}/{day}/{id}.parquet` into tenant and day.
+pub fn parse_part_path(path: &Path) -> Option<(TenantId, String)> {
+    let parts: Vec<_> = path.parts().collect();
+    match parts.as_slice() {
+        [root, tenant, day, file] if root.as_ref() == "spans" && file.as_ref().ends_with(".parquet") => {
+            Some((TenantId::new(tenant.as_ref()).ok()?, day.as_ref().to_string()))
+        }
+        _ => None,
+    }
+}
+
+/// All parts, by tenant.
+#[derive(Default)]
+pub struct PartCatalog {
+    parts: RwLock<HashMap<TenantId, Vec<Arc<PartInfo>>>>,
+}
+
+impl PartCatalog {
+    /// Lists and loads every part under `spans/`. Unreadable parts are reported and skipped so
+    /// the rest keeps serving.
+    ///
+    /// # Errors
+    /// Failures listing the object store.
+    pub async fn load(objects: &Arc<dyn ObjectStore>) -> Result<Self, Error> {
+        let catalog = Self::default();
+        let prefix = Path::from("spans");
+        let listed: Vec<_> = objects
+            .list(Some(&prefix))
+            .try_collect()
+            .await
+            .map_err(|source| Error::Object { operation: "list", path: prefix.to_string(), source })?;
+        let mut total_bytes = 0u64;
+        for meta in listed.into_iter().filter(|meta| meta.location.as_ref().ends_with(".parquet")) {
+            match PartInfo::load(objects, meta.location.clone(), meta.size).await {
+                Ok(part) => {
+                    total_bytes += part.size_bytes;
+                    catalog.add(Arc::new(part));
+                }
+                Err(error) => {
+                    metrics::counter!("sightline_parts_unreadable_total").increment(1);
+                    tracing::error!(%error, part = %meta.location, "skipping unreadable part");
+                }
+            }
+        }
+        tracing::info!(parts = catalog.all().len(), total_bytes, "loaded part catalog");
+        Ok(catalog)
+    }
+
+    /// Adds a part.
+    pub fn add(&self, part: Arc<PartInfo>) {
+        let mut parts = self.parts.write().unwrap_or_else(|poison| poison.into_inner());
+        parts.entry(part.tenant.clone()).or_default().push(part);
+        metrics::gauge!("sightline_parts").increment(1.0);
+    }
+
+    /// Removes parts by path.
+    pub fn remove(&self, tenant: &TenantId, paths: &[Path]) {
+        let mut parts = self.parts.write().unwrap_or_else(|poison| poison.into_inner());
+        if let Some(list) = parts.get_mut(tenant) {
+            let before = list.len();
+            list.retain(|part| !paths.contains(&part.path));
+            metrics::gauge!("sightline_parts").decrement((before - list.len()) as f64);
+        }
+    }
+
+    /// Returns a tenant's parts.
+    pub fn parts(&self, tenant: &TenantId) -> Vec<Arc<PartInfo>> {
+        let parts = self.parts.read().unwrap_or_else(|poison| poison.into_inner());
+        parts.get(tenant).cloned().unwrap_or_default()
+    }
+
+    /// Returns every part of every tenant.
+    pub fn all(&self) -> Vec<Arc<PartInfo>> {
+        let parts = self.parts.read().unwrap_or_else(|poison| poison.into_inner());
+        parts.values().flatten().cloned().collect()
+    }
+}

@@ -1,0 +1,313 @@
+//! The spans part schema and conversion between [`SpanRow`]s and Arrow record batches.
+//!
+//! Filtered fields get their own columns (ids, service, name, kind, times, status, and the hot
+//! attributes of [`HOT_SPAN_ATTRIBUTES`] as text); the full typed attributes, events, links,
+//! resource and scope are postcard-encoded per row, so a round trip is lossless. Resource and
+//! scope repeat across rows and cost little after Parquet's dictionary encoding.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
+
+use arrow_array::builder::{
+    BinaryBuilder, FixedSizeBinaryBuilder, StringBuilder, UInt32Builder, UInt64Builder, UInt8Builder,
+};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{UInt32Type, UInt64Type, UInt8Type};
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use serde::de::DeserializeOwned;
+use sightline_model::hot::{column_name, HOT_SPAN_ATTRIBUTES};
+use sightline_model::{Resource, Scope, Span, SpanId, SpanKind, SpanRow, StatusCode, TraceId};
+
+use crate::error::Error;
+
+/// Version of the part layout, written to each part's key/value metadata.
+pub const FORMAT_VERSION: &str = "1";
+
+/// Column names used by the reader for pruning and projection.
+pub mod columns {
+    /// Trace id, 16 bytes.
+    pub const TRACE_ID: &str = "trace_id";
+    /// Span start, unix nanoseconds.
+    pub const START: &str = "start_time_unix_nano";
+    /// Span duration, nanoseconds.
+    pub const DURATION: &str = "duration_nanos";
+    /// `service.name` of the resource.
+    pub const SERVICE: &str = "service_name";
+    /// Span name.
+    pub const NAME: &str = "name";
+    /// Span kind as OTLP's number.
+    pub const KIND: &str = "kind";
+    /// Status code as OTLP's number.
+    pub const STATUS: &str = "status_code";
+}
+
+static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let mut fields = vec![
+        Field::new(columns::TRACE_ID, DataType::FixedSizeBinary(16), false),
+        Field::new("span_id", DataType::FixedSizeBinary(8), false),
+        Field::new("parent_span_id", DataType::FixedSizeBinary(8), true),
+        Field::new("trace_state", DataType::Utf8, false),
+        Field::new("flags", DataType::UInt32, false),
+        Field::new(columns::SERVICE, DataType::Utf8, false),
+        Field::new(columns::NAME, DataType::Utf8, false),
+        Field::new(columns::KIND, DataType::UInt8, false),
+        Field::new(columns::START, DataType::UInt64, false),
+        Field::new(columns::DURATION, DataType::UInt64, false),
+        Field::new(columns::STATUS, DataType::UInt8, false),
+        Field::new("status_message", DataType::Utf8, false),
+    ];
+    fields.extend(HOT_SPAN_ATTRIBUTES.iter().map(|key| Field::new(column_name(key), DataType::Utf8, true)));
+    fields.extend([
+        Field::new("attributes", DataType::Binary, false),
+        Field::new("dropped_attributes_count", DataType::UInt32, false),
+        Field::new("events", DataType::Binary, true),
+        Field::new("dropped_events_count", DataType::UInt32, false),
+        Field::new("links", DataType::Binary, true),
+        Field::new("dropped_links_count", DataType::UInt32, false),
+        Field::new("resource", DataType::Binary, false),
+        Field::new("scope", DataType::Binary, false),
+    ]);
+    Arc::new(Schema::new(fields))
+});
+
+/// Returns the Arrow schema of span parts.
+pub fn span_schema() -> SchemaRef {
+    SCHEMA.clone()
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    // Postcard only fails on a full fixed buffer, and `to_allocvec` grows its own.
+    postcard::to_allocvec(value).unwrap_or_default()
+}
+
+/// Converts rows into one record batch with [`span_schema`].
+///
+/// # Errors
+/// [`Error::Arrow`] if the columns do not fit the schema (a bug).
+pub fn rows_to_batch(rows: &[SpanRow]) -> Result<RecordBatch, Error> {
+    let count = rows.len();
+    let mut trace_ids = FixedSizeBinaryBuilder::with_capacity(count, 16);
+    let mut span_ids = FixedSizeBinaryBuilder::with_capacity(count, 8);
+    let mut parents = FixedSizeBinaryBuilder::with_capacity(count, 8);
+    let mut trace_states = StringBuilder::new();
+    let mut flags = UInt32Builder::with_capacity(count);
+    let mut services = StringBuilder::new();
+    let mut names = StringBuilder::new();
+    let mut kinds = UInt8Builder::with_capacity(count);
+    let mut starts = UInt64Builder::with_capacity(count);
+    let mut durations = UInt64Builder::with_capacity(count);
+    let mut statuses = UInt8Builder::with_capacity(count);
+    let mut messages = StringBuilder::new();
+    let mut hot: Vec<StringBuilder> = HOT_SPAN_ATTRIBUTES.iter().map(|_| StringBuilder::new()).collect();
+    let mut attributes = BinaryBuilder::new();
+    let mut dropped_attributes = UInt32Builder::with_capacity(count);
+    let mut events = BinaryBuilder::new();
+    let mut dropped_events = UInt32Builder::with_capacity(count);
+    let mut links = BinaryBuilder::new();
+    let mut dropped_links = UInt32Builder::with_capacity(count);
+    let mut resources = BinaryBuilder::new();
+    let mut scopes = BinaryBuilder::new();
+    let mut resource_cache: Option<(*const Resource, Vec<u8>)> = None;
+    let mut scope_cache: Option<(*const Scope, Vec<u8>)> = None;
+    let arrow_error = |source| Error::Arrow { what: "span part".to_string(), source };
+
+    for row in rows {
+        let span = &row.span;
+        trace_ids.append_value(span.trace_id.as_bytes()).map_err(arrow_error)?;
+        span_ids.append_value(span.span_id.as_bytes()).map_err(arrow_error)?;
+        match &span.parent_span_id {
+            Some(parent) => parents.append_value(parent.as_bytes()).map_err(arrow_error)?,
+            None => parents.append_null(),
+        }
+        trace_states.append_value(&span.trace_state);
+        flags.append_value(span.flags);
+        services.append_value(&*row.service_name);
+        names.append_value(&span.name);
+        kinds.append_value(span.kind.to_otlp() as u8);
+        starts.append_value(span.start_time_unix_nano);
+        durations.append_value(span.duration_nanos());
+        statuses.append_value(span.status_code.to_otlp() as u8);
+        messages.append_value(&span.status_message);
+        for (builder, key) in hot.iter_mut().zip(HOT_SPAN_ATTRIBUTES) {
+            builder.append_option(sightline_model::attr::find(&span.attributes, key).map(|value| value.to_text()));
+        }
+        attributes.append_value(encode(&span.attributes));
+        dropped_attributes.append_value(span.dropped_attributes_count);
+        if span.events.is_empty() { events.append_null() } else { events.append_value(encode(&span.events)) }
+        dropped_events.append_value(span.dropped_events_count);
+        if span.links.is_empty() { links.append_null() } else { links.append_value(encode(&span.links)) }
+        dropped_links.append_value(span.dropped_links_count);
+        resources.append_value(cached_encoding(&mut resource_cache, &row.resource));
+        scopes.append_value(cached_encoding(&mut scope_cache, &row.scope));
+    }
+
+    let mut arrays: Vec<ArrayRef> = vec![
+        Arc::new(trace_ids.finish()),
+        Arc::new(span_ids.finish()),
+        Arc::new(parents.finish()),
+        Arc::new(trace_states.finish()),
+        Arc::new(flags.finish()),
+        Arc::new(services.finish()),
+        Arc::new(names.finish()),
+        Arc::new(kinds.finish()),
+        Arc::new(starts.finish()),
+        Arc::new(durations.finish()),
+        Arc::new(statuses.finish()),
+        Arc::new(messages.finish()),
+    ];
+    arrays.extend(hot.iter_mut().map(|builder| Arc::new(builder.finish()) as ArrayRef));
+    arrays.extend([
+        Arc::new(attributes.finish()) as ArrayRef,
+        Arc::new(dropped_attributes.finish()),
+        Arc::new(events.finish()),
+        Arc::new(dropped_events.finish()),
+        Arc::new(links.finish()),
+        Arc::new(dropped_links.finish()),
+        Arc::new(resources.finish()),
+        Arc::new(scopes.finish()),
+    ]);
+    RecordBatch::try_new(span_schema(), arrays).map_err(arrow_error)
+}
+
+/// Encodes a shared value once per run of rows that share it.
+fn cached_encoding<'a, T: serde::Serialize>(cache: &'a mut Option<(*const T, Vec<u8>)>, value: &Arc<T>) -> &'a [u8] {
+    let pointer = Arc::as_ptr(value);
+    if cache.as_ref().map(|(cached, _)| *cached) != Some(pointer) {
+        *cache = Some((pointer, encode(&**value)));
+    }
+    cache.as_ref().map(|(_, bytes)| bytes.as_slice()).unwrap_or_default()
+}
+
+/// Reads columns of a span batch by name; every accessor checks the column's type.
+pub struct SpanColumns<'a> {
+    batch: &'a RecordBatch,
+    path: &'a str,
+}
+
+impl<'a> SpanColumns<'a> {
+    /// Wraps a batch read from the part at `path` (used in error messages).
+    pub fn new(batch: &'a RecordBatch, path: &'a str) -> Self {
+        Self { batch, path }
+    }
+
+    fn column(&self, name: &str) -> Result<&'a ArrayRef, Error> {
+        self.batch.column_by_name(name).ok_or_else(|| self.corrupt(format!("missing column {name}")))
+    }
+
+    fn corrupt(&self, reason: String) -> Error {
+        Error::Corrupt { what: "span part column", path: self.path.to_string(), reason }
+    }
+
+    /// Returns a fixed-size binary column.
+    pub fn fixed(&self, name: &str) -> Result<&'a arrow_array::FixedSizeBinaryArray, Error> {
+        self.column(name)?.as_fixed_size_binary_opt().ok_or_else(|| self.corrupt(format!("{name} is not fixed-size binary")))
+    }
+
+    /// Returns a string column.
+    pub fn string(&self, name: &str) -> Result<&'a arrow_array::StringArray, Error> {
+        self.column(name)?.as_string_opt::<i32>().ok_or_else(|| self.corrupt(format!("{name} is not utf8")))
+    }
+
+    /// Returns a binary column.
+    pub fn binary(&self, name: &str) -> Result<&'a arrow_array::BinaryArray, Error> {
+        self.column(name)?.as_binary_opt::<i32>().ok_or_else(|| self.corrupt(format!("{name} is not binary")))
+    }
+
+    /// Returns a `u64` column.
+    pub fn u64(&self, name: &str) -> Result<&'a arrow_array::UInt64Array, Error> {
+        self.column(name)?.as_primitive_opt::<UInt64Type>().ok_or_else(|| self.corrupt(format!("{name} is not u64")))
+    }
+
+    /// Returns a `u32` column.
+    pub fn u32(&self, name: &str) -> Result<&'a arrow_array::UInt32Array, Error> {
+        self.column(name)?.as_primitive_opt::<UInt32Type>().ok_or_else(|| self.corrupt(format!("{name} is not u32")))
+    }
+
+    /// Returns a `u8` column.
+    pub fn u8(&self, name: &str) -> Result<&'a arrow_array::UInt8Array, Error> {
+        self.column(name)?.as_primitive_opt::<UInt8Type>().ok_or_else(|| self.corrupt(format!("{name} is not u8")))
+    }
+
+    /// Decodes a postcard value.
+    pub fn decode<T: DeserializeOwned>(&self, what: &str, bytes: &[u8]) -> Result<T, Error> {
+        postcard::from_bytes(bytes).map_err(|error| self.corrupt(format!("{what}: {error}")))
+    }
+}
+
+/// Decodes whole rows from a batch with the full [`span_schema`]. Rows whose resource or scope
+/// bytes repeat share one decoded value.
+///
+/// # Errors
+/// [`Error::Corrupt`] if a column is missing, mistyped or undecodable.
+pub fn batch_to_rows(batch: &RecordBatch, path: &str) -> Result<Vec<SpanRow>, Error> {
+    let columns = SpanColumns::new(batch, path);
+    let trace_ids = columns.fixed(columns::TRACE_ID)?;
+    let span_ids = columns.fixed("span_id")?;
+    let parents = columns.fixed("parent_span_id")?;
+    let trace_states = columns.string("trace_state")?;
+    let flags = columns.u32("flags")?;
+    let names = columns.string(columns::NAME)?;
+    let kinds = columns.u8(columns::KIND)?;
+    let starts = columns.u64(columns::START)?;
+    let durations = columns.u64(columns::DURATION)?;
+    let statuses = columns.u8(columns::STATUS)?;
+    let messages = columns.string("status_message")?;
+    let attributes = columns.binary("attributes")?;
+    let dropped_attributes = columns.u32("dropped_attributes_count")?;
+    let events = columns.binary("events")?;
+    let dropped_events = columns.u32("dropped_events_count")?;
+    let links = columns.binary("links")?;
+    let dropped_links = columns.u32("dropped_links_count")?;
+    let resources = columns.binary("resource")?;
+    let scopes = columns.binary("scope")?;
+    let mut resource_cache: HashMap<&[u8], (Arc<Resource>, Arc<str>)> = HashMap::new();
+    let mut scope_cache: HashMap<&[u8], Arc<Scope>> = HashMap::new();
+    let invalid_id = |what: &str| columns.corrupt(format!("invalid {what}"));
+
+    let mut rows = Vec::with_capacity(batch.num_rows());
+    for index in 0..batch.num_rows() {
+        let (resource, service_name) = match resource_cache.get(resources.value(index)) {
+            Some(cached) => cached.clone(),
+            None => {
+                let resource: Arc<Resource> = Arc::new(columns.decode("resource", resources.value(index))?);
+                let service: Arc<str> = Arc::from(resource.service_name());
+                resource_cache.insert(resources.value(index), (resource.clone(), service.clone()));
+                (resource, service)
+            }
+        };
+        let scope = match scope_cache.get(scopes.value(index)) {
+            Some(cached) => cached.clone(),
+            None => {
+                let scope: Arc<Scope> = Arc::new(columns.decode("scope", scopes.value(index))?);
+                scope_cache.insert(scopes.value(index), scope.clone());
+                scope
+            }
+        };
+        let start = starts.value(index);
+        let span = Span {
+            trace_id: TraceId(trace_ids.value(index).try_into().map_err(|_| invalid_id("trace id"))?),
+            span_id: SpanId(span_ids.value(index).try_into().map_err(|_| invalid_id("span id"))?),
+            trace_state: trace_states.value(index).to_string(),
+            parent_span_id: match parents.is_null(index) {
+                true => None,
+                false => Some(SpanId(parents.value(index).try_into().map_err(|_| invalid_id("parent span id"))?)),
+            },
+            flags: flags.value(index),
+            name: names.value(index).to_string(),
+            kind: SpanKind::from_otlp(i32::from(kinds.value(index))),
+            start_time_unix_nano: start,
+            end_time_unix_nano: start.saturating_add(durations.value(index)),
+            attributes: columns.decode("attributes", attributes.value(index))?,
+            dropped_attributes_count: dropped_attributes.value(index),
+            events: if events.is_null(index) { Vec::new() } else { columns.decode("events", events.value(index))? },
+            dropped_events_count: dropped_events.value(index),
+            links: if links.is_null(index) { Vec::new() } else { columns.decode("links", links.value(index))? },
+            dropped_links_count: dropped_links.value(index),
+            status_code: StatusCode::from_otlp(i32::from(statuses.value(index))),
+            status_message: messages.value(index).to_string(),
+        };
+        rows.push(SpanRow { service_name, resource, scope, span });
+    }
+    Ok(rows)
+}

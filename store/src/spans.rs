@@ -1,0 +1,354 @@
+//! [`SpanStore`]: the facade over WAL, head and parts.
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use object_store::ObjectStore;
+use sightline_model::attr::find;
+use sightline_model::{SpanBatch, SpanKind, SpanRow, StatusCode, TenantId, TraceId};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::StoreConfig;
+use crate::error::Error;
+use crate::head::Heads;
+use crate::part::{reader, PartCatalog};
+use crate::wal::{self, WalRecord, WalWriter};
+use crate::{compact, objects, retention};
+
+/// Filters for a trace search. A trace matches when one of its spans satisfies every filter.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SpanQuery {
+    /// `service.name` equals.
+    pub service: Option<String>,
+    /// Span name equals.
+    pub operation: Option<String>,
+    /// Span kind equals.
+    pub span_kind: Option<SpanKind>,
+    /// Attributes (span, then resource) whose value, as text, equals the given text.
+    pub attributes: Vec<(String, String)>,
+    /// Span duration at least this.
+    pub min_duration_nanos: Option<u64>,
+    /// Span duration at most this.
+    pub max_duration_nanos: Option<u64>,
+    /// Status code equals.
+    pub status: Option<StatusCode>,
+    /// Span start at or after this.
+    pub start_unix_nano: u64,
+    /// Span start at or before this.
+    pub end_unix_nano: u64,
+    /// The most trace ids to return.
+    pub limit: usize,
+}
+
+
+impl SpanQuery {
+    /// Says whether a span satisfies every filter of the query.
+    pub fn matches(&self, row: &SpanRow) -> bool {
+        let span = &row.span;
+        let duration = span.duration_nanos();
+        span.start_time_unix_nano >= self.start_unix_nano
+            && span.start_time_unix_nano <= self.end_unix_nano
+            && self.service.as_deref().is_none_or(|service| service == &*row.service_name)
+            && self.operation.as_deref().is_none_or(|operation| operation == span.name)
+            && self.span_kind.is_none_or(|kind| kind == span.kind)
+            && self.status.is_none_or(|status| status == span.status_code)
+            && self.min_duration_nanos.is_none_or(|min| duration >= min)
+            && self.max_duration_nanos.is_none_or(|max| duration <= max)
+            && self.attributes.iter().all(|(key, expected)| {
+                find(&span.attributes, key)
+                    .or_else(|| find(&row.resource.attributes, key))
+                    .is_some_and(|value| value.to_text() == *expected)
+            })
+    }
+}
+
+/// The span store: append durably, read from head and parts.
+#[derive(Clone)]
+pub struct SpanStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: StoreConfig,
+    objects: Arc<dyn ObjectStore>,
+    heads: Arc<Heads>,
+    catalog: Arc<PartCatalog>,
+    wal: WalWriter,
+    /// Serialises flushes, so one rotation's parts are written before the next starts.
+    flush_lock: tokio::sync::Mutex<()>,
+}
+
+impl SpanStore {
+    /// Opens the store: loads the part catalog, replays the WAL into the head, and starts the
+    /// WAL writer on a new segment. Returns once replayed data is queryable.
+    ///
+    /// # Errors
+    /// I/O errors on the data directory and object store failures.
+    pub async fn open(config: StoreConfig) -> Result<Self, Error> {
+        let wal_dir = config.data_dir.join("wal");
+        std::fs::create_dir_all(&wal_dir)
+            .map_err(|source| Error::Io { operation: "create wal directory", path: wal_dir.clone(), source })?;
+        let objects = objects::local_object_store(&config.data_dir)?;
+        let catalog = Arc::new(PartCatalog::load(&objects).await?);
+        let heads = Arc::new(Heads::default());
+        let (next_sequence, replayed) = replay_wal(&wal_dir, &heads)?;
+        let wal = WalWriter::start(&wal_dir, next_sequence, replayed, heads.clone(), config.wal_group_commit_max_batch)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                objects,
+                heads,
+                catalog,
+                wal,
+                flush_lock: tokio::sync::Mutex::new(()),
+            }),
+        })
+    }
+
+    /// Appends the accepted spans of one export and resolves once they are durable (the WAL
+    /// group commit covering them has been fsynced) and visible to queries.
+    ///
+    /// # Errors
+    /// [`Error::WalClosed`] or an I/O error when the spans could not be made durable; nothing
+    /// of the batch may then be acknowledged. [`Error::Overloaded`] when unflushed data is over
+    /// its budget.
+    pub async fn append(&self, tenant: &TenantId, batch: SpanBatch) -> Result<(), Error> {
+        let used_bytes = self.inner.heads.unflushed_bytes();
+        if used_bytes > self.inner.config.head_max_bytes {
+            return Err(Error::Overloaded { used_bytes, limit_bytes: self.inner.config.head_max_bytes });
+        }
+        if batch.span_count() == 0 {
+            return Ok(());
+        }
+        self.inner.wal.append(WalRecord { tenant: tenant.clone(), batch }).await
+    }
+
+    /// Returns every stored span of a trace, in no particular order (empty if unknown). A span
+    /// stored twice (a retried export) may appear twice.
+    ///
+    /// # Errors
+    /// Object store or Parquet failures while reading parts.
+    pub async fn find_trace(&self, tenant: &TenantId, trace_id: TraceId) -> Result<Vec<SpanRow>, Error> {
+        let mut rows = self.inner.heads.find_trace(tenant, &trace_id);
+        for part in self.inner.catalog.parts(tenant) {
+            rows.extend(reader::find_trace_in_part(&self.inner.objects, &part, &trace_id).await?);
+        }
+        Ok(rows)
+    }
+
+    /// Returns ids of traces with a span matching `query`, most recent first, at most
+    /// `query.limit`. Parts are read newest first and reading stops once no older part can
+    /// change the answer.
+    ///
+    /// # Errors
+    /// Object store or Parquet failures while reading parts.
+    pub async fn search_trace_ids(&self, tenant: &TenantId, query: &SpanQuery) -> Result<Vec<TraceId>, Error> {
+        let mut hits = self.inner.heads.search(tenant, query);
+        let mut parts: Vec<_> = self
+            .inner
+            .catalog
+            .parts(tenant)
+            .into_iter()
+            .filter(|part| part.overlaps(query.start_unix_nano, query.end_unix_nano))
+            .collect();
+        parts.sort_by_key(|part| std::cmp::Reverse(part.max_start_unix_nano));
+        for part in parts {
+            if newest_distinct(&hits, query.limit).len() >= query.limit {
+                let oldest_kept = newest_distinct_oldest_start(&hits, query.limit);
+                if part.max_start_unix_nano < oldest_kept {
+                    break;
+                }
+            }
+            hits.extend(reader::search_part(&self.inner.objects, &part, query).await?);
+        }
+        Ok(newest_distinct(&hits, query.limit))
+    }
+
+    /// Returns the names of services that have spans, sorted.
+    ///
+    /// # Errors
+    /// None today; reserved for catalogs read from the object store.
+    pub async fn services(&self, tenant: &TenantId) -> Result<Vec<String>, Error> {
+        let services: BTreeSet<String> = self.all_operations(tenant).into_iter().map(|(service, _, _)| service).collect();
+        Ok(services.into_iter().collect())
+    }
+
+    /// Returns the operations (span name and kind) of a service, sorted.
+    ///
+    /// # Errors
+    /// None today; reserved for catalogs read from the object store.
+    pub async fn operations(&self, tenant: &TenantId, service: &str) -> Result<Vec<(String, SpanKind)>, Error> {
+        Ok(self
+            .all_operations(tenant)
+            .into_iter()
+            .filter(|(owner, _, _)| owner == service)
+            .map(|(_, name, kind)| (name, kind))
+            .collect())
+    }
+
+    fn all_operations(&self, tenant: &TenantId) -> BTreeSet<(String, String, SpanKind)> {
+        let mut operations = BTreeSet::new();
+        self.inner.heads.collect_operations(tenant, &mut operations);
+        for part in self.inner.catalog.parts(tenant) {
+            operations.extend(part.operations.iter().cloned());
+        }
+        operations
+    }
+
+    /// Writes the head to parts now: rotates the WAL, writes the frozen head's spans as one part
+    /// per tenant and day, then deletes the WAL segments that held them.
+    ///
+    /// # Errors
+    /// WAL rotation, encoding or object store failures; the frozen head then stays in memory
+    /// and its segments stay on disk, so nothing is lost.
+    pub async fn flush(&self) -> Result<(), Error> {
+        let _serial = self.inner.flush_lock.lock().await;
+        let rotation = self.inner.wal.rotate().await?;
+        let frozen = rotation.frozen;
+        if frozen.span_count > 0 {
+            let started = std::time::Instant::now();
+            let mut written_bytes = 0;
+            let mut parts = 0;
+            for (tenant, head) in &frozen.tenants {
+                let mut by_day: std::collections::BTreeMap<String, Vec<SpanRow>> = Default::default();
+                for row in &head.rows {
+                    by_day.entry(crate::part::day_of_unix_nanos(row.span.start_time_unix_nano)).or_default().push(row.clone());
+                }
+                for (day, rows) in by_day {
+                    let part = crate::part::writer::write_part(&self.inner.objects, tenant, &day, rows).await?;
+                    written_bytes += part.size_bytes;
+                    parts += 1;
+                    self.inner.catalog.add(part);
+                }
+            }
+            tracing::info!(spans = frozen.span_count, parts, written_bytes, elapsed_ms = started.elapsed().as_millis() as u64, "flushed head to parts");
+        }
+        self.inner.heads.release(&frozen);
+        for segment in rotation.obsolete_segments {
+            if let Err(error) = std::fs::remove_file(&segment) {
+                tracing::warn!(%error, segment = %segment.display(), "could not delete flushed wal segment");
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts the background work: flushing the head by size or age, compaction and retention.
+    /// Each task stops when `shutdown` is cancelled.
+    pub fn spawn_background(&self, tracker: &TaskTracker, shutdown: CancellationToken) {
+        let store = self.clone();
+        let token = shutdown.clone();
+        tracker.spawn(async move { store.run_flusher(token).await });
+        let store = self.clone();
+        tracker.spawn(async move { store.run_maintenance(shutdown).await });
+    }
+
+    async fn run_flusher(&self, shutdown: CancellationToken) {
+        let interval = Duration::from_secs(self.inner.config.flush_interval_seconds.max(1));
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_millis(250)) => {}
+            }
+            let (spans, first_append) = self.inner.heads.active_size();
+            let due = spans >= self.inner.config.flush_max_spans
+                || first_append.is_some_and(|first| first.elapsed() >= interval);
+            if due {
+                if let Err(error) = self.flush().await {
+                    metrics::counter!("sightline_flush_failures_total").increment(1);
+                    tracing::error!(%error, "head flush failed; will retry");
+                }
+            }
+        }
+    }
+
+    async fn run_maintenance(&self, shutdown: CancellationToken) {
+        let interval = Duration::from_secs(self.inner.config.maintenance_interval_seconds.max(1));
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(interval) => {}
+            }
+            if let Err(error) = self.run_maintenance_once().await {
+                tracing::error!(%error, "part maintenance failed; will retry");
+            }
+        }
+    }
+
+    /// Runs one retention pass and one compaction pass.
+    ///
+    /// # Errors
+    /// Object store, Parquet or encoding failures.
+    pub async fn run_maintenance_once(&self) -> Result<(), Error> {
+        let retention = Duration::from_secs(self.inner.config.retention_hours.saturating_mul(3600));
+        retention::delete_expired_parts(&self.inner.objects, &self.inner.catalog, retention).await?;
+        compact::compact_partitions(&self.inner.objects, &self.inner.catalog, self.inner.config.compaction_min_parts).await
+    }
+
+    /// Flushes the head and stops the WAL writer: the last step of a graceful shutdown.
+    ///
+    /// # Errors
+    /// Flush failures; the WAL still holds everything, so a restart replays it.
+    pub async fn close(&self) -> Result<(), Error> {
+        let flushed = self.flush().await;
+        self.inner.wal.close().await;
+        flushed
+    }
+
+    /// Returns the data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.inner.config.data_dir.clone()
+    }
+}
+
+/// Returns up to `limit` distinct trace ids, most recent span start first.
+fn newest_distinct(hits: &[(TraceId, u64)], limit: usize) -> Vec<TraceId> {
+    let mut sorted: Vec<_> = hits.to_vec();
+    sorted.sort_unstable_by(|a, b| b.1.cmp(&a.1));
+    let mut seen = HashSet::new();
+    sorted
+        .into_iter()
+        .filter(|(trace_id, _)| seen.insert(*trace_id))
+        .map(|(trace_id, _)| trace_id)
+        .take(limit)
+        .collect()
+}
+
+/// Returns the latest start of the `limit`-th newest distinct trace.
+fn newest_distinct_oldest_start(hits: &[(TraceId, u64)], limit: usize) -> u64 {
+    let mut sorted: Vec<_> = hits.to_vec();
+    sorted.sort_unstable_by(|a, b| b.1.cmp(&a.1));
+    let mut seen = HashSet::new();
+    sorted
+        .into_iter()
+        .filter(|(trace_id, _)| seen.insert(*trace_id))
+        .take(limit)
+        .last()
+        .map_or(0, |(_, start)| start)
+}
+
+/// Replays every WAL segment into the head. Returns the next segment number and the replayed
+/// segments, which the first flush deletes.
+fn replay_wal(dir: &std::path::Path, heads: &Heads) -> Result<(u64, Vec<PathBuf>), Error> {
+    let segments = wal::list_segments(dir)?;
+    let started = std::time::Instant::now();
+    let mut records = 0usize;
+    let mut bytes = 0u64;
+    let mut replayed = Vec::new();
+    let next_sequence = segments.last().map_or(0, |(sequence, _)| sequence + 1);
+    for (_, path) in segments {
+        let segment = wal::read_segment(&path)?;
+        if let Some(damage) = &segment.damage {
+            metrics::counter!("sightline_wal_damaged_segments_total").increment(1);
+            tracing::warn!(segment = %path.display(), damage, valid_bytes = segment.valid_bytes, "wal segment ends in a damaged record; replayed what precedes it");
+        }
+        records += segment.records.len();
+        bytes += segment.valid_bytes;
+        heads.apply(segment.records);
+        replayed.push(path);
+    }
+    tracing::info!(segments = replayed.len(), records, bytes, elapsed_ms = started.elapsed().as_millis() as u64, "replayed write-ahead log");
+    Ok((next_sequence, replayed))
+}
