@@ -1,1 +1,80 @@
-//! placeholder
+//! Sightline's read side: assembles stored spans into traces and serves them over HTTP, in
+//! Sightline's own JSON, as OTLP, and in Jaeger's query API shapes.
+//!
+//! Modules, in data-path order:
+//! - [`trace`]: rows of one trace → [`trace::AssembledTrace`]: dedupe, tree, roots, orphans,
+//!   services, clock skew (noted, never rewritten), critical path.
+//! - [`search`]: query strings → validated [`sightline_store::SpanQuery`] (durations,
+//!   timestamps, logfmt and JSON attribute filters).
+//! - `api`: the HTTP routers: `api::native` (`/api/v1`, JSON for the UI and OTLP export) and
+//!   `api::jaeger` (`/jaeger/api`, Jaeger's `structuredResponse` shapes); tenant selection and
+//!   self-metrics shared by both.
+//! - [`error`]: [`Error`], its class, and the one HTTP mapping every router uses.
+//!
+//! Read path: HTTP request → `api` (tenant, params via [`search`]) → [`SpanStore`]
+//! (`search_trace_ids`, `find_trace`) → [`trace::assemble_trace`] (on a blocking thread) →
+//! rendering (`api::native` JSON, OTLP via [`sightline_store::otlp::spans_to_otlp`], or
+//! `api::jaeger`).
+//!
+//! This crate persists nothing. Its wire formats are contracts, though: when you change
+//! `api::jaeger`'s JSON, check it against Jaeger UI; when you change the native JSON, change
+//! the UI (`ui/`) with it.
+
+pub mod error;
+pub mod search;
+pub mod trace;
+
+mod api;
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use sightline_store::SpanStore;
+
+pub use error::Error;
+
+/// Settings of the query side.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueryConfig {
+    /// How many traces a search returns when the request gives no `limit`.
+    pub default_search_limit: usize,
+    /// The largest `limit` a search accepts; the native API rejects larger values, the Jaeger
+    /// API lowers them to this.
+    pub max_search_limit: usize,
+    /// Whether the `X-Scope-OrgID` header selects the tenant. When off, every request reads
+    /// the default tenant and the header is ignored.
+    pub multi_tenancy: bool,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        Self { default_search_limit: 20, max_search_limit: 1000, multi_tenancy: false }
+    }
+}
+
+/// Builds the query HTTP router: the native API under `/api/v1` and the Jaeger query API under
+/// `/jaeger/api`. The binary adds `/metrics`, `/healthz` and `/readyz` and serves it.
+///
+/// Every request records `sightline_query_duration_seconds{api,endpoint}` and
+/// `sightline_query_requests_total{api,endpoint,status}`, where `endpoint` is the matched route
+/// template.
+pub fn router(store: SpanStore, config: QueryConfig) -> axum::Router {
+    let state = api::AppState { store, config: Arc::new(config) };
+    axum::Router::new()
+        .nest("/api/v1", api::native::router(state.clone()))
+        .nest("/jaeger/api", api::jaeger::router(state))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_defaults_and_unknown_fields() {
+        let config: QueryConfig = serde_json::from_str(r#"{"multi_tenancy": true}"#).unwrap();
+        assert_eq!(config, QueryConfig { multi_tenancy: true, ..QueryConfig::default() });
+        assert_eq!(config.default_search_limit, 20);
+        assert!(serde_json::from_str::<QueryConfig>(r#"{"max_limit": 5}"#).is_err());
+    }
+}

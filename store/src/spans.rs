@@ -352,3 +352,6 @@ fn replay_wal(dir: &std::path::Path, heads: &Heads) -> Result<(u64, Vec<PathBuf>
     tracing::info!(segments = replayed.len(), records, bytes, elapsed_ms = started.elapsed().as_millis() as u64, "replayed write-ahead log");
     Ok((next_sequence, replayed))
 }
+
+#[cfg(test)]
+mod tests;

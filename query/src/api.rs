@@ -1,0 +1,155 @@
+//! The HTTP routers and what they share: state, tenant selection, self-metrics, and loading
+//! traces from the store with assembly kept off the reactor.
+
+pub(crate) mod jaeger;
+pub(crate) mod native;
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use futures::{StreamExt, TryStreamExt};
+use http::HeaderMap;
+use sightline_model::{SpanRow, TenantId, TraceId};
+use sightline_store::SpanStore;
+
+use crate::error::Error;
+use crate::trace::{assemble_trace, AssembledTrace};
+use crate::QueryConfig;
+
+/// The header that names the tenant when multi-tenancy is on (as in Loki, Mimir and Tempo).
+pub(crate) const TENANT_HEADER: &str = "X-Scope-OrgID";
+
+/// How many traces a search fetches from the store at once.
+const SEARCH_FETCH_CONCURRENCY: usize = 8;
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub(crate) store: SpanStore,
+    pub(crate) config: Arc<QueryConfig>,
+}
+
+impl AppState {
+    /// Picks the tenant for a request: the default tenant, unless multi-tenancy is on and the
+    /// request carries `X-Scope-OrgID`.
+    pub(crate) fn tenant(&self, headers: &HeaderMap) -> Result<TenantId, Error> {
+        tenant_from_headers(headers, self.config.multi_tenancy)
+    }
+
+    /// Loads and assembles one trace.
+    ///
+    /// # Errors
+    /// [`Error::TraceNotFound`] when no span of it is stored; store and task failures.
+    pub(crate) async fn load_trace(&self, tenant: &TenantId, trace_id: TraceId) -> Result<AssembledTrace, Error> {
+        let rows = self.store.find_trace(tenant, trace_id).await?;
+        assemble_off_reactor(rows).await?.ok_or(Error::TraceNotFound { trace_id })
+    }
+
+    /// Loads and assembles several traces in the given order, skipping any that vanished
+    /// (retention) since their ids were found.
+    pub(crate) async fn load_traces(&self, tenant: &TenantId, trace_ids: Vec<TraceId>) -> Result<Vec<AssembledTrace>, Error> {
+        let traces: Vec<Option<AssembledTrace>> = futures::stream::iter(trace_ids)
+            .map(|trace_id| async move {
+                let rows = self.store.find_trace(tenant, trace_id).await?;
+                assemble_off_reactor(rows).await
+            })
+            .buffered(SEARCH_FETCH_CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(traces.into_iter().flatten().collect())
+    }
+}
+
+/// Parses a trace id from a path segment.
+///
+/// # Errors
+/// [`Error::InvalidTraceId`] when the text is not 1 to 32 hex digits or is all zeros.
+pub(crate) fn parse_trace_id(text: &str) -> Result<TraceId, Error> {
+    text.parse().map_err(|source| Error::InvalidTraceId { text: text.to_string(), source })
+}
+
+/// Returns the current time in unix nanoseconds (zero if the clock is before 1970).
+pub(crate) fn now_unix_nano() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// Selects the tenant from the headers.
+fn tenant_from_headers(headers: &HeaderMap, multi_tenancy: bool) -> Result<TenantId, Error> {
+    if !multi_tenancy {
+        return Ok(TenantId::default_tenant());
+    }
+    match headers.get(TENANT_HEADER) {
+        None => Ok(TenantId::default_tenant()),
+        Some(value) => {
+            let text = value.to_str().map_err(|_| sightline_model::TenantIdError(String::from_utf8_lossy(value.as_bytes()).into_owned()))?;
+            Ok(TenantId::new(text.trim())?)
+        }
+    }
+}
+
+/// Assembles a trace on the blocking pool: large traces take longer than a reactor turn may.
+async fn assemble_off_reactor(rows: Vec<SpanRow>) -> Result<Option<AssembledTrace>, Error> {
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    tokio::task::spawn_blocking(move || assemble_trace(rows))
+        .await
+        .map_err(|error| Error::TaskFailed(format!("trace assembly: {error}")))
+}
+
+/// Runs a blocking rendering step (serialising a large trace) off the reactor.
+pub(crate) async fn render_off_reactor<T: Send + 'static>(
+    render: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(render)
+        .await
+        .map_err(|error| Error::TaskFailed(format!("rendering: {error}")))?
+}
+
+/// Records `sightline_query_duration_seconds` and `sightline_query_requests_total` for a
+/// request. The endpoint label is the matched route template, so its values are bounded.
+pub(crate) async fn record_query_metrics(State(api): State<&'static str>, request: Request, next: Next) -> Response {
+    let endpoint = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |path| path.as_str().to_string());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let status = response.status().as_u16().to_string();
+    metrics::histogram!("sightline_query_duration_seconds", "api" => api, "endpoint" => endpoint.clone())
+        .record(elapsed);
+    metrics::counter!("sightline_query_requests_total", "api" => api, "endpoint" => endpoint, "status" => status)
+        .increment(1);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn tenant_header_only_counts_with_multi_tenancy() {
+        let mut headers = HeaderMap::new();
+        headers.insert(TENANT_HEADER, HeaderValue::from_static("team-a"));
+        assert_eq!(tenant_from_headers(&headers, false).unwrap().as_str(), "default");
+        assert_eq!(tenant_from_headers(&headers, true).unwrap().as_str(), "team-a");
+        assert_eq!(tenant_from_headers(&HeaderMap::new(), true).unwrap().as_str(), "default");
+        headers.insert(TENANT_HEADER, HeaderValue::from_static("../etc"));
+        let error = tenant_from_headers(&headers, true).unwrap_err();
+        assert_eq!(error.to_http().0, http::StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn trace_ids_parse_or_explain() {
+        assert!(parse_trace_id("5b8efff798038103d269b633813fc60c").is_ok());
+        assert!(matches!(parse_trace_id("not-hex"), Err(Error::InvalidTraceId { .. })));
+    }
+}
