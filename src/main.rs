@@ -1,1 +1,42 @@
-fn main() {}
+//! The `sightline` binary: configuration, wiring, signals and graceful shutdown.
+//!
+//! Start-up: load config → open the store (WAL replay; nothing listens before it is done) →
+//! bind the OTLP receivers and the query port → ready.
+//! Shutdown (SIGTERM/SIGINT): /readyz turns 503 → optional delay → receivers stop accepting and
+//! drain → the store flushes its head and closes the WAL → exit 0.
+
+mod config;
+mod server;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let flags = config::Flags::parse();
+    let config = match config::load(flags) {
+        Ok(config) => config,
+        Err(problems) => {
+            for problem in problems {
+                eprintln!("sightline: {problem}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    server::init_logging(&config.file.server);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("sightline").build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("sightline: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(server::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "sightline stopped on an error");
+            eprintln!("sightline: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -38,6 +38,7 @@ impl Default for CollectorConfig {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

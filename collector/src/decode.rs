@@ -96,7 +96,10 @@ impl BodyEncoding {
 ///
 /// # Errors
 /// [`Error::BodyTooLarge`] over the limit; [`Error::Gzip`] for a corrupt stream.
-pub(crate) fn gunzip_with_limit(body: &[u8], max_decompressed_bytes: u64) -> Result<Vec<u8>, Error> {
+pub(crate) fn gunzip_with_limit(
+    body: &[u8],
+    max_decompressed_bytes: u64,
+) -> Result<Vec<u8>, Error> {
     let mut decoder = MultiGzDecoder::new(body).take(max_decompressed_bytes.saturating_add(1));
     let mut inflated = Vec::with_capacity(body.len().saturating_mul(4).min(1 << 20));
     decoder
@@ -123,9 +126,7 @@ pub(crate) fn decode_export_request(
         BodyFormat::Protobuf => {
             ExportTraceServiceRequest::decode(body).map_err(|source| Error::Protobuf { source })
         }
-        BodyFormat::Json => {
-            serde_json::from_slice(body).map_err(|source| Error::Json { source })
-        }
+        BodyFormat::Json => serde_json::from_slice(body).map_err(|source| Error::Json { source }),
     }
 }
 

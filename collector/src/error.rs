@@ -7,7 +7,9 @@ use sightline_model::{ErrorClass, TenantIdError};
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The HTTP `Content-Type` is neither `application/x-protobuf` nor `application/json`.
-    #[error("unsupported content type {content_type:?}: use application/x-protobuf or application/json")]
+    #[error(
+        "unsupported content type {content_type:?}: use application/x-protobuf or application/json"
+    )]
     UnsupportedContentType {
         /// The content type received (empty when missing).
         content_type: String,
@@ -156,6 +158,7 @@ impl From<Error> for tonic::Status {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -166,7 +169,10 @@ mod tests {
             (ErrorClass::RateLimited, tonic::Code::ResourceExhausted),
             (ErrorClass::TooLarge, tonic::Code::ResourceExhausted),
             (ErrorClass::InvalidInput, tonic::Code::InvalidArgument),
-            (ErrorClass::UnsupportedMediaType, tonic::Code::InvalidArgument),
+            (
+                ErrorClass::UnsupportedMediaType,
+                tonic::Code::InvalidArgument,
+            ),
             (ErrorClass::Unauthenticated, tonic::Code::Unauthenticated),
             (ErrorClass::Forbidden, tonic::Code::PermissionDenied),
             (ErrorClass::NotFound, tonic::Code::NotFound),
@@ -188,7 +194,10 @@ mod tests {
     #[test]
     fn store_errors_keep_their_class_and_internal_detail_stays_hidden() {
         let unavailable = Error::from(sightline_store::Error::WalClosed("shutdown".into()));
-        assert_eq!(tonic::Status::from(unavailable).code(), tonic::Code::Unavailable);
+        assert_eq!(
+            tonic::Status::from(unavailable).code(),
+            tonic::Code::Unavailable
+        );
         let internal = Error::from(sightline_store::Error::Corrupt {
             what: "wal record",
             path: "/secret/path".into(),

@@ -1,1 +1,144 @@
-//! placeholder
+//! Sightline's OTLP trace receivers: gRPC and HTTP in front of [`SpanStore`].
+//!
+//! Modules, in data-path order:
+//! - [`config`]: [`CollectorConfig`], body size limit, in-flight budget, tenancy.
+//! - `grpc`: OTLP/gRPC `TraceService/Export` (tonic), with a budget layer in front of decoding.
+//! - `http`: OTLP/HTTP `POST /v1/traces` (axum), protobuf and JSON.
+//! - `tenant`: `X-Scope-OrgID` → [`TenantId`](sightline_model::TenantId).
+//! - `limits`: the in-flight byte budget (reserved before a body is read) and log throttling.
+//! - `decode`: content types, gzip with a limit on the decompressed size, protobuf/JSON
+//!   decoding, then validation by [`sightline_store::otlp::spans_from_otlp`].
+//! - `handoff`: metrics per request and [`SpanStore::append`], awaited until durable.
+//! - [`error`]: [`Error`], its [`ErrorClass`](sightline_model::ErrorClass), and the one HTTP
+//!   and one gRPC mapping of classes.
+//!
+//! Write path: `grpc` | `http` → `tenant` → `limits` (reserve bytes) → `decode` (blocking pool
+//! for large bodies) → `handoff` → [`SpanStore::append`] → response (with `partial_success`
+//! when spans were rejected). The reservation is released after the hand-off.
+//!
+//! Self-metrics: `sightline_collector_spans_received_total{protocol}`,
+//! `sightline_collector_spans_rejected_total{reason}`,
+//! `sightline_dropped_total{signal="traces",reason}`,
+//! `sightline_collector_requests_total{protocol,outcome}`,
+//! `sightline_collector_request_bytes_total{protocol}`; `protocol` is `grpc`, `http_protobuf`,
+//! `http_json` (or `http` when the content type is unknown).
+//!
+//! Persisted formats: none here. The OTLP ⇄ model mapping lives in `sightline_store::otlp`.
+
+pub mod config;
+mod decode;
+pub mod error;
+mod grpc;
+mod handoff;
+mod http;
+mod limits;
+mod tenant;
+
+use std::sync::Arc;
+
+use sightline_store::SpanStore;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+
+pub use config::CollectorConfig;
+pub use error::Error;
+pub use http::TRACES_PATH;
+pub use tenant::TENANT_HEADER;
+
+use limits::ByteBudget;
+
+/// The OTLP receivers' shared state: config, store and in-flight byte budget. Cheap to clone.
+#[derive(Clone)]
+pub struct Collector {
+    inner: Arc<CollectorInner>,
+}
+
+struct CollectorInner {
+    config: CollectorConfig,
+    store: SpanStore,
+    budget: ByteBudget,
+}
+
+impl Collector {
+    /// Creates the collector state shared by the gRPC and HTTP receivers.
+    pub fn new(config: CollectorConfig, store: SpanStore) -> Self {
+        let budget = ByteBudget::new(config.max_in_flight_bytes);
+        Self {
+            inner: Arc::new(CollectorInner {
+                config,
+                store,
+                budget,
+            }),
+        }
+    }
+
+    /// Returns the router serving OTLP/HTTP `POST /v1/traces`, to be merged into the binary's
+    /// HTTP server or served with [`serve_http`].
+    pub fn http_router(&self) -> axum::Router {
+        http::traces_router(self.clone())
+    }
+
+    pub(crate) fn config(&self) -> &CollectorConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn store(&self) -> &SpanStore {
+        &self.inner.store
+    }
+
+    pub(crate) fn budget(&self) -> &ByteBudget {
+        &self.inner.budget
+    }
+}
+
+/// Serves OTLP/gRPC on `listener` until `shutdown` is cancelled, then stops accepting and
+/// drains the exports in flight.
+///
+/// # Errors
+/// [`Error::Serve`] when the server fails.
+pub async fn serve_grpc(
+    collector: Collector,
+    listener: tokio::net::TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    let local_addr = listener.local_addr().ok();
+    tracing::info!(?local_addr, "otlp grpc receiver listening");
+    // One service only, so tonic's router (an extra feature) is not needed.
+    tonic::transport::Server::builder()
+        .layer(grpc::GrpcBudgetLayer::new(&collector))
+        .serve_with_incoming_shutdown(
+            grpc::trace_service(collector),
+            TcpListenerStream::new(listener),
+            shutdown.cancelled_owned(),
+        )
+        .await
+        .map_err(|error| Error::Serve {
+            protocol: "grpc",
+            reason: error.to_string(),
+        })?;
+    tracing::info!(?local_addr, "otlp grpc receiver stopped");
+    Ok(())
+}
+
+/// Serves OTLP/HTTP on `listener` until `shutdown` is cancelled, then stops accepting and
+/// drains the requests in flight.
+///
+/// # Errors
+/// [`Error::Serve`] when the server fails.
+pub async fn serve_http(
+    collector: Collector,
+    listener: tokio::net::TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    let local_addr = listener.local_addr().ok();
+    tracing::info!(?local_addr, "otlp http receiver listening");
+    axum::serve(listener, collector.http_router())
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+        .map_err(|error| Error::Serve {
+            protocol: "http",
+            reason: error.to_string(),
+        })?;
+    tracing::info!(?local_addr, "otlp http receiver stopped");
+    Ok(())
+}

@@ -1,12 +1,15 @@
 //! The in-flight byte budget: requests reserve their bytes *before* the body is read and decoded
 //! (STYLE.md §5, "budget before bytes"), so memory stays bounded under a flood of exports.
 //!
+//! Also [`LogThrottle`], which keeps input-triggered log lines from flooding the log.
+//!
 //! The budget is a tokio [`Semaphore`] counting KiB (so that one reservation fits the
 //! semaphore's `u32` acquire even for large limits). A reservation is released when it is
 //! dropped, which the handlers do once the spans are handed off to the store.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -31,8 +34,8 @@ pub(crate) struct BudgetReservation {
 impl ByteBudget {
     /// Creates a budget of `total_bytes` (at least one KiB).
     pub(crate) fn new(total_bytes: u64) -> Self {
-        let total_permits = permits_for(total_bytes)
-            .clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize) as u32);
+        let total_permits =
+            permits_for(total_bytes).clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize) as u32);
         Self {
             semaphore: Arc::new(Semaphore::new(total_permits as usize)),
             total_permits,
@@ -81,8 +84,44 @@ impl BudgetReservation {
     }
 
     /// Returns the bytes held.
+    #[cfg(test)]
     pub(crate) fn bytes(&self) -> u64 {
         self.permit.num_permits() as u64 * BYTES_PER_PERMIT
+    }
+}
+
+/// Lets a log line through at most once per interval, so input-triggered logs cannot flood.
+#[derive(Debug)]
+pub(crate) struct LogThrottle {
+    interval_millis: u64,
+    next_allowed_millis: AtomicU64,
+}
+
+impl LogThrottle {
+    /// Creates a throttle that allows one line per `interval_millis`.
+    pub(crate) const fn new(interval_millis: u64) -> Self {
+        Self {
+            interval_millis,
+            next_allowed_millis: AtomicU64::new(0),
+        }
+    }
+
+    /// Says whether a line may be logged now.
+    pub(crate) fn allow(&self) -> bool {
+        static EPOCH: OnceLock<Instant> = OnceLock::new();
+        let now_millis = u64::try_from(EPOCH.get_or_init(Instant::now).elapsed().as_millis())
+            .unwrap_or(u64::MAX);
+        let next = self.next_allowed_millis.load(Ordering::Relaxed);
+        now_millis >= next
+            && self
+                .next_allowed_millis
+                .compare_exchange(
+                    next,
+                    now_millis.saturating_add(self.interval_millis),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
     }
 }
 
@@ -91,6 +130,7 @@ fn permits_for(bytes: u64) -> u32 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -101,7 +141,13 @@ mod tests {
         let budget = ByteBudget::new(10 * 1024);
         let first = budget.reserve(6 * 1024, WAIT).await.unwrap();
         let refused = budget.reserve(6 * 1024, WAIT).await.unwrap_err();
-        assert!(matches!(refused, Error::BudgetExhausted { requested_bytes: 6144, .. }));
+        assert!(matches!(
+            refused,
+            Error::BudgetExhausted {
+                requested_bytes: 6144,
+                ..
+            }
+        ));
         drop(first);
         let second = budget.reserve(6 * 1024, WAIT).await.unwrap();
         assert_eq!(second.bytes(), 6 * 1024);
@@ -117,5 +163,12 @@ mod tests {
         assert_eq!(budget.available_bytes(), 6 * 1024);
         drop(whole);
         assert_eq!(budget.available_bytes(), 8 * 1024);
+    }
+
+    #[test]
+    fn log_throttle_lets_one_line_through_per_interval() {
+        let throttle = LogThrottle::new(60_000);
+        assert!(throttle.allow());
+        assert!(!throttle.allow());
     }
 }

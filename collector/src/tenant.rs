@@ -15,7 +15,10 @@ pub const TENANT_HEADER: &str = "x-scope-orgid";
 /// # Errors
 /// [`Error::MissingTenant`] when multi-tenancy is on and the header is missing or empty;
 /// [`Error::InvalidTenant`] when its value is not a valid tenant id.
-pub(crate) fn resolve_tenant(multi_tenancy: bool, header: Option<&[u8]>) -> Result<TenantId, Error> {
+pub(crate) fn resolve_tenant(
+    multi_tenancy: bool,
+    header: Option<&[u8]>,
+) -> Result<TenantId, Error> {
     if !multi_tenancy {
         return Ok(TenantId::default_tenant());
     }
@@ -29,6 +32,7 @@ pub(crate) fn resolve_tenant(multi_tenancy: bool, header: Option<&[u8]>) -> Resu
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -40,9 +44,21 @@ mod tests {
 
     #[test]
     fn multi_tenant_requires_a_valid_header() {
-        assert_eq!(resolve_tenant(true, Some(b" team-a ")).unwrap().as_str(), "team-a");
-        assert!(matches!(resolve_tenant(true, None), Err(Error::MissingTenant)));
-        assert!(matches!(resolve_tenant(true, Some(b"")), Err(Error::MissingTenant)));
-        assert!(matches!(resolve_tenant(true, Some(b"../etc")), Err(Error::InvalidTenant(_))));
+        assert_eq!(
+            resolve_tenant(true, Some(b" team-a ")).unwrap().as_str(),
+            "team-a"
+        );
+        assert!(matches!(
+            resolve_tenant(true, None),
+            Err(Error::MissingTenant)
+        ));
+        assert!(matches!(
+            resolve_tenant(true, Some(b"")),
+            Err(Error::MissingTenant)
+        ));
+        assert!(matches!(
+            resolve_tenant(true, Some(b"../etc")),
+            Err(Error::InvalidTenant(_))
+        ));
     }
 }

@@ -43,14 +43,24 @@ impl AppState {
     ///
     /// # Errors
     /// [`Error::TraceNotFound`] when no span of it is stored; store and task failures.
-    pub(crate) async fn load_trace(&self, tenant: &TenantId, trace_id: TraceId) -> Result<AssembledTrace, Error> {
+    pub(crate) async fn load_trace(
+        &self,
+        tenant: &TenantId,
+        trace_id: TraceId,
+    ) -> Result<AssembledTrace, Error> {
         let rows = self.store.find_trace(tenant, trace_id).await?;
-        assemble_off_reactor(rows).await?.ok_or(Error::TraceNotFound { trace_id })
+        assemble_off_reactor(rows)
+            .await?
+            .ok_or(Error::TraceNotFound { trace_id })
     }
 
     /// Loads and assembles several traces in the given order, skipping any that vanished
     /// (retention) since their ids were found.
-    pub(crate) async fn load_traces(&self, tenant: &TenantId, trace_ids: Vec<TraceId>) -> Result<Vec<AssembledTrace>, Error> {
+    pub(crate) async fn load_traces(
+        &self,
+        tenant: &TenantId,
+        trace_ids: Vec<TraceId>,
+    ) -> Result<Vec<AssembledTrace>, Error> {
         let traces: Vec<Option<AssembledTrace>> = futures::stream::iter(trace_ids)
             .map(|trace_id| async move {
                 let rows = self.store.find_trace(tenant, trace_id).await?;
@@ -68,14 +78,19 @@ impl AppState {
 /// # Errors
 /// [`Error::InvalidTraceId`] when the text is not 1 to 32 hex digits or is all zeros.
 pub(crate) fn parse_trace_id(text: &str) -> Result<TraceId, Error> {
-    text.parse().map_err(|source| Error::InvalidTraceId { text: text.to_string(), source })
+    text.parse().map_err(|source| Error::InvalidTraceId {
+        text: text.to_string(),
+        source,
+    })
 }
 
 /// Returns the current time in unix nanoseconds (zero if the clock is before 1970).
 pub(crate) fn now_unix_nano() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX))
+        .map_or(0, |elapsed| {
+            u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX)
+        })
 }
 
 /// Selects the tenant from the headers.
@@ -86,7 +101,11 @@ fn tenant_from_headers(headers: &HeaderMap, multi_tenancy: bool) -> Result<Tenan
     match headers.get(TENANT_HEADER) {
         None => Ok(TenantId::default_tenant()),
         Some(value) => {
-            let text = value.to_str().map_err(|_| sightline_model::TenantIdError(String::from_utf8_lossy(value.as_bytes()).into_owned()))?;
+            let text = value.to_str().map_err(|_| {
+                sightline_model::TenantIdError(
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })?;
             Ok(TenantId::new(text.trim())?)
         }
     }
@@ -113,7 +132,11 @@ pub(crate) async fn render_off_reactor<T: Send + 'static>(
 
 /// Records `sightline_query_duration_seconds` and `sightline_query_requests_total` for a
 /// request. The endpoint label is the matched route template, so its values are bounded.
-pub(crate) async fn record_query_metrics(State(api): State<&'static str>, request: Request, next: Next) -> Response {
+pub(crate) async fn record_query_metrics(
+    State(api): State<&'static str>,
+    request: Request,
+    next: Next,
+) -> Response {
     let endpoint = request
         .extensions()
         .get::<MatchedPath>()
@@ -139,9 +162,20 @@ mod tests {
     fn tenant_header_only_counts_with_multi_tenancy() {
         let mut headers = HeaderMap::new();
         headers.insert(TENANT_HEADER, HeaderValue::from_static("team-a"));
-        assert_eq!(tenant_from_headers(&headers, false).unwrap().as_str(), "default");
-        assert_eq!(tenant_from_headers(&headers, true).unwrap().as_str(), "team-a");
-        assert_eq!(tenant_from_headers(&HeaderMap::new(), true).unwrap().as_str(), "default");
+        assert_eq!(
+            tenant_from_headers(&headers, false).unwrap().as_str(),
+            "default"
+        );
+        assert_eq!(
+            tenant_from_headers(&headers, true).unwrap().as_str(),
+            "team-a"
+        );
+        assert_eq!(
+            tenant_from_headers(&HeaderMap::new(), true)
+                .unwrap()
+                .as_str(),
+            "default"
+        );
         headers.insert(TENANT_HEADER, HeaderValue::from_static("../etc"));
         let error = tenant_from_headers(&headers, true).unwrap_err();
         assert_eq!(error.to_http().0, http::StatusCode::BAD_REQUEST);
@@ -150,6 +184,9 @@ mod tests {
     #[test]
     fn trace_ids_parse_or_explain() {
         assert!(parse_trace_id("5b8efff798038103d269b633813fc60c").is_ok());
-        assert!(matches!(parse_trace_id("not-hex"), Err(Error::InvalidTraceId { .. })));
+        assert!(matches!(
+            parse_trace_id("not-hex"),
+            Err(Error::InvalidTraceId { .. })
+        ));
     }
 }

@@ -52,15 +52,18 @@ pub enum Error {
 impl Error {
     /// Builds an [`Error::InvalidParameter`].
     pub fn invalid_parameter(name: &'static str, reason: impl Into<String>) -> Self {
-        Self::InvalidParameter { name, reason: reason.into() }
+        Self::InvalidParameter {
+            name,
+            reason: reason.into(),
+        }
     }
 
     /// Returns the class of this error, for the wire mapping.
     pub fn class(&self) -> ErrorClass {
         match self {
-            Error::InvalidParameter { .. } | Error::InvalidTraceId { .. } | Error::InvalidTenant(_) => {
-                ErrorClass::InvalidInput
-            }
+            Error::InvalidParameter { .. }
+            | Error::InvalidTraceId { .. }
+            | Error::InvalidTenant(_) => ErrorClass::InvalidInput,
             Error::TraceNotFound { .. } => ErrorClass::NotFound,
             Error::Store(source) => source.class(),
             Error::Encode { .. } | Error::TaskFailed(_) => ErrorClass::Internal,
@@ -79,13 +82,17 @@ impl Error {
     /// detail is logged under that number.
     pub fn to_http(&self) -> (StatusCode, String) {
         let class = self.class();
-        let status = StatusCode::from_u16(class.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_u16(class.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         if class != ErrorClass::Internal {
             return (status, self.to_string());
         }
         let request = next_request_number();
         tracing::error!(request, error = %self, "query failed");
-        (status, format!("internal error (request {request}); details are in the server log"))
+        (
+            status,
+            format!("internal error (request {request}); details are in the server log"),
+        )
     }
 }
 
@@ -102,14 +109,25 @@ mod tests {
     #[test]
     fn classes_map_to_statuses() {
         let bad = Error::invalid_parameter("limit", "must be at least 1");
-        assert_eq!(bad.to_http(), (StatusCode::BAD_REQUEST, "invalid parameter limit: must be at least 1".into()));
-        let missing = Error::TraceNotFound { trace_id: TraceId([1; 16]) };
+        assert_eq!(
+            bad.to_http(),
+            (
+                StatusCode::BAD_REQUEST,
+                "invalid parameter limit: must be at least 1".into()
+            )
+        );
+        let missing = Error::TraceNotFound {
+            trace_id: TraceId([1; 16]),
+        };
         assert_eq!(missing.to_http().0, StatusCode::NOT_FOUND);
     }
 
     #[test]
     fn internal_errors_are_generic() {
-        let error = Error::Encode { what: "trace json", reason: "secret detail".into() };
+        let error = Error::Encode {
+            what: "trace json",
+            reason: "secret detail".into(),
+        };
         let (status, message) = error.to_http();
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!message.contains("secret"));

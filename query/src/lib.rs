@@ -20,6 +20,10 @@
 //! `api::jaeger`'s JSON, check it against Jaeger UI; when you change the native JSON, change
 //! the UI (`ui/`) with it.
 
+// STYLE.md §9 allows unwrap in tests (`allow-unwrap-in-tests`); until the workspace has its
+// clippy.toml, say so here.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 pub mod error;
 pub mod search;
 pub mod trace;
@@ -49,7 +53,35 @@ pub struct QueryConfig {
 
 impl Default for QueryConfig {
     fn default() -> Self {
-        Self { default_search_limit: 20, max_search_limit: 1000, multi_tenancy: false }
+        Self {
+            default_search_limit: 20,
+            max_search_limit: 1000,
+            multi_tenancy: false,
+        }
+    }
+}
+
+impl QueryConfig {
+    /// Checks the settings, returning one line per problem naming the key.
+    ///
+    /// # Errors
+    /// Every problem found: a zero limit, or a default above the maximum.
+    pub fn validate(&self) -> Result<(), Vec<String>> {
+        let mut problems = Vec::new();
+        if self.max_search_limit == 0 {
+            problems.push("query.max_search_limit must be at least 1".to_string());
+        }
+        if self.default_search_limit == 0 || self.default_search_limit > self.max_search_limit {
+            problems.push(format!(
+                "query.default_search_limit must be between 1 and query.max_search_limit ({}), got {}",
+                self.max_search_limit, self.default_search_limit
+            ));
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
     }
 }
 
@@ -60,7 +92,10 @@ impl Default for QueryConfig {
 /// `sightline_query_requests_total{api,endpoint,status}`, where `endpoint` is the matched route
 /// template.
 pub fn router(store: SpanStore, config: QueryConfig) -> axum::Router {
-    let state = api::AppState { store, config: Arc::new(config) };
+    let state = api::AppState {
+        store,
+        config: Arc::new(config),
+    };
     axum::Router::new()
         .nest("/api/v1", api::native::router(state.clone()))
         .nest("/jaeger/api", api::jaeger::router(state))
@@ -73,8 +108,21 @@ mod tests {
     #[test]
     fn config_defaults_and_unknown_fields() {
         let config: QueryConfig = serde_json::from_str(r#"{"multi_tenancy": true}"#).unwrap();
-        assert_eq!(config, QueryConfig { multi_tenancy: true, ..QueryConfig::default() });
+        assert_eq!(
+            config,
+            QueryConfig {
+                multi_tenancy: true,
+                ..QueryConfig::default()
+            }
+        );
         assert_eq!(config.default_search_limit, 20);
         assert!(serde_json::from_str::<QueryConfig>(r#"{"max_limit": 5}"#).is_err());
+        assert_eq!(QueryConfig::default().validate(), Ok(()));
+        let inverted = QueryConfig {
+            default_search_limit: 50,
+            max_search_limit: 10,
+            ..QueryConfig::default()
+        };
+        assert_eq!(inverted.validate().unwrap_err().len(), 1);
     }
 }

@@ -30,12 +30,19 @@ impl QueryParams {
 
     /// Returns the last non-empty value of `name`; an empty value counts as absent.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().rev().find(|(key, value)| key == name && !value.is_empty()).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .rev()
+            .find(|(key, value)| key == name && !value.is_empty())
+            .map(|(_, v)| v.as_str())
     }
 
     /// Returns every non-empty value of `name`, in order.
     pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.0.iter().filter(move |(key, value)| key == name && !value.is_empty()).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .filter(move |(key, value)| key == name && !value.is_empty())
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -54,22 +61,37 @@ impl QueryParams {
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] naming the first bad parameter.
-pub fn parse_native_search(params: &QueryParams, config: &QueryConfig, now_unix_nano: u64) -> Result<SpanQuery, Error> {
+pub fn parse_native_search(
+    params: &QueryParams,
+    config: &QueryConfig,
+    now_unix_nano: u64,
+) -> Result<SpanQuery, Error> {
     let mut attributes = Vec::new();
     for text in params.all("attributes") {
-        attributes.extend(parse_logfmt_pairs(text).map_err(|reason| Error::invalid_parameter("attributes", reason))?);
+        attributes.extend(
+            parse_logfmt_pairs(text)
+                .map_err(|reason| Error::invalid_parameter("attributes", reason))?,
+        );
     }
     let span_kind = match params.get("spanKind") {
-        Some(text) => Some(SpanKind::parse(text).filter(|kind| *kind != SpanKind::Unspecified).ok_or_else(|| {
-            Error::invalid_parameter("spanKind", format!("{text:?} is not one of server, client, producer, consumer, internal"))
-        })?),
+        Some(text) => Some(
+            SpanKind::parse(text)
+                .filter(|kind| *kind != SpanKind::Unspecified)
+                .ok_or_else(|| {
+                    Error::invalid_parameter(
+                        "spanKind",
+                        format!(
+                            "{text:?} is not one of server, client, producer, consumer, internal"
+                        ),
+                    )
+                })?,
+        ),
         None => None,
     };
     let status = match params.get("status") {
-        Some(text) => Some(
-            StatusCode::parse(text)
-                .ok_or_else(|| Error::invalid_parameter("status", format!("{text:?} is not one of unset, ok, error")))?,
-        ),
+        Some(text) => Some(StatusCode::parse(text).ok_or_else(|| {
+            Error::invalid_parameter("status", format!("{text:?} is not one of unset, ok, error"))
+        })?),
         None => None,
     };
     let end_unix_nano = optional_timestamp(params, "end", 1)?.unwrap_or(now_unix_nano);
@@ -114,18 +136,31 @@ pub struct JaegerSearch {
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] naming the first bad parameter.
-pub fn parse_jaeger_search(params: &QueryParams, config: &QueryConfig, now_unix_nano: u64) -> Result<JaegerSearch, Error> {
+pub fn parse_jaeger_search(
+    params: &QueryParams,
+    config: &QueryConfig,
+    now_unix_nano: u64,
+) -> Result<JaegerSearch, Error> {
     let trace_ids = params
         .all("traceID")
-        .map(|text| text.parse().map_err(|source| Error::invalid_parameter("traceID", format!("{text:?}: {source}"))))
+        .map(|text| {
+            text.parse().map_err(|source| {
+                Error::invalid_parameter("traceID", format!("{text:?}: {source}"))
+            })
+        })
         .collect::<Result<Vec<TraceId>, Error>>()?;
     let service = params.get("service").map(str::to_string);
     if service.is_none() && trace_ids.is_empty() {
-        return Err(Error::invalid_parameter("service", "parameter 'service' is required"));
+        return Err(Error::invalid_parameter(
+            "service",
+            "parameter 'service' is required",
+        ));
     }
     let mut attributes = Vec::new();
     for text in params.all("tags") {
-        attributes.extend(parse_jaeger_tags(text).map_err(|reason| Error::invalid_parameter("tags", reason))?);
+        attributes.extend(
+            parse_jaeger_tags(text).map_err(|reason| Error::invalid_parameter("tags", reason))?,
+        );
     }
     for text in params.all("tag") {
         let (key, value) = text
@@ -135,10 +170,12 @@ pub fn parse_jaeger_search(params: &QueryParams, config: &QueryConfig, now_unix_
     }
     let end_unix_nano = optional_timestamp(params, "end", 1_000)?.unwrap_or(now_unix_nano);
     let lookback = match params.get("lookback").filter(|text| *text != "custom") {
-        Some(text) => parse_duration_nanos(text).map_err(|reason| Error::invalid_parameter("lookback", reason))?,
+        Some(text) => parse_duration_nanos(text)
+            .map_err(|reason| Error::invalid_parameter("lookback", reason))?,
         None => DEFAULT_LOOKBACK_NANOS,
     };
-    let start_unix_nano = optional_timestamp(params, "start", 1_000)?.unwrap_or(end_unix_nano.saturating_sub(lookback));
+    let start_unix_nano = optional_timestamp(params, "start", 1_000)?
+        .unwrap_or(end_unix_nano.saturating_sub(lookback));
     let limit = match params.get("limit") {
         Some(text) => parse_limit(text, usize::MAX)?.min(config.max_search_limit),
         None => config.default_search_limit,
@@ -156,7 +193,10 @@ pub fn parse_jaeger_search(params: &QueryParams, config: &QueryConfig, now_unix_
         end_unix_nano,
         limit,
     };
-    Ok(JaegerSearch { trace_ids, query: check_ranges(query)? })
+    Ok(JaegerSearch {
+        trace_ids,
+        query: check_ranges(query)?,
+    })
 }
 
 /// Parses logfmt-like `key=value` pairs separated by whitespace; values may be double-quoted
@@ -171,11 +211,19 @@ pub fn parse_logfmt_pairs(text: &str) -> Result<Vec<(String, String)>, String> {
         let (key, after_key) = rest
             .split_once('=')
             .filter(|(key, _)| !key.is_empty() && !key.contains(char::is_whitespace))
-            .ok_or_else(|| format!("expected key=value at {:?}", rest.split_whitespace().next().unwrap_or(rest)))?;
+            .ok_or_else(|| {
+                format!(
+                    "expected key=value at {:?}",
+                    rest.split_whitespace().next().unwrap_or(rest)
+                )
+            })?;
         let (value, after_value) = match after_key.strip_prefix('"') {
-            Some(quoted) => read_quoted(quoted).ok_or_else(|| format!("unterminated quote in value of {key:?}"))?,
+            Some(quoted) => read_quoted(quoted)
+                .ok_or_else(|| format!("unterminated quote in value of {key:?}"))?,
             None => {
-                let end = after_key.find(char::is_whitespace).unwrap_or(after_key.len());
+                let end = after_key
+                    .find(char::is_whitespace)
+                    .unwrap_or(after_key.len());
                 (after_key[..end].to_string(), &after_key[end..])
             }
         };
@@ -216,27 +264,38 @@ fn parse_jaeger_tags(text: &str) -> Result<Vec<(String, String)>, String> {
         .collect())
 }
 
-fn optional_timestamp(params: &QueryParams, name: &'static str, integer_unit_nanos: u64) -> Result<Option<u64>, Error> {
+fn optional_timestamp(
+    params: &QueryParams,
+    name: &'static str,
+    integer_unit_nanos: u64,
+) -> Result<Option<u64>, Error> {
     params
         .get(name)
-        .map(|text| parse_timestamp_unix_nano(text, integer_unit_nanos).map_err(|reason| Error::invalid_parameter(name, reason)))
+        .map(|text| {
+            parse_timestamp_unix_nano(text, integer_unit_nanos)
+                .map_err(|reason| Error::invalid_parameter(name, reason))
+        })
         .transpose()
 }
 
 fn optional_duration(params: &QueryParams, name: &'static str) -> Result<Option<u64>, Error> {
     params
         .get(name)
-        .map(|text| parse_duration_nanos(text).map_err(|reason| Error::invalid_parameter(name, reason)))
+        .map(|text| {
+            parse_duration_nanos(text).map_err(|reason| Error::invalid_parameter(name, reason))
+        })
         .transpose()
 }
 
 fn parse_limit(text: &str, max: usize) -> Result<usize, Error> {
-    let limit: usize = text
-        .trim()
-        .parse()
-        .map_err(|_| Error::invalid_parameter("limit", format!("{text:?} is not a positive integer")))?;
+    let limit: usize = text.trim().parse().map_err(|_| {
+        Error::invalid_parameter("limit", format!("{text:?} is not a positive integer"))
+    })?;
     if limit == 0 || limit > max {
-        return Err(Error::invalid_parameter("limit", format!("must be between 1 and {max}, got {limit}")));
+        return Err(Error::invalid_parameter(
+            "limit",
+            format!("must be between 1 and {max}, got {limit}"),
+        ));
     }
     Ok(limit)
 }
@@ -248,7 +307,10 @@ fn check_ranges(query: SpanQuery) -> Result<SpanQuery, Error> {
     }
     if let (Some(min), Some(max)) = (query.min_duration_nanos, query.max_duration_nanos) {
         if min > max {
-            return Err(Error::invalid_parameter("minDuration", "must not be greater than maxDuration"));
+            return Err(Error::invalid_parameter(
+                "minDuration",
+                "must not be greater than maxDuration",
+            ));
         }
     }
     Ok(query)

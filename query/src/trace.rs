@@ -30,7 +30,10 @@ pub(crate) mod fixtures {
     /// nanoseconds.
     pub fn row(service: &str, id: u8, parent: u8, start: u64, end: u64) -> SpanRow {
         let resource = Resource {
-            attributes: vec![KeyValue::new("service.name", AnyValue::String(service.into()))],
+            attributes: vec![KeyValue::new(
+                "service.name",
+                AnyValue::String(service.into()),
+            )],
             ..Resource::default()
         };
         SpanRow {

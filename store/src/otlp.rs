@@ -50,24 +50,24 @@ pub struct DecodedSpans {
     pub rejected_by_reason: BTreeMap<&'static str, usize>,
 }
 
-/// Why a span was rejected.
+/// Why a span was rejected: which of its ids is invalid.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 enum SpanRejection {
     #[error("invalid trace id: {0}")]
-    TraceId(IdParseError),
+    Trace(IdParseError),
     #[error("invalid span id: {0}")]
-    SpanId(IdParseError),
+    Span(IdParseError),
     #[error("invalid parent span id: {0}")]
-    ParentSpanId(IdParseError),
+    ParentSpan(IdParseError),
 }
 
 impl SpanRejection {
     /// A bounded label for metrics.
     fn reason_label(&self) -> &'static str {
         match self {
-            SpanRejection::TraceId(_) => "invalid_trace_id",
-            SpanRejection::SpanId(_) => "invalid_span_id",
-            SpanRejection::ParentSpanId(_) => "invalid_parent_span_id",
+            SpanRejection::Trace(_) => "invalid_trace_id",
+            SpanRejection::Span(_) => "invalid_span_id",
+            SpanRejection::ParentSpan(_) => "invalid_parent_span_id",
         }
     }
 }
@@ -109,7 +109,10 @@ pub fn spans_from_otlp(request: ExportTraceServiceRequest) -> DecodedSpans {
             }
         }
         if !scopes.is_empty() {
-            decoded.batch.resources.push(ResourceSpans { resource, scopes });
+            decoded
+                .batch
+                .resources
+                .push(ResourceSpans { resource, scopes });
         }
     }
     decoded
@@ -127,7 +130,11 @@ pub fn spans_to_otlp(batch: &SpanBatch) -> proto_trace::TracesData {
                 dropped_attributes_count: resource_spans.resource.dropped_attributes_count,
                 entity_refs: Vec::new(),
             }),
-            scope_spans: resource_spans.scopes.iter().map(scope_spans_to_otlp).collect(),
+            scope_spans: resource_spans
+                .scopes
+                .iter()
+                .map(scope_spans_to_otlp)
+                .collect(),
             schema_url: resource_spans.resource.schema_url.clone(),
         })
         .collect();
@@ -218,12 +225,12 @@ fn scope_from_otlp(scope: Option<proto_common::InstrumentationScope>, schema_url
 }
 
 fn span_from_otlp(span: proto_trace::Span) -> Result<Span, SpanRejection> {
-    let trace_id = TraceId::from_slice(&span.trace_id).map_err(SpanRejection::TraceId)?;
-    let span_id = SpanId::from_slice(&span.span_id).map_err(SpanRejection::SpanId)?;
+    let trace_id = TraceId::from_slice(&span.trace_id).map_err(SpanRejection::Trace)?;
+    let span_id = SpanId::from_slice(&span.span_id).map_err(SpanRejection::Span)?;
     let parent_span_id = if span.parent_span_id.is_empty() {
         None
     } else {
-        Some(SpanId::from_slice(&span.parent_span_id).map_err(SpanRejection::ParentSpanId)?)
+        Some(SpanId::from_slice(&span.parent_span_id).map_err(SpanRejection::ParentSpan)?)
     };
     let mut dropped_links_count = span.dropped_links_count;
     let mut links = Vec::with_capacity(span.links.len());

@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used)]
+
 use std::io::Write;
 
 use flate2::write::GzEncoder;
@@ -60,9 +62,13 @@ fn spec_request() -> ExportTraceServiceRequest {
 
 #[test]
 fn spec_example_json_decodes_with_hex_ids_string_ints_and_int_enums() {
-    let decoded =
-        decode_http_body(SPEC_EXAMPLE_JSON.as_bytes(), BodyFormat::Json, BodyEncoding::Identity, LIMIT)
-            .unwrap();
+    let decoded = decode_http_body(
+        SPEC_EXAMPLE_JSON.as_bytes(),
+        BodyFormat::Json,
+        BodyEncoding::Identity,
+        LIMIT,
+    )
+    .unwrap();
     assert_eq!(decoded.accepted_spans, 1);
     assert_eq!(decoded.rejected_spans, 0);
     let resource = &decoded.batch.resources[0];
@@ -71,7 +77,10 @@ fn spec_example_json_decodes_with_hex_ids_string_ints_and_int_enums() {
     let span = &resource.scopes[0].spans[0];
     assert_eq!(span.trace_id.to_hex(), "5b8efff798038103d269b633813fc60c");
     assert_eq!(span.span_id.to_hex(), "eee19b7ec3c1b174");
-    assert_eq!(span.parent_span_id.map(|id| id.to_hex()).as_deref(), Some("eee19b7ec3c1b173"));
+    assert_eq!(
+        span.parent_span_id.map(|id| id.to_hex()).as_deref(),
+        Some("eee19b7ec3c1b173")
+    );
     assert_eq!(span.start_time_unix_nano, 1_544_712_660_000_000_000);
     assert_eq!(span.end_time_unix_nano, 1_544_712_661_000_000_000);
     assert_eq!(span.kind, SpanKind::Server);
@@ -104,7 +113,8 @@ fn protobuf_body_decodes() {
 #[test]
 fn gzip_bodies_decode_in_both_formats() {
     let protobuf = gzip(&spec_request().encode_to_vec());
-    let decoded = decode_http_body(&protobuf, BodyFormat::Protobuf, BodyEncoding::Gzip, LIMIT).unwrap();
+    let decoded =
+        decode_http_body(&protobuf, BodyFormat::Protobuf, BodyEncoding::Gzip, LIMIT).unwrap();
     assert_eq!(decoded.accepted_spans, 1);
     let json = gzip(SPEC_EXAMPLE_JSON.as_bytes());
     let decoded = decode_http_body(&json, BodyFormat::Json, BodyEncoding::Gzip, LIMIT).unwrap();
@@ -118,14 +128,22 @@ fn gzip_bomb_is_refused_without_inflating_it_all() {
     let bomb = gzip(&zeros);
     drop(zeros);
     assert!(bomb.len() < 200 * 1024);
-    let error = decode_http_body(&bomb, BodyFormat::Protobuf, BodyEncoding::Gzip, LIMIT).unwrap_err();
-    assert!(matches!(error, Error::BodyTooLarge { which: "decompressed", limit_bytes: LIMIT }));
+    let error =
+        decode_http_body(&bomb, BodyFormat::Protobuf, BodyEncoding::Gzip, LIMIT).unwrap_err();
+    assert!(matches!(
+        error,
+        Error::BodyTooLarge {
+            which: "decompressed",
+            limit_bytes: LIMIT
+        }
+    ));
     assert_eq!(error.class(), sightline_model::ErrorClass::TooLarge);
 }
 
 #[test]
 fn corrupt_gzip_is_invalid_input() {
-    let error = decode_http_body(b"not gzip", BodyFormat::Json, BodyEncoding::Gzip, LIMIT).unwrap_err();
+    let error =
+        decode_http_body(b"not gzip", BodyFormat::Json, BodyEncoding::Gzip, LIMIT).unwrap_err();
     assert!(matches!(error, Error::Gzip { .. }), "{error}");
     assert_eq!(error.class(), sightline_model::ErrorClass::InvalidInput);
 }
@@ -140,26 +158,53 @@ fn content_types_and_encodings() {
         BodyFormat::from_content_type(Some("Application/X-Protobuf")).unwrap(),
         BodyFormat::Protobuf
     );
-    for bad in [None, Some("text/plain"), Some("application/protobuf"), Some("")] {
+    for bad in [
+        None,
+        Some("text/plain"),
+        Some("application/protobuf"),
+        Some(""),
+    ] {
         let error = BodyFormat::from_content_type(bad).unwrap_err();
-        assert_eq!(error.class(), sightline_model::ErrorClass::UnsupportedMediaType, "{bad:?}");
+        assert_eq!(
+            error.class(),
+            sightline_model::ErrorClass::UnsupportedMediaType,
+            "{bad:?}"
+        );
     }
-    assert_eq!(BodyEncoding::from_content_encoding(None).unwrap(), BodyEncoding::Identity);
-    assert_eq!(BodyEncoding::from_content_encoding(Some("GZIP")).unwrap(), BodyEncoding::Gzip);
+    assert_eq!(
+        BodyEncoding::from_content_encoding(None).unwrap(),
+        BodyEncoding::Identity
+    );
+    assert_eq!(
+        BodyEncoding::from_content_encoding(Some("GZIP")).unwrap(),
+        BodyEncoding::Gzip
+    );
     let error = BodyEncoding::from_content_encoding(Some("br")).unwrap_err();
-    assert_eq!(error.class(), sightline_model::ErrorClass::UnsupportedMediaType);
+    assert_eq!(
+        error.class(),
+        sightline_model::ErrorClass::UnsupportedMediaType
+    );
 }
 
 #[test]
 fn bad_json_says_what_is_wrong() {
-    let error = decode_export_request(br#"{"resourceSpans": [{"scopeSpans": 5}]}"#, BodyFormat::Json)
-        .unwrap_err();
+    let error = decode_export_request(
+        br#"{"resourceSpans": [{"scopeSpans": 5}]}"#,
+        BodyFormat::Json,
+    )
+    .unwrap_err();
     assert_eq!(error.class(), sightline_model::ErrorClass::InvalidInput);
     let message = error.to_string();
-    assert!(message.starts_with("invalid OTLP/JSON ExportTraceServiceRequest"), "{message}");
+    assert!(
+        message.starts_with("invalid OTLP/JSON ExportTraceServiceRequest"),
+        "{message}"
+    );
     assert!(message.contains("line 1"), "{message}");
-    let error = decode_export_request(br#"{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "zz"}]}]}]}"#, BodyFormat::Json)
-        .unwrap_err();
+    let error = decode_export_request(
+        br#"{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "zz"}]}]}]}"#,
+        BodyFormat::Json,
+    )
+    .unwrap_err();
     assert!(matches!(error, Error::Json { .. }));
 }
 
@@ -176,8 +221,13 @@ fn invalid_spans_are_counted_not_fatal() {
     let mut bad = request.resource_spans[0].scope_spans[0].spans[0].clone();
     bad.trace_id = vec![0; 16];
     request.resource_spans[0].scope_spans[0].spans.push(bad);
-    let decoded = decode_http_body(&request.encode_to_vec(), BodyFormat::Protobuf, BodyEncoding::Identity, LIMIT)
-        .unwrap();
+    let decoded = decode_http_body(
+        &request.encode_to_vec(),
+        BodyFormat::Protobuf,
+        BodyEncoding::Identity,
+        LIMIT,
+    )
+    .unwrap();
     assert_eq!((decoded.accepted_spans, decoded.rejected_spans), (1, 1));
     assert_eq!(
         decoded.first_rejection.as_deref(),
@@ -193,20 +243,26 @@ async fn large_bodies_decode_on_the_blocking_pool() {
         .map(|index| {
             let mut span = span.clone();
             span.span_id = (u64::from(index) + 1).to_be_bytes().to_vec();
-            span.attributes.push(opentelemetry_proto::tonic::common::v1::KeyValue {
-                key: "index".into(),
-                value: Some(opentelemetry_proto::tonic::common::v1::AnyValue {
-                    value: Some(Value::IntValue(i64::from(index))),
-                }),
-                key_strindex: 0,
-            });
+            span.attributes
+                .push(opentelemetry_proto::tonic::common::v1::KeyValue {
+                    key: "index".into(),
+                    value: Some(opentelemetry_proto::tonic::common::v1::AnyValue {
+                        value: Some(Value::IntValue(i64::from(index))),
+                    }),
+                    key_strindex: 0,
+                });
             span
         })
         .collect();
     let body = Bytes::from(request.encode_to_vec());
     assert!(body.len() > BLOCKING_DECODE_THRESHOLD_BYTES);
-    let decoded = decode_http_body_off_reactor(body, BodyFormat::Protobuf, BodyEncoding::Identity, LIMIT * 16)
-        .await
-        .unwrap();
+    let decoded = decode_http_body_off_reactor(
+        body,
+        BodyFormat::Protobuf,
+        BodyEncoding::Identity,
+        LIMIT * 16,
+    )
+    .await
+    .unwrap();
     assert_eq!(decoded.accepted_spans, 2000);
 }

@@ -24,7 +24,9 @@ use axum::{middleware, Json, Router};
 use http::{HeaderMap, StatusCode};
 use sightline_model::SpanKind;
 
-use self::model::{jaeger_span_kind, jaeger_trace, jaeger_trace_id, Operation, StructuredError, StructuredResponse};
+use self::model::{
+    jaeger_span_kind, jaeger_trace, jaeger_trace_id, Operation, StructuredError, StructuredResponse,
+};
 use super::{now_unix_nano, parse_trace_id, record_query_metrics, render_off_reactor, AppState};
 use crate::error::Error;
 use crate::search::{parse_jaeger_search, QueryParams};
@@ -41,7 +43,10 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/operations", get(operations))
         .route("/traces", get(search_traces))
         .route("/traces/{trace_id}", get(get_trace))
-        .route_layer(middleware::from_fn_with_state(API_LABEL, record_query_metrics))
+        .route_layer(middleware::from_fn_with_state(
+            API_LABEL,
+            record_query_metrics,
+        ))
         .with_state(state)
 }
 
@@ -67,7 +72,11 @@ impl IntoResponse for JaegerError {
             total: 0,
             limit: 0,
             offset: 0,
-            errors: Some(vec![StructuredError { code: status.as_u16(), msg, trace_id: None }]),
+            errors: Some(vec![StructuredError {
+                code: status.as_u16(),
+                msg,
+                trace_id: None,
+            }]),
         };
         (status, Json(body)).into_response()
     }
@@ -75,8 +84,11 @@ impl IntoResponse for JaegerError {
 
 type JaegerResult = Result<Response, JaegerError>;
 
-fn query_params(query: Result<Query<Vec<(String, String)>>, QueryRejection>) -> Result<QueryParams, Error> {
-    let Query(pairs) = query.map_err(|rejection| Error::invalid_parameter("query", rejection.body_text()))?;
+fn query_params(
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<QueryParams, Error> {
+    let Query(pairs) =
+        query.map_err(|rejection| Error::invalid_parameter("query", rejection.body_text()))?;
     Ok(QueryParams::new(pairs))
 }
 
@@ -84,7 +96,11 @@ async fn services(State(state): State<AppState>, headers: HeaderMap) -> JaegerRe
     let tenant = state.tenant(&headers)?;
     let services = state.store.services(&tenant).await.map_err(Error::from)?;
     let total = services.len();
-    Ok(Json(StructuredResponse { total, ..StructuredResponse::data(services) }).into_response())
+    Ok(Json(StructuredResponse {
+        total,
+        ..StructuredResponse::data(services)
+    })
+    .into_response())
 }
 
 async fn service_operations(
@@ -92,14 +108,23 @@ async fn service_operations(
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
 ) -> JaegerResult {
-    let Path(service) = path.map_err(|rejection| Error::invalid_parameter("service", rejection.body_text()))?;
+    let Path(service) =
+        path.map_err(|rejection| Error::invalid_parameter("service", rejection.body_text()))?;
     let tenant = state.tenant(&headers)?;
-    let operations = state.store.operations(&tenant, &service).await.map_err(Error::from)?;
+    let operations = state
+        .store
+        .operations(&tenant, &service)
+        .await
+        .map_err(Error::from)?;
     let mut names: Vec<String> = operations.into_iter().map(|(name, _)| name).collect();
     names.sort();
     names.dedup();
     let total = names.len();
-    Ok(Json(StructuredResponse { total, ..StructuredResponse::data(names) }).into_response())
+    Ok(Json(StructuredResponse {
+        total,
+        ..StructuredResponse::data(names)
+    })
+    .into_response())
 }
 
 async fn operations(
@@ -113,7 +138,10 @@ async fn operations(
         .ok_or_else(|| Error::invalid_parameter("service", "parameter 'service' is required"))?;
     let kind_filter = match params.get("spanKind") {
         Some(text) => Some(SpanKind::parse(text).ok_or_else(|| {
-            Error::invalid_parameter("spanKind", format!("{text:?} is not one of server, client, producer, consumer, internal"))
+            Error::invalid_parameter(
+                "spanKind",
+                format!("{text:?} is not one of server, client, producer, consumer, internal"),
+            )
         })?),
         None => None,
     };
@@ -125,10 +153,17 @@ async fn operations(
         .map_err(Error::from)?
         .into_iter()
         .filter(|(_, kind)| kind_filter.is_none_or(|wanted| wanted == *kind))
-        .map(|(name, kind)| Operation { name, span_kind: jaeger_span_kind(kind) })
+        .map(|(name, kind)| Operation {
+            name,
+            span_kind: jaeger_span_kind(kind),
+        })
         .collect();
     let total = operations.len();
-    Ok(Json(StructuredResponse { total, ..StructuredResponse::data(operations) }).into_response())
+    Ok(Json(StructuredResponse {
+        total,
+        ..StructuredResponse::data(operations)
+    })
+    .into_response())
 }
 
 async fn get_trace(
@@ -136,7 +171,8 @@ async fn get_trace(
     path: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
 ) -> JaegerResult {
-    let Path(text) = path.map_err(|rejection| Error::invalid_parameter("traceID", rejection.body_text()))?;
+    let Path(text) =
+        path.map_err(|rejection| Error::invalid_parameter("traceID", rejection.body_text()))?;
     let trace_id = parse_trace_id(&text)?;
     let tenant = state.tenant(&headers)?;
     let trace = state.load_trace(&tenant, trace_id).await?;
@@ -152,7 +188,11 @@ async fn search_traces(
     let search = parse_jaeger_search(&query_params(query)?, &state.config, now_unix_nano())?;
     let tenant = state.tenant(&headers)?;
     if search.trace_ids.is_empty() {
-        let trace_ids = state.store.search_trace_ids(&tenant, &search.query).await.map_err(Error::from)?;
+        let trace_ids = state
+            .store
+            .search_trace_ids(&tenant, &search.query)
+            .await
+            .map_err(Error::from)?;
         let traces = state.load_traces(&tenant, trace_ids).await?;
         return Ok(render_traces(traces, None).await?);
     }
@@ -173,11 +213,20 @@ async fn search_traces(
 }
 
 /// Translates and serialises traces off the reactor into `{data: [trace], ...}`.
-async fn render_traces(traces: Vec<AssembledTrace>, errors: Option<Vec<StructuredError>>) -> Result<Response, Error> {
+async fn render_traces(
+    traces: Vec<AssembledTrace>,
+    errors: Option<Vec<StructuredError>>,
+) -> Result<Response, Error> {
     let body = render_off_reactor(move || {
         let data: Vec<model::Trace> = traces.iter().map(jaeger_trace).collect();
-        let response = StructuredResponse { errors, ..StructuredResponse::data(data) };
-        serde_json::to_vec(&response).map_err(|error| Error::Encode { what: "jaeger traces", reason: error.to_string() })
+        let response = StructuredResponse {
+            errors,
+            ..StructuredResponse::data(data)
+        };
+        serde_json::to_vec(&response).map_err(|error| Error::Encode {
+            what: "jaeger traces",
+            reason: error.to_string(),
+        })
     })
     .await?;
     Ok(([(http::header::CONTENT_TYPE, "application/json")], body).into_response())
@@ -210,10 +259,14 @@ mod tests {
 
     #[tokio::test]
     async fn bad_parameter_has_jaeger_shape() {
-        let response = JaegerError(Error::invalid_parameter("limit", "must be positive")).into_response();
+        let response =
+            JaegerError(Error::invalid_parameter("limit", "must be positive")).into_response();
         let (status, json) = body_json(response).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert_eq!(json["errors"][0]["msg"], "invalid parameter limit: must be positive");
+        assert_eq!(
+            json["errors"][0]["msg"],
+            "invalid parameter limit: must be positive"
+        );
         assert_eq!(json["data"], serde_json::Value::Null);
     }
 }

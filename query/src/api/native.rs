@@ -34,7 +34,10 @@ pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/traces", get(search_traces))
         .route("/traces/{trace_id}", get(get_trace))
-        .route_layer(middleware::from_fn_with_state(API_LABEL, record_query_metrics))
+        .route_layer(middleware::from_fn_with_state(
+            API_LABEL,
+            record_query_metrics,
+        ))
         .with_state(state)
 }
 
@@ -65,9 +68,9 @@ enum TraceFormat {
 /// Chooses the trace format from `?format=` and the `Accept` header.
 fn choose_trace_format(params: &QueryParams, headers: &HeaderMap) -> Result<TraceFormat, Error> {
     let wants_protobuf = headers.get_all(ACCEPT).iter().any(|value| {
-        value
-            .to_str()
-            .is_ok_and(|text| text.contains("application/x-protobuf") || text.contains("application/protobuf"))
+        value.to_str().is_ok_and(|text| {
+            text.contains("application/x-protobuf") || text.contains("application/protobuf")
+        })
     });
     match params.get("format") {
         None if wants_protobuf => Ok(TraceFormat::OtlpProtobuf),
@@ -88,31 +91,51 @@ async fn get_trace(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, NativeError> {
-    let Path(text) = path.map_err(|rejection| Error::invalid_parameter("trace_id", rejection.body_text()))?;
-    let Query(pairs) = query.map_err(|rejection| Error::invalid_parameter("query", rejection.body_text()))?;
+    let Path(text) =
+        path.map_err(|rejection| Error::invalid_parameter("trace_id", rejection.body_text()))?;
+    let Query(pairs) =
+        query.map_err(|rejection| Error::invalid_parameter("query", rejection.body_text()))?;
     let params = QueryParams::new(pairs);
     let trace_id = parse_trace_id(&text)?;
     let format = choose_trace_format(&params, &headers)?;
     let tenant = state.tenant(&headers)?;
     let trace = state.load_trace(&tenant, trace_id).await?;
     let (content_type, body) = render_off_reactor(move || render_trace(&trace, format)).await?;
-    Ok(([(CONTENT_TYPE, HeaderValue::from_static(content_type))], body).into_response())
+    Ok((
+        [(CONTENT_TYPE, HeaderValue::from_static(content_type))],
+        body,
+    )
+        .into_response())
 }
 
 /// Encodes one trace in the chosen format; returns the content type and the body.
-fn render_trace(trace: &AssembledTrace, format: TraceFormat) -> Result<(&'static str, Vec<u8>), Error> {
+fn render_trace(
+    trace: &AssembledTrace,
+    format: TraceFormat,
+) -> Result<(&'static str, Vec<u8>), Error> {
     match format {
         TraceFormat::Native => {
-            let body = serde_json::to_vec(&render::TraceJson::from_trace(trace))
-                .map_err(|error| Error::Encode { what: "trace json", reason: error.to_string() })?;
+            let body =
+                serde_json::to_vec(&render::TraceJson::from_trace(trace)).map_err(|error| {
+                    Error::Encode {
+                        what: "trace json",
+                        reason: error.to_string(),
+                    }
+                })?;
             Ok(("application/json", body))
         }
         TraceFormat::OtlpJson => {
-            let body = serde_json::to_vec(&otlp_traces_data(trace))
-                .map_err(|error| Error::Encode { what: "otlp json", reason: error.to_string() })?;
+            let body =
+                serde_json::to_vec(&otlp_traces_data(trace)).map_err(|error| Error::Encode {
+                    what: "otlp json",
+                    reason: error.to_string(),
+                })?;
             Ok(("application/json", body))
         }
-        TraceFormat::OtlpProtobuf => Ok(("application/x-protobuf", otlp_traces_data(trace).encode_to_vec())),
+        TraceFormat::OtlpProtobuf => Ok((
+            "application/x-protobuf",
+            otlp_traces_data(trace).encode_to_vec(),
+        )),
     }
 }
 
@@ -127,13 +150,21 @@ async fn search_traces(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
     headers: HeaderMap,
 ) -> Result<Response, NativeError> {
-    let Query(pairs) = query.map_err(|rejection| Error::invalid_parameter("query", rejection.body_text()))?;
+    let Query(pairs) =
+        query.map_err(|rejection| Error::invalid_parameter("query", rejection.body_text()))?;
     let span_query = parse_native_search(&QueryParams::new(pairs), &state.config, now_unix_nano())?;
     let tenant = state.tenant(&headers)?;
-    let trace_ids = state.store.search_trace_ids(&tenant, &span_query).await.map_err(Error::from)?;
+    let trace_ids = state
+        .store
+        .search_trace_ids(&tenant, &span_query)
+        .await
+        .map_err(Error::from)?;
     let traces = state.load_traces(&tenant, trace_ids).await?;
     let response = render::SearchResponseJson {
-        traces: traces.iter().map(render::TraceSummaryJson::from_trace).collect(),
+        traces: traces
+            .iter()
+            .map(render::TraceSummaryJson::from_trace)
+            .collect(),
         limit: span_query.limit,
     };
     Ok(Json(response).into_response())
@@ -144,7 +175,12 @@ mod tests {
     use super::*;
 
     fn params(pairs: &[(&str, &str)]) -> QueryParams {
-        QueryParams::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        QueryParams::new(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
     }
 
     fn accept(value: &'static str) -> HeaderMap {
@@ -156,18 +192,29 @@ mod tests {
     #[test]
     fn format_follows_param_then_accept() {
         let none = HeaderMap::new();
-        assert_eq!(choose_trace_format(&params(&[]), &none).unwrap(), TraceFormat::Native);
+        assert_eq!(
+            choose_trace_format(&params(&[]), &none).unwrap(),
+            TraceFormat::Native
+        );
         assert_eq!(
             choose_trace_format(&params(&[]), &accept("application/x-protobuf")).unwrap(),
             TraceFormat::OtlpProtobuf
         );
-        assert_eq!(choose_trace_format(&params(&[("format", "otlp")]), &none).unwrap(), TraceFormat::OtlpJson);
         assert_eq!(
-            choose_trace_format(&params(&[("format", "otlp")]), &accept("application/json")).unwrap(),
+            choose_trace_format(&params(&[("format", "otlp")]), &none).unwrap(),
             TraceFormat::OtlpJson
         );
         assert_eq!(
-            choose_trace_format(&params(&[("format", "json")]), &accept("application/x-protobuf")).unwrap(),
+            choose_trace_format(&params(&[("format", "otlp")]), &accept("application/json"))
+                .unwrap(),
+            TraceFormat::OtlpJson
+        );
+        assert_eq!(
+            choose_trace_format(
+                &params(&[("format", "json")]),
+                &accept("application/x-protobuf")
+            )
+            .unwrap(),
             TraceFormat::Native
         );
         assert!(matches!(

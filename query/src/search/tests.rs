@@ -3,7 +3,12 @@ use super::*;
 const NOW: u64 = 1_700_000_000_000_000_000;
 
 fn params(pairs: &[(&str, &str)]) -> QueryParams {
-    QueryParams::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    QueryParams::new(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    )
 }
 
 fn native(pairs: &[(&str, &str)]) -> Result<SpanQuery, Error> {
@@ -71,20 +76,44 @@ fn native_rejections_name_the_parameter() {
     assert_eq!(bad_parameter(native(&[("limit", "0")])), "limit");
     assert_eq!(bad_parameter(native(&[("limit", "1001")])), "limit");
     assert_eq!(bad_parameter(native(&[("limit", "ten")])), "limit");
-    assert_eq!(bad_parameter(native(&[("minDuration", "fast")])), "minDuration");
-    assert_eq!(bad_parameter(native(&[("minDuration", "2s"), ("maxDuration", "1s")])), "minDuration");
+    assert_eq!(
+        bad_parameter(native(&[("minDuration", "fast")])),
+        "minDuration"
+    );
+    assert_eq!(
+        bad_parameter(native(&[("minDuration", "2s"), ("maxDuration", "1s")])),
+        "minDuration"
+    );
     assert_eq!(bad_parameter(native(&[("status", "broken")])), "status");
-    assert_eq!(bad_parameter(native(&[("spanKind", "unspecified")])), "spanKind");
-    assert_eq!(bad_parameter(native(&[("attributes", "novalue")])), "attributes");
+    assert_eq!(
+        bad_parameter(native(&[("spanKind", "unspecified")])),
+        "spanKind"
+    );
+    assert_eq!(
+        bad_parameter(native(&[("attributes", "novalue")])),
+        "attributes"
+    );
     assert_eq!(bad_parameter(native(&[("start", "yesterday")])), "start");
-    assert_eq!(bad_parameter(native(&[("start", "2"), ("end", "1")])), "start");
+    assert_eq!(
+        bad_parameter(native(&[("start", "2"), ("end", "1")])),
+        "start"
+    );
 }
 
 #[test]
 fn logfmt_pairs() {
-    assert_eq!(parse_logfmt_pairs("  a=1   b= "), Ok(vec![("a".into(), "1".into()), ("b".into(), "".into())]));
-    assert_eq!(parse_logfmt_pairs(r#"k="x \"y\" z""#), Ok(vec![("k".into(), r#"x "y" z"#.into())]));
-    assert_eq!(parse_logfmt_pairs("url=a=b"), Ok(vec![("url".into(), "a=b".into())]));
+    assert_eq!(
+        parse_logfmt_pairs("  a=1   b= "),
+        Ok(vec![("a".into(), "1".into()), ("b".into(), "".into())])
+    );
+    assert_eq!(
+        parse_logfmt_pairs(r#"k="x \"y\" z""#),
+        Ok(vec![("k".into(), r#"x "y" z"#.into())])
+    );
+    assert_eq!(
+        parse_logfmt_pairs("url=a=b"),
+        Ok(vec![("url".into(), "a=b".into())])
+    );
     assert!(parse_logfmt_pairs("=v").is_err());
     assert!(parse_logfmt_pairs("k=\"open").is_err());
 }
@@ -107,16 +136,32 @@ fn jaeger_tags_as_json_logfmt_and_tag_params() {
             ("peer.service".to_string(), "db:primary".to_string()),
         ]
     );
-    assert_eq!(bad_parameter(jaeger(&[("service", "a"), ("tags", "{not json")])), "tags");
+    assert_eq!(
+        bad_parameter(jaeger(&[("service", "a"), ("tags", "{not json")])),
+        "tags"
+    );
 }
 
 #[test]
 fn jaeger_times_are_microseconds_with_lookback() {
-    let search = jaeger(&[("service", "cart"), ("end", "1700000000000000"), ("lookback", "2h")]).unwrap();
+    let search = jaeger(&[
+        ("service", "cart"),
+        ("end", "1700000000000000"),
+        ("lookback", "2h"),
+    ])
+    .unwrap();
     assert_eq!(search.query.end_unix_nano, NOW);
-    assert_eq!(search.query.start_unix_nano, NOW - 2 * DEFAULT_LOOKBACK_NANOS);
-    let search = jaeger(&[("service", "cart"), ("start", "1699999999000000"), ("lookback", "custom")]).unwrap();
-    assert_eq!(search.query.start_unix_nano, NOW - 1_000_000_000_000);
+    assert_eq!(
+        search.query.start_unix_nano,
+        NOW - 2 * DEFAULT_LOOKBACK_NANOS
+    );
+    let search = jaeger(&[
+        ("service", "cart"),
+        ("start", "1699999999000000"),
+        ("lookback", "custom"),
+    ])
+    .unwrap();
+    assert_eq!(search.query.start_unix_nano, NOW - 1_000_000_000);
 }
 
 #[test]
@@ -127,5 +172,8 @@ fn jaeger_requires_service_unless_trace_ids_and_caps_limit() {
     assert_eq!(bad_parameter(jaeger(&[("traceID", "xyz")])), "traceID");
     let search = jaeger(&[("service", "a"), ("limit", "1500")]).unwrap();
     assert_eq!(search.query.limit, 1000);
-    assert_eq!(bad_parameter(jaeger(&[("service", "a"), ("minDuration", "1 s")])), "minDuration");
+    assert_eq!(
+        bad_parameter(jaeger(&[("service", "a"), ("minDuration", "1 s")])),
+        "minDuration"
+    );
 }

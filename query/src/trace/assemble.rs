@@ -27,7 +27,7 @@ pub struct AssembledSpan {
     pub orphan: bool,
     /// Clock skew against a parent of another service, if any.
     pub clock_skew: Option<ClockSkew>,
-    /// The segments of this span on the trace's critical path, latest first.
+    /// The segments of this span on the trace's critical path, earliest first.
     pub critical_path: Vec<Segment>,
 }
 
@@ -88,7 +88,10 @@ impl AssembledTrace {
     /// Returns the span that stands for the trace: the earliest root, or, when no root was
     /// received, the earliest orphan.
     pub fn root(&self) -> Option<&AssembledSpan> {
-        self.roots.first().or(self.orphans.first()).map(|&index| &self.spans[index])
+        self.roots
+            .first()
+            .or(self.orphans.first())
+            .map(|&index| &self.spans[index])
     }
 
     /// Returns trace-level warnings for display (duplicates dropped, missing root).
@@ -131,11 +134,16 @@ pub fn assemble_trace(rows: Vec<SpanRow>) -> Option<AssembledTrace> {
     let mut slots: Vec<Option<SpanRow>> = rows.into_iter().map(Some).collect();
     let mut spans = Vec::with_capacity(order.len());
     for visit in &order {
-        let Some(row) = slots[visit.index].take() else { continue };
+        let Some(row) = slots[visit.index].take() else {
+            continue;
+        };
         spans.push(AssembledSpan {
             row,
             parent: links.parent[visit.index].map(|parent| new_index[parent]),
-            children: links.children[visit.index].iter().map(|&child| new_index[child]).collect(),
+            children: links.children[visit.index]
+                .iter()
+                .map(|&child| new_index[child])
+                .collect(),
             depth: visit.depth,
             orphan: links.orphan[visit.index],
             clock_skew: None,
@@ -188,8 +196,16 @@ fn finish_trace(
     }
     AssembledTrace {
         trace_id,
-        start_unix_nano: spans.iter().map(|s| s.row.span.start_time_unix_nano).min().unwrap_or(0),
-        end_unix_nano: spans.iter().map(|s| s.row.span.end_time_unix_nano).max().unwrap_or(0),
+        start_unix_nano: spans
+            .iter()
+            .map(|s| s.row.span.start_time_unix_nano)
+            .min()
+            .unwrap_or(0),
+        end_unix_nano: spans
+            .iter()
+            .map(|s| s.row.span.end_time_unix_nano)
+            .max()
+            .unwrap_or(0),
         error_span_count: spans.iter().filter(|span| span.is_error()).count(),
         spans,
         roots,
@@ -230,15 +246,20 @@ struct ParentLinks {
 
 /// Links every row to its parent row; rows are sorted by start, so children lists are too.
 fn link_parents(rows: &[SpanRow]) -> ParentLinks {
-    let index_by_id: HashMap<SpanId, usize> =
-        rows.iter().enumerate().map(|(index, row)| (row.span.span_id, index)).collect();
+    let index_by_id: HashMap<SpanId, usize> = rows
+        .iter()
+        .enumerate()
+        .map(|(index, row)| (row.span.span_id, index))
+        .collect();
     let mut links = ParentLinks {
         parent: vec![None; rows.len()],
         children: vec![Vec::new(); rows.len()],
         orphan: vec![false; rows.len()],
     };
     for (index, row) in rows.iter().enumerate() {
-        let Some(parent_id) = row.span.parent_span_id else { continue };
+        let Some(parent_id) = row.span.parent_span_id else {
+            continue;
+        };
         match index_by_id.get(&parent_id) {
             Some(&parent) if parent != index => {
                 links.parent[index] = Some(parent);
@@ -283,13 +304,21 @@ fn depth_first_order(links: &mut ParentLinks) -> Vec<Visit> {
 
 /// Appends `top` and its descendants in pre-order, children by start time.
 fn visit_subtree(links: &ParentLinks, top: usize, visited: &mut [bool], order: &mut Vec<Visit>) {
-    let mut stack = vec![Visit { index: top, depth: 0 }];
+    let mut stack = vec![Visit {
+        index: top,
+        depth: 0,
+    }];
     while let Some(visit) = stack.pop() {
         if std::mem::replace(&mut visited[visit.index], true) {
             continue;
         }
         let depth = visit.depth + 1;
-        stack.extend(links.children[visit.index].iter().rev().map(|&index| Visit { index, depth }));
+        stack.extend(
+            links.children[visit.index]
+                .iter()
+                .rev()
+                .map(|&index| Visit { index, depth }),
+        );
         order.push(visit);
     }
 }

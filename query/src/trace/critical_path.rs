@@ -20,7 +20,10 @@ pub struct Segment {
 }
 
 /// Returns `(span index, segment)` pairs of the critical path below `root`, earliest first.
-pub(crate) fn critical_path_segments(spans: &[AssembledSpan], root: usize) -> Vec<(usize, Segment)> {
+pub(crate) fn critical_path_segments(
+    spans: &[AssembledSpan],
+    root: usize,
+) -> Vec<(usize, Segment)> {
     let bounds = clipped_bounds(spans, root);
     let Some(children_by_end) = children_by_end_descending(spans, &bounds) else {
         return Vec::new();
@@ -31,7 +34,9 @@ pub(crate) fn critical_path_segments(spans: &[AssembledSpan], root: usize) -> Ve
     // Every step moves the cursor strictly back in time or descends; the cap only guards
     // against a bug turning into an endless loop on a request path.
     for _ in 0..spans.len().saturating_mul(4).saturating_add(4) {
-        let Some((start, end)) = bounds[current] else { break };
+        let Some((start, end)) = bounds[current] else {
+            break;
+        };
         let section_end = cursor.unwrap_or(end);
         let last_finishing_child = children_by_end[current].iter().copied().find(|&child| {
             let child_end = bounds[child].map_or(0, |(_, child_end)| child_end);
@@ -59,7 +64,13 @@ pub(crate) fn critical_path_segments(spans: &[AssembledSpan], root: usize) -> Ve
 
 fn push_segment(path: &mut Vec<(usize, Segment)>, span: usize, start: u64, end: u64) {
     if start < end {
-        path.push((span, Segment { start_unix_nano: start, end_unix_nano: end }));
+        path.push((
+            span,
+            Segment {
+                start_unix_nano: start,
+                end_unix_nano: end,
+            },
+        ));
     }
 }
 
@@ -72,7 +83,9 @@ fn clipped_bounds(spans: &[AssembledSpan], root: usize) -> Vec<Option<(u64, u64)
     bounds[root] = Some((root_start, root_span.end_time_unix_nano.max(root_start)));
     let mut stack = vec![root];
     while let Some(index) = stack.pop() {
-        let Some((parent_start, parent_end)) = bounds[index] else { continue };
+        let Some((parent_start, parent_end)) = bounds[index] else {
+            continue;
+        };
         for &child in &spans[index].children {
             let span = &spans[child].row.span;
             let start = span.start_time_unix_nano;
@@ -101,7 +114,7 @@ fn children_by_end_descending(
                     .iter()
                     .filter_map(|&child| bounds[child].map(|(_, end)| (end, child)))
                     .collect();
-                children.sort_by(|a, b| b.0.cmp(&a.0));
+                children.sort_by_key(|&(end, _)| std::cmp::Reverse(end));
                 children.into_iter().map(|(_, child)| child).collect()
             })
             .collect()
@@ -121,7 +134,9 @@ mod tests {
             .iter()
             .flat_map(|span| {
                 let byte = span.row.span.span_id.0[0];
-                span.critical_path.iter().map(move |s| (byte, s.start_unix_nano, s.end_unix_nano))
+                span.critical_path
+                    .iter()
+                    .map(move |s| (byte, s.start_unix_nano, s.end_unix_nano))
             })
             .collect();
         segments.sort_by_key(|&(_, start, _)| start);
@@ -136,17 +151,31 @@ mod tests {
     #[test]
     fn sequential_children_both_on_path() {
         // root 0..100, child 2 at 10..40, child 3 at 50..90.
-        let rows = vec![row("a", 1, 0, 0, 100), row("a", 2, 1, 10, 40), row("a", 3, 1, 50, 90)];
+        let rows = vec![
+            row("a", 1, 0, 0, 100),
+            row("a", 2, 1, 10, 40),
+            row("a", 3, 1, 50, 90),
+        ];
         assert_eq!(
             path_of(rows),
-            vec![(1, 0, 10), (2, 10, 40), (1, 40, 50), (3, 50, 90), (1, 90, 100)]
+            vec![
+                (1, 0, 10),
+                (2, 10, 40),
+                (1, 40, 50),
+                (3, 50, 90),
+                (1, 90, 100)
+            ]
         );
     }
 
     #[test]
     fn overlapping_child_finishing_earlier_is_skipped() {
         // Parallel children: 2 at 10..80 and 3 at 20..60. Only 2 determines the latency.
-        let rows = vec![row("a", 1, 0, 0, 100), row("a", 2, 1, 10, 80), row("a", 3, 1, 20, 60)];
+        let rows = vec![
+            row("a", 1, 0, 0, 100),
+            row("a", 2, 1, 10, 80),
+            row("a", 3, 1, 20, 60),
+        ];
         assert_eq!(path_of(rows), vec![(1, 0, 10), (2, 10, 80), (1, 80, 100)]);
     }
 
@@ -164,8 +193,15 @@ mod tests {
             vec![(1, 0, 20), (2, 20, 30), (4, 30, 70), (2, 70, 100)]
         );
         let trace = assemble_trace(vec![row("a", 1, 0, 0, 100), row("a", 3, 1, 200, 300)]).unwrap();
-        let outside = trace.spans.iter().find(|s| s.row.span.span_id == id(3)).unwrap();
-        assert!(outside.critical_path.is_empty(), "child entirely after its parent is left out");
+        let outside = trace
+            .spans
+            .iter()
+            .find(|s| s.row.span.span_id == id(3))
+            .unwrap();
+        assert!(
+            outside.critical_path.is_empty(),
+            "child entirely after its parent is left out"
+        );
     }
 
     #[test]

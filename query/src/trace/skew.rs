@@ -26,13 +26,21 @@ impl fmt::Display for ClockSkew {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("clock skew: span ")?;
         if self.starts_before_parent_nanos > 0 {
-            write!(f, "starts {} before its parent", format_nanos(self.starts_before_parent_nanos))?;
+            write!(
+                f,
+                "starts {} before its parent",
+                format_nanos(self.starts_before_parent_nanos)
+            )?;
             if self.ends_after_parent_nanos > 0 {
                 f.write_str(" and ")?;
             }
         }
         if self.ends_after_parent_nanos > 0 {
-            write!(f, "ends {} after its parent", format_nanos(self.ends_after_parent_nanos))?;
+            write!(
+                f,
+                "ends {} after its parent",
+                format_nanos(self.ends_after_parent_nanos)
+            )?;
         }
         let sign = if self.adjustment_nanos < 0 { "-" } else { "+" };
         write!(
@@ -62,12 +70,13 @@ pub(crate) fn detect_clock_skew(parent: &SpanRow, child: &SpanRow) -> Option<Clo
     let child_duration = i128::from(child_end - child_start);
     let latency = (parent_duration - child_duration) / 2;
     let adjustment = i128::from(parent_start) + latency - i128::from(child_start);
-    let adjustment_nanos = i64::try_from(adjustment).unwrap_or(if adjustment < 0 {
-        i64::MIN
-    } else {
-        i64::MAX
-    });
-    Some(ClockSkew { starts_before_parent_nanos, ends_after_parent_nanos, adjustment_nanos })
+    let adjustment_nanos =
+        i64::try_from(adjustment).unwrap_or(if adjustment < 0 { i64::MIN } else { i64::MAX });
+    Some(ClockSkew {
+        starts_before_parent_nanos,
+        ends_after_parent_nanos,
+        adjustment_nanos,
+    })
 }
 
 /// Start and end, with an end before the start read as a zero-length span.
@@ -79,7 +88,12 @@ fn span_bounds(row: &SpanRow) -> (u64, u64) {
 /// Renders nanoseconds in the largest unit that keeps the value at least 1, like Go's
 /// `time.Duration` ("1.5ms", "250ns", "2s").
 pub(crate) fn format_nanos(nanos: u64) -> String {
-    const UNITS: [(u64, &str); 4] = [(1_000_000_000, "s"), (1_000_000, "ms"), (1_000, "µs"), (1, "ns")];
+    const UNITS: [(u64, &str); 4] = [
+        (1_000_000_000, "s"),
+        (1_000_000, "ms"),
+        (1_000, "µs"),
+        (1, "ns"),
+    ];
     let (scale, unit) = UNITS
         .into_iter()
         .find(|(scale, _)| nanos >= *scale)

@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used)]
+
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1 as proto_common;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as ProtoValue;
@@ -84,7 +86,10 @@ fn request(spans: Vec<proto_trace::Span>) -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {
         resource_spans: vec![proto_trace::ResourceSpans {
             resource: Some(proto_resource::Resource {
-                attributes: vec![kv("service.name", Some(ProtoValue::StringValue("svc".into())))],
+                attributes: vec![kv(
+                    "service.name",
+                    Some(ProtoValue::StringValue("svc".into())),
+                )],
                 dropped_attributes_count: 6,
                 entity_refs: Vec::new(),
             }),
@@ -127,7 +132,10 @@ fn root_span_has_no_parent() {
     let mut span = valid_span(1);
     span.parent_span_id.clear();
     let (decoded, encoded) = round_trip(request(vec![span.clone()]));
-    assert_eq!(decoded.batch.resources[0].scopes[0].spans[0].parent_span_id, None);
+    assert_eq!(
+        decoded.batch.resources[0].scopes[0].spans[0].parent_span_id,
+        None
+    );
     assert_eq!(encoded.resource_spans[0].scope_spans[0].spans[0], span);
 }
 
@@ -141,7 +149,13 @@ fn invalid_ids_are_rejected_and_counted() {
     short_parent.parent_span_id = vec![1; 4];
     let mut long_trace_id = valid_span(4);
     long_trace_id.trace_id = vec![1; 17];
-    let spans = vec![valid_span(5), no_trace_id, zero_span_id, short_parent, long_trace_id];
+    let spans = vec![
+        valid_span(5),
+        no_trace_id,
+        zero_span_id,
+        short_parent,
+        long_trace_id,
+    ];
     let decoded = spans_from_otlp(request(spans));
     assert_eq!(decoded.accepted_spans, 1);
     assert_eq!(decoded.rejected_spans, 4);
@@ -152,7 +166,10 @@ fn invalid_ids_are_rejected_and_counted() {
     );
     assert_eq!(decoded.rejected_by_reason.get("invalid_trace_id"), Some(&2));
     assert_eq!(decoded.rejected_by_reason.get("invalid_span_id"), Some(&1));
-    assert_eq!(decoded.rejected_by_reason.get("invalid_parent_span_id"), Some(&1));
+    assert_eq!(
+        decoded.rejected_by_reason.get("invalid_parent_span_id"),
+        Some(&1)
+    );
 }
 
 #[test]
@@ -185,7 +202,10 @@ fn missing_resource_scope_and_status_decode_as_defaults() {
     let resource_spans = &decoded.batch.resources[0];
     assert_eq!(resource_spans.resource.attributes, Vec::new());
     assert_eq!(resource_spans.scopes[0].scope.name, "");
-    assert_eq!(resource_spans.scopes[0].spans[0].status_code, StatusCode::Unset);
+    assert_eq!(
+        resource_spans.scopes[0].spans[0].status_code,
+        StatusCode::Unset
+    );
 }
 
 fn value_strategy() -> impl Strategy<Value = proto_common::AnyValue> {
@@ -216,7 +236,9 @@ fn value_strategy() -> impl Strategy<Value = proto_common::AnyValue> {
                     })
                     .collect();
                 proto_common::AnyValue {
-                    value: Some(ProtoValue::KvlistValue(proto_common::KeyValueList { values })),
+                    value: Some(ProtoValue::KvlistValue(proto_common::KeyValueList {
+                        values,
+                    })),
                 }
             }),
         ]
@@ -237,24 +259,40 @@ fn attributes_strategy() -> impl Strategy<Value = Vec<proto_common::KeyValue>> {
 }
 
 fn nonzero_id(len: usize) -> impl Strategy<Value = Vec<u8>> {
-    proptest::collection::vec(any::<u8>(), len).prop_filter("not all zero", |id| {
-        id.iter().any(|byte| *byte != 0)
-    })
+    proptest::collection::vec(any::<u8>(), len)
+        .prop_filter("not all zero", |id| id.iter().any(|byte| *byte != 0))
 }
 
 fn span_strategy() -> impl Strategy<Value = proto_trace::Span> {
-    let ids = (nonzero_id(16), nonzero_id(8), prop_oneof![Just(Vec::new()), nonzero_id(8)]);
-    let scalars = (any::<u32>(), 0..6i32, any::<u64>(), any::<u64>(), any::<u32>(), 0..3i32);
-    let link = (nonzero_id(16), nonzero_id(8), attributes_strategy(), any::<u32>()).prop_map(
-        |(trace_id, span_id, attributes, flags)| proto_trace::span::Link {
-            trace_id,
-            span_id,
-            trace_state: "k=v".into(),
-            attributes,
-            dropped_attributes_count: flags % 3,
-            flags,
-        },
+    let ids = (
+        nonzero_id(16),
+        nonzero_id(8),
+        prop_oneof![Just(Vec::new()), nonzero_id(8)],
     );
+    let scalars = (
+        any::<u32>(),
+        0..6i32,
+        any::<u64>(),
+        any::<u64>(),
+        any::<u32>(),
+        0..3i32,
+    );
+    let link = (
+        nonzero_id(16),
+        nonzero_id(8),
+        attributes_strategy(),
+        any::<u32>(),
+    )
+        .prop_map(
+            |(trace_id, span_id, attributes, flags)| proto_trace::span::Link {
+                trace_id,
+                span_id,
+                trace_state: "k=v".into(),
+                attributes,
+                dropped_attributes_count: flags % 3,
+                flags,
+            },
+        );
     let event = (any::<u64>(), "[a-z]{0,3}", attributes_strategy()).prop_map(
         |(time_unix_nano, name, attributes)| proto_trace::span::Event {
             time_unix_nano,
@@ -272,7 +310,14 @@ fn span_strategy() -> impl Strategy<Value = proto_trace::Span> {
         "[a-z ]{0,4}",
     )
         .prop_map(
-            |((trace_id, span_id, parent), (flags, kind, start, end, dropped, code), attributes, events, links, text)| {
+            |(
+                (trace_id, span_id, parent),
+                (flags, kind, start, end, dropped, code),
+                attributes,
+                events,
+                links,
+                text,
+            )| {
                 proto_trace::Span {
                     trace_id,
                     span_id,
@@ -289,7 +334,10 @@ fn span_strategy() -> impl Strategy<Value = proto_trace::Span> {
                     dropped_events_count: dropped / 2,
                     links,
                     dropped_links_count: dropped / 3,
-                    status: Some(proto_trace::Status { message: text, code }),
+                    status: Some(proto_trace::Status {
+                        message: text,
+                        code,
+                    }),
                 }
             },
         )
@@ -311,7 +359,10 @@ fn request_strategy() -> impl Strategy<Value = ExportTraceServiceRequest> {
             spans,
             schema_url: name,
         });
-    let resource_spans = (attributes_strategy(), proptest::collection::vec(scope_spans, 1..3))
+    let resource_spans = (
+        attributes_strategy(),
+        proptest::collection::vec(scope_spans, 1..3),
+    )
         .prop_map(|(attributes, scope_spans)| proto_trace::ResourceSpans {
             resource: Some(proto_resource::Resource {
                 attributes,

@@ -38,7 +38,13 @@ pub(crate) struct StructuredResponse<T: Serialize> {
 impl<T: Serialize> StructuredResponse<T> {
     /// Wraps data with no total, as Jaeger does for traces.
     pub(crate) fn data(data: T) -> Self {
-        Self { data, total: 0, limit: 0, offset: 0, errors: None }
+        Self {
+            data,
+            total: 0,
+            limit: 0,
+            offset: 0,
+            errors: None,
+        }
     }
 }
 
@@ -140,7 +146,11 @@ pub(crate) struct Tag {
 
 impl Tag {
     fn string(key: &str, value: &str) -> Self {
-        Self { key: key.to_string(), value_type: "string", value: value.into() }
+        Self {
+            key: key.to_string(),
+            value_type: "string",
+            value: value.into(),
+        }
     }
 
     fn from_attribute(attribute: &KeyValue) -> Self {
@@ -149,11 +159,22 @@ impl Tag {
             AnyValue::Bool(flag) => ("bool", serde_json::Value::from(*flag)),
             AnyValue::Int(number) => ("int64", serde_json::Value::from(*number)),
             AnyValue::Double(number) => ("float64", serde_json::Value::from(*number)),
-            AnyValue::Bytes(bytes) => ("binary", base64::engine::general_purpose::STANDARD.encode(bytes).into()),
+            AnyValue::Bytes(bytes) => (
+                "binary",
+                base64::engine::general_purpose::STANDARD
+                    .encode(bytes)
+                    .into(),
+            ),
             AnyValue::Empty => ("string", serde_json::Value::from("")),
-            AnyValue::Array(_) | AnyValue::KvList(_) => ("string", attribute.value.to_json().to_string().into()),
+            AnyValue::Array(_) | AnyValue::KvList(_) => {
+                ("string", attribute.value.to_json().to_string().into())
+            }
         };
-        Self { key: attribute.key.clone(), value_type, value }
+        Self {
+            key: attribute.key.clone(),
+            value_type,
+            value,
+        }
     }
 }
 
@@ -193,7 +214,11 @@ pub(crate) fn jaeger_trace(trace: &AssembledTrace) -> Trace {
     Trace {
         trace_id: jaeger_trace_id(&trace.trace_id),
         spans,
-        processes: processes.into_iter().enumerate().map(|(index, p)| (format!("p{}", index + 1), p)).collect(),
+        processes: processes
+            .into_iter()
+            .enumerate()
+            .map(|(index, p)| (format!("p{}", index + 1), p))
+            .collect(),
         warnings: (!warnings.is_empty()).then_some(warnings),
     }
 }
@@ -207,7 +232,10 @@ fn jaeger_process(assembled: &AssembledSpan) -> Process {
         .filter(|attribute| attribute.key != "service.name")
         .map(Tag::from_attribute)
         .collect();
-    Process { service_name: assembled.row.service_name.to_string(), tags }
+    Process {
+        service_name: assembled.row.service_name.to_string(),
+        tags,
+    }
 }
 
 fn jaeger_span(assembled: &AssembledSpan, process_id: String) -> Span {
@@ -215,7 +243,10 @@ fn jaeger_span(assembled: &AssembledSpan, process_id: String) -> Span {
     let mut warnings = Vec::new();
     if assembled.orphan {
         if let Some(parent) = span.parent_span_id {
-            warnings.push(format!("invalid parent span IDs={}; skipping clock skew adjustment", parent));
+            warnings.push(format!(
+                "invalid parent span IDs={}; skipping clock skew adjustment",
+                parent
+            ));
         }
     }
     if let Some(skew) = assembled.clock_skew {
@@ -284,7 +315,11 @@ fn jaeger_span_tags(assembled: &AssembledSpan) -> Vec<Tag> {
         StatusCode::Ok => tags.push(Tag::string("otel.status_code", "OK")),
         StatusCode::Error => {
             tags.push(Tag::string("otel.status_code", "ERROR"));
-            tags.push(Tag { key: "error".to_string(), value_type: "bool", value: true.into() });
+            tags.push(Tag {
+                key: "error".to_string(),
+                value_type: "bool",
+                value: true.into(),
+            });
         }
         StatusCode::Unset => {}
     }
@@ -299,12 +334,18 @@ fn jaeger_span_tags(assembled: &AssembledSpan) -> Vec<Tag> {
 
 fn jaeger_log(event: &sightline_model::Event) -> Log {
     let mut fields = Vec::with_capacity(event.attributes.len() + 1);
-    let has_event_attribute = event.attributes.iter().any(|attribute| attribute.key == "event");
+    let has_event_attribute = event
+        .attributes
+        .iter()
+        .any(|attribute| attribute.key == "event");
     if !event.name.is_empty() && !has_event_attribute {
         fields.push(Tag::string("event", &event.name));
     }
     fields.extend(event.attributes.iter().map(Tag::from_attribute));
-    Log { timestamp: event.time_unix_nano / 1_000, fields }
+    Log {
+        timestamp: event.time_unix_nano / 1_000,
+        fields,
+    }
 }
 
 #[cfg(test)]

@@ -49,7 +49,11 @@ impl<'a> TraceJson<'a> {
             duplicate_span_count: trace.duplicate_span_count,
             services: trace.services.iter().map(ServiceJson::from).collect(),
             warnings: trace.warnings(),
-            spans: trace.spans.iter().map(|span| SpanJson::from_span(trace, span)).collect(),
+            spans: trace
+                .spans
+                .iter()
+                .map(|span| SpanJson::from_span(trace, span))
+                .collect(),
         }
     }
 }
@@ -122,7 +126,10 @@ impl<'a> SpanJson<'a> {
             start_time_unix_nano: span.start_time_unix_nano.to_string(),
             end_time_unix_nano: span.end_time_unix_nano.to_string(),
             duration_nanos: span.duration_nanos(),
-            status: StatusJson { code: span.status_code.as_str(), message: &span.status_message },
+            status: StatusJson {
+                code: span.status_code.as_str(),
+                message: &span.status_message,
+            },
             trace_state: &span.trace_state,
             flags: span.flags,
             attributes: typed_key_values(&span.attributes),
@@ -271,7 +278,9 @@ impl<'a> From<&'a AnyValue> for TypedValue<'a> {
             AnyValue::Bool(flag) => Self::Bool(*flag),
             AnyValue::Int(number) => Self::Int(*number),
             AnyValue::Double(number) => Self::Double(double_json(*number)),
-            AnyValue::Bytes(bytes) => Self::Bytes(base64::engine::general_purpose::STANDARD.encode(bytes)),
+            AnyValue::Bytes(bytes) => {
+                Self::Bytes(base64::engine::general_purpose::STANDARD.encode(bytes))
+            }
             AnyValue::Array(items) => Self::Array(items.iter().map(TypedValue::from).collect()),
             AnyValue::KvList(pairs) => Self::Map(typed_key_values(pairs)),
         }
@@ -289,7 +298,13 @@ fn double_json(number: f64) -> serde_json::Value {
 }
 
 fn typed_key_values(attributes: &[KeyValue]) -> Vec<TypedKeyValue<'_>> {
-    attributes.iter().map(|kv| TypedKeyValue { key: &kv.key, value: TypedValue::from(&kv.value) }).collect()
+    attributes
+        .iter()
+        .map(|kv| TypedKeyValue {
+            key: &kv.key,
+            value: TypedValue::from(&kv.value),
+        })
+        .collect()
 }
 
 /// One trace of a search result.

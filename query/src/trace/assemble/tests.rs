@@ -2,11 +2,19 @@ use super::*;
 use crate::trace::fixtures::{error_row, id, row, TRACE};
 
 fn span_ids(trace: &AssembledTrace) -> Vec<u8> {
-    trace.spans.iter().map(|span| span.row.span.span_id.0[0]).collect()
+    trace
+        .spans
+        .iter()
+        .map(|span| span.row.span.span_id.0[0])
+        .collect()
 }
 
 fn find(trace: &AssembledTrace, byte: u8) -> &AssembledSpan {
-    trace.spans.iter().find(|span| span.row.span.span_id == id(byte)).unwrap()
+    trace
+        .spans
+        .iter()
+        .find(|span| span.row.span.span_id == id(byte))
+        .unwrap()
 }
 
 #[test]
@@ -34,7 +42,14 @@ fn builds_tree_depth_first_with_children_by_start() {
     assert_eq!(root.children, vec![1, 2]);
     assert_eq!(find(&trace, 4).depth, 2);
     assert_eq!(find(&trace, 4).parent, Some(2));
-    assert_eq!((trace.start_unix_nano, trace.end_unix_nano, trace.duration_nanos()), (0, 100, 100));
+    assert_eq!(
+        (
+            trace.start_unix_nano,
+            trace.end_unix_nano,
+            trace.duration_nanos()
+        ),
+        (0, 100, 100)
+    );
     assert_eq!(trace.root().unwrap().row.span.name, "op1");
     assert!(trace.warnings().is_empty());
 }
@@ -56,7 +71,10 @@ fn orphans_are_kept_flagged_and_listed_after_roots() {
     assert!(!find(&trace, 6).orphan);
     assert_eq!(find(&trace, 6).depth, 1);
     assert_eq!(trace.start_unix_nano, 5);
-    assert_eq!(trace.warnings(), vec!["1 spans reference a parent that was not received"]);
+    assert_eq!(
+        trace.warnings(),
+        vec!["1 spans reference a parent that was not received"]
+    );
 }
 
 #[test]
@@ -118,7 +136,10 @@ fn services_and_errors_are_counted() {
         .iter()
         .map(|s| (s.service_name.as_str(), s.span_count, s.error_count))
         .collect();
-    assert_eq!(services, vec![("cart", 2, 2), ("db", 1, 0), ("frontend", 1, 0)]);
+    assert_eq!(
+        services,
+        vec![("cart", 2, 2), ("db", 1, 0), ("frontend", 1, 0)]
+    );
     assert_eq!(trace.error_span_count, 2);
 }
 
@@ -132,7 +153,11 @@ fn skew_is_noted_on_cross_service_children_only() {
     let trace = assemble_trace(rows).unwrap();
     let skew = find(&trace, 2).clock_skew.unwrap();
     assert_eq!(skew.starts_before_parent_nanos, 100);
-    assert_eq!(find(&trace, 2).row.span.start_time_unix_nano, 900, "times are not rewritten");
+    assert_eq!(
+        find(&trace, 2).row.span.start_time_unix_nano,
+        900,
+        "times are not rewritten"
+    );
     assert_eq!(find(&trace, 3).clock_skew, None);
     assert_eq!(find(&trace, 1).clock_skew, None);
 }

@@ -9,14 +9,21 @@ use crate::trace::fixtures::{id, row, TRACE};
 
 #[test]
 fn trace_id_drops_a_zero_high_half() {
-    assert_eq!(jaeger_trace_id(&"d269b633813fc60c".parse().unwrap()), "d269b633813fc60c");
+    assert_eq!(
+        jaeger_trace_id(&"d269b633813fc60c".parse().unwrap()),
+        "d269b633813fc60c"
+    );
     assert_eq!(jaeger_trace_id(&TRACE), "07070707070707070707070707070707");
 }
 
 #[test]
 fn span_translates_like_the_otel_jaeger_translator() {
     let mut server = row("cart", 2, 1, 1_500_000, 3_750_999);
-    server.scope = Arc::new(Scope { name: "io.otel.http".into(), version: "1.2".into(), ..Scope::default() });
+    server.scope = Arc::new(Scope {
+        name: "io.otel.http".into(),
+        version: "1.2".into(),
+        ..Scope::default()
+    });
     let span = &mut server.span;
     span.kind = SpanKind::Server;
     span.status_code = StatusCode::Error;
@@ -27,15 +34,25 @@ fn span_translates_like_the_otel_jaeger_translator() {
         KeyValue::new("http.status_code", AnyValue::Int(500)),
         KeyValue::new("ratio", AnyValue::Double(0.5)),
         KeyValue::new("blob", AnyValue::Bytes(vec![1, 2, 3])),
-        KeyValue::new("list", AnyValue::Array(vec![AnyValue::Int(1), AnyValue::String("a".into())])),
+        KeyValue::new(
+            "list",
+            AnyValue::Array(vec![AnyValue::Int(1), AnyValue::String("a".into())]),
+        ),
     ];
     span.events = vec![Event {
         time_unix_nano: 2_000_999,
         name: "exception".into(),
-        attributes: vec![KeyValue::new("exception.message", AnyValue::String("x".into()))],
+        attributes: vec![KeyValue::new(
+            "exception.message",
+            AnyValue::String("x".into()),
+        )],
         ..Event::default()
     }];
-    span.links = vec![Link { trace_id: TraceId([9; 16]), span_id: id(4), ..Link::default() }];
+    span.links = vec![Link {
+        trace_id: TraceId([9; 16]),
+        span_id: id(4),
+        ..Link::default()
+    }];
     let trace = assemble_trace(vec![row("web", 1, 0, 1_000_000, 4_000_000), server]).unwrap();
     let json = serde_json::to_value(jaeger_trace(&trace)).unwrap();
     let span = &json["spans"][1];
@@ -75,7 +92,10 @@ fn span_translates_like_the_otel_jaeger_translator() {
     );
     assert_eq!(json["spans"][0]["references"], json!([]));
     assert_eq!(json["spans"][0]["processID"], "p1");
-    assert_eq!(json["processes"]["p2"], json!({"serviceName": "cart", "tags": []}));
+    assert_eq!(
+        json["processes"]["p2"],
+        json!({"serviceName": "cart", "tags": []})
+    );
     assert_eq!(json["warnings"], serde_json::Value::Null);
 }
 
@@ -83,11 +103,14 @@ fn span_translates_like_the_otel_jaeger_translator() {
 fn processes_are_shared_and_keep_resource_tags() {
     let mut first = row("web", 1, 0, 0, 10);
     let mut resource = (*first.resource).clone();
-    resource.attributes.push(KeyValue::new("host.name", AnyValue::String("h1".into())));
+    resource
+        .attributes
+        .push(KeyValue::new("host.name", AnyValue::String("h1".into())));
     first.resource = Arc::new(resource);
     let mut second = row("web", 2, 1, 1, 5);
     second.resource = first.resource.clone();
-    let json = serde_json::to_value(jaeger_trace(&assemble_trace(vec![first, second]).unwrap())).unwrap();
+    let json =
+        serde_json::to_value(jaeger_trace(&assemble_trace(vec![first, second]).unwrap())).unwrap();
     assert_eq!(
         json["processes"],
         json!({"p1": {"serviceName": "web", "tags": [{"key": "host.name", "type": "string", "value": "h1"}]}})
@@ -97,14 +120,24 @@ fn processes_are_shared_and_keep_resource_tags() {
 
 #[test]
 fn orphans_and_skew_become_span_warnings() {
-    let rows = vec![row("web", 1, 0, 1_000, 2_000), row("db", 2, 1, 900, 1_500), row("db", 3, 8, 0, 1)];
+    let rows = vec![
+        row("web", 1, 0, 1_000, 2_000),
+        row("db", 2, 1, 900, 1_500),
+        row("db", 3, 8, 0, 1),
+    ];
     let json = serde_json::to_value(jaeger_trace(&assemble_trace(rows).unwrap())).unwrap();
-    assert!(json["spans"][1]["warnings"][0].as_str().unwrap().starts_with("clock skew"));
+    assert!(json["spans"][1]["warnings"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("clock skew"));
     assert_eq!(
         json["spans"][2]["warnings"],
         json!(["invalid parent span IDs=0808080808080808; skipping clock skew adjustment"])
     );
-    assert_eq!(json["warnings"], json!(["1 spans reference a parent that was not received"]));
+    assert_eq!(
+        json["warnings"],
+        json!(["1 spans reference a parent that was not received"])
+    );
 }
 
 #[test]
@@ -114,17 +147,26 @@ fn link_to_parent_overrides_reference_type_and_child_of_links() {
         Link {
             trace_id: TRACE,
             span_id: id(1),
-            attributes: vec![KeyValue::new("opentracing.ref_type", AnyValue::String("follows_from".into()))],
+            attributes: vec![KeyValue::new(
+                "opentracing.ref_type",
+                AnyValue::String("follows_from".into()),
+            )],
             ..Link::default()
         },
         Link {
             trace_id: TRACE,
             span_id: id(5),
-            attributes: vec![KeyValue::new("opentracing.ref_type", AnyValue::String("child_of".into()))],
+            attributes: vec![KeyValue::new(
+                "opentracing.ref_type",
+                AnyValue::String("child_of".into()),
+            )],
             ..Link::default()
         },
     ];
-    let json = serde_json::to_value(jaeger_trace(&assemble_trace(vec![row("web", 1, 0, 0, 10), child]).unwrap())).unwrap();
+    let json = serde_json::to_value(jaeger_trace(
+        &assemble_trace(vec![row("web", 1, 0, 0, 10), child]).unwrap(),
+    ))
+    .unwrap();
     let types: Vec<&str> = json["spans"][1]["references"]
         .as_array()
         .unwrap()

@@ -1,0 +1,209 @@
+//! Load generator: starts the real `sightline` release binary on a temporary data directory,
+//! drives it over OTLP/gRPC with many concurrent connections, then measures queries.
+//!
+//! Run: `cargo bench --bench loadgen -- [--spans N] [--connections N] [--batch-traces N]`
+//! (build the server first with `cargo build --release`). Prints one report; figures and the
+//! machine go in `benches/README.md`.
+//!
+//! Traffic: 24 services, traces of 5–60 spans, 10–25 semantic-convention attributes per span,
+//! log-normal-ish durations, about 3% error spans.
+
+mod traffic;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+
+struct Options {
+    spans: u64,
+    connections: usize,
+    batch_traces: usize,
+    queries: usize,
+}
+
+fn parse_options() -> Options {
+    let mut options = Options { spans: 2_000_000, connections: 16, batch_traces: 20, queries: 200 };
+    let args: Vec<String> = std::env::args().collect();
+    let mut index = 1;
+    while index < args.len() {
+        let value = args.get(index + 1).and_then(|value| value.parse::<u64>().ok());
+        match (args[index].as_str(), value) {
+            ("--spans", Some(value)) => options.spans = value,
+            ("--connections", Some(value)) => options.connections = value as usize,
+            ("--batch-traces", Some(value)) => options.batch_traces = value as usize,
+            ("--queries", Some(value)) => options.queries = value as usize,
+            _ => {
+                index += 1;
+                continue;
+            }
+        }
+        index += 2;
+    }
+    options
+}
+
+struct Server {
+    child: Child,
+    http: String,
+    grpc: String,
+    data_dir: tempfile::TempDir,
+}
+
+fn start_server() -> Server {
+    let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/release/sightline");
+    assert!(binary.is_file(), "build the server first: cargo build --release ({} missing)", binary.display());
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let mut child = Command::new(&binary)
+        .args(["--http-listen", "127.0.0.1:0", "--otlp-grpc-listen", "127.0.0.1:0", "--otlp-http-listen", "127.0.0.1:0"])
+        .arg("--data-dir")
+        .arg(data_dir.path())
+        .env("SIGHTLINE_LOG", "warn,sightline::server=info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start sightline");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains(" listening ") && line.contains(" http=") {
+                let _ = tx.send(line);
+            }
+        }
+    });
+    let line = rx.recv_timeout(Duration::from_secs(60)).expect("server listening line");
+    let field = |name: &str| {
+        line.split_whitespace()
+            .find_map(|token| token.strip_prefix(&format!("{name}=")))
+            .expect("address field")
+            .to_string()
+    };
+    Server { http: field("http"), grpc: field("otlp_grpc"), child, data_dir }
+}
+
+/// Reads (peak RSS in MiB, CPU seconds) of a process from /proc.
+fn process_usage(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let peak_kib = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse::<f64>().ok())
+        .unwrap_or(0.0);
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks = |index: usize| fields.get(index).and_then(|value| value.parse::<f64>().ok()).unwrap_or(0.0);
+    let cpu_seconds = (ticks(11) + ticks(12)) / 100.0;
+    (peak_kib / 1024.0, cpu_seconds)
+}
+
+fn dir_bytes(path: &std::path::Path) -> u64 {
+    std::fs::read_dir(path)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|entry| {
+                    let path = entry.path();
+                    if path.is_dir() { dir_bytes(&path) } else { entry.metadata().map(|meta| meta.len()).unwrap_or(0) }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+fn percentile(sorted: &[f64], fraction: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() - 1) as f64 * fraction).round() as usize]
+}
+
+async fn ingest(server: &Server, options: &Options) -> (u64, Duration, Vec<String>) {
+    let started = Instant::now();
+    let per_connection = options.spans / options.connections as u64;
+    let mut tasks = Vec::new();
+    for connection in 0..options.connections {
+        let endpoint = format!("http://{}", server.grpc);
+        let batch_traces = options.batch_traces;
+        tasks.push(tokio::spawn(async move {
+            let mut client = TraceServiceClient::connect(endpoint).await.expect("connect").max_encoding_message_size(64 << 20);
+            let mut generator = traffic::Generator::new(connection as u64 + 1);
+            let mut sent = 0u64;
+            let mut sample_ids = Vec::new();
+            while sent < per_connection {
+                let (request, spans, trace_ids) = generator.request(batch_traces);
+                if sample_ids.len() < 64 {
+                    sample_ids.push(trace_ids[0].clone());
+                }
+                loop {
+                    match client.export(request.clone()).await {
+                        Ok(_) => break,
+                        Err(status) if matches!(status.code(), tonic::Code::ResourceExhausted | tonic::Code::Unavailable) => {
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                        Err(status) => panic!("export failed: {status}"),
+                    }
+                }
+                sent += spans;
+            }
+            (sent, sample_ids)
+        }));
+    }
+    let mut total = 0;
+    let mut ids = Vec::new();
+    for task in tasks {
+        let (sent, sample_ids) = task.await.expect("ingest task");
+        total += sent;
+        ids.extend(sample_ids);
+    }
+    (total, started.elapsed(), ids)
+}
+
+async fn time_queries(client: &reqwest::Client, urls: &[String]) -> (f64, f64) {
+    let mut millis = Vec::new();
+    for url in urls {
+        let started = Instant::now();
+        let response = client.get(url).send().await.expect("query");
+        assert!(response.status().is_success(), "{url}: {}", response.status());
+        let _ = response.bytes().await;
+        millis.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    millis.sort_by(f64::total_cmp);
+    (percentile(&millis, 0.5), percentile(&millis, 0.99))
+}
+
+#[tokio::main]
+async fn main() {
+    let options = parse_options();
+    let server = start_server();
+    let pid = server.child.id();
+    println!("sightline loadgen: {} spans over {} gRPC connections, {} traces per export", options.spans, options.connections, options.batch_traces);
+    let (spans, elapsed, trace_ids) = ingest(&server, &options).await;
+    let (rss_after_ingest, cpu) = process_usage(pid);
+    println!("ingest: {spans} spans in {:.1}s = {:.0} spans/s (WAL fsync on); server CPU {:.1}s ({:.2} cores); peak RSS {rss_after_ingest:.0} MiB",
+        elapsed.as_secs_f64(), spans as f64 / elapsed.as_secs_f64(), cpu, cpu / elapsed.as_secs_f64());
+
+    let client = reqwest::Client::new();
+    let base = format!("http://{}", server.http);
+    let by_id: Vec<String> = trace_ids.iter().cycle().take(options.queries).map(|id| format!("{base}/api/v1/traces/{id}")).collect();
+    let (p50, p99) = time_queries(&client, &by_id).await;
+    println!("trace by id (head + parts, no time range): p50 {p50:.2} ms, p99 {p99:.2} ms");
+    for (label, query) in [
+        ("search by service", "service=svc-07"),
+        ("search by operation", "service=svc-07&operation=GET%20%2Fapi%2Fv1%2Fitems%2F%7Bid%7D"),
+        ("search by attribute", "attributes=http.response.status_code%3D503"),
+        ("search by duration", "minDuration=900ms"),
+    ] {
+        let urls: Vec<String> = (0..20).map(|_| format!("{base}/api/v1/traces?{query}&limit=20&start=0")).collect();
+        let (p50, p99) = time_queries(&client, &urls).await;
+        println!("{label}: p50 {p50:.1} ms, p99 {p99:.1} ms");
+    }
+    let (peak_rss, _) = process_usage(pid);
+    let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+    let mut child = server.child;
+    let _ = child.wait();
+    let objects = dir_bytes(&server.data_dir.path().join("objects"));
+    println!("peak RSS {peak_rss:.0} MiB; parts on disk after shutdown flush: {objects} bytes = {:.1} bytes/span", objects as f64 / spans as f64);
+}

@@ -1,0 +1,151 @@
+//! Realistic OTLP traffic: services calling services, with semantic-convention attributes.
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{span, status, ResourceSpans, ScopeSpans, Span, Status};
+
+const SERVICES: usize = 24;
+const ROUTES: &[&str] = &["/api/v1/items/{id}", "/api/v1/cart", "/checkout", "/login", "/search", "/health"];
+const METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE"];
+const DB_SYSTEMS: &[&str] = &["postgresql", "redis", "mysql", "mongodb"];
+
+/// A small, fast, deterministic PRNG (xorshift64*), so runs are repeatable.
+pub struct Generator {
+    state: u64,
+}
+
+fn string_attribute(key: &str, value: String) -> KeyValue {
+    KeyValue { key: key.to_string(), value: Some(AnyValue { value: Some(any_value::Value::StringValue(value)) }) }
+}
+
+fn int_attribute(key: &str, value: i64) -> KeyValue {
+    KeyValue { key: key.to_string(), value: Some(AnyValue { value: Some(any_value::Value::IntValue(value)) }) }
+}
+
+impl Generator {
+    /// Starts a generator from a non-zero seed.
+    pub fn new(seed: u64) -> Self {
+        Self { state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1 }
+    }
+
+    fn next(&mut self) -> u64 {
+        self.state ^= self.state >> 12;
+        self.state ^= self.state << 25;
+        self.state ^= self.state >> 27;
+        self.state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, bound: usize) -> usize {
+        (self.next() % bound as u64) as usize
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+
+    fn attributes(&mut self, service: usize, kind: span::SpanKind) -> Vec<KeyValue> {
+        let route = self.pick(ROUTES);
+        let method = self.pick(METHODS);
+        let status = if self.below(33) == 0 { 503 } else { 200 };
+        let mut attributes = vec![
+            string_attribute("http.request.method", method.to_string()),
+            string_attribute("http.route", route.to_string()),
+            int_attribute("http.response.status_code", status),
+            string_attribute("url.scheme", "https".to_string()),
+            string_attribute("server.address", format!("svc-{:02}.internal", (service + 1) % SERVICES)),
+            int_attribute("server.port", 8080),
+            string_attribute("network.protocol.version", "1.1".to_string()),
+            string_attribute("user_agent.original", "Mozilla/5.0 (X11; Linux x86_64)".to_string()),
+            string_attribute("client.address", format!("10.0.{}.{}", self.below(255), self.below(255))),
+            string_attribute("thread.name", format!("worker-{}", self.below(16))),
+        ];
+        if kind == span::SpanKind::Client && self.below(2) == 0 {
+            attributes.push(string_attribute("db.system", self.pick(DB_SYSTEMS).to_string()));
+            attributes.push(string_attribute("db.statement", format!("SELECT * FROM items WHERE id = {}", self.below(100_000))));
+            attributes.push(string_attribute("db.name", "shop".to_string()));
+        }
+        let extra = self.below(13);
+        for index in 0..extra {
+            attributes.push(int_attribute(&format!("app.counter.{index}"), self.below(1000) as i64));
+        }
+        attributes
+    }
+
+    /// Builds one export request of `traces` traces; returns it, its span count and its
+    /// trace ids as hex.
+    pub fn request(&mut self, traces: usize) -> (ExportTraceServiceRequest, u64, Vec<String>) {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+        let mut by_service: Vec<Vec<Span>> = vec![Vec::new(); SERVICES];
+        let mut span_count = 0u64;
+        let mut trace_ids = Vec::new();
+        for _ in 0..traces {
+            let trace_id: Vec<u8> = [self.next().to_be_bytes(), self.next().to_be_bytes()].concat();
+            trace_ids.push(hex::encode(&trace_id));
+            let spans_in_trace = 5 + self.below(56);
+            let root_service = self.below(SERVICES);
+            let mut parents: Vec<(Vec<u8>, usize, u64, u64)> = Vec::new();
+            let root_duration = 1_000_000 + (self.next() % 1_000_000_000).pow(2) / 1_000_000_000;
+            for index in 0..spans_in_trace {
+                let span_id = (self.next() | 1).to_be_bytes().to_vec();
+                let (parent_id, service, start, duration) = if index == 0 {
+                    (Vec::new(), root_service, now - root_duration, root_duration)
+                } else {
+                    let (parent_id, parent_service, parent_start, parent_duration) = parents[self.below(parents.len())].clone();
+                    let service = if self.below(3) == 0 { self.below(SERVICES) } else { parent_service };
+                    let offset = self.next() % (parent_duration / 2 + 1);
+                    let duration = (parent_duration - offset) / 2 + 1;
+                    (parent_id, service, parent_start + offset, duration)
+                };
+                let kind = match index {
+                    0 => span::SpanKind::Server,
+                    _ if self.below(2) == 0 => span::SpanKind::Client,
+                    _ => span::SpanKind::Internal,
+                };
+                let error = self.below(33) == 0;
+                let name = format!("{} {}", self.pick(METHODS), self.pick(ROUTES));
+                by_service[service].push(Span {
+                    trace_id: trace_id.clone(),
+                    span_id: span_id.clone(),
+                    parent_span_id: parent_id,
+                    name,
+                    kind: kind as i32,
+                    start_time_unix_nano: start,
+                    end_time_unix_nano: start + duration,
+                    attributes: self.attributes(service, kind),
+                    status: Some(Status {
+                        code: if error { status::StatusCode::Error as i32 } else { status::StatusCode::Unset as i32 },
+                        message: if error { "internal error".to_string() } else { String::new() },
+                    }),
+                    ..Span::default()
+                });
+                parents.push((span_id, service, start, duration));
+                span_count += 1;
+            }
+        }
+        let resource_spans = by_service
+            .into_iter()
+            .enumerate()
+            .filter(|(_, spans)| !spans.is_empty())
+            .map(|(service, spans)| ResourceSpans {
+                resource: Some(Resource {
+                    attributes: vec![
+                        string_attribute("service.name", format!("svc-{service:02}")),
+                        string_attribute("service.version", "1.4.2".to_string()),
+                        string_attribute("deployment.environment", "production".to_string()),
+                        string_attribute("host.name", format!("node-{}", service % 5)),
+                        string_attribute("telemetry.sdk.language", "rust".to_string()),
+                    ],
+                    ..Resource::default()
+                }),
+                scope_spans: vec![ScopeSpans {
+                    scope: Some(InstrumentationScope { name: "loadgen".to_string(), version: "1.0.0".to_string(), ..Default::default() }),
+                    spans,
+                    schema_url: String::new(),
+                }],
+                schema_url: String::new(),
+            })
+            .collect();
+        (ExportTraceServiceRequest { resource_spans }, span_count, trace_ids)
+    }
+}

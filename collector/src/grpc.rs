@@ -1,0 +1,198 @@
+//! OTLP/gRPC receiver: `opentelemetry.proto.collector.trace.v1.TraceService/Export`
+//! (<https://opentelemetry.io/docs/specs/otlp/#otlpgrpc>), gzip accepted and offered.
+//!
+//! Budget before bytes: tonic reads and decodes the message before the handler runs, so a tower
+//! layer ([`GrpcBudgetLayer`]) reserves `max_body_size_bytes` from the byte budget before tonic
+//! touches the body (gRPC requests carry no usable length, and gzip ones may inflate to the
+//! limit), and passes the reservation to the handler in the request extensions. The handler
+//! shrinks it to the decoded message's size and holds it until the hand-off is done. tonic
+//! enforces `max_body_size_bytes` on the decompressed message (RESOURCE_EXHAUSTED) and answers
+//! undecodable messages with INVALID_ARGUMENT itself; that decode runs on the reactor.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use prost::Message;
+use tonic::codec::CompressionEncoding;
+use tower::{Layer, Service};
+
+use crate::decode::validate_off_reactor;
+use crate::error::{grpc_code_for_class, Error};
+use crate::handoff::{
+    hand_off_spans, record_failure, record_request_bytes, record_success, ExportOutcome,
+};
+use crate::limits::{BudgetReservation, ByteBudget};
+use crate::tenant::{resolve_tenant, TENANT_HEADER};
+use crate::Collector;
+
+/// The `protocol` metric label.
+const PROTOCOL: &str = "grpc";
+
+/// Builds the tonic service with compression and the decoded-size limit set.
+pub(crate) fn trace_service(collector: Collector) -> TraceServiceServer<GrpcTraceService> {
+    let max_message_bytes =
+        usize::try_from(collector.config().max_body_size_bytes).unwrap_or(usize::MAX);
+    TraceServiceServer::new(GrpcTraceService { collector })
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip)
+        .max_decoding_message_size(max_message_bytes)
+}
+
+/// The `TraceService` implementation.
+pub(crate) struct GrpcTraceService {
+    collector: Collector,
+}
+
+#[tonic::async_trait]
+impl TraceService for GrpcTraceService {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        match export(&self.collector, request).await {
+            Ok(outcome) => {
+                record_success(PROTOCOL, &outcome);
+                Ok(tonic::Response::new(outcome.to_response()))
+            }
+            Err(error) => {
+                let message = record_failure(PROTOCOL, &error);
+                Err(tonic::Status::new(
+                    grpc_code_for_class(error.class()),
+                    message,
+                ))
+            }
+        }
+    }
+}
+
+async fn export(
+    collector: &Collector,
+    request: tonic::Request<ExportTraceServiceRequest>,
+) -> Result<ExportOutcome, Error> {
+    let tenant = resolve_tenant(
+        collector.config().multi_tenancy,
+        request
+            .metadata()
+            .get(TENANT_HEADER)
+            .map(|value| value.as_encoded_bytes()),
+    )?;
+    let mut reservation = request
+        .extensions()
+        .get::<ReservationSlot>()
+        .and_then(ReservationSlot::take);
+    let message = request.into_inner();
+    let encoded_len = message.encoded_len();
+    record_request_bytes(PROTOCOL, encoded_len);
+    if let Some(reservation) = reservation.as_mut() {
+        reservation.shrink_to(encoded_len as u64);
+    }
+    let decoded = validate_off_reactor(message, encoded_len).await?;
+    let outcome = hand_off_spans(collector.store(), &tenant, PROTOCOL, decoded).await?;
+    drop(reservation);
+    Ok(outcome)
+}
+
+/// Carries a budget reservation from [`GrpcBudgetService`] to the handler. Request extensions
+/// must be `Clone`, hence the shared slot; the handler takes the reservation out once.
+#[derive(Clone, Default)]
+struct ReservationSlot(Arc<Mutex<Option<BudgetReservation>>>);
+
+impl ReservationSlot {
+    fn take(&self) -> Option<BudgetReservation> {
+        // A poisoned lock only means another holder panicked; the slot itself stays valid.
+        let mut guard = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        guard.take()
+    }
+}
+
+/// Tower layer that reserves request bytes before tonic reads and decodes the body.
+#[derive(Clone)]
+pub(crate) struct GrpcBudgetLayer {
+    budget: ByteBudget,
+    reserve_bytes: u64,
+    wait: Duration,
+}
+
+impl GrpcBudgetLayer {
+    /// Creates the layer for a collector's budget and limits.
+    pub(crate) fn new(collector: &Collector) -> Self {
+        let config = collector.config();
+        Self {
+            budget: collector.budget().clone(),
+            reserve_bytes: config.max_body_size_bytes,
+            wait: Duration::from_millis(config.budget_wait_millis),
+        }
+    }
+}
+
+impl<S> Layer<S> for GrpcBudgetLayer {
+    type Service = GrpcBudgetService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        GrpcBudgetService {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The service [`GrpcBudgetLayer`] wraps around tonic's routes.
+#[derive(Clone)]
+pub(crate) struct GrpcBudgetService<S> {
+    inner: S,
+    layer: GrpcBudgetLayer,
+}
+
+type BoxedResponseFuture<E> =
+    Pin<Box<dyn Future<Output = Result<http::Response<tonic::body::Body>, E>> + Send>>;
+
+impl<S, RequestBody> Service<http::Request<RequestBody>> for GrpcBudgetService<S>
+where
+    S: Service<http::Request<RequestBody>, Response = http::Response<tonic::body::Body>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+    RequestBody: Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = S::Error;
+    type Future = BoxedResponseFuture<S::Error>;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(context)
+    }
+
+    fn call(&mut self, mut request: http::Request<RequestBody>) -> Self::Future {
+        // The ready service is the one polled above; leave a fresh clone in its place.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let layer = self.layer.clone();
+        Box::pin(async move {
+            match layer.budget.reserve(layer.reserve_bytes, layer.wait).await {
+                Ok(reservation) => {
+                    let slot = ReservationSlot(Arc::new(Mutex::new(Some(reservation))));
+                    request.extensions_mut().insert(slot);
+                    inner.call(request).await
+                }
+                Err(error) => {
+                    let message = record_failure(PROTOCOL, &error);
+                    let status = tonic::Status::new(grpc_code_for_class(error.class()), message);
+                    Ok(status.into_http())
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,216 @@
+//! Configuration: defaults < TOML file (`--config`) < `SIGHTLINE_*` environment < flags.
+//!
+//! Every crate owns its config struct; this module layers the sources over them and validates
+//! the result, reporting every problem on its own line with the key and where it came from.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+use serde::Deserialize;
+use sightline_collector::CollectorConfig;
+use sightline_query::QueryConfig;
+use sightline_store::StoreConfig;
+
+/// Sightline: an observability backend. OTLP in (gRPC :4317, HTTP :4318), traces stored in
+/// Parquet, queried over HTTP (:7878) with a native API and a Jaeger-compatible API.
+///
+/// Every option can also be set in the TOML file given with --config, and by the environment
+/// variable shown; a flag beats the environment, which beats the file.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+pub struct Flags {
+    /// TOML configuration file (see sightline.example.toml).
+    #[arg(long, env = "SIGHTLINE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address of the query API, UI and /metrics. Without authentication configured the default
+    /// is loopback only.
+    #[arg(long, env = "SIGHTLINE_HTTP_LISTEN")]
+    pub http_listen: Option<String>,
+    /// Address of the OTLP/gRPC receiver.
+    #[arg(long, env = "SIGHTLINE_OTLP_GRPC_LISTEN")]
+    pub otlp_grpc_listen: Option<String>,
+    /// Address of the OTLP/HTTP receiver.
+    #[arg(long, env = "SIGHTLINE_OTLP_HTTP_LISTEN")]
+    pub otlp_http_listen: Option<String>,
+    /// Directory for the WAL and the embedded object store.
+    #[arg(long, env = "SIGHTLINE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Hours to keep spans.
+    #[arg(long, env = "SIGHTLINE_RETENTION_HOURS")]
+    pub retention_hours: Option<u64>,
+    /// Flush the in-memory head to a Parquet part once it holds this many spans.
+    #[arg(long, env = "SIGHTLINE_FLUSH_MAX_SPANS")]
+    pub flush_max_spans: Option<usize>,
+    /// Flush the in-memory head at least this often, in seconds.
+    #[arg(long, env = "SIGHTLINE_FLUSH_INTERVAL_SECONDS")]
+    pub flush_interval_seconds: Option<u64>,
+    /// Largest OTLP request body accepted, in bytes, after decompression.
+    #[arg(long, env = "SIGHTLINE_MAX_BODY_SIZE_BYTES")]
+    pub max_body_size_bytes: Option<u64>,
+    /// Log filter (tracing env-filter syntax), e.g. "info" or "sightline_store=debug".
+    #[arg(long, env = "SIGHTLINE_LOG")]
+    pub log: Option<String>,
+    /// Log format: "text" or "json".
+    #[arg(long, env = "SIGHTLINE_LOG_FORMAT")]
+    pub log_format: Option<String>,
+}
+
+/// Settings of the binary itself.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address of the query API, UI and /metrics.
+    pub http_listen: String,
+    /// Address of the OTLP/gRPC receiver.
+    pub otlp_grpc_listen: String,
+    /// Address of the OTLP/HTTP receiver.
+    pub otlp_http_listen: String,
+    /// Seconds between /readyz turning 503 and the receivers closing, so load balancers
+    /// notice first.
+    pub shutdown_delay_seconds: u64,
+    /// Seconds to drain in-flight requests at shutdown before giving up on them.
+    pub shutdown_drain_seconds: u64,
+    /// Log filter (tracing env-filter syntax).
+    pub log: String,
+    /// Log format: "text" or "json".
+    pub log_format: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            http_listen: "127.0.0.1:7878".to_string(),
+            otlp_grpc_listen: "0.0.0.0:4317".to_string(),
+            otlp_http_listen: "0.0.0.0:4318".to_string(),
+            shutdown_delay_seconds: 0,
+            shutdown_drain_seconds: 10,
+            log: "info".to_string(),
+            log_format: "text".to_string(),
+        }
+    }
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FileConfig {
+    /// The binary's own settings.
+    pub server: ServerConfig,
+    /// Storage.
+    pub store: StoreConfig,
+    /// OTLP receivers.
+    pub collector: CollectorConfig,
+    /// Query APIs.
+    pub query: QueryConfig,
+}
+
+/// The validated configuration the binary runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Query API address.
+    pub http_listen: SocketAddr,
+    /// OTLP/gRPC address.
+    pub otlp_grpc_listen: SocketAddr,
+    /// OTLP/HTTP address.
+    pub otlp_http_listen: SocketAddr,
+    /// Everything else, as layered.
+    pub file: FileConfig,
+}
+
+/// Layers the file and the flags (which carry the environment) over the defaults and validates
+/// the result.
+///
+/// # Errors
+/// One line per problem, each naming the key and its source.
+pub fn load(flags: Flags) -> Result<Config, Vec<String>> {
+    let mut problems = Vec::new();
+    let mut file = match &flags.config {
+        None => FileConfig::default(),
+        Some(path) => match std::fs::read_to_string(path) {
+            Err(error) => return Err(vec![format!("cannot read config file {}: {error}", path.display())]),
+            Ok(text) => match toml::from_str::<FileConfig>(&text) {
+                Ok(file) => file,
+                Err(error) => {
+                    let message = error.message().to_string();
+                    return Err(vec![format!("invalid config file {}: {message}", path.display())]);
+                }
+            },
+        },
+    };
+    let server = &mut file.server;
+    override_with(&mut server.http_listen, flags.http_listen);
+    override_with(&mut server.otlp_grpc_listen, flags.otlp_grpc_listen);
+    override_with(&mut server.otlp_http_listen, flags.otlp_http_listen);
+    override_with(&mut server.log, flags.log);
+    override_with(&mut server.log_format, flags.log_format);
+    override_with(&mut file.store.data_dir, flags.data_dir);
+    override_with(&mut file.store.retention_hours, flags.retention_hours);
+    override_with(&mut file.store.flush_max_spans, flags.flush_max_spans);
+    override_with(&mut file.store.flush_interval_seconds, flags.flush_interval_seconds);
+    override_with(&mut file.collector.max_body_size_bytes, flags.max_body_size_bytes);
+
+    let mut address = |key: &str, text: &str| match text.parse::<SocketAddr>() {
+        Ok(address) => Some(address),
+        Err(_) => {
+            problems.push(format!("invalid value {text:?} for server.{key}: expected an address such as 0.0.0.0:4317"));
+            None
+        }
+    };
+    let http_listen = address("http_listen", &file.server.http_listen);
+    let otlp_grpc_listen = address("otlp_grpc_listen", &file.server.otlp_grpc_listen);
+    let otlp_http_listen = address("otlp_http_listen", &file.server.otlp_http_listen);
+    if !matches!(file.server.log_format.as_str(), "text" | "json") {
+        problems.push(format!("invalid value {:?} for server.log_format: expected \"text\" or \"json\"", file.server.log_format));
+    }
+    if file.store.retention_hours == 0 {
+        problems.push("invalid value 0 for store.retention_hours: must be at least 1".to_string());
+    }
+    if file.store.flush_max_spans == 0 {
+        problems.push("invalid value 0 for store.flush_max_spans: must be at least 1".to_string());
+    }
+    if file.collector.max_body_size_bytes == 0 {
+        problems.push("invalid value 0 for collector.max_body_size_bytes: must be at least 1".to_string());
+    }
+    match (http_listen, otlp_grpc_listen, otlp_http_listen) {
+        (Some(http_listen), Some(otlp_grpc_listen), Some(otlp_http_listen)) if problems.is_empty() => {
+            Ok(Config { http_listen, otlp_grpc_listen, otlp_http_listen, file })
+        }
+        _ => Err(problems),
+    }
+}
+
+fn override_with<T>(slot: &mut T, value: Option<T>) {
+    if let Some(value) = value {
+        *slot = value;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_file_parses_and_matches_defaults() {
+        let text = include_str!("../sightline.example.toml");
+        let file: FileConfig = toml::from_str(text).unwrap();
+        assert_eq!(file.store, StoreConfig::default());
+        assert_eq!(file.server.http_listen, ServerConfig::default().http_listen);
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let flags = Flags::parse_from(["sightline", "--http-listen", "nowhere", "--retention-hours", "0", "--log-format", "xml"]);
+        let problems = load(flags).unwrap_err();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[0].contains("server.http_listen"));
+    }
+
+    #[test]
+    fn flags_override_defaults() {
+        let flags = Flags::parse_from(["sightline", "--data-dir", "/tmp/x", "--http-listen", "127.0.0.1:0"]);
+        let config = load(flags).unwrap();
+        assert_eq!(config.file.store.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(config.http_listen.port(), 0);
+    }
+}

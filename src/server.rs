@@ -1,0 +1,145 @@
+//! Wiring: builds the store, receivers and query API, serves them, and owns the shutdown
+//! sequence.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use sightline_collector::Collector;
+use sightline_store::SpanStore;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{Config, ServerConfig};
+
+/// Installs the tracing subscriber.
+pub fn init_logging(server: &ServerConfig) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&server.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if server.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.with_ansi(false).init();
+    }
+}
+
+#[derive(Clone)]
+struct OpsState {
+    ready: Arc<AtomicBool>,
+    metrics: PrometheusHandle,
+}
+
+fn ops_router(state: OpsState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(|State(state): State<OpsState>| async move {
+                if state.ready.load(Ordering::Relaxed) {
+                    (StatusCode::OK, "ready")
+                } else {
+                    (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+                }
+            }),
+        )
+        .route("/metrics", get(|State(state): State<OpsState>| async move { state.metrics.render() }))
+        .with_state(state)
+}
+
+async fn bind(what: &str, address: std::net::SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(address).await.with_context(|| format!("cannot listen for {what} on {address}"))
+}
+
+/// Runs the server until SIGTERM or SIGINT, then shuts down in order.
+///
+/// # Errors
+/// Start-up failures (store, listeners); a failed final flush.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let metrics = PrometheusBuilder::new().install_recorder().context("cannot install the metrics recorder")?;
+    let file = config.file;
+    let server = file.server.clone();
+    tracing::info!(data_dir = %file.store.data_dir.display(), "opening store");
+    let store = SpanStore::open(file.store.clone()).await.context("cannot open the store")?;
+
+    let shutdown = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    store.spawn_background(&tracker, shutdown.child_token());
+
+    let grpc_listener = bind("OTLP/gRPC", config.otlp_grpc_listen).await?;
+    let otlp_http_listener = bind("OTLP/HTTP", config.otlp_http_listen).await?;
+    let http_listener = bind("the query API", config.http_listen).await?;
+    let addresses = (grpc_listener.local_addr()?, otlp_http_listener.local_addr()?, http_listener.local_addr()?);
+
+    let receivers = shutdown.child_token();
+    let collector = Collector::new(file.collector.clone(), store.clone());
+    let grpc = tracker.spawn(sightline_collector::serve_grpc(collector.clone(), grpc_listener, receivers.clone()));
+    let otlp_http = tracker.spawn(sightline_collector::serve_http(collector, otlp_http_listener, receivers.clone()));
+
+    let ready = Arc::new(AtomicBool::new(false));
+    let app = sightline_query::router(store.clone(), file.query.clone())
+        .merge(ops_router(OpsState { ready: ready.clone(), metrics }));
+    let query_shutdown = shutdown.child_token();
+    let query_http = tracker.spawn(async move {
+        axum::serve(http_listener, app)
+            .with_graceful_shutdown(async move { query_shutdown.cancelled().await })
+            .await
+    });
+    tracker.close();
+    ready.store(true, Ordering::Relaxed);
+    tracing::info!(
+        otlp_grpc = %addresses.0,
+        otlp_http = %addresses.1,
+        http = %addresses.2,
+        "listening"
+    );
+    if addresses.2.ip().is_loopback() {
+        tracing::info!("the query API listens on loopback only; set --http-listen 0.0.0.0:7878 to expose it");
+    }
+
+    wait_for_signal().await;
+    tracing::info!("shutting down: readiness off");
+    ready.store(false, Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_secs(server.shutdown_delay_seconds)).await;
+    receivers.cancel();
+    let drain = Duration::from_secs(server.shutdown_drain_seconds);
+    for (name, handle) in [("otlp grpc", grpc), ("otlp http", otlp_http)] {
+        match tokio::time::timeout(drain, handle).await {
+            Ok(Ok(Ok(()))) => tracing::info!(receiver = name, "receiver drained"),
+            Ok(Ok(Err(error))) => tracing::error!(receiver = name, %error, "receiver failed"),
+            Ok(Err(error)) => tracing::error!(receiver = name, %error, "receiver task failed"),
+            Err(_) => tracing::warn!(receiver = name, "receiver did not drain in time"),
+        }
+    }
+    shutdown.cancel();
+    let _ = tokio::time::timeout(drain, query_http).await;
+    store.close().await.context("final flush failed; the WAL keeps the data for the next start")?;
+    let _ = tokio::time::timeout(drain, tracker.wait()).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+}
