@@ -196,3 +196,6 @@ where
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -174,33 +174,4 @@ fn with_content_type(status: StatusCode, format: BodyFormat, body: Vec<u8>) -> R
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn json_error_bodies_carry_code_and_message() {
-        let error = Error::UnsupportedContentType {
-            content_type: "text/plain".into(),
-        };
-        let response = error_response(BodyFormat::Json, &error, error.to_string());
-        assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-        assert!(response.headers().get(RETRY_AFTER).is_none());
-        let busy = Error::BudgetExhausted {
-            requested_bytes: 1,
-            waited_millis: 500,
-        };
-        let response = error_response(BodyFormat::Protobuf, &busy, busy.to_string());
-        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
-        assert_eq!(response.headers().get(RETRY_AFTER).unwrap(), "1");
-    }
-
-    #[test]
-    fn json_success_omits_partial_success_when_nothing_was_rejected() {
-        let response = success_response(BodyFormat::Json, &ExportOutcome::default());
-        assert_eq!(
-            response.headers().get(CONTENT_TYPE).unwrap(),
-            "application/json"
-        );
-    }
-}
+mod tests;

@@ -22,7 +22,6 @@
 
 // STYLE.md §9 allows unwrap in tests (`allow-unwrap-in-tests`); until the workspace has its
 // clippy.toml, say so here.
-#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod error;
 pub mod search;

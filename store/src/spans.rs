@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use object_store::ObjectStore;
 use sightline_model::attr::find;
-use sightline_model::{SpanBatch, SpanKind, SpanRow, StatusCode, TenantId, TraceId};
+use sightline_model::{KeyValue, Resource, SpanBatch, SpanKind, SpanRow, StatusCode, TenantId, TraceId};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -57,11 +57,17 @@ impl SpanQuery {
             && self.status.is_none_or(|status| status == span.status_code)
             && self.min_duration_nanos.is_none_or(|min| duration >= min)
             && self.max_duration_nanos.is_none_or(|max| duration <= max)
-            && self.attributes.iter().all(|(key, expected)| {
-                find(&span.attributes, key)
-                    .or_else(|| find(&row.resource.attributes, key))
-                    .is_some_and(|value| value.to_text() == *expected)
-            })
+            && self.attributes_match(&span.attributes, &row.resource)
+    }
+
+    /// Says whether every attribute filter matches, looking in the span's attributes first and
+    /// then in its resource's.
+    pub fn attributes_match(&self, span_attributes: &[KeyValue], resource: &Resource) -> bool {
+        self.attributes.iter().all(|(key, expected)| {
+            find(span_attributes, key)
+                .or_else(|| find(&resource.attributes, key))
+                .is_some_and(|value| value.to_text() == *expected)
+        })
     }
 }
 
@@ -156,15 +162,15 @@ impl SpanStore {
             .collect();
         parts.sort_by_key(|part| std::cmp::Reverse(part.max_start_unix_nano));
         for part in parts {
-            if newest_distinct(&hits, query.limit).len() >= query.limit {
-                let oldest_kept = newest_distinct_oldest_start(&hits, query.limit);
-                if part.max_start_unix_nano < oldest_kept {
-                    break;
-                }
+            let newest = newest_distinct(&hits, query.limit);
+            let full_and_newer = newest.len() >= query.limit
+                && newest.last().is_some_and(|(_, oldest_kept)| part.max_start_unix_nano < *oldest_kept);
+            if full_and_newer {
+                break;
             }
             hits.extend(reader::search_part(&self.inner.objects, &part, query).await?);
         }
-        Ok(newest_distinct(&hits, query.limit))
+        Ok(newest_distinct(&hits, query.limit).into_iter().map(|(trace_id, _)| trace_id).collect())
     }
 
     /// Returns the names of services that have spans, sorted.
@@ -303,30 +309,12 @@ impl SpanStore {
     }
 }
 
-/// Returns up to `limit` distinct trace ids, most recent span start first.
-fn newest_distinct(hits: &[(TraceId, u64)], limit: usize) -> Vec<TraceId> {
+/// Returns up to `limit` distinct traces with their latest matching span start, newest first.
+fn newest_distinct(hits: &[(TraceId, u64)], limit: usize) -> Vec<(TraceId, u64)> {
     let mut sorted: Vec<_> = hits.to_vec();
-    sorted.sort_unstable_by(|a, b| b.1.cmp(&a.1));
+    sorted.sort_unstable_by_key(|(_, start)| std::cmp::Reverse(*start));
     let mut seen = HashSet::new();
-    sorted
-        .into_iter()
-        .filter(|(trace_id, _)| seen.insert(*trace_id))
-        .map(|(trace_id, _)| trace_id)
-        .take(limit)
-        .collect()
-}
-
-/// Returns the latest start of the `limit`-th newest distinct trace.
-fn newest_distinct_oldest_start(hits: &[(TraceId, u64)], limit: usize) -> u64 {
-    let mut sorted: Vec<_> = hits.to_vec();
-    sorted.sort_unstable_by(|a, b| b.1.cmp(&a.1));
-    let mut seen = HashSet::new();
-    sorted
-        .into_iter()
-        .filter(|(trace_id, _)| seen.insert(*trace_id))
-        .take(limit)
-        .last()
-        .map_or(0, |(_, start)| start)
+    sorted.into_iter().filter(|(trace_id, _)| seen.insert(*trace_id)).take(limit).collect()
 }
 
 /// Replays every WAL segment into the head. Returns the next segment number and the replayed

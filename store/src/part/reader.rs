@@ -3,17 +3,20 @@
 
 use std::sync::Arc;
 
-use arrow_array::{BooleanArray, RecordBatch};
+use arrow_array::{Array, BooleanArray, RecordBatch};
 use futures::TryStreamExt;
 use object_store::ObjectStore;
 use parquet::arrow::arrow_reader::{ArrowPredicateFn, RowFilter};
 use parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
 use parquet::arrow::ProjectionMask;
-use sightline_model::{SpanRow, TraceId};
+use std::collections::HashMap;
+
+use sightline_model::hot::{column_name, HOT_SPAN_ATTRIBUTES};
+use sightline_model::{KeyValue, Resource, SpanRow, TraceId};
 
 use super::catalog::PartInfo;
 use super::io::PartReader;
-use super::schema::{batch_to_rows, columns};
+use super::schema::{batch_to_rows, columns, SpanColumns};
 use crate::error::Error;
 use crate::spans::SpanQuery;
 
@@ -112,13 +115,55 @@ pub async fn find_trace_in_part(objects: &Arc<dyn ObjectStore>, part: &PartInfo,
 }
 
 /// Returns (trace id, span start) of every span in `part` matching `query`. Row groups outside
-/// the query's time range are skipped by their statistics.
+/// the query's time range are skipped by their statistics; only the filtered columns are read,
+/// and the encoded attributes and resource are decoded only for rows that pass every other
+/// filter.
 ///
 /// # Errors
 /// Object store, Parquet or decoding failures.
 pub async fn search_part(objects: &Arc<dyn ObjectStore>, part: &PartInfo, query: &SpanQuery) -> Result<Vec<(TraceId, u64)>, Error> {
+    let row_groups = row_groups_in_time_range(part, query)?;
+    if row_groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    let hot_filters: Vec<(String, &str)> = query
+        .attributes
+        .iter()
+        .filter(|(key, _)| HOT_SPAN_ATTRIBUTES.contains(&key.as_str()))
+        .map(|(key, value)| (column_name(key), value.as_str()))
+        .collect();
+    let mut wanted: Vec<&str> = vec![
+        columns::TRACE_ID,
+        columns::START,
+        columns::DURATION,
+        columns::SERVICE,
+        columns::NAME,
+        columns::KIND,
+        columns::STATUS,
+    ];
+    wanted.extend(hot_filters.iter().map(|(column, _)| column.as_str()));
+    if !query.attributes.is_empty() {
+        wanted.extend(["attributes", "resource"]);
+    }
+    let leaves: Vec<usize> = wanted.iter().map(|name| column_index(part, name)).collect::<Result<_, _>>()?;
+    let stream = builder(objects, part)
+        .with_row_groups(row_groups)
+        .with_projection(ProjectionMask::leaves(part.metadata.parquet_schema(), leaves))
+        .build()
+        .map_err(parquet_error(part))?;
+    let batches: Vec<RecordBatch> = stream.try_collect().await.map_err(parquet_error(part))?;
+    let path = part.path.to_string();
+    let mut hits = Vec::new();
+    for batch in &batches {
+        filter_batch(&SpanColumns::new(batch, &path), query, &hot_filters, &mut hits)?;
+    }
+    Ok(hits)
+}
+
+fn row_groups_in_time_range(part: &PartInfo, query: &SpanQuery) -> Result<Vec<usize>, Error> {
     let start_column = column_index(part, columns::START)?;
-    let row_groups: Vec<usize> = part
+    let as_u64 = |bytes: Option<&[u8]>| bytes.and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_le_bytes);
+    Ok(part
         .metadata
         .metadata()
         .row_groups()
@@ -126,7 +171,6 @@ pub async fn search_part(objects: &Arc<dyn ObjectStore>, part: &PartInfo, query:
         .enumerate()
         .filter(|(_, row_group)| match row_group.column(start_column).statistics() {
             Some(stats) => {
-                let as_u64 = |bytes: Option<&[u8]>| bytes.and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_le_bytes);
                 let min = as_u64(stats.min_bytes_opt()).unwrap_or(0);
                 let max = as_u64(stats.max_bytes_opt()).unwrap_or(u64::MAX);
                 min <= query.end_unix_nano && max >= query.start_unix_nano
@@ -134,23 +178,62 @@ pub async fn search_part(objects: &Arc<dyn ObjectStore>, part: &PartInfo, query:
             None => true,
         })
         .map(|(index, _)| index)
-        .collect();
-    if row_groups.is_empty() {
-        return Ok(Vec::new());
+        .collect())
+}
+
+/// Appends the matching rows of one batch to `hits`, cheapest filters first.
+fn filter_batch(columns: &SpanColumns<'_>, query: &SpanQuery, hot_filters: &[(String, &str)], hits: &mut Vec<(TraceId, u64)>) -> Result<(), Error> {
+    let trace_ids = columns.fixed(columns::TRACE_ID)?;
+    let starts = columns.u64(columns::START)?;
+    let durations = columns.u64(columns::DURATION)?;
+    let services = columns.string(columns::SERVICE)?;
+    let names = columns.string(columns::NAME)?;
+    let kinds = columns.u8(columns::KIND)?;
+    let statuses = columns.u8(columns::STATUS)?;
+    let hot: Vec<(&arrow_array::StringArray, &str)> = hot_filters
+        .iter()
+        .map(|(column, value)| Ok((columns.string(column)?, *value)))
+        .collect::<Result<_, Error>>()?;
+    let encoded = if query.attributes.is_empty() { None } else { Some((columns.binary("attributes")?, columns.binary("resource")?)) };
+    let mut resources: HashMap<&[u8], Arc<Resource>> = HashMap::new();
+    for row in 0..trace_ids.len() {
+        let start = starts.value(row);
+        let duration = durations.value(row);
+        let cheap_match = start >= query.start_unix_nano
+            && start <= query.end_unix_nano
+            && query.service.as_deref().is_none_or(|service| services.value(row) == service)
+            && query.operation.as_deref().is_none_or(|operation| names.value(row) == operation)
+            && query.span_kind.is_none_or(|kind| i32::from(kinds.value(row)) == kind.to_otlp())
+            && query.status.is_none_or(|status| i32::from(statuses.value(row)) == status.to_otlp())
+            && query.min_duration_nanos.is_none_or(|min| duration >= min)
+            && query.max_duration_nanos.is_none_or(|max| duration <= max)
+            // A hot column holds span attributes only; a null may still match on the resource.
+            && hot.iter().all(|(column, value)| column.is_null(row) || column.value(row) == *value);
+        if !cheap_match {
+            continue;
+        }
+        if let Some((attributes, resource_bytes)) = encoded {
+            let attributes: Vec<KeyValue> = columns.decode("attributes", attributes.value(row))?;
+            let resource = match resources.get(resource_bytes.value(row)) {
+                Some(resource) => resource.clone(),
+                None => {
+                    let resource: Arc<Resource> = Arc::new(columns.decode("resource", resource_bytes.value(row))?);
+                    resources.insert(resource_bytes.value(row), resource.clone());
+                    resource
+                }
+            };
+            if !query.attributes_match(&attributes, &resource) {
+                continue;
+            }
+        }
+        let trace_id = TraceId(trace_ids.value(row).try_into().map_err(|_| Error::Corrupt {
+            what: "trace id",
+            path: String::new(),
+            reason: "not 16 bytes".to_string(),
+        })?);
+        hits.push((trace_id, start));
     }
-    let stream = builder(objects, part).with_row_groups(row_groups).build().map_err(parquet_error(part))?;
-    let batches: Vec<RecordBatch> = stream.try_collect().await.map_err(parquet_error(part))?;
-    let path = part.path.to_string();
-    let mut hits = Vec::new();
-    for batch in &batches {
-        let rows = batch_to_rows(batch, &path)?;
-        hits.extend(
-            rows.iter()
-                .filter(|row| query.matches(row))
-                .map(|row| (row.span.trace_id, row.span.start_time_unix_nano)),
-        );
-    }
-    Ok(hits)
+    Ok(())
 }
 
 /// Reads every row of a part (for compaction).

@@ -105,6 +105,10 @@ async fn search_finds_newest_traces_in_head_and_parts() {
     assert_eq!(store.search_trace_ids(&tenant, &errors).await.unwrap(), vec![TraceId([2; 16])]);
     let by_attribute = SpanQuery { attributes: vec![("retries".into(), "3".into())], min_duration_nanos: Some(2_000_000), ..all.clone() };
     assert_eq!(store.search_trace_ids(&tenant, &by_attribute).await.unwrap(), vec![TraceId([3; 16]), TraceId([2; 16])]);
+    let by_hot_column = SpanQuery { attributes: vec![("http.route".into(), "/users/{id}".into())], ..all.clone() };
+    assert_eq!(store.search_trace_ids(&tenant, &by_hot_column).await.unwrap().len(), 3);
+    let by_hot_column_miss = SpanQuery { attributes: vec![("http.route".into(), "/other".into())], ..all.clone() };
+    assert!(store.search_trace_ids(&tenant, &by_hot_column_miss).await.unwrap().is_empty());
     let by_resource = SpanQuery { service: None, attributes: vec![("service.name".into(), "b".into())], ..all };
     assert_eq!(store.search_trace_ids(&tenant, &by_resource).await.unwrap(), vec![TraceId([4; 16])]);
     let operations = store.operations(&tenant, "a").await.unwrap();
