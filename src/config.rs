@@ -128,12 +128,20 @@ pub fn load(flags: Flags) -> Result<Config, Vec<String>> {
     let mut file = match &flags.config {
         None => FileConfig::default(),
         Some(path) => match std::fs::read_to_string(path) {
-            Err(error) => return Err(vec![format!("cannot read config file {}: {error}", path.display())]),
+            Err(error) => {
+                return Err(vec![format!(
+                    "cannot read config file {}: {error}",
+                    path.display()
+                )])
+            }
             Ok(text) => match toml::from_str::<FileConfig>(&text) {
                 Ok(file) => file,
                 Err(error) => {
                     let message = error.message().to_string();
-                    return Err(vec![format!("invalid config file {}: {message}", path.display())]);
+                    return Err(vec![format!(
+                        "invalid config file {}: {message}",
+                        path.display()
+                    )]);
                 }
             },
         },
@@ -147,13 +155,21 @@ pub fn load(flags: Flags) -> Result<Config, Vec<String>> {
     override_with(&mut file.store.data_dir, flags.data_dir);
     override_with(&mut file.store.retention_hours, flags.retention_hours);
     override_with(&mut file.store.flush_max_spans, flags.flush_max_spans);
-    override_with(&mut file.store.flush_interval_seconds, flags.flush_interval_seconds);
-    override_with(&mut file.collector.max_body_size_bytes, flags.max_body_size_bytes);
+    override_with(
+        &mut file.store.flush_interval_seconds,
+        flags.flush_interval_seconds,
+    );
+    override_with(
+        &mut file.collector.max_body_size_bytes,
+        flags.max_body_size_bytes,
+    );
 
     let mut address = |key: &str, text: &str| match text.parse::<SocketAddr>() {
         Ok(address) => Some(address),
         Err(_) => {
-            problems.push(format!("invalid value {text:?} for server.{key}: expected an address such as 0.0.0.0:4317"));
+            problems.push(format!(
+                "invalid value {text:?} for server.{key}: expected an address such as 0.0.0.0:4317"
+            ));
             None
         }
     };
@@ -161,7 +177,10 @@ pub fn load(flags: Flags) -> Result<Config, Vec<String>> {
     let otlp_grpc_listen = address("otlp_grpc_listen", &file.server.otlp_grpc_listen);
     let otlp_http_listen = address("otlp_http_listen", &file.server.otlp_http_listen);
     if !matches!(file.server.log_format.as_str(), "text" | "json") {
-        problems.push(format!("invalid value {:?} for server.log_format: expected \"text\" or \"json\"", file.server.log_format));
+        problems.push(format!(
+            "invalid value {:?} for server.log_format: expected \"text\" or \"json\"",
+            file.server.log_format
+        ));
     }
     if file.store.retention_hours == 0 {
         problems.push("invalid value 0 for store.retention_hours: must be at least 1".to_string());
@@ -170,11 +189,20 @@ pub fn load(flags: Flags) -> Result<Config, Vec<String>> {
         problems.push("invalid value 0 for store.flush_max_spans: must be at least 1".to_string());
     }
     if file.collector.max_body_size_bytes == 0 {
-        problems.push("invalid value 0 for collector.max_body_size_bytes: must be at least 1".to_string());
+        problems.push(
+            "invalid value 0 for collector.max_body_size_bytes: must be at least 1".to_string(),
+        );
     }
     match (http_listen, otlp_grpc_listen, otlp_http_listen) {
-        (Some(http_listen), Some(otlp_grpc_listen), Some(otlp_http_listen)) if problems.is_empty() => {
-            Ok(Config { http_listen, otlp_grpc_listen, otlp_http_listen, file })
+        (Some(http_listen), Some(otlp_grpc_listen), Some(otlp_http_listen))
+            if problems.is_empty() =>
+        {
+            Ok(Config {
+                http_listen,
+                otlp_grpc_listen,
+                otlp_http_listen,
+                file,
+            })
         }
         _ => Err(problems),
     }
@@ -200,7 +228,15 @@ mod tests {
 
     #[test]
     fn every_problem_is_reported() {
-        let flags = Flags::parse_from(["sightline", "--http-listen", "nowhere", "--retention-hours", "0", "--log-format", "xml"]);
+        let flags = Flags::parse_from([
+            "sightline",
+            "--http-listen",
+            "nowhere",
+            "--retention-hours",
+            "0",
+            "--log-format",
+            "xml",
+        ]);
         let problems = load(flags).unwrap_err();
         assert_eq!(problems.len(), 3, "{problems:?}");
         assert!(problems[0].contains("server.http_listen"));
@@ -208,7 +244,13 @@ mod tests {
 
     #[test]
     fn flags_override_defaults() {
-        let flags = Flags::parse_from(["sightline", "--data-dir", "/tmp/x", "--http-listen", "127.0.0.1:0"]);
+        let flags = Flags::parse_from([
+            "sightline",
+            "--data-dir",
+            "/tmp/x",
+            "--http-listen",
+            "127.0.0.1:0",
+        ]);
         let config = load(flags).unwrap();
         assert_eq!(config.file.store.data_dir, PathBuf::from("/tmp/x"));
         assert_eq!(config.http_listen.port(), 0);

@@ -24,7 +24,11 @@ fn main() -> ExitCode {
         }
     };
     server::init_logging(&config.file.server);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("sightline").build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("sightline")
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("sightline: cannot start the async runtime: {error}");
@@ -34,7 +38,10 @@ fn main() -> ExitCode {
     match runtime.block_on(server::run(config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!(error = format!("{error:#}"), "sightline stopped on an error");
+            tracing::error!(
+                error = format!("{error:#}"),
+                "sightline stopped on an error"
+            );
             eprintln!("sightline: {error:#}");
             ExitCode::FAILURE
         }

@@ -23,7 +23,9 @@ use crate::config::{Config, ServerConfig};
 pub fn init_logging(server: &ServerConfig) {
     let filter = tracing_subscriber::EnvFilter::try_new(&server.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if server.log_format == "json" {
         builder.json().init();
     } else {
@@ -50,12 +52,17 @@ fn ops_router(state: OpsState) -> Router {
                 }
             }),
         )
-        .route("/metrics", get(|State(state): State<OpsState>| async move { state.metrics.render() }))
+        .route(
+            "/metrics",
+            get(|State(state): State<OpsState>| async move { state.metrics.render() }),
+        )
         .with_state(state)
 }
 
 async fn bind(what: &str, address: std::net::SocketAddr) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(address).await.with_context(|| format!("cannot listen for {what} on {address}"))
+    TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen for {what} on {address}"))
 }
 
 /// Runs the server until SIGTERM or SIGINT, then shuts down in order.
@@ -63,11 +70,15 @@ async fn bind(what: &str, address: std::net::SocketAddr) -> anyhow::Result<TcpLi
 /// # Errors
 /// Start-up failures (store, listeners); a failed final flush.
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    let metrics = PrometheusBuilder::new().install_recorder().context("cannot install the metrics recorder")?;
+    let metrics = PrometheusBuilder::new()
+        .install_recorder()
+        .context("cannot install the metrics recorder")?;
     let file = config.file;
     let server = file.server.clone();
     tracing::info!(data_dir = %file.store.data_dir.display(), "opening store");
-    let store = SpanStore::open(file.store.clone()).await.context("cannot open the store")?;
+    let store = SpanStore::open(file.store.clone())
+        .await
+        .context("cannot open the store")?;
 
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
@@ -76,16 +87,31 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let grpc_listener = bind("OTLP/gRPC", config.otlp_grpc_listen).await?;
     let otlp_http_listener = bind("OTLP/HTTP", config.otlp_http_listen).await?;
     let http_listener = bind("the query API", config.http_listen).await?;
-    let addresses = (grpc_listener.local_addr()?, otlp_http_listener.local_addr()?, http_listener.local_addr()?);
+    let addresses = (
+        grpc_listener.local_addr()?,
+        otlp_http_listener.local_addr()?,
+        http_listener.local_addr()?,
+    );
 
     let receivers = shutdown.child_token();
     let collector = Collector::new(file.collector.clone(), store.clone());
-    let grpc = tracker.spawn(sightline_collector::serve_grpc(collector.clone(), grpc_listener, receivers.clone()));
-    let otlp_http = tracker.spawn(sightline_collector::serve_http(collector, otlp_http_listener, receivers.clone()));
+    let grpc = tracker.spawn(sightline_collector::serve_grpc(
+        collector.clone(),
+        grpc_listener,
+        receivers.clone(),
+    ));
+    let otlp_http = tracker.spawn(sightline_collector::serve_http(
+        collector,
+        otlp_http_listener,
+        receivers.clone(),
+    ));
 
     let ready = Arc::new(AtomicBool::new(false));
-    let app = sightline_query::router(store.clone(), file.query.clone())
-        .merge(ops_router(OpsState { ready: ready.clone(), metrics }));
+    let app =
+        sightline_query::router(store.clone(), file.query.clone()).merge(ops_router(OpsState {
+            ready: ready.clone(),
+            metrics,
+        }));
     let query_shutdown = shutdown.child_token();
     let query_http = tracker.spawn(async move {
         axum::serve(http_listener, app)
@@ -101,7 +127,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         "listening"
     );
     if addresses.2.ip().is_loopback() {
-        tracing::info!("the query API listens on loopback only; set --http-listen 0.0.0.0:7878 to expose it");
+        tracing::info!(
+            "the query API listens on loopback only; set --http-listen 0.0.0.0:7878 to expose it"
+        );
     }
 
     wait_for_signal().await;
@@ -120,7 +148,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     shutdown.cancel();
     let _ = tokio::time::timeout(drain, query_http).await;
-    store.close().await.context("final flush failed; the WAL keeps the data for the next start")?;
+    store
+        .close()
+        .await
+        .context("final flush failed; the WAL keeps the data for the next start")?;
     let _ = tokio::time::timeout(drain, tracker.wait()).await;
     tracing::info!("stopped");
     Ok(())

@@ -24,11 +24,18 @@ struct Options {
 }
 
 fn parse_options() -> Options {
-    let mut options = Options { spans: 2_000_000, connections: 16, batch_traces: 20, queries: 200 };
+    let mut options = Options {
+        spans: 2_000_000,
+        connections: 16,
+        batch_traces: 20,
+        queries: 200,
+    };
     let args: Vec<String> = std::env::args().collect();
     let mut index = 1;
     while index < args.len() {
-        let value = args.get(index + 1).and_then(|value| value.parse::<u64>().ok());
+        let value = args
+            .get(index + 1)
+            .and_then(|value| value.parse::<u64>().ok());
         match (args[index].as_str(), value) {
             ("--spans", Some(value)) => options.spans = value,
             ("--connections", Some(value)) => options.connections = value as usize,
@@ -53,10 +60,21 @@ struct Server {
 
 fn start_server() -> Server {
     let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/release/sightline");
-    assert!(binary.is_file(), "build the server first: cargo build --release ({} missing)", binary.display());
+    assert!(
+        binary.is_file(),
+        "build the server first: cargo build --release ({} missing)",
+        binary.display()
+    );
     let data_dir = tempfile::tempdir().expect("temp dir");
     let mut child = Command::new(&binary)
-        .args(["--http-listen", "127.0.0.1:0", "--otlp-grpc-listen", "127.0.0.1:0", "--otlp-http-listen", "127.0.0.1:0"])
+        .args([
+            "--http-listen",
+            "127.0.0.1:0",
+            "--otlp-grpc-listen",
+            "127.0.0.1:0",
+            "--otlp-http-listen",
+            "127.0.0.1:0",
+        ])
         .arg("--data-dir")
         .arg(data_dir.path())
         .env("SIGHTLINE_LOG", "warn,sightline::server=info")
@@ -67,20 +85,30 @@ fn start_server() -> Server {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
             if line.contains(" listening ") && line.contains(" http=") {
                 let _ = tx.send(line);
             }
         }
     });
-    let line = rx.recv_timeout(Duration::from_secs(60)).expect("server listening line");
+    let line = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("server listening line");
     let field = |name: &str| {
         line.split_whitespace()
             .find_map(|token| token.strip_prefix(&format!("{name}=")))
             .expect("address field")
             .to_string()
     };
-    Server { http: field("http"), grpc: field("otlp_grpc"), child, data_dir }
+    Server {
+        http: field("http"),
+        grpc: field("otlp_grpc"),
+        child,
+        data_dir,
+    }
 }
 
 /// Reads (peak RSS in MiB, CPU seconds) of a process from /proc.
@@ -93,8 +121,18 @@ fn process_usage(pid: u32) -> (f64, f64) {
         .and_then(|kib| kib.parse::<f64>().ok())
         .unwrap_or(0.0);
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-    let ticks = |index: usize| fields.get(index).and_then(|value| value.parse::<f64>().ok()).unwrap_or(0.0);
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks = |index: usize| {
+        fields
+            .get(index)
+            .and_then(|value| value.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     let cpu_seconds = (ticks(11) + ticks(12)) / 100.0;
     (peak_kib / 1024.0, cpu_seconds)
 }
@@ -106,7 +144,11 @@ fn dir_bytes(path: &std::path::Path) -> u64 {
                 .flatten()
                 .map(|entry| {
                     let path = entry.path();
-                    if path.is_dir() { dir_bytes(&path) } else { entry.metadata().map(|meta| meta.len()).unwrap_or(0) }
+                    if path.is_dir() {
+                        dir_bytes(&path)
+                    } else {
+                        entry.metadata().map(|meta| meta.len()).unwrap_or(0)
+                    }
                 })
                 .sum()
         })
@@ -128,7 +170,10 @@ async fn ingest(server: &Server, options: &Options) -> (u64, Duration, Vec<Strin
         let endpoint = format!("http://{}", server.grpc);
         let batch_traces = options.batch_traces;
         tasks.push(tokio::spawn(async move {
-            let mut client = TraceServiceClient::connect(endpoint).await.expect("connect").max_encoding_message_size(64 << 20);
+            let mut client = TraceServiceClient::connect(endpoint)
+                .await
+                .expect("connect")
+                .max_encoding_message_size(64 << 20);
             let mut generator = traffic::Generator::new(connection as u64 + 1);
             let mut sent = 0u64;
             let mut sample_ids = Vec::new();
@@ -140,7 +185,12 @@ async fn ingest(server: &Server, options: &Options) -> (u64, Duration, Vec<Strin
                 loop {
                     match client.export(request.clone()).await {
                         Ok(_) => break,
-                        Err(status) if matches!(status.code(), tonic::Code::ResourceExhausted | tonic::Code::Unavailable) => {
+                        Err(status)
+                            if matches!(
+                                status.code(),
+                                tonic::Code::ResourceExhausted | tonic::Code::Unavailable
+                            ) =>
+                        {
                             tokio::time::sleep(Duration::from_millis(50)).await;
                         }
                         Err(status) => panic!("export failed: {status}"),
@@ -166,7 +216,11 @@ async fn time_queries(client: &reqwest::Client, urls: &[String]) -> (f64, f64) {
     for url in urls {
         let started = Instant::now();
         let response = client.get(url).send().await.expect("query");
-        assert!(response.status().is_success(), "{url}: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "{url}: {}",
+            response.status()
+        );
         let _ = response.bytes().await;
         millis.push(started.elapsed().as_secs_f64() * 1000.0);
     }
@@ -179,7 +233,10 @@ async fn main() {
     let options = parse_options();
     let server = start_server();
     let pid = server.child.id();
-    println!("sightline loadgen: {} spans over {} gRPC connections, {} traces per export", options.spans, options.connections, options.batch_traces);
+    println!(
+        "sightline loadgen: {} spans over {} gRPC connections, {} traces per export",
+        options.spans, options.connections, options.batch_traces
+    );
     let (spans, elapsed, trace_ids) = ingest(&server, &options).await;
     let (rss_after_ingest, cpu) = process_usage(pid);
     println!("ingest: {spans} spans in {:.1}s = {:.0} spans/s (WAL fsync on); server CPU {:.1}s ({:.2} cores); peak RSS {rss_after_ingest:.0} MiB",
@@ -187,21 +244,37 @@ async fn main() {
 
     let client = reqwest::Client::new();
     let base = format!("http://{}", server.http);
-    let by_id: Vec<String> = trace_ids.iter().cycle().take(options.queries).map(|id| format!("{base}/api/v1/traces/{id}")).collect();
+    let by_id: Vec<String> = trace_ids
+        .iter()
+        .cycle()
+        .take(options.queries)
+        .map(|id| format!("{base}/api/v1/traces/{id}"))
+        .collect();
     let (p50, p99) = time_queries(&client, &by_id).await;
     println!("trace by id (head + parts, no time range): p50 {p50:.2} ms, p99 {p99:.2} ms");
     for (label, query) in [
         ("search by service", "service=svc-07"),
-        ("search by operation", "service=svc-07&operation=GET%20%2Fapi%2Fv1%2Fitems%2F%7Bid%7D"),
-        ("search by attribute", "attributes=http.response.status_code%3D503"),
+        (
+            "search by operation",
+            "service=svc-07&operation=GET%20%2Fapi%2Fv1%2Fitems%2F%7Bid%7D",
+        ),
+        (
+            "search by attribute",
+            "attributes=http.response.status_code%3D503",
+        ),
         ("search by duration", "minDuration=900ms"),
     ] {
-        let urls: Vec<String> = (0..20).map(|_| format!("{base}/api/v1/traces?{query}&limit=20&start=0")).collect();
+        let urls: Vec<String> = (0..20)
+            .map(|_| format!("{base}/api/v1/traces?{query}&limit=20&start=0"))
+            .collect();
         let (p50, p99) = time_queries(&client, &urls).await;
         println!("{label}: p50 {p50:.1} ms, p99 {p99:.1} ms");
     }
     let (peak_rss, _) = process_usage(pid);
-    let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status();
     let mut child = server.child;
     let _ = child.wait();
     let objects = dir_bytes(&server.data_dir.path().join("objects"));

@@ -3,10 +3,19 @@
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{span, status, ResourceSpans, ScopeSpans, Span, Status};
+use opentelemetry_proto::tonic::trace::v1::{
+    span, status, ResourceSpans, ScopeSpans, Span, Status,
+};
 
 const SERVICES: usize = 24;
-const ROUTES: &[&str] = &["/api/v1/items/{id}", "/api/v1/cart", "/checkout", "/login", "/search", "/health"];
+const ROUTES: &[&str] = &[
+    "/api/v1/items/{id}",
+    "/api/v1/cart",
+    "/checkout",
+    "/login",
+    "/search",
+    "/health",
+];
 const METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE"];
 const DB_SYSTEMS: &[&str] = &["postgresql", "redis", "mysql", "mongodb"];
 
@@ -16,17 +25,31 @@ pub struct Generator {
 }
 
 fn string_attribute(key: &str, value: String) -> KeyValue {
-    KeyValue { key: key.to_string(), value: Some(AnyValue { value: Some(any_value::Value::StringValue(value)) }), ..Default::default() }
+    KeyValue {
+        key: key.to_string(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(value)),
+        }),
+        ..Default::default()
+    }
 }
 
 fn int_attribute(key: &str, value: i64) -> KeyValue {
-    KeyValue { key: key.to_string(), value: Some(AnyValue { value: Some(any_value::Value::IntValue(value)) }), ..Default::default() }
+    KeyValue {
+        key: key.to_string(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::IntValue(value)),
+        }),
+        ..Default::default()
+    }
 }
 
 impl Generator {
     /// Starts a generator from a non-zero seed.
     pub fn new(seed: u64) -> Self {
-        Self { state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1 }
+        Self {
+            state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+        }
     }
 
     fn next(&mut self) -> u64 {
@@ -53,21 +76,39 @@ impl Generator {
             string_attribute("http.route", route.to_string()),
             int_attribute("http.response.status_code", status),
             string_attribute("url.scheme", "https".to_string()),
-            string_attribute("server.address", format!("svc-{:02}.internal", (service + 1) % SERVICES)),
+            string_attribute(
+                "server.address",
+                format!("svc-{:02}.internal", (service + 1) % SERVICES),
+            ),
             int_attribute("server.port", 8080),
             string_attribute("network.protocol.version", "1.1".to_string()),
-            string_attribute("user_agent.original", "Mozilla/5.0 (X11; Linux x86_64)".to_string()),
-            string_attribute("client.address", format!("10.0.{}.{}", self.below(255), self.below(255))),
+            string_attribute(
+                "user_agent.original",
+                "Mozilla/5.0 (X11; Linux x86_64)".to_string(),
+            ),
+            string_attribute(
+                "client.address",
+                format!("10.0.{}.{}", self.below(255), self.below(255)),
+            ),
             string_attribute("thread.name", format!("worker-{}", self.below(16))),
         ];
         if kind == span::SpanKind::Client && self.below(2) == 0 {
-            attributes.push(string_attribute("db.system", self.pick(DB_SYSTEMS).to_string()));
-            attributes.push(string_attribute("db.statement", format!("SELECT * FROM items WHERE id = {}", self.below(100_000))));
+            attributes.push(string_attribute(
+                "db.system",
+                self.pick(DB_SYSTEMS).to_string(),
+            ));
+            attributes.push(string_attribute(
+                "db.statement",
+                format!("SELECT * FROM items WHERE id = {}", self.below(100_000)),
+            ));
             attributes.push(string_attribute("db.name", "shop".to_string()));
         }
         let extra = self.below(13);
         for index in 0..extra {
-            attributes.push(int_attribute(&format!("app.counter.{index}"), self.below(1000) as i64));
+            attributes.push(int_attribute(
+                &format!("app.counter.{index}"),
+                self.below(1000) as i64,
+            ));
         }
         attributes
     }
@@ -75,7 +116,10 @@ impl Generator {
     /// Builds one export request of `traces` traces; returns it, its span count and its
     /// trace ids as hex.
     pub fn request(&mut self, traces: usize) -> (ExportTraceServiceRequest, u64, Vec<String>) {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
         let mut by_service: Vec<Vec<Span>> = vec![Vec::new(); SERVICES];
         let mut span_count = 0u64;
         let mut trace_ids = Vec::new();
@@ -91,8 +135,13 @@ impl Generator {
                 let (parent_id, service, start, duration) = if index == 0 {
                     (Vec::new(), root_service, now - root_duration, root_duration)
                 } else {
-                    let (parent_id, parent_service, parent_start, parent_duration) = parents[self.below(parents.len())].clone();
-                    let service = if self.below(3) == 0 { self.below(SERVICES) } else { parent_service };
+                    let (parent_id, parent_service, parent_start, parent_duration) =
+                        parents[self.below(parents.len())].clone();
+                    let service = if self.below(3) == 0 {
+                        self.below(SERVICES)
+                    } else {
+                        parent_service
+                    };
                     let offset = self.next() % (parent_duration / 2 + 1);
                     let duration = (parent_duration - offset) / 2 + 1;
                     (parent_id, service, parent_start + offset, duration)
@@ -114,8 +163,16 @@ impl Generator {
                     end_time_unix_nano: start + duration,
                     attributes: self.attributes(service, kind),
                     status: Some(Status {
-                        code: if error { status::StatusCode::Error as i32 } else { status::StatusCode::Unset as i32 },
-                        message: if error { "internal error".to_string() } else { String::new() },
+                        code: if error {
+                            status::StatusCode::Error as i32
+                        } else {
+                            status::StatusCode::Unset as i32
+                        },
+                        message: if error {
+                            "internal error".to_string()
+                        } else {
+                            String::new()
+                        },
                     }),
                     ..Span::default()
                 });
@@ -139,13 +196,21 @@ impl Generator {
                     ..Resource::default()
                 }),
                 scope_spans: vec![ScopeSpans {
-                    scope: Some(InstrumentationScope { name: "loadgen".to_string(), version: "1.0.0".to_string(), ..Default::default() }),
+                    scope: Some(InstrumentationScope {
+                        name: "loadgen".to_string(),
+                        version: "1.0.0".to_string(),
+                        ..Default::default()
+                    }),
                     spans,
                     schema_url: String::new(),
                 }],
                 schema_url: String::new(),
             })
             .collect();
-        (ExportTraceServiceRequest { resource_spans }, span_count, trace_ids)
+        (
+            ExportTraceServiceRequest { resource_spans },
+            span_count,
+            trace_ids,
+        )
     }
 }

@@ -38,7 +38,6 @@ impl Default for CollectorConfig {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

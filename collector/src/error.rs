@@ -158,7 +158,6 @@ impl From<Error> for tonic::Status {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -6,7 +6,7 @@
 //! touches the body (gRPC requests carry no usable length, and gzip ones may inflate to the
 //! limit), and passes the reservation to the handler in the request extensions. The handler
 //! shrinks it to the decoded message's size and holds it until the hand-off is done. tonic
-//! enforces `max_body_size_bytes` on the decompressed message (RESOURCE_EXHAUSTED) and answers
+//! enforces `max_body_size_bytes` on the decompressed message (it answers OUT_OF_RANGE) and answers
 //! undecodable messages with INVALID_ARGUMENT itself; that decode runs on the reactor.
 
 use std::future::Future;

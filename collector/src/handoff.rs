@@ -141,7 +141,6 @@ pub(crate) fn record_request_bytes(protocol: &'static str, bytes: usize) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -130,7 +130,6 @@ fn permits_for(bytes: u64) -> u32 {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -32,7 +32,6 @@ pub(crate) fn resolve_tenant(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -1,7 +1,6 @@
 //! The query router against a real store in a temporary directory: status codes, shapes and
 //! formats of the native and Jaeger APIs.
-
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used)] // a test binary: a failed unwrap is a failed test
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -19,10 +19,17 @@ pub const MAX_COMPACTED_ROWS: u64 = 4_000_000;
 /// # Errors
 /// Object store, Parquet or encoding failures; the old parts stay until their replacement is
 /// written, so a failure loses nothing.
-pub async fn compact_partitions(objects: &Arc<dyn ObjectStore>, catalog: &PartCatalog, min_parts: usize) -> Result<(), Error> {
+pub async fn compact_partitions(
+    objects: &Arc<dyn ObjectStore>,
+    catalog: &PartCatalog,
+    min_parts: usize,
+) -> Result<(), Error> {
     let mut partitions: BTreeMap<(String, String), Vec<Arc<PartInfo>>> = BTreeMap::new();
     for part in catalog.all() {
-        partitions.entry((part.tenant.to_string(), part.day.clone())).or_default().push(part);
+        partitions
+            .entry((part.tenant.to_string(), part.day.clone()))
+            .or_default()
+            .push(part);
     }
     for ((_, day), mut parts) in partitions {
         parts.retain(|part| part.rows < MAX_COMPACTED_ROWS / 2);
@@ -43,7 +50,12 @@ pub async fn compact_partitions(objects: &Arc<dyn ObjectStore>, catalog: &PartCa
     Ok(())
 }
 
-async fn merge_parts(objects: &Arc<dyn ObjectStore>, catalog: &PartCatalog, day: &str, parts: Vec<Arc<PartInfo>>) -> Result<(), Error> {
+async fn merge_parts(
+    objects: &Arc<dyn ObjectStore>,
+    catalog: &PartCatalog,
+    day: &str,
+    parts: Vec<Arc<PartInfo>>,
+) -> Result<(), Error> {
     let started = std::time::Instant::now();
     let tenant = parts[0].tenant.clone();
     let input_bytes: u64 = parts.iter().map(|part| part.size_bytes).sum();

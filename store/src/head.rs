@@ -29,8 +29,15 @@ pub struct TenantHead {
 impl TenantHead {
     fn push(&mut self, row: SpanRow) {
         let index = self.rows.len() as u32;
-        self.by_trace.entry(row.span.trace_id).or_default().push(index);
-        let operation = (row.service_name.to_string(), row.span.name.clone(), row.span.kind);
+        self.by_trace
+            .entry(row.span.trace_id)
+            .or_default()
+            .push(index);
+        let operation = (
+            row.service_name.to_string(),
+            row.span.name.clone(),
+            row.span.kind,
+        );
         if !self.operations.contains(&operation) {
             self.operations.insert(operation);
         }
@@ -61,7 +68,12 @@ pub struct HeadData {
 
 impl HeadData {
     fn empty() -> Self {
-        Self { tenants: HashMap::new(), span_count: 0, approx_bytes: 0, first_append: None }
+        Self {
+            tenants: HashMap::new(),
+            span_count: 0,
+            approx_bytes: 0,
+            first_append: None,
+        }
     }
 }
 
@@ -74,14 +86,21 @@ pub struct Heads {
 
 impl Default for Heads {
     fn default() -> Self {
-        Self { active: RwLock::new(HeadData::empty()), frozen: RwLock::new(Vec::new()), unflushed_bytes: AtomicU64::new(0) }
+        Self {
+            active: RwLock::new(HeadData::empty()),
+            frozen: RwLock::new(Vec::new()),
+            unflushed_bytes: AtomicU64::new(0),
+        }
     }
 }
 
 impl Heads {
     /// Adds durable records (each with its encoded size) to the active head.
     pub fn apply(&self, records: Vec<(WalRecord, usize)>) {
-        let mut active = self.active.write().unwrap_or_else(|poison| poison.into_inner());
+        let mut active = self
+            .active
+            .write()
+            .unwrap_or_else(|poison| poison.into_inner());
         for (record, encoded_bytes) in records {
             let rows = record.batch.into_rows();
             active.span_count += rows.len();
@@ -100,9 +119,15 @@ impl Heads {
     /// Freezes the active head and starts an empty one. The frozen head stays queryable until
     /// [`Heads::release`].
     pub fn freeze(&self) -> Arc<HeadData> {
-        let mut active = self.active.write().unwrap_or_else(|poison| poison.into_inner());
+        let mut active = self
+            .active
+            .write()
+            .unwrap_or_else(|poison| poison.into_inner());
         let frozen = Arc::new(std::mem::replace(&mut *active, HeadData::empty()));
-        self.frozen.write().unwrap_or_else(|poison| poison.into_inner()).push(frozen.clone());
+        self.frozen
+            .write()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .push(frozen.clone());
         metrics::gauge!("sightline_head_spans").set(0.0);
         frozen
     }
@@ -113,7 +138,8 @@ impl Heads {
             .write()
             .unwrap_or_else(|poison| poison.into_inner())
             .retain(|held| !Arc::ptr_eq(held, frozen));
-        self.unflushed_bytes.fetch_sub(frozen.approx_bytes, Ordering::Relaxed);
+        self.unflushed_bytes
+            .fetch_sub(frozen.approx_bytes, Ordering::Relaxed);
     }
 
     /// Returns the estimated bytes of every unflushed span (active and frozen).
@@ -123,16 +149,29 @@ impl Heads {
 
     /// Returns the active head's span count and the age of its oldest span.
     pub fn active_size(&self) -> (usize, Option<Instant>) {
-        let active = self.active.read().unwrap_or_else(|poison| poison.into_inner());
+        let active = self
+            .active
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner());
         (active.span_count, active.first_append)
     }
 
     /// Calls `visit` on the tenant's head in every generation, newest first.
     pub fn for_each_tenant_head(&self, tenant: &TenantId, mut visit: impl FnMut(&TenantHead)) {
-        if let Some(head) = self.active.read().unwrap_or_else(|poison| poison.into_inner()).tenants.get(tenant) {
+        if let Some(head) = self
+            .active
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .tenants
+            .get(tenant)
+        {
             visit(head);
         }
-        let frozen = self.frozen.read().unwrap_or_else(|poison| poison.into_inner()).clone();
+        let frozen = self
+            .frozen
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .clone();
         for generation in frozen.iter().rev() {
             if let Some(head) = generation.tenants.get(tenant) {
                 visit(head);
@@ -162,7 +201,11 @@ impl Heads {
     }
 
     /// Adds the (service, operation, kind) triples held in memory to `into`.
-    pub fn collect_operations(&self, tenant: &TenantId, into: &mut BTreeSet<(String, String, SpanKind)>) {
+    pub fn collect_operations(
+        &self,
+        tenant: &TenantId,
+        into: &mut BTreeSet<(String, String, SpanKind)>,
+    ) {
         self.for_each_tenant_head(tenant, |head| into.extend(head.operations.iter().cloned()));
     }
 }

@@ -14,10 +14,17 @@ use crate::error::Error;
 /// I/O errors creating the directory.
 pub fn local_object_store(data_dir: &Path) -> Result<Arc<dyn ObjectStore>, Error> {
     let root = data_dir.join("objects");
-    std::fs::create_dir_all(&root)
-        .map_err(|source| Error::Io { operation: "create object directory", path: root.clone(), source })?;
+    std::fs::create_dir_all(&root).map_err(|source| Error::Io {
+        operation: "create object directory",
+        path: root.clone(),
+        source,
+    })?;
     let store = LocalFileSystem::new_with_prefix(&root)
-        .map_err(|source| Error::Object { operation: "open", path: root.display().to_string(), source })?
+        .map_err(|source| Error::Object {
+            operation: "open",
+            path: root.display().to_string(),
+            source,
+        })?
         .with_automatic_cleanup(true);
     Ok(Arc::new(store))
 }

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use object_store::ObjectStore;
 use sightline_model::attr::find;
-use sightline_model::{KeyValue, Resource, SpanBatch, SpanKind, SpanRow, StatusCode, TenantId, TraceId};
+use sightline_model::{
+    KeyValue, Resource, SpanBatch, SpanKind, SpanRow, StatusCode, TenantId, TraceId,
+};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -43,7 +45,6 @@ pub struct SpanQuery {
     pub limit: usize,
 }
 
-
 impl SpanQuery {
     /// Says whether a span satisfies every filter of the query.
     pub fn matches(&self, row: &SpanRow) -> bool {
@@ -51,8 +52,14 @@ impl SpanQuery {
         let duration = span.duration_nanos();
         span.start_time_unix_nano >= self.start_unix_nano
             && span.start_time_unix_nano <= self.end_unix_nano
-            && self.service.as_deref().is_none_or(|service| service == &*row.service_name)
-            && self.operation.as_deref().is_none_or(|operation| operation == span.name)
+            && self
+                .service
+                .as_deref()
+                .is_none_or(|service| service == &*row.service_name)
+            && self
+                .operation
+                .as_deref()
+                .is_none_or(|operation| operation == span.name)
             && self.span_kind.is_none_or(|kind| kind == span.kind)
             && self.status.is_none_or(|status| status == span.status_code)
             && self.min_duration_nanos.is_none_or(|min| duration >= min)
@@ -95,13 +102,22 @@ impl SpanStore {
     /// I/O errors on the data directory and object store failures.
     pub async fn open(config: StoreConfig) -> Result<Self, Error> {
         let wal_dir = config.data_dir.join("wal");
-        std::fs::create_dir_all(&wal_dir)
-            .map_err(|source| Error::Io { operation: "create wal directory", path: wal_dir.clone(), source })?;
+        std::fs::create_dir_all(&wal_dir).map_err(|source| Error::Io {
+            operation: "create wal directory",
+            path: wal_dir.clone(),
+            source,
+        })?;
         let objects = objects::local_object_store(&config.data_dir)?;
         let catalog = Arc::new(PartCatalog::load(&objects).await?);
         let heads = Arc::new(Heads::default());
         let (next_sequence, replayed) = replay_wal(&wal_dir, &heads)?;
-        let wal = WalWriter::start(&wal_dir, next_sequence, replayed, heads.clone(), config.wal_group_commit_max_batch)?;
+        let wal = WalWriter::start(
+            &wal_dir,
+            next_sequence,
+            replayed,
+            heads.clone(),
+            config.wal_group_commit_max_batch,
+        )?;
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
@@ -124,12 +140,21 @@ impl SpanStore {
     pub async fn append(&self, tenant: &TenantId, batch: SpanBatch) -> Result<(), Error> {
         let used_bytes = self.inner.heads.unflushed_bytes();
         if used_bytes > self.inner.config.head_max_bytes {
-            return Err(Error::Overloaded { used_bytes, limit_bytes: self.inner.config.head_max_bytes });
+            return Err(Error::Overloaded {
+                used_bytes,
+                limit_bytes: self.inner.config.head_max_bytes,
+            });
         }
         if batch.span_count() == 0 {
             return Ok(());
         }
-        self.inner.wal.append(WalRecord { tenant: tenant.clone(), batch }).await
+        self.inner
+            .wal
+            .append(WalRecord {
+                tenant: tenant.clone(),
+                batch,
+            })
+            .await
     }
 
     /// Returns every stored span of a trace, in no particular order (empty if unknown). A span
@@ -137,7 +162,11 @@ impl SpanStore {
     ///
     /// # Errors
     /// Object store or Parquet failures while reading parts.
-    pub async fn find_trace(&self, tenant: &TenantId, trace_id: TraceId) -> Result<Vec<SpanRow>, Error> {
+    pub async fn find_trace(
+        &self,
+        tenant: &TenantId,
+        trace_id: TraceId,
+    ) -> Result<Vec<SpanRow>, Error> {
         let mut rows = self.inner.heads.find_trace(tenant, &trace_id);
         for part in self.inner.catalog.parts(tenant) {
             rows.extend(reader::find_trace_in_part(&self.inner.objects, &part, &trace_id).await?);
@@ -151,7 +180,11 @@ impl SpanStore {
     ///
     /// # Errors
     /// Object store or Parquet failures while reading parts.
-    pub async fn search_trace_ids(&self, tenant: &TenantId, query: &SpanQuery) -> Result<Vec<TraceId>, Error> {
+    pub async fn search_trace_ids(
+        &self,
+        tenant: &TenantId,
+        query: &SpanQuery,
+    ) -> Result<Vec<TraceId>, Error> {
         let mut hits = self.inner.heads.search(tenant, query);
         let mut parts: Vec<_> = self
             .inner
@@ -164,13 +197,18 @@ impl SpanStore {
         for part in parts {
             let newest = newest_distinct(&hits, query.limit);
             let full_and_newer = newest.len() >= query.limit
-                && newest.last().is_some_and(|(_, oldest_kept)| part.max_start_unix_nano < *oldest_kept);
+                && newest
+                    .last()
+                    .is_some_and(|(_, oldest_kept)| part.max_start_unix_nano < *oldest_kept);
             if full_and_newer {
                 break;
             }
             hits.extend(reader::search_part(&self.inner.objects, &part, query).await?);
         }
-        Ok(newest_distinct(&hits, query.limit).into_iter().map(|(trace_id, _)| trace_id).collect())
+        Ok(newest_distinct(&hits, query.limit)
+            .into_iter()
+            .map(|(trace_id, _)| trace_id)
+            .collect())
     }
 
     /// Returns the names of services that have spans, sorted.
@@ -178,7 +216,11 @@ impl SpanStore {
     /// # Errors
     /// None today; reserved for catalogs read from the object store.
     pub async fn services(&self, tenant: &TenantId) -> Result<Vec<String>, Error> {
-        let services: BTreeSet<String> = self.all_operations(tenant).into_iter().map(|(service, _, _)| service).collect();
+        let services: BTreeSet<String> = self
+            .all_operations(tenant)
+            .into_iter()
+            .map(|(service, _, _)| service)
+            .collect();
         Ok(services.into_iter().collect())
     }
 
@@ -186,7 +228,11 @@ impl SpanStore {
     ///
     /// # Errors
     /// None today; reserved for catalogs read from the object store.
-    pub async fn operations(&self, tenant: &TenantId, service: &str) -> Result<Vec<(String, SpanKind)>, Error> {
+    pub async fn operations(
+        &self,
+        tenant: &TenantId,
+        service: &str,
+    ) -> Result<Vec<(String, SpanKind)>, Error> {
         Ok(self
             .all_operations(tenant)
             .into_iter()
@@ -219,18 +265,32 @@ impl SpanStore {
             let mut written_bytes = 0;
             let mut parts = 0;
             for (tenant, head) in &frozen.tenants {
-                let mut by_day: std::collections::BTreeMap<String, Vec<SpanRow>> = Default::default();
+                let mut by_day: std::collections::BTreeMap<String, Vec<SpanRow>> =
+                    Default::default();
                 for row in &head.rows {
-                    by_day.entry(crate::part::day_of_unix_nanos(row.span.start_time_unix_nano)).or_default().push(row.clone());
+                    by_day
+                        .entry(crate::part::day_of_unix_nanos(
+                            row.span.start_time_unix_nano,
+                        ))
+                        .or_default()
+                        .push(row.clone());
                 }
                 for (day, rows) in by_day {
-                    let part = crate::part::writer::write_part(&self.inner.objects, tenant, &day, rows).await?;
+                    let part =
+                        crate::part::writer::write_part(&self.inner.objects, tenant, &day, rows)
+                            .await?;
                     written_bytes += part.size_bytes;
                     parts += 1;
                     self.inner.catalog.add(part);
                 }
             }
-            tracing::info!(spans = frozen.span_count, parts, written_bytes, elapsed_ms = started.elapsed().as_millis() as u64, "flushed head to parts");
+            tracing::info!(
+                spans = frozen.span_count,
+                parts,
+                written_bytes,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "flushed head to parts"
+            );
         }
         self.inner.heads.release(&frozen);
         for segment in rotation.obsolete_segments {
@@ -289,8 +349,14 @@ impl SpanStore {
     /// Object store, Parquet or encoding failures.
     pub async fn run_maintenance_once(&self) -> Result<(), Error> {
         let retention = Duration::from_secs(self.inner.config.retention_hours.saturating_mul(3600));
-        retention::delete_expired_parts(&self.inner.objects, &self.inner.catalog, retention).await?;
-        compact::compact_partitions(&self.inner.objects, &self.inner.catalog, self.inner.config.compaction_min_parts).await
+        retention::delete_expired_parts(&self.inner.objects, &self.inner.catalog, retention)
+            .await?;
+        compact::compact_partitions(
+            &self.inner.objects,
+            &self.inner.catalog,
+            self.inner.config.compaction_min_parts,
+        )
+        .await
     }
 
     /// Flushes the head and stops the WAL writer: the last step of a graceful shutdown.
@@ -314,7 +380,11 @@ fn newest_distinct(hits: &[(TraceId, u64)], limit: usize) -> Vec<(TraceId, u64)>
     let mut sorted: Vec<_> = hits.to_vec();
     sorted.sort_unstable_by_key(|(_, start)| std::cmp::Reverse(*start));
     let mut seen = HashSet::new();
-    sorted.into_iter().filter(|(trace_id, _)| seen.insert(*trace_id)).take(limit).collect()
+    sorted
+        .into_iter()
+        .filter(|(trace_id, _)| seen.insert(*trace_id))
+        .take(limit)
+        .collect()
 }
 
 /// Replays every WAL segment into the head. Returns the next segment number and the replayed
@@ -337,7 +407,13 @@ fn replay_wal(dir: &std::path::Path, heads: &Heads) -> Result<(u64, Vec<PathBuf>
         heads.apply(segment.records);
         replayed.push(path);
     }
-    tracing::info!(segments = replayed.len(), records, bytes, elapsed_ms = started.elapsed().as_millis() as u64, "replayed write-ahead log");
+    tracing::info!(
+        segments = replayed.len(),
+        records,
+        bytes,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "replayed write-ahead log"
+    );
     Ok((next_sequence, replayed))
 }
 

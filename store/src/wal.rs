@@ -103,7 +103,10 @@ mod tests {
             batch: SpanBatch {
                 resources: vec![ResourceSpans {
                     resource: Resource::default(),
-                    scopes: vec![ScopeSpans { spans, ..ScopeSpans::default() }],
+                    scopes: vec![ScopeSpans {
+                        spans,
+                        ..ScopeSpans::default()
+                    }],
                 }],
             },
         }
@@ -113,7 +116,10 @@ mod tests {
     fn frame_round_trip() {
         let record = record(3);
         let frame = encode_frame(&record).unwrap();
-        assert_eq!(decode_frame(&frame), DecodedFrame::Record(Box::new(record), frame.len()));
+        assert_eq!(
+            decode_frame(&frame),
+            DecodedFrame::Record(Box::new(record), frame.len())
+        );
     }
 
     #[test]

@@ -6,7 +6,10 @@ use serde_json::{json, Value};
 
 /// Returns the current time in unix nanoseconds.
 pub fn now_nanos() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
 }
 
 /// Returns a random-looking 32-hex-digit trace id derived from `seed`.
@@ -116,7 +119,11 @@ pub fn single_span(trace_id: &str, span_id: &str, service: &str, name: &str, sta
 }
 
 /// Posts an OTLP/JSON export and returns the response.
-pub fn post_json(client: &reqwest::blocking::Client, url: &str, body: &Value) -> reqwest::blocking::Response {
+pub fn post_json(
+    client: &reqwest::blocking::Client,
+    url: &str,
+    body: &Value,
+) -> reqwest::blocking::Response {
     client
         .post(url)
         .header("content-type", "application/json")

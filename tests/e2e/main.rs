@@ -1,4 +1,5 @@
 //! End-to-end tests: the real `sightline` binary, real OpenTelemetry SDK clients, real HTTP.
+#![allow(clippy::unwrap_used)] // a test binary: a failed unwrap is a failed test
 
 mod crash;
 mod fixtures;

@@ -13,7 +13,8 @@ fn normalized(mut data: TracesData) -> TracesData {
             scope.spans.sort_by(|a, b| a.span_id.cmp(&b.span_id));
         }
     }
-    data.resource_spans.sort_by_key(|resource| format!("{:?}", resource.resource));
+    data.resource_spans
+        .sort_by_key(|resource| format!("{:?}", resource.resource));
     data
 }
 
@@ -25,7 +26,12 @@ fn otlp_json_export_round_trips_losslessly_and_survives_restart() {
     let trace_id = trace_id_hex(1);
     let sent = rich_trace(&trace_id, now_nanos());
     let response = post_json(&client, &server.otlp_url("/v1/traces"), &sent);
-    assert_eq!(response.status(), 200, "{}", response.text().unwrap_or_default());
+    assert_eq!(
+        response.status(),
+        200,
+        "{}",
+        response.text().unwrap_or_default()
+    );
     let expected: TracesData = normalized(serde_json::from_value(sent).unwrap());
 
     let check = |server: &TestServer| {
@@ -33,13 +39,25 @@ fn otlp_json_export_round_trips_losslessly_and_survives_restart() {
         let response = client.get(&url).send().unwrap();
         assert_eq!(response.status(), 200, "{url}");
         let received: TracesData = serde_json::from_str(&response.text().unwrap()).unwrap();
-        assert_eq!(normalized(received), expected, "OTLP/JSON export differs from what was sent");
+        assert_eq!(
+            normalized(received),
+            expected,
+            "OTLP/JSON export differs from what was sent"
+        );
 
         let url = server.url(&format!("/api/v1/traces/{trace_id}"));
-        let response = client.get(&url).header("accept", "application/x-protobuf").send().unwrap();
+        let response = client
+            .get(&url)
+            .header("accept", "application/x-protobuf")
+            .send()
+            .unwrap();
         assert_eq!(response.status(), 200);
         let received = TracesData::decode(response.bytes().unwrap()).unwrap();
-        assert_eq!(normalized(received), expected, "OTLP/protobuf export differs from what was sent");
+        assert_eq!(
+            normalized(received),
+            expected,
+            "OTLP/protobuf export differs from what was sent"
+        );
     };
     check(&server);
     // Graceful stop flushes the head to a Parquet part; the trace is then read from the part.
@@ -53,13 +71,31 @@ fn trace_view_has_tree_services_and_critical_path() {
     let server = TestServer::start();
     let client = reqwest::blocking::Client::new();
     let trace_id = trace_id_hex(2);
-    let response = post_json(&client, &server.otlp_url("/v1/traces"), &rich_trace(&trace_id, now_nanos()));
+    let response = post_json(
+        &client,
+        &server.otlp_url("/v1/traces"),
+        &rich_trace(&trace_id, now_nanos()),
+    );
     assert_eq!(response.status(), 200);
-    let trace: serde_json::Value = client.get(server.url(&format!("/api/v1/traces/{trace_id}"))).send().unwrap().json().unwrap();
+    let trace: serde_json::Value = client
+        .get(server.url(&format!("/api/v1/traces/{trace_id}")))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     let text = trace.to_string();
-    assert!(text.contains("frontend") && text.contains("checkout"), "{text}");
-    assert!(text.contains("1111111111111111") && text.contains("2222222222222222"), "{text}");
-    assert!(text.contains("critical") || text.contains("Critical"), "no critical path in {text}");
+    assert!(
+        text.contains("frontend") && text.contains("checkout"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1111111111111111") && text.contains("2222222222222222"),
+        "{text}"
+    );
+    assert!(
+        text.contains("critical") || text.contains("Critical"),
+        "no critical path in {text}"
+    );
 }
 
 #[test]
@@ -68,7 +104,15 @@ fn search_filters_by_service_attribute_duration_and_status() {
     let client = reqwest::blocking::Client::new();
     let trace_id = trace_id_hex(3);
     let start = now_nanos();
-    assert_eq!(post_json(&client, &server.otlp_url("/v1/traces"), &rich_trace(&trace_id, start)).status(), 200);
+    assert_eq!(
+        post_json(
+            &client,
+            &server.otlp_url("/v1/traces"),
+            &rich_trace(&trace_id, start)
+        )
+        .status(),
+        200
+    );
     let search = |query: &str| -> String {
         let url = server.url(&format!("/api/v1/traces?{query}"));
         let response = client.get(&url).send().unwrap();
@@ -83,10 +127,32 @@ fn search_filters_by_service_attribute_duration_and_status() {
     assert!(search("status=error").contains(&trace_id));
     assert!(!search("service=nobody").contains(&trace_id));
 
-    for bad in ["limit=abc", "minDuration=fast", "status=sad", "start=yesterday"] {
-        let response = client.get(server.url(&format!("/api/v1/traces?{bad}"))).send().unwrap();
+    for bad in [
+        "limit=abc",
+        "minDuration=fast",
+        "status=sad",
+        "start=yesterday",
+    ] {
+        let response = client
+            .get(server.url(&format!("/api/v1/traces?{bad}")))
+            .send()
+            .unwrap();
         assert_eq!(response.status(), 400, "{bad}");
     }
-    assert_eq!(client.get(server.url("/api/v1/traces/nothex")).send().unwrap().status(), 400);
-    assert_eq!(client.get(server.url(&format!("/api/v1/traces/{}", trace_id_hex(99)))).send().unwrap().status(), 404);
+    assert_eq!(
+        client
+            .get(server.url("/api/v1/traces/nothex"))
+            .send()
+            .unwrap()
+            .status(),
+        400
+    );
+    assert_eq!(
+        client
+            .get(server.url(&format!("/api/v1/traces/{}", trace_id_hex(99))))
+            .send()
+            .unwrap()
+            .status(),
+        404
+    );
 }

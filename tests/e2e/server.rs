@@ -36,9 +36,12 @@ impl TestServer {
     pub fn start_in(data_dir: &Path, extra_args: &[&str]) -> Self {
         let binary = env!("CARGO_BIN_EXE_sightline");
         let mut args: Vec<String> = [
-            "--http-listen", "127.0.0.1:0",
-            "--otlp-grpc-listen", "127.0.0.1:0",
-            "--otlp-http-listen", "127.0.0.1:0",
+            "--http-listen",
+            "127.0.0.1:0",
+            "--otlp-grpc-listen",
+            "127.0.0.1:0",
+            "--otlp-http-listen",
+            "127.0.0.1:0",
             "--data-dir",
         ]
         .iter()
@@ -128,14 +131,21 @@ impl TestServer {
     /// Sends SIGTERM and waits for the process to exit.
     pub fn terminate(&mut self) -> ExitStatus {
         let mut child = self.child.take().expect("server is running");
-        let status = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().expect("run kill");
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .expect("run kill");
         assert!(status.success(), "kill -TERM failed");
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = child.try_wait().expect("wait") {
                 return status;
             }
-            assert!(Instant::now() < deadline, "server did not exit within 30s of SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "server did not exit within 30s of SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -154,7 +164,10 @@ impl Drop for TestServer {
         }
         if std::thread::panicking() {
             eprintln!("--- sightline test server ---\ncommand: {}", self.command);
-            eprintln!("ports: http={} otlp_grpc={} otlp_http={}", self.http, self.grpc, self.otlp_http);
+            eprintln!(
+                "ports: http={} otlp_grpc={} otlp_http={}",
+                self.http, self.grpc, self.otlp_http
+            );
             eprintln!("data dir {}:", self.data_dir.display());
             for entry in walk(&self.data_dir) {
                 eprintln!("  {entry}");

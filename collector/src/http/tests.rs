@@ -1,6 +1,5 @@
 //! Router tests for every refusal that happens before the store is called, and for a request
 //! whose spans are all rejected (which answers without an append).
-#![allow(clippy::unwrap_used)]
 
 use std::io::Write;
 

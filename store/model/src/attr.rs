@@ -60,7 +60,10 @@ impl AnyValue {
             AnyValue::Bytes(bytes) => Value::String(hex::encode(bytes)),
             AnyValue::Array(items) => Value::Array(items.iter().map(AnyValue::to_json).collect()),
             AnyValue::KvList(pairs) => Value::Object(
-                pairs.iter().map(|kv| (kv.key.clone(), kv.value.to_json())).collect(),
+                pairs
+                    .iter()
+                    .map(|kv| (kv.key.clone(), kv.value.to_json()))
+                    .collect(),
             ),
         }
     }
@@ -78,13 +81,19 @@ pub struct KeyValue {
 impl KeyValue {
     /// Builds a key/value pair.
     pub fn new(key: impl Into<String>, value: AnyValue) -> Self {
-        Self { key: key.into(), value }
+        Self {
+            key: key.into(),
+            value,
+        }
     }
 }
 
 /// Finds the value of `key` in a list of attributes.
 pub fn find<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a AnyValue> {
-    attributes.iter().find(|kv| kv.key == key).map(|kv| &kv.value)
+    attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .map(|kv| &kv.value)
 }
 
 #[cfg(test)]
@@ -95,7 +104,10 @@ mod tests {
     fn text_forms() {
         let map = AnyValue::KvList(vec![
             KeyValue::new("a", AnyValue::Int(1)),
-            KeyValue::new("b\"", AnyValue::Array(vec![AnyValue::Bool(true), AnyValue::Empty])),
+            KeyValue::new(
+                "b\"",
+                AnyValue::Array(vec![AnyValue::Bool(true), AnyValue::Empty]),
+            ),
         ]);
         assert_eq!(map.to_text(), r#"{"a":1,"b\"":[true,null]}"#);
         assert_eq!(AnyValue::Bytes(vec![0xab, 1]).to_text(), "ab01");

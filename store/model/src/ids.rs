@@ -83,7 +83,10 @@ macro_rules! byte_id {
             /// 64-bit trace ids written without their high half.
             fn from_str(text: &str) -> Result<Self, IdParseError> {
                 if text.len() > $len * 2 || text.is_empty() {
-                    return Err(IdParseError::Length { expected: $len * 2, actual: text.len() });
+                    return Err(IdParseError::Length {
+                        expected: $len * 2,
+                        actual: text.len(),
+                    });
                 }
                 let padded = format!("{:0>width$}", text, width = $len * 2);
                 let mut array = [0u8; $len];

@@ -48,7 +48,9 @@ pub struct Scope {
 }
 
 /// OTLP's span kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
 pub enum SpanKind {
     /// Unspecified (0).
     #[default]
@@ -111,7 +113,9 @@ impl SpanKind {
 }
 
 /// OTLP's span status code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
 pub enum StatusCode {
     /// Unset (0).
     #[default]
@@ -226,7 +230,8 @@ pub struct Span {
 impl Span {
     /// Returns the span's duration; zero when the end precedes the start.
     pub fn duration_nanos(&self) -> u64 {
-        self.end_time_unix_nano.saturating_sub(self.start_time_unix_nano)
+        self.end_time_unix_nano
+            .saturating_sub(self.start_time_unix_nano)
     }
 }
 
@@ -290,21 +295,38 @@ impl SpanBatch {
     pub fn from_rows<'a>(rows: impl IntoIterator<Item = &'a SpanRow>) -> Self {
         let mut batch = SpanBatch::default();
         for row in rows {
-            let resource_group = match batch.resources.iter_mut().position(|group| group.resource == *row.resource) {
+            let resource_group = match batch
+                .resources
+                .iter_mut()
+                .position(|group| group.resource == *row.resource)
+            {
                 Some(index) => &mut batch.resources[index],
                 None => {
                     batch.resources.push(ResourceSpans {
                         resource: (*row.resource).clone(),
                         scopes: Vec::new(),
                     });
-                    batch.resources.last_mut().expect("invariant: just pushed a resource group")
+                    batch
+                        .resources
+                        .last_mut()
+                        .expect("invariant: just pushed a resource group")
                 }
             };
-            let scope_group = match resource_group.scopes.iter_mut().position(|group| group.scope == *row.scope) {
+            let scope_group = match resource_group
+                .scopes
+                .iter_mut()
+                .position(|group| group.scope == *row.scope)
+            {
                 Some(index) => &mut resource_group.scopes[index],
                 None => {
-                    resource_group.scopes.push(ScopeSpans { scope: (*row.scope).clone(), spans: Vec::new() });
-                    resource_group.scopes.last_mut().expect("invariant: just pushed a scope group")
+                    resource_group.scopes.push(ScopeSpans {
+                        scope: (*row.scope).clone(),
+                        spans: Vec::new(),
+                    });
+                    resource_group
+                        .scopes
+                        .last_mut()
+                        .expect("invariant: just pushed a scope group")
                 }
             };
             scope_group.spans.push(row.span.clone());
@@ -345,15 +367,36 @@ mod tests {
             resources: vec![
                 ResourceSpans {
                     resource: Resource {
-                        attributes: vec![KeyValue::new("service.name", AnyValue::String("a".into()))],
+                        attributes: vec![KeyValue::new(
+                            "service.name",
+                            AnyValue::String("a".into()),
+                        )],
                         ..Resource::default()
                     },
                     scopes: vec![
-                        ScopeSpans { scope: Scope { name: "s1".into(), ..Scope::default() }, spans: vec![span(1), span(2)] },
-                        ScopeSpans { scope: Scope { name: "s2".into(), ..Scope::default() }, spans: vec![span(3)] },
+                        ScopeSpans {
+                            scope: Scope {
+                                name: "s1".into(),
+                                ..Scope::default()
+                            },
+                            spans: vec![span(1), span(2)],
+                        },
+                        ScopeSpans {
+                            scope: Scope {
+                                name: "s2".into(),
+                                ..Scope::default()
+                            },
+                            spans: vec![span(3)],
+                        },
                     ],
                 },
-                ResourceSpans { resource: Resource::default(), scopes: vec![ScopeSpans { scope: Scope::default(), spans: vec![span(4)] }] },
+                ResourceSpans {
+                    resource: Resource::default(),
+                    scopes: vec![ScopeSpans {
+                        scope: Scope::default(),
+                        spans: vec![span(4)],
+                    }],
+                },
             ],
         };
         let rows = batch.clone().into_rows();

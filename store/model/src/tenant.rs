@@ -26,7 +26,9 @@ impl TenantId {
     pub fn new(id: &str) -> Result<Self, TenantIdError> {
         let valid = !id.is_empty()
             && id.len() <= 64
-            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if valid {
             Ok(Self(Arc::from(id)))
         } else {

@@ -1,5 +1,3 @@
-#![allow(clippy::unwrap_used)]
-
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1 as proto_common;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as ProtoValue;

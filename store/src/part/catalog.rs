@@ -55,21 +55,36 @@ fn reader_options() -> ArrowReaderOptions {
 }
 
 impl PartInfo {
-    fn from_metadata(path: Path, tenant: TenantId, day: String, size_bytes: u64, metadata: ArrowReaderMetadata) -> Result<Self, Error> {
+    fn from_metadata(
+        path: Path,
+        tenant: TenantId,
+        day: String,
+        size_bytes: u64,
+        metadata: ArrowReaderMetadata,
+    ) -> Result<Self, Error> {
         let file = metadata.metadata().file_metadata();
         let value_of = |key: &str| {
             file.key_value_metadata()
                 .and_then(|pairs| pairs.iter().find(|pair| pair.key == key))
                 .and_then(|pair| pair.value.clone())
         };
-        let corrupt = |reason: String| Error::Corrupt { what: "part metadata", path: path.to_string(), reason };
+        let corrupt = |reason: String| Error::Corrupt {
+            what: "part metadata",
+            path: path.to_string(),
+            reason,
+        };
         let version = value_of(metadata_keys::FORMAT_VERSION).unwrap_or_default();
         if version != super::schema::FORMAT_VERSION {
             return Err(corrupt(format!("unknown part format version {version:?}")));
         }
-        let number = |key: &str| value_of(key).and_then(|text| text.parse::<u64>().ok()).ok_or_else(|| corrupt(format!("missing {key}")));
-        let operations: Vec<(String, String, i32)> = serde_json::from_str(&value_of(metadata_keys::OPERATIONS).unwrap_or_default())
-            .map_err(|error| corrupt(format!("operations: {error}")))?;
+        let number = |key: &str| {
+            value_of(key)
+                .and_then(|text| text.parse::<u64>().ok())
+                .ok_or_else(|| corrupt(format!("missing {key}")))
+        };
+        let operations: Vec<(String, String, i32)> =
+            serde_json::from_str(&value_of(metadata_keys::OPERATIONS).unwrap_or_default())
+                .map_err(|error| corrupt(format!("operations: {error}")))?;
         Ok(Self {
             tenant,
             day,
@@ -91,9 +106,18 @@ impl PartInfo {
     ///
     /// # Errors
     /// [`Error::Parquet`] or [`Error::Corrupt`] if the footer is unreadable.
-    pub fn from_bytes(path: Path, tenant: TenantId, day: String, bytes: Bytes) -> Result<Self, Error> {
-        let metadata = ArrowReaderMetadata::load(&bytes, reader_options())
-            .map_err(|source| Error::Parquet { path: path.to_string(), source })?;
+    pub fn from_bytes(
+        path: Path,
+        tenant: TenantId,
+        day: String,
+        bytes: Bytes,
+    ) -> Result<Self, Error> {
+        let metadata = ArrowReaderMetadata::load(&bytes, reader_options()).map_err(|source| {
+            Error::Parquet {
+                path: path.to_string(),
+                source,
+            }
+        })?;
         Self::from_metadata(path, tenant, day, bytes.len() as u64, metadata)
     }
 
@@ -101,24 +125,41 @@ impl PartInfo {
     ///
     /// # Errors
     /// Object store, Parquet or metadata failures.
-    pub async fn load(objects: &Arc<dyn ObjectStore>, path: Path, size_bytes: u64) -> Result<Self, Error> {
-        let (tenant, day) = parse_part_path(&path)
-            .ok_or_else(|| Error::Corrupt { what: "part path", path: path.to_string(), reason: "not spans/{tenant}/{day}/{id}.parquet".to_string() })?;
+    pub async fn load(
+        objects: &Arc<dyn ObjectStore>,
+        path: Path,
+        size_bytes: u64,
+    ) -> Result<Self, Error> {
+        let (tenant, day) = parse_part_path(&path).ok_or_else(|| Error::Corrupt {
+            what: "part path",
+            path: path.to_string(),
+            reason: "not spans/{tenant}/{day}/{id}.parquet".to_string(),
+        })?;
         let mut reader = super::io::PartReader::new(objects.clone(), path.clone(), size_bytes);
         let metadata = ArrowReaderMetadata::load_async(&mut reader, reader_options())
             .await
-            .map_err(|source| Error::Parquet { path: path.to_string(), source })?;
+            .map_err(|source| Error::Parquet {
+                path: path.to_string(),
+                source,
+            })?;
         Self::from_metadata(path, tenant, day, size_bytes, metadata)
     }
 
     /// Returns the cached bloom filter of the trace id column in a row group, if loaded.
     pub fn cached_bloom(&self, row_group: usize) -> Option<Option<Arc<Sbbf>>> {
-        self.blooms.lock().unwrap_or_else(|poison| poison.into_inner()).get(&row_group).cloned()
+        self.blooms
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .get(&row_group)
+            .cloned()
     }
 
     /// Caches the bloom filter of a row group.
     pub fn cache_bloom(&self, row_group: usize, bloom: Option<Arc<Sbbf>>) {
-        self.blooms.lock().unwrap_or_else(|poison| poison.into_inner()).insert(row_group, bloom);
+        self.blooms
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .insert(row_group, bloom);
     }
 
     /// Says whether the part may hold spans starting in `[start, end]`.
@@ -131,8 +172,13 @@ impl PartInfo {
 pub fn parse_part_path(path: &Path) -> Option<(TenantId, String)> {
     let parts: Vec<_> = path.parts().collect();
     match parts.as_slice() {
-        [root, tenant, day, file] if root.as_ref() == "spans" && file.as_ref().ends_with(".parquet") => {
-            Some((TenantId::new(tenant.as_ref()).ok()?, day.as_ref().to_string()))
+        [root, tenant, day, file]
+            if root.as_ref() == "spans" && file.as_ref().ends_with(".parquet") =>
+        {
+            Some((
+                TenantId::new(tenant.as_ref()).ok()?,
+                day.as_ref().to_string(),
+            ))
         }
         _ => None,
     }
@@ -157,9 +203,16 @@ impl PartCatalog {
             .list(Some(&prefix))
             .try_collect()
             .await
-            .map_err(|source| Error::Object { operation: "list", path: prefix.to_string(), source })?;
+            .map_err(|source| Error::Object {
+                operation: "list",
+                path: prefix.to_string(),
+                source,
+            })?;
         let mut total_bytes = 0u64;
-        for meta in listed.into_iter().filter(|meta| meta.location.as_ref().ends_with(".parquet")) {
+        for meta in listed
+            .into_iter()
+            .filter(|meta| meta.location.as_ref().ends_with(".parquet"))
+        {
             match PartInfo::load(objects, meta.location.clone(), meta.size).await {
                 Ok(part) => {
                     total_bytes += part.size_bytes;
@@ -171,20 +224,30 @@ impl PartCatalog {
                 }
             }
         }
-        tracing::info!(parts = catalog.all().len(), total_bytes, "loaded part catalog");
+        tracing::info!(
+            parts = catalog.all().len(),
+            total_bytes,
+            "loaded part catalog"
+        );
         Ok(catalog)
     }
 
     /// Adds a part.
     pub fn add(&self, part: Arc<PartInfo>) {
-        let mut parts = self.parts.write().unwrap_or_else(|poison| poison.into_inner());
+        let mut parts = self
+            .parts
+            .write()
+            .unwrap_or_else(|poison| poison.into_inner());
         parts.entry(part.tenant.clone()).or_default().push(part);
         metrics::gauge!("sightline_parts").increment(1.0);
     }
 
     /// Removes parts by path.
     pub fn remove(&self, tenant: &TenantId, paths: &[Path]) {
-        let mut parts = self.parts.write().unwrap_or_else(|poison| poison.into_inner());
+        let mut parts = self
+            .parts
+            .write()
+            .unwrap_or_else(|poison| poison.into_inner());
         if let Some(list) = parts.get_mut(tenant) {
             let before = list.len();
             list.retain(|part| !paths.contains(&part.path));
@@ -194,13 +257,19 @@ impl PartCatalog {
 
     /// Returns a tenant's parts.
     pub fn parts(&self, tenant: &TenantId) -> Vec<Arc<PartInfo>> {
-        let parts = self.parts.read().unwrap_or_else(|poison| poison.into_inner());
+        let parts = self
+            .parts
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner());
         parts.get(tenant).cloned().unwrap_or_default()
     }
 
     /// Returns every part of every tenant.
     pub fn all(&self) -> Vec<Arc<PartInfo>> {
-        let parts = self.parts.read().unwrap_or_else(|poison| poison.into_inner());
+        let parts = self
+            .parts
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner());
         parts.values().flatten().cloned().collect()
     }
 }

@@ -24,7 +24,11 @@ pub struct PartReader {
 impl PartReader {
     /// Reads `path`, whose size is `size_bytes`, from `objects`.
     pub fn new(objects: Arc<dyn ObjectStore>, path: Path, size_bytes: u64) -> Self {
-        Self { objects, path, size_bytes }
+        Self {
+            objects,
+            path,
+            size_bytes,
+        }
     }
 }
 
@@ -34,11 +38,23 @@ fn to_parquet_error(error: object_store::Error) -> ParquetError {
 
 impl AsyncFileReader for PartReader {
     fn get_bytes(&mut self, range: Range<u64>) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
-        self.objects.get_range(&self.path, range).map_err(to_parquet_error).boxed()
+        self.objects
+            .get_range(&self.path, range)
+            .map_err(to_parquet_error)
+            .boxed()
     }
 
-    fn get_byte_ranges(&mut self, ranges: Vec<Range<u64>>) -> BoxFuture<'_, parquet::errors::Result<Vec<Bytes>>> {
-        async move { self.objects.get_ranges(&self.path, &ranges).await.map_err(to_parquet_error) }.boxed()
+    fn get_byte_ranges(
+        &mut self,
+        ranges: Vec<Range<u64>>,
+    ) -> BoxFuture<'_, parquet::errors::Result<Vec<Bytes>>> {
+        async move {
+            self.objects
+                .get_ranges(&self.path, &ranges)
+                .await
+                .map_err(to_parquet_error)
+        }
+        .boxed()
     }
 
     fn get_metadata<'a>(

@@ -23,9 +23,13 @@ use crate::spans::SpanQuery;
 /// Rows per decoded batch.
 const BATCH_ROWS: usize = 8192;
 
-fn builder(objects: &Arc<dyn ObjectStore>, part: &PartInfo) -> ParquetRecordBatchStreamBuilder<PartReader> {
+fn builder(
+    objects: &Arc<dyn ObjectStore>,
+    part: &PartInfo,
+) -> ParquetRecordBatchStreamBuilder<PartReader> {
     let reader = PartReader::new(objects.clone(), part.path.clone(), part.size_bytes);
-    ParquetRecordBatchStreamBuilder::new_with_metadata(reader, part.metadata.clone()).with_batch_size(BATCH_ROWS)
+    ParquetRecordBatchStreamBuilder::new_with_metadata(reader, part.metadata.clone())
+        .with_batch_size(BATCH_ROWS)
 }
 
 fn column_index(part: &PartInfo, name: &str) -> Result<usize, Error> {
@@ -34,15 +38,26 @@ fn column_index(part: &PartInfo, name: &str) -> Result<usize, Error> {
         .columns()
         .iter()
         .position(|column| column.name() == name)
-        .ok_or_else(|| Error::Corrupt { what: "part schema", path: part.path.to_string(), reason: format!("missing column {name}") })
+        .ok_or_else(|| Error::Corrupt {
+            what: "part schema",
+            path: part.path.to_string(),
+            reason: format!("missing column {name}"),
+        })
 }
 
 fn parquet_error(part: &PartInfo) -> impl Fn(parquet::errors::ParquetError) -> Error + '_ {
-    move |source| Error::Parquet { path: part.path.to_string(), source }
+    move |source| Error::Parquet {
+        path: part.path.to_string(),
+        source,
+    }
 }
 
 /// Returns the row groups whose trace id statistics and bloom filter admit `trace_id`.
-async fn row_groups_with_trace(objects: &Arc<dyn ObjectStore>, part: &PartInfo, trace_id: &TraceId) -> Result<Vec<usize>, Error> {
+async fn row_groups_with_trace(
+    objects: &Arc<dyn ObjectStore>,
+    part: &PartInfo,
+    trace_id: &TraceId,
+) -> Result<Vec<usize>, Error> {
     let column = column_index(part, columns::TRACE_ID)?;
     let wanted = trace_id.as_bytes().as_slice();
     let mut candidates = Vec::new();
@@ -80,11 +95,14 @@ async fn row_groups_with_trace(objects: &Arc<dyn ObjectStore>, part: &PartInfo, 
 ///
 /// # Errors
 /// Object store, Parquet or decoding failures.
-pub async fn find_trace_in_part(objects: &Arc<dyn ObjectStore>, part: &PartInfo, trace_id: &TraceId) -> Result<Vec<SpanRow>, Error> {
+pub async fn find_trace_in_part(
+    objects: &Arc<dyn ObjectStore>,
+    part: &PartInfo,
+    trace_id: &TraceId,
+) -> Result<Vec<SpanRow>, Error> {
     let row_groups = row_groups_with_trace(objects, part, trace_id).await?;
-    metrics::counter!("sightline_part_row_groups_pruned_total").increment(
-        (part.metadata.metadata().num_row_groups() - row_groups.len()) as u64,
-    );
+    metrics::counter!("sightline_part_row_groups_pruned_total")
+        .increment((part.metadata.metadata().num_row_groups() - row_groups.len()) as u64);
     if row_groups.is_empty() {
         return Ok(Vec::new());
     }
@@ -93,9 +111,15 @@ pub async fn find_trace_in_part(objects: &Arc<dyn ObjectStore>, part: &PartInfo,
     let predicate = ArrowPredicateFn::new(
         ProjectionMask::leaves(part.metadata.parquet_schema(), [column]),
         move |batch: RecordBatch| {
-            let ids = batch.column(0).as_any().downcast_ref::<arrow_array::FixedSizeBinaryArray>();
+            let ids = batch
+                .column(0)
+                .as_any()
+                .downcast_ref::<arrow_array::FixedSizeBinaryArray>();
             Ok(match ids {
-                Some(ids) => ids.iter().map(|id| Some(id == Some(wanted.as_slice()))).collect::<BooleanArray>(),
+                Some(ids) => ids
+                    .iter()
+                    .map(|id| Some(id == Some(wanted.as_slice())))
+                    .collect::<BooleanArray>(),
                 None => BooleanArray::from(vec![false; batch.num_rows()]),
             })
         },
@@ -121,7 +145,11 @@ pub async fn find_trace_in_part(objects: &Arc<dyn ObjectStore>, part: &PartInfo,
 ///
 /// # Errors
 /// Object store, Parquet or decoding failures.
-pub async fn search_part(objects: &Arc<dyn ObjectStore>, part: &PartInfo, query: &SpanQuery) -> Result<Vec<(TraceId, u64)>, Error> {
+pub async fn search_part(
+    objects: &Arc<dyn ObjectStore>,
+    part: &PartInfo,
+    query: &SpanQuery,
+) -> Result<Vec<(TraceId, u64)>, Error> {
     let row_groups = row_groups_in_time_range(part, query)?;
     if row_groups.is_empty() {
         return Ok(Vec::new());
@@ -145,44 +173,66 @@ pub async fn search_part(objects: &Arc<dyn ObjectStore>, part: &PartInfo, query:
     if !query.attributes.is_empty() {
         wanted.extend(["attributes", "resource"]);
     }
-    let leaves: Vec<usize> = wanted.iter().map(|name| column_index(part, name)).collect::<Result<_, _>>()?;
+    let leaves: Vec<usize> = wanted
+        .iter()
+        .map(|name| column_index(part, name))
+        .collect::<Result<_, _>>()?;
     let stream = builder(objects, part)
         .with_row_groups(row_groups)
-        .with_projection(ProjectionMask::leaves(part.metadata.parquet_schema(), leaves))
+        .with_projection(ProjectionMask::leaves(
+            part.metadata.parquet_schema(),
+            leaves,
+        ))
         .build()
         .map_err(parquet_error(part))?;
     let batches: Vec<RecordBatch> = stream.try_collect().await.map_err(parquet_error(part))?;
     let path = part.path.to_string();
     let mut hits = Vec::new();
     for batch in &batches {
-        filter_batch(&SpanColumns::new(batch, &path), query, &hot_filters, &mut hits)?;
+        filter_batch(
+            &SpanColumns::new(batch, &path),
+            query,
+            &hot_filters,
+            &mut hits,
+        )?;
     }
     Ok(hits)
 }
 
 fn row_groups_in_time_range(part: &PartInfo, query: &SpanQuery) -> Result<Vec<usize>, Error> {
     let start_column = column_index(part, columns::START)?;
-    let as_u64 = |bytes: Option<&[u8]>| bytes.and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_le_bytes);
+    let as_u64 = |bytes: Option<&[u8]>| {
+        bytes
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map(u64::from_le_bytes)
+    };
     Ok(part
         .metadata
         .metadata()
         .row_groups()
         .iter()
         .enumerate()
-        .filter(|(_, row_group)| match row_group.column(start_column).statistics() {
-            Some(stats) => {
-                let min = as_u64(stats.min_bytes_opt()).unwrap_or(0);
-                let max = as_u64(stats.max_bytes_opt()).unwrap_or(u64::MAX);
-                min <= query.end_unix_nano && max >= query.start_unix_nano
-            }
-            None => true,
-        })
+        .filter(
+            |(_, row_group)| match row_group.column(start_column).statistics() {
+                Some(stats) => {
+                    let min = as_u64(stats.min_bytes_opt()).unwrap_or(0);
+                    let max = as_u64(stats.max_bytes_opt()).unwrap_or(u64::MAX);
+                    min <= query.end_unix_nano && max >= query.start_unix_nano
+                }
+                None => true,
+            },
+        )
         .map(|(index, _)| index)
         .collect())
 }
 
 /// Appends the matching rows of one batch to `hits`, cheapest filters first.
-fn filter_batch(columns: &SpanColumns<'_>, query: &SpanQuery, hot_filters: &[(String, &str)], hits: &mut Vec<(TraceId, u64)>) -> Result<(), Error> {
+fn filter_batch(
+    columns: &SpanColumns<'_>,
+    query: &SpanQuery,
+    hot_filters: &[(String, &str)],
+    hits: &mut Vec<(TraceId, u64)>,
+) -> Result<(), Error> {
     let trace_ids = columns.fixed(columns::TRACE_ID)?;
     let starts = columns.u64(columns::START)?;
     let durations = columns.u64(columns::DURATION)?;
@@ -194,7 +244,11 @@ fn filter_batch(columns: &SpanColumns<'_>, query: &SpanQuery, hot_filters: &[(St
         .iter()
         .map(|(column, value)| Ok((columns.string(column)?, *value)))
         .collect::<Result<_, Error>>()?;
-    let encoded = if query.attributes.is_empty() { None } else { Some((columns.binary("attributes")?, columns.binary("resource")?)) };
+    let encoded = if query.attributes.is_empty() {
+        None
+    } else {
+        Some((columns.binary("attributes")?, columns.binary("resource")?))
+    };
     let mut resources: HashMap<&[u8], Arc<Resource>> = HashMap::new();
     for row in 0..trace_ids.len() {
         let start = starts.value(row);
@@ -217,7 +271,8 @@ fn filter_batch(columns: &SpanColumns<'_>, query: &SpanQuery, hot_filters: &[(St
             let resource = match resources.get(resource_bytes.value(row)) {
                 Some(resource) => resource.clone(),
                 None => {
-                    let resource: Arc<Resource> = Arc::new(columns.decode("resource", resource_bytes.value(row))?);
+                    let resource: Arc<Resource> =
+                        Arc::new(columns.decode("resource", resource_bytes.value(row))?);
                     resources.insert(resource_bytes.value(row), resource.clone());
                     resource
                 }
@@ -226,11 +281,16 @@ fn filter_batch(columns: &SpanColumns<'_>, query: &SpanQuery, hot_filters: &[(St
                 continue;
             }
         }
-        let trace_id = TraceId(trace_ids.value(row).try_into().map_err(|_| Error::Corrupt {
-            what: "trace id",
-            path: String::new(),
-            reason: "not 16 bytes".to_string(),
-        })?);
+        let trace_id = TraceId(
+            trace_ids
+                .value(row)
+                .try_into()
+                .map_err(|_| Error::Corrupt {
+                    what: "trace id",
+                    path: String::new(),
+                    reason: "not 16 bytes".to_string(),
+                })?,
+        );
         hits.push((trace_id, start));
     }
     Ok(())
@@ -240,8 +300,13 @@ fn filter_batch(columns: &SpanColumns<'_>, query: &SpanQuery, hot_filters: &[(St
 ///
 /// # Errors
 /// Object store, Parquet or decoding failures.
-pub async fn read_part(objects: &Arc<dyn ObjectStore>, part: &PartInfo) -> Result<Vec<SpanRow>, Error> {
-    let stream = builder(objects, part).build().map_err(parquet_error(part))?;
+pub async fn read_part(
+    objects: &Arc<dyn ObjectStore>,
+    part: &PartInfo,
+) -> Result<Vec<SpanRow>, Error> {
+    let stream = builder(objects, part)
+        .build()
+        .map_err(parquet_error(part))?;
     let batches: Vec<RecordBatch> = stream.try_collect().await.map_err(parquet_error(part))?;
     let path = part.path.to_string();
     let mut rows = Vec::with_capacity(part.rows as usize);

@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
 use arrow_array::builder::{
-    BinaryBuilder, FixedSizeBinaryBuilder, StringBuilder, UInt32Builder, UInt64Builder, UInt8Builder,
+    BinaryBuilder, FixedSizeBinaryBuilder, StringBuilder, UInt32Builder, UInt64Builder,
+    UInt8Builder,
 };
 use arrow_array::cast::AsArray;
 use arrow_array::types::{UInt32Type, UInt64Type, UInt8Type};
@@ -57,7 +58,11 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new(columns::STATUS, DataType::UInt8, false),
         Field::new("status_message", DataType::Utf8, false),
     ];
-    fields.extend(HOT_SPAN_ATTRIBUTES.iter().map(|key| Field::new(column_name(key), DataType::Utf8, true)));
+    fields.extend(
+        HOT_SPAN_ATTRIBUTES
+            .iter()
+            .map(|key| Field::new(column_name(key), DataType::Utf8, true)),
+    );
     fields.extend([
         Field::new("attributes", DataType::Binary, false),
         Field::new("dropped_attributes_count", DataType::UInt32, false),
@@ -99,7 +104,10 @@ pub fn rows_to_batch(rows: &[SpanRow]) -> Result<RecordBatch, Error> {
     let mut durations = UInt64Builder::with_capacity(count);
     let mut statuses = UInt8Builder::with_capacity(count);
     let mut messages = StringBuilder::new();
-    let mut hot: Vec<StringBuilder> = HOT_SPAN_ATTRIBUTES.iter().map(|_| StringBuilder::new()).collect();
+    let mut hot: Vec<StringBuilder> = HOT_SPAN_ATTRIBUTES
+        .iter()
+        .map(|_| StringBuilder::new())
+        .collect();
     let mut attributes = BinaryBuilder::new();
     let mut dropped_attributes = UInt32Builder::with_capacity(count);
     let mut events = BinaryBuilder::new();
@@ -110,14 +118,23 @@ pub fn rows_to_batch(rows: &[SpanRow]) -> Result<RecordBatch, Error> {
     let mut scopes = BinaryBuilder::new();
     let mut resource_cache: Option<(*const Resource, Vec<u8>)> = None;
     let mut scope_cache: Option<(*const Scope, Vec<u8>)> = None;
-    let arrow_error = |source| Error::Arrow { what: "span part".to_string(), source };
+    let arrow_error = |source| Error::Arrow {
+        what: "span part".to_string(),
+        source,
+    };
 
     for row in rows {
         let span = &row.span;
-        trace_ids.append_value(span.trace_id.as_bytes()).map_err(arrow_error)?;
-        span_ids.append_value(span.span_id.as_bytes()).map_err(arrow_error)?;
+        trace_ids
+            .append_value(span.trace_id.as_bytes())
+            .map_err(arrow_error)?;
+        span_ids
+            .append_value(span.span_id.as_bytes())
+            .map_err(arrow_error)?;
         match &span.parent_span_id {
-            Some(parent) => parents.append_value(parent.as_bytes()).map_err(arrow_error)?,
+            Some(parent) => parents
+                .append_value(parent.as_bytes())
+                .map_err(arrow_error)?,
             None => parents.append_null(),
         }
         trace_states.append_value(&span.trace_state);
@@ -130,13 +147,23 @@ pub fn rows_to_batch(rows: &[SpanRow]) -> Result<RecordBatch, Error> {
         statuses.append_value(span.status_code.to_otlp() as u8);
         messages.append_value(&span.status_message);
         for (builder, key) in hot.iter_mut().zip(HOT_SPAN_ATTRIBUTES) {
-            builder.append_option(sightline_model::attr::find(&span.attributes, key).map(|value| value.to_text()));
+            builder.append_option(
+                sightline_model::attr::find(&span.attributes, key).map(|value| value.to_text()),
+            );
         }
         attributes.append_value(encode(&span.attributes));
         dropped_attributes.append_value(span.dropped_attributes_count);
-        if span.events.is_empty() { events.append_null() } else { events.append_value(encode(&span.events)) }
+        if span.events.is_empty() {
+            events.append_null()
+        } else {
+            events.append_value(encode(&span.events))
+        }
         dropped_events.append_value(span.dropped_events_count);
-        if span.links.is_empty() { links.append_null() } else { links.append_value(encode(&span.links)) }
+        if span.links.is_empty() {
+            links.append_null()
+        } else {
+            links.append_value(encode(&span.links))
+        }
         dropped_links.append_value(span.dropped_links_count);
         resources.append_value(cached_encoding(&mut resource_cache, &row.resource));
         scopes.append_value(cached_encoding(&mut scope_cache, &row.scope));
@@ -156,7 +183,10 @@ pub fn rows_to_batch(rows: &[SpanRow]) -> Result<RecordBatch, Error> {
         Arc::new(statuses.finish()),
         Arc::new(messages.finish()),
     ];
-    arrays.extend(hot.iter_mut().map(|builder| Arc::new(builder.finish()) as ArrayRef));
+    arrays.extend(
+        hot.iter_mut()
+            .map(|builder| Arc::new(builder.finish()) as ArrayRef),
+    );
     arrays.extend([
         Arc::new(attributes.finish()) as ArrayRef,
         Arc::new(dropped_attributes.finish()),
@@ -171,12 +201,18 @@ pub fn rows_to_batch(rows: &[SpanRow]) -> Result<RecordBatch, Error> {
 }
 
 /// Encodes a shared value once per run of rows that share it.
-fn cached_encoding<'a, T: serde::Serialize>(cache: &'a mut Option<(*const T, Vec<u8>)>, value: &Arc<T>) -> &'a [u8] {
+fn cached_encoding<'a, T: serde::Serialize>(
+    cache: &'a mut Option<(*const T, Vec<u8>)>,
+    value: &Arc<T>,
+) -> &'a [u8] {
     let pointer = Arc::as_ptr(value);
     if cache.as_ref().map(|(cached, _)| *cached) != Some(pointer) {
         *cache = Some((pointer, encode(&**value)));
     }
-    cache.as_ref().map(|(_, bytes)| bytes.as_slice()).unwrap_or_default()
+    cache
+        .as_ref()
+        .map(|(_, bytes)| bytes.as_slice())
+        .unwrap_or_default()
 }
 
 /// Reads columns of a span batch by name; every accessor checks the column's type.
@@ -192,41 +228,59 @@ impl<'a> SpanColumns<'a> {
     }
 
     fn column(&self, name: &str) -> Result<&'a ArrayRef, Error> {
-        self.batch.column_by_name(name).ok_or_else(|| self.corrupt(format!("missing column {name}")))
+        self.batch
+            .column_by_name(name)
+            .ok_or_else(|| self.corrupt(format!("missing column {name}")))
     }
 
     fn corrupt(&self, reason: String) -> Error {
-        Error::Corrupt { what: "span part column", path: self.path.to_string(), reason }
+        Error::Corrupt {
+            what: "span part column",
+            path: self.path.to_string(),
+            reason,
+        }
     }
 
     /// Returns a fixed-size binary column.
     pub fn fixed(&self, name: &str) -> Result<&'a arrow_array::FixedSizeBinaryArray, Error> {
-        self.column(name)?.as_fixed_size_binary_opt().ok_or_else(|| self.corrupt(format!("{name} is not fixed-size binary")))
+        self.column(name)?
+            .as_fixed_size_binary_opt()
+            .ok_or_else(|| self.corrupt(format!("{name} is not fixed-size binary")))
     }
 
     /// Returns a string column.
     pub fn string(&self, name: &str) -> Result<&'a arrow_array::StringArray, Error> {
-        self.column(name)?.as_string_opt::<i32>().ok_or_else(|| self.corrupt(format!("{name} is not utf8")))
+        self.column(name)?
+            .as_string_opt::<i32>()
+            .ok_or_else(|| self.corrupt(format!("{name} is not utf8")))
     }
 
     /// Returns a binary column.
     pub fn binary(&self, name: &str) -> Result<&'a arrow_array::BinaryArray, Error> {
-        self.column(name)?.as_binary_opt::<i32>().ok_or_else(|| self.corrupt(format!("{name} is not binary")))
+        self.column(name)?
+            .as_binary_opt::<i32>()
+            .ok_or_else(|| self.corrupt(format!("{name} is not binary")))
     }
 
     /// Returns a `u64` column.
     pub fn u64(&self, name: &str) -> Result<&'a arrow_array::UInt64Array, Error> {
-        self.column(name)?.as_primitive_opt::<UInt64Type>().ok_or_else(|| self.corrupt(format!("{name} is not u64")))
+        self.column(name)?
+            .as_primitive_opt::<UInt64Type>()
+            .ok_or_else(|| self.corrupt(format!("{name} is not u64")))
     }
 
     /// Returns a `u32` column.
     pub fn u32(&self, name: &str) -> Result<&'a arrow_array::UInt32Array, Error> {
-        self.column(name)?.as_primitive_opt::<UInt32Type>().ok_or_else(|| self.corrupt(format!("{name} is not u32")))
+        self.column(name)?
+            .as_primitive_opt::<UInt32Type>()
+            .ok_or_else(|| self.corrupt(format!("{name} is not u32")))
     }
 
     /// Returns a `u8` column.
     pub fn u8(&self, name: &str) -> Result<&'a arrow_array::UInt8Array, Error> {
-        self.column(name)?.as_primitive_opt::<UInt8Type>().ok_or_else(|| self.corrupt(format!("{name} is not u8")))
+        self.column(name)?
+            .as_primitive_opt::<UInt8Type>()
+            .ok_or_else(|| self.corrupt(format!("{name} is not u8")))
     }
 
     /// Decodes a postcard value.
@@ -270,7 +324,8 @@ pub fn batch_to_rows(batch: &RecordBatch, path: &str) -> Result<Vec<SpanRow>, Er
         let (resource, service_name) = match resource_cache.get(resources.value(index)) {
             Some(cached) => cached.clone(),
             None => {
-                let resource: Arc<Resource> = Arc::new(columns.decode("resource", resources.value(index))?);
+                let resource: Arc<Resource> =
+                    Arc::new(columns.decode("resource", resources.value(index))?);
                 let service: Arc<str> = Arc::from(resource.service_name());
                 resource_cache.insert(resources.value(index), (resource.clone(), service.clone()));
                 (resource, service)
@@ -286,12 +341,27 @@ pub fn batch_to_rows(batch: &RecordBatch, path: &str) -> Result<Vec<SpanRow>, Er
         };
         let start = starts.value(index);
         let span = Span {
-            trace_id: TraceId(trace_ids.value(index).try_into().map_err(|_| invalid_id("trace id"))?),
-            span_id: SpanId(span_ids.value(index).try_into().map_err(|_| invalid_id("span id"))?),
+            trace_id: TraceId(
+                trace_ids
+                    .value(index)
+                    .try_into()
+                    .map_err(|_| invalid_id("trace id"))?,
+            ),
+            span_id: SpanId(
+                span_ids
+                    .value(index)
+                    .try_into()
+                    .map_err(|_| invalid_id("span id"))?,
+            ),
             trace_state: trace_states.value(index).to_string(),
             parent_span_id: match parents.is_null(index) {
                 true => None,
-                false => Some(SpanId(parents.value(index).try_into().map_err(|_| invalid_id("parent span id"))?)),
+                false => Some(SpanId(
+                    parents
+                        .value(index)
+                        .try_into()
+                        .map_err(|_| invalid_id("parent span id"))?,
+                )),
             },
             flags: flags.value(index),
             name: names.value(index).to_string(),
@@ -300,14 +370,27 @@ pub fn batch_to_rows(batch: &RecordBatch, path: &str) -> Result<Vec<SpanRow>, Er
             end_time_unix_nano: start.saturating_add(durations.value(index)),
             attributes: columns.decode("attributes", attributes.value(index))?,
             dropped_attributes_count: dropped_attributes.value(index),
-            events: if events.is_null(index) { Vec::new() } else { columns.decode("events", events.value(index))? },
+            events: if events.is_null(index) {
+                Vec::new()
+            } else {
+                columns.decode("events", events.value(index))?
+            },
             dropped_events_count: dropped_events.value(index),
-            links: if links.is_null(index) { Vec::new() } else { columns.decode("links", links.value(index))? },
+            links: if links.is_null(index) {
+                Vec::new()
+            } else {
+                columns.decode("links", links.value(index))?
+            },
             dropped_links_count: dropped_links.value(index),
             status_code: StatusCode::from_otlp(i32::from(statuses.value(index))),
             status_message: messages.value(index).to_string(),
         };
-        rows.push(SpanRow { service_name, resource, scope, span });
+        rows.push(SpanRow {
+            service_name,
+            resource,
+            scope,
+            span,
+        });
     }
     Ok(rows)
 }

@@ -27,7 +27,10 @@ pub const ZSTD_LEVEL: i32 = 3;
 
 /// Returns the object path of a new part for `tenant` and `day`.
 pub fn new_part_path(tenant: &TenantId, day: &str) -> Path {
-    Path::from(format!("spans/{tenant}/{day}/{}.parquet", ulid::Ulid::new()))
+    Path::from(format!(
+        "spans/{tenant}/{day}/{}.parquet",
+        ulid::Ulid::new()
+    ))
 }
 
 /// Sorts rows by trace id and start time and encodes them into Parquet bytes, returning the
@@ -37,28 +40,54 @@ pub fn new_part_path(tenant: &TenantId, day: &str) -> Path {
 /// Arrow or Parquet encoding failures.
 pub fn encode_part(mut rows: Vec<SpanRow>, path: &str) -> Result<Bytes, Error> {
     rows.sort_unstable_by(|a, b| {
-        (a.span.trace_id, a.span.start_time_unix_nano).cmp(&(b.span.trace_id, b.span.start_time_unix_nano))
+        (a.span.trace_id, a.span.start_time_unix_nano)
+            .cmp(&(b.span.trace_id, b.span.start_time_unix_nano))
     });
-    let parquet_error = |source| Error::Parquet { path: path.to_string(), source };
-    let min_start = rows.iter().map(|row| row.span.start_time_unix_nano).min().unwrap_or(0);
-    let max_start = rows.iter().map(|row| row.span.start_time_unix_nano).max().unwrap_or(0);
+    let parquet_error = |source| Error::Parquet {
+        path: path.to_string(),
+        source,
+    };
+    let min_start = rows
+        .iter()
+        .map(|row| row.span.start_time_unix_nano)
+        .min()
+        .unwrap_or(0);
+    let max_start = rows
+        .iter()
+        .map(|row| row.span.start_time_unix_nano)
+        .max()
+        .unwrap_or(0);
     let operations: BTreeSet<(&str, &str, i32)> = rows
         .iter()
-        .map(|row| (&*row.service_name, row.span.name.as_str(), row.span.kind.to_otlp()))
+        .map(|row| {
+            (
+                &*row.service_name,
+                row.span.name.as_str(),
+                row.span.kind.to_otlp(),
+            )
+        })
         .collect();
     let operations_json = serde_json::to_string(&operations).unwrap_or_else(|_| "[]".to_string());
     let trace_id_column = ColumnPath::from(columns::TRACE_ID);
     let properties = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL).map_err(parquet_error)?))
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(ZSTD_LEVEL).map_err(parquet_error)?,
+        ))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_data_page_row_count_limit(PAGE_ROWS)
         .set_column_bloom_filter_enabled(trace_id_column.clone(), true)
         .set_column_bloom_filter_fpp(trace_id_column.clone(), 0.01)
-        .set_column_bloom_filter_max_ndv(trace_id_column.clone(), rows.len().clamp(1, ROW_GROUP_ROWS) as u64)
+        .set_column_bloom_filter_max_ndv(
+            trace_id_column.clone(),
+            rows.len().clamp(1, ROW_GROUP_ROWS) as u64,
+        )
         .set_column_dictionary_enabled(trace_id_column, false)
         .set_key_value_metadata(Some(vec![
-            KeyValue::new(metadata_keys::FORMAT_VERSION.to_string(), FORMAT_VERSION.to_string()),
+            KeyValue::new(
+                metadata_keys::FORMAT_VERSION.to_string(),
+                FORMAT_VERSION.to_string(),
+            ),
             KeyValue::new(metadata_keys::MIN_START.to_string(), min_start.to_string()),
             KeyValue::new(metadata_keys::MAX_START.to_string(), max_start.to_string()),
             KeyValue::new(metadata_keys::OPERATIONS.to_string(), operations_json),
@@ -66,7 +95,8 @@ pub fn encode_part(mut rows: Vec<SpanRow>, path: &str) -> Result<Bytes, Error> {
         .build();
     let batch = rows_to_batch(&rows)?;
     drop(rows);
-    let mut writer = ArrowWriter::try_new(Vec::new(), span_schema(), Some(properties)).map_err(parquet_error)?;
+    let mut writer =
+        ArrowWriter::try_new(Vec::new(), span_schema(), Some(properties)).map_err(parquet_error)?;
     writer.write(&batch).map_err(parquet_error)?;
     let bytes = writer.into_inner().map_err(parquet_error)?;
     Ok(Bytes::from(bytes))
@@ -92,7 +122,11 @@ pub async fn write_part(
     objects
         .put(&path, PutPayload::from_bytes(bytes.clone()))
         .await
-        .map_err(|source| Error::Object { operation: "put", path: path.to_string(), source })?;
+        .map_err(|source| Error::Object {
+            operation: "put",
+            path: path.to_string(),
+            source,
+        })?;
     let part = PartInfo::from_bytes(path, tenant.clone(), day.to_string(), bytes)?;
     metrics::counter!("sightline_parts_written_total").increment(1);
     metrics::counter!("sightline_parts_written_bytes_total").increment(size_bytes);

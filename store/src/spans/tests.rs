@@ -1,17 +1,24 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sightline_model::{
-    AnyValue, Event, KeyValue, Link, Resource, ResourceSpans, Scope, ScopeSpans, Span, SpanId, StatusCode,
+    AnyValue, Event, KeyValue, Link, Resource, ResourceSpans, Scope, ScopeSpans, Span, SpanId,
+    StatusCode,
 };
 
 use super::*;
 
 fn now_nanos() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
 }
 
 fn config(dir: &std::path::Path) -> StoreConfig {
-    StoreConfig { data_dir: dir.to_path_buf(), ..StoreConfig::default() }
+    StoreConfig {
+        data_dir: dir.to_path_buf(),
+        ..StoreConfig::default()
+    }
 }
 
 fn span(trace: u8, id: u8, parent: Option<u8>, start: u64) -> Span {
@@ -30,14 +37,31 @@ fn span(trace: u8, id: u8, parent: Option<u8>, start: u64) -> Span {
             KeyValue::new("retries", AnyValue::Int(3)),
             KeyValue::new("ratio", AnyValue::Double(0.25)),
             KeyValue::new("blob", AnyValue::Bytes(vec![0, 255])),
-            KeyValue::new("list", AnyValue::Array(vec![AnyValue::Bool(true), AnyValue::Empty])),
+            KeyValue::new(
+                "list",
+                AnyValue::Array(vec![AnyValue::Bool(true), AnyValue::Empty]),
+            ),
         ],
         dropped_attributes_count: 2,
-        events: vec![Event { time_unix_nano: start + 5, name: "exception".into(), attributes: vec![], dropped_attributes_count: 1 }],
+        events: vec![Event {
+            time_unix_nano: start + 5,
+            name: "exception".into(),
+            attributes: vec![],
+            dropped_attributes_count: 1,
+        }],
         dropped_events_count: 3,
-        links: vec![Link { trace_id: TraceId([9; 16]), span_id: SpanId([9; 8]), flags: 1, ..Link::default() }],
+        links: vec![Link {
+            trace_id: TraceId([9; 16]),
+            span_id: SpanId([9; 8]),
+            flags: 1,
+            ..Link::default()
+        }],
         dropped_links_count: 4,
-        status_code: if id % 2 == 0 { StatusCode::Error } else { StatusCode::Ok },
+        status_code: if id.is_multiple_of(2) {
+            StatusCode::Error
+        } else {
+            StatusCode::Ok
+        },
         status_message: "m".into(),
     }
 }
@@ -46,11 +70,21 @@ fn batch(service: &str, spans: Vec<Span>) -> SpanBatch {
     SpanBatch {
         resources: vec![ResourceSpans {
             resource: Resource {
-                attributes: vec![KeyValue::new("service.name", AnyValue::String(service.into()))],
+                attributes: vec![KeyValue::new(
+                    "service.name",
+                    AnyValue::String(service.into()),
+                )],
                 dropped_attributes_count: 1,
                 schema_url: "https://opentelemetry.io/schemas/1.26.0".into(),
             },
-            scopes: vec![ScopeSpans { scope: Scope { name: "lib".into(), version: "1.0".into(), ..Scope::default() }, spans }],
+            scopes: vec![ScopeSpans {
+                scope: Scope {
+                    name: "lib".into(),
+                    version: "1.0".into(),
+                    ..Scope::default()
+                },
+                spans,
+            }],
         }],
     }
 }
@@ -65,25 +99,76 @@ async fn spans_survive_head_flush_and_reopen_unchanged() {
     let dir = tempfile::tempdir().unwrap();
     let tenant = TenantId::default_tenant();
     let start = now_nanos();
-    let input = batch("checkout", vec![span(1, 1, None, start), span(1, 2, Some(1), start + 10), span(2, 3, None, start + 20)]);
-    let expected = sorted(input.clone().into_rows().into_iter().filter(|row| row.span.trace_id == TraceId([1; 16])).collect());
+    let input = batch(
+        "checkout",
+        vec![
+            span(1, 1, None, start),
+            span(1, 2, Some(1), start + 10),
+            span(2, 3, None, start + 20),
+        ],
+    );
+    let expected = sorted(
+        input
+            .clone()
+            .into_rows()
+            .into_iter()
+            .filter(|row| row.span.trace_id == TraceId([1; 16]))
+            .collect(),
+    );
 
     let store = SpanStore::open(config(dir.path())).await.unwrap();
     store.append(&tenant, input).await.unwrap();
-    assert_eq!(sorted(store.find_trace(&tenant, TraceId([1; 16])).await.unwrap()), expected, "from the head");
+    assert_eq!(
+        sorted(store.find_trace(&tenant, TraceId([1; 16])).await.unwrap()),
+        expected,
+        "from the head"
+    );
 
     store.flush().await.unwrap();
-    assert_eq!(sorted(store.find_trace(&tenant, TraceId([1; 16])).await.unwrap()), expected, "from a part");
-    assert!(store.find_trace(&tenant, TraceId([3; 16])).await.unwrap().is_empty());
-    assert!(store.find_trace(&TenantId::new("other").unwrap(), TraceId([1; 16])).await.unwrap().is_empty());
+    assert_eq!(
+        sorted(store.find_trace(&tenant, TraceId([1; 16])).await.unwrap()),
+        expected,
+        "from a part"
+    );
+    assert!(store
+        .find_trace(&tenant, TraceId([3; 16]))
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .find_trace(&TenantId::new("other").unwrap(), TraceId([1; 16]))
+        .await
+        .unwrap()
+        .is_empty());
 
     // Unflushed data after the flush comes back by WAL replay, flushed data from the catalog.
-    store.append(&tenant, batch("cart", vec![span(4, 5, None, start + 30)])).await.unwrap();
+    store
+        .append(&tenant, batch("cart", vec![span(4, 5, None, start + 30)]))
+        .await
+        .unwrap();
     drop(store);
     let reopened = SpanStore::open(config(dir.path())).await.unwrap();
-    assert_eq!(sorted(reopened.find_trace(&tenant, TraceId([1; 16])).await.unwrap()), expected);
-    assert_eq!(reopened.find_trace(&tenant, TraceId([4; 16])).await.unwrap().len(), 1);
-    assert_eq!(reopened.services(&tenant).await.unwrap(), vec!["cart".to_string(), "checkout".to_string()]);
+    assert_eq!(
+        sorted(
+            reopened
+                .find_trace(&tenant, TraceId([1; 16]))
+                .await
+                .unwrap()
+        ),
+        expected
+    );
+    assert_eq!(
+        reopened
+            .find_trace(&tenant, TraceId([4; 16]))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        reopened.services(&tenant).await.unwrap(),
+        vec!["cart".to_string(), "checkout".to_string()]
+    );
 }
 
 #[tokio::test]
@@ -92,25 +177,95 @@ async fn search_finds_newest_traces_in_head_and_parts() {
     let tenant = TenantId::default_tenant();
     let start = now_nanos();
     let store = SpanStore::open(config(dir.path())).await.unwrap();
-    store.append(&tenant, batch("a", vec![span(1, 1, None, start), span(2, 2, None, start + 100)])).await.unwrap();
+    store
+        .append(
+            &tenant,
+            batch(
+                "a",
+                vec![span(1, 1, None, start), span(2, 2, None, start + 100)],
+            ),
+        )
+        .await
+        .unwrap();
     store.flush().await.unwrap();
-    store.append(&tenant, batch("a", vec![span(3, 3, None, start + 200)])).await.unwrap();
-    store.append(&tenant, batch("b", vec![span(4, 4, None, start + 300)])).await.unwrap();
+    store
+        .append(&tenant, batch("a", vec![span(3, 3, None, start + 200)]))
+        .await
+        .unwrap();
+    store
+        .append(&tenant, batch("b", vec![span(4, 4, None, start + 300)]))
+        .await
+        .unwrap();
 
-    let all = SpanQuery { service: Some("a".into()), start_unix_nano: 0, end_unix_nano: u64::MAX, limit: 10, ..SpanQuery::default() };
-    assert_eq!(store.search_trace_ids(&tenant, &all).await.unwrap(), vec![TraceId([3; 16]), TraceId([2; 16]), TraceId([1; 16])]);
-    let limited = SpanQuery { limit: 2, ..all.clone() };
-    assert_eq!(store.search_trace_ids(&tenant, &limited).await.unwrap(), vec![TraceId([3; 16]), TraceId([2; 16])]);
-    let errors = SpanQuery { status: Some(StatusCode::Error), ..all.clone() };
-    assert_eq!(store.search_trace_ids(&tenant, &errors).await.unwrap(), vec![TraceId([2; 16])]);
-    let by_attribute = SpanQuery { attributes: vec![("retries".into(), "3".into())], min_duration_nanos: Some(2_000_000), ..all.clone() };
-    assert_eq!(store.search_trace_ids(&tenant, &by_attribute).await.unwrap(), vec![TraceId([3; 16]), TraceId([2; 16])]);
-    let by_hot_column = SpanQuery { attributes: vec![("http.route".into(), "/users/{id}".into())], ..all.clone() };
-    assert_eq!(store.search_trace_ids(&tenant, &by_hot_column).await.unwrap().len(), 3);
-    let by_hot_column_miss = SpanQuery { attributes: vec![("http.route".into(), "/other".into())], ..all.clone() };
-    assert!(store.search_trace_ids(&tenant, &by_hot_column_miss).await.unwrap().is_empty());
-    let by_resource = SpanQuery { service: None, attributes: vec![("service.name".into(), "b".into())], ..all };
-    assert_eq!(store.search_trace_ids(&tenant, &by_resource).await.unwrap(), vec![TraceId([4; 16])]);
+    let all = SpanQuery {
+        service: Some("a".into()),
+        start_unix_nano: 0,
+        end_unix_nano: u64::MAX,
+        limit: 10,
+        ..SpanQuery::default()
+    };
+    assert_eq!(
+        store.search_trace_ids(&tenant, &all).await.unwrap(),
+        vec![TraceId([3; 16]), TraceId([2; 16]), TraceId([1; 16])]
+    );
+    let limited = SpanQuery {
+        limit: 2,
+        ..all.clone()
+    };
+    assert_eq!(
+        store.search_trace_ids(&tenant, &limited).await.unwrap(),
+        vec![TraceId([3; 16]), TraceId([2; 16])]
+    );
+    let errors = SpanQuery {
+        status: Some(StatusCode::Error),
+        ..all.clone()
+    };
+    assert_eq!(
+        store.search_trace_ids(&tenant, &errors).await.unwrap(),
+        vec![TraceId([2; 16])]
+    );
+    let by_attribute = SpanQuery {
+        attributes: vec![("retries".into(), "3".into())],
+        min_duration_nanos: Some(2_000_000),
+        ..all.clone()
+    };
+    assert_eq!(
+        store
+            .search_trace_ids(&tenant, &by_attribute)
+            .await
+            .unwrap(),
+        vec![TraceId([3; 16]), TraceId([2; 16])]
+    );
+    let by_hot_column = SpanQuery {
+        attributes: vec![("http.route".into(), "/users/{id}".into())],
+        ..all.clone()
+    };
+    assert_eq!(
+        store
+            .search_trace_ids(&tenant, &by_hot_column)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    let by_hot_column_miss = SpanQuery {
+        attributes: vec![("http.route".into(), "/other".into())],
+        ..all.clone()
+    };
+    assert!(store
+        .search_trace_ids(&tenant, &by_hot_column_miss)
+        .await
+        .unwrap()
+        .is_empty());
+    let by_resource = SpanQuery {
+        service: None,
+        attributes: vec![("service.name".into(), "b".into())],
+        ..all
+    };
+    assert_eq!(
+        store.search_trace_ids(&tenant, &by_resource).await.unwrap(),
+        vec![TraceId([4; 16])]
+    );
     let operations = store.operations(&tenant, "a").await.unwrap();
     assert_eq!(operations.len(), 3);
 }
@@ -120,16 +275,37 @@ async fn compaction_merges_parts_and_keeps_every_span() {
     let dir = tempfile::tempdir().unwrap();
     let tenant = TenantId::default_tenant();
     let start = now_nanos();
-    let store = SpanStore::open(StoreConfig { compaction_min_parts: 3, ..config(dir.path()) }).await.unwrap();
+    let store = SpanStore::open(StoreConfig {
+        compaction_min_parts: 3,
+        ..config(dir.path())
+    })
+    .await
+    .unwrap();
     for index in 1..=3u8 {
-        store.append(&tenant, batch("a", vec![span(index, index, None, start + u64::from(index))])).await.unwrap();
+        store
+            .append(
+                &tenant,
+                batch(
+                    "a",
+                    vec![span(index, index, None, start + u64::from(index))],
+                ),
+            )
+            .await
+            .unwrap();
         store.flush().await.unwrap();
     }
     assert_eq!(store.inner.catalog.parts(&tenant).len(), 3);
     store.run_maintenance_once().await.unwrap();
     assert_eq!(store.inner.catalog.parts(&tenant).len(), 1);
     for index in 1..=3u8 {
-        assert_eq!(store.find_trace(&tenant, TraceId([index; 16])).await.unwrap().len(), 1);
+        assert_eq!(
+            store
+                .find_trace(&tenant, TraceId([index; 16]))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
     }
 }
 
@@ -137,14 +313,36 @@ async fn compaction_merges_parts_and_keeps_every_span() {
 async fn retention_deletes_expired_day_partitions() {
     let dir = tempfile::tempdir().unwrap();
     let tenant = TenantId::default_tenant();
-    let store = SpanStore::open(StoreConfig { retention_hours: 48, ..config(dir.path()) }).await.unwrap();
+    let store = SpanStore::open(StoreConfig {
+        retention_hours: 48,
+        ..config(dir.path())
+    })
+    .await
+    .unwrap();
     let old = now_nanos() - 3 * 24 * 3600 * 1_000_000_000;
-    store.append(&tenant, batch("a", vec![span(1, 1, None, old)])).await.unwrap();
-    store.append(&tenant, batch("a", vec![span(2, 2, None, now_nanos())])).await.unwrap();
+    store
+        .append(&tenant, batch("a", vec![span(1, 1, None, old)]))
+        .await
+        .unwrap();
+    store
+        .append(&tenant, batch("a", vec![span(2, 2, None, now_nanos())]))
+        .await
+        .unwrap();
     store.flush().await.unwrap();
     store.run_maintenance_once().await.unwrap();
-    assert!(store.find_trace(&tenant, TraceId([1; 16])).await.unwrap().is_empty());
-    assert_eq!(store.find_trace(&tenant, TraceId([2; 16])).await.unwrap().len(), 1);
+    assert!(store
+        .find_trace(&tenant, TraceId([1; 16]))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .find_trace(&tenant, TraceId([2; 16]))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -152,13 +350,32 @@ async fn torn_wal_tail_is_ignored_on_replay() {
     let dir = tempfile::tempdir().unwrap();
     let tenant = TenantId::default_tenant();
     let store = SpanStore::open(config(dir.path())).await.unwrap();
-    store.append(&tenant, batch("a", vec![span(1, 1, None, now_nanos())])).await.unwrap();
+    store
+        .append(&tenant, batch("a", vec![span(1, 1, None, now_nanos())]))
+        .await
+        .unwrap();
     store.inner.wal.close().await;
     drop(store);
-    let (_, segment) = wal::list_segments(&dir.path().join("wal")).unwrap().pop().unwrap();
-    let mut file = std::fs::OpenOptions::new().append(true).open(segment).unwrap();
+    let (_, segment) = wal::list_segments(&dir.path().join("wal"))
+        .unwrap()
+        .pop()
+        .unwrap();
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(segment)
+        .unwrap();
     std::io::Write::write_all(&mut file, &[200, 0, 0, 0, 1, 2]).unwrap();
     let reopened = SpanStore::open(config(dir.path())).await.unwrap();
-    assert_eq!(reopened.find_trace(&tenant, TraceId([1; 16])).await.unwrap().len(), 1);
-    reopened.append(&tenant, batch("a", vec![span(2, 2, None, now_nanos())])).await.unwrap();
+    assert_eq!(
+        reopened
+            .find_trace(&tenant, TraceId([1; 16]))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    reopened
+        .append(&tenant, batch("a", vec![span(2, 2, None, now_nanos())]))
+        .await
+        .unwrap();
 }

@@ -20,11 +20,18 @@ pub struct ReplayedSegment {
 /// # Errors
 /// I/O errors reading the directory.
 pub fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, Error> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|source| Error::Io { operation: "list wal directory", path: dir.to_path_buf(), source })?;
+    let entries = std::fs::read_dir(dir).map_err(|source| Error::Io {
+        operation: "list wal directory",
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let mut segments = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(|source| Error::Io { operation: "list wal directory", path: dir.to_path_buf(), source })?;
+        let entry = entry.map_err(|source| Error::Io {
+            operation: "list wal directory",
+            path: dir.to_path_buf(),
+            source,
+        })?;
         let path = entry.path();
         let sequence = path
             .file_name()
@@ -45,7 +52,11 @@ pub fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, Error> {
 /// # Errors
 /// I/O errors reading the file.
 pub fn read_segment(path: &Path) -> Result<ReplayedSegment, Error> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io { operation: "read wal segment", path: path.to_path_buf(), source })?;
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        operation: "read wal segment",
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mut offset = 0usize;
     let mut records = Vec::new();
     let mut damage = None;
@@ -56,7 +67,10 @@ pub fn read_segment(path: &Path) -> Result<ReplayedSegment, Error> {
                 offset += len;
             }
             DecodedFrame::Incomplete => {
-                damage = Some(format!("torn record at byte {offset} ({} bytes cut off)", bytes.len() - offset));
+                damage = Some(format!(
+                    "torn record at byte {offset} ({} bytes cut off)",
+                    bytes.len() - offset
+                ));
                 break;
             }
             DecodedFrame::Corrupt(reason) => {
@@ -65,5 +79,9 @@ pub fn read_segment(path: &Path) -> Result<ReplayedSegment, Error> {
             }
         }
     }
-    Ok(ReplayedSegment { records, valid_bytes: offset as u64, damage })
+    Ok(ReplayedSegment {
+        records,
+        valid_bytes: offset as u64,
+        damage,
+    })
 }

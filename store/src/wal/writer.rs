@@ -97,8 +97,15 @@ impl WalWriter {
         let thread = std::thread::Builder::new()
             .name("wal-writer".to_string())
             .spawn(move || state.run(receiver))
-            .map_err(|source| Error::Io { operation: "spawn wal writer", path: dir.to_path_buf(), source })?;
-        Ok(Self { sender, thread: std::sync::Mutex::new(Some(thread)) })
+            .map_err(|source| Error::Io {
+                operation: "spawn wal writer",
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        Ok(Self {
+            sender,
+            thread: std::sync::Mutex::new(Some(thread)),
+        })
     }
 
     /// Appends a record and resolves once it is fsynced and visible in the head.
@@ -106,13 +113,19 @@ impl WalWriter {
     /// # Errors
     /// [`Error::WalClosed`] after shutdown; the write or fsync error otherwise.
     pub async fn append(&self, record: WalRecord) -> Result<(), Error> {
-        let frame = encode_frame(&record).map_err(|error| Error::WalClosed(format!("encode: {error}")))?;
+        let frame =
+            encode_frame(&record).map_err(|error| Error::WalClosed(format!("encode: {error}")))?;
         let (reply, done) = oneshot::channel();
         self.sender
-            .send(WalCommand::Append(AppendRequest { record, frame, reply }))
+            .send(WalCommand::Append(AppendRequest {
+                record,
+                frame,
+                reply,
+            }))
             .await
             .map_err(|_| Error::WalClosed("writer stopped".to_string()))?;
-        done.await.map_err(|_| Error::WalClosed("writer stopped before fsync".to_string()))?
+        done.await
+            .map_err(|_| Error::WalClosed("writer stopped before fsync".to_string()))?
     }
 
     /// Starts a new segment and freezes the head, atomically with respect to appends.
@@ -125,7 +138,8 @@ impl WalWriter {
             .send(WalCommand::Rotate(reply))
             .await
             .map_err(|_| Error::WalClosed("writer stopped".to_string()))?;
-        done.await.map_err(|_| Error::WalClosed("writer stopped during rotation".to_string()))?
+        done.await
+            .map_err(|_| Error::WalClosed("writer stopped during rotation".to_string()))?
     }
 
     /// Lets the thread finish the work queued before this call, fsync, and stop.
@@ -134,7 +148,11 @@ impl WalWriter {
         if self.sender.send(WalCommand::Close(reply)).await.is_ok() {
             let _ = done.await;
         }
-        let thread = self.thread.lock().unwrap_or_else(|poison| poison.into_inner()).take();
+        let thread = self
+            .thread
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .take();
         if let Some(thread) = thread {
             let joined = tokio::task::spawn_blocking(move || thread.join()).await;
             if !matches!(joined, Ok(Ok(()))) {
@@ -192,7 +210,10 @@ impl WriterState {
             buffer.extend_from_slice(&request.frame);
         }
         let path = segment_path(&self.dir, self.sequence);
-        let written = self.file.write_all(&buffer).and_then(|()| self.file.sync_data());
+        let written = self
+            .file
+            .write_all(&buffer)
+            .and_then(|()| self.file.sync_data());
         if let Err(source) = written {
             // Cut the segment back to its last good length so a later append is not written
             // after a torn frame; if even that fails, replay stops at the torn frame.
@@ -214,7 +235,8 @@ impl WriterState {
             return;
         }
         self.segment_len += bytes as u64;
-        metrics::histogram!("sightline_wal_fsync_duration_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!("sightline_wal_fsync_duration_seconds")
+            .record(started.elapsed().as_secs_f64());
         metrics::histogram!("sightline_wal_group_commit_appends").record(appends.len() as f64);
         metrics::counter!("sightline_wal_bytes_written_total").increment(bytes as u64);
         let (records, replies): (Vec<_>, Vec<_>) = appends
@@ -232,11 +254,15 @@ impl WriterState {
         let file = create_segment(&self.dir, next)?;
         let old = std::mem::replace(&mut self.file, file);
         drop(old);
-        self.sealed_segments.push(segment_path(&self.dir, self.sequence));
+        self.sealed_segments
+            .push(segment_path(&self.dir, self.sequence));
         self.sequence = next;
         self.segment_len = 0;
         let frozen = self.heads.freeze();
-        Ok(Rotation { frozen, obsolete_segments: std::mem::take(&mut self.sealed_segments) })
+        Ok(Rotation {
+            frozen,
+            obsolete_segments: std::mem::take(&mut self.sealed_segments),
+        })
     }
 }
 
@@ -246,10 +272,18 @@ fn create_segment(dir: &Path, sequence: u64) -> Result<File, Error> {
         .create(true)
         .append(true)
         .open(&path)
-        .map_err(|source| Error::Io { operation: "create wal segment", path: path.clone(), source })?;
+        .map_err(|source| Error::Io {
+            operation: "create wal segment",
+            path: path.clone(),
+            source,
+        })?;
     // The directory entry must be durable too, or a crash could lose the whole segment.
     File::open(dir)
         .and_then(|directory| directory.sync_all())
-        .map_err(|source| Error::Io { operation: "fsync wal directory", path: dir.to_path_buf(), source })?;
+        .map_err(|source| Error::Io {
+            operation: "fsync wal directory",
+            path: dir.to_path_buf(),
+            source,
+        })?;
     Ok(file)
 }
