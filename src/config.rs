@@ -188,6 +188,15 @@ pub fn load(flags: Flags) -> Result<Config, Vec<String>> {
     if file.store.flush_max_spans == 0 {
         problems.push("invalid value 0 for store.flush_max_spans: must be at least 1".to_string());
     }
+    if let Err(query_problems) = file.query.validate() {
+        problems.extend(query_problems);
+    }
+    if file.collector.multi_tenancy != file.query.multi_tenancy {
+        problems.push(format!(
+            "collector.multi_tenancy ({}) and query.multi_tenancy ({}) must agree, or data is written to tenants no query can read",
+            file.collector.multi_tenancy, file.query.multi_tenancy
+        ));
+    }
     if file.collector.max_body_size_bytes == 0 {
         problems.push(
             "invalid value 0 for collector.max_body_size_bytes: must be at least 1".to_string(),
@@ -223,6 +232,7 @@ mod tests {
         let text = include_str!("../sightline.example.toml");
         let file: FileConfig = toml::from_str(text).unwrap();
         assert_eq!(file.store, StoreConfig::default());
+        assert_eq!(file.collector, CollectorConfig::default());
         assert_eq!(file.server.http_listen, ServerConfig::default().http_listen);
     }
 

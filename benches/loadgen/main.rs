@@ -1,13 +1,21 @@
 //! Load generator: starts the real `sightline` release binary on a temporary data directory,
 //! drives it over OTLP/gRPC with many concurrent connections, then measures queries.
 //!
-//! Run: `cargo bench --bench loadgen -- [--spans N] [--connections N] [--batch-traces N]`
-//! (build the server first with `cargo build --release`). Prints one report; figures and the
-//! machine go in `benches/README.md`.
+//! Run: `cargo bench --bench loadgen -- [--spans N] [--connections N] [--batch-traces N]
+//! [--queries N] [--dump-ndjson PATH] [--sample-ids PATH]` (build the server first with
+//! `cargo build --release`). Prints one report; figures and the machine go in
+//! `benches/README.md`.
+//!
+//! `--dump-ndjson PATH` also writes every span sent as one JSON line in the ClickHouse
+//! exporter's `otel_traces` column form (see `ndjson.rs`); `--sample-ids PATH` writes the trace
+//! ids that "trace by id" looks up, one per line, in the order used. Both feed
+//! `benches/compare.sh` (the ClickHouse baseline). Dumping costs the load generator some CPU
+//! during ingest, on the same machine as the server.
 //!
 //! Traffic: 24 services, traces of 5–60 spans, 10–25 semantic-convention attributes per span,
 //! log-normal-ish durations, about 3% error spans.
 
+mod ndjson;
 mod traffic;
 
 use std::path::PathBuf;
@@ -21,6 +29,8 @@ struct Options {
     connections: usize,
     batch_traces: usize,
     queries: usize,
+    dump_ndjson: Option<PathBuf>,
+    sample_ids: Option<PathBuf>,
 }
 
 fn parse_options() -> Options {
@@ -29,10 +39,26 @@ fn parse_options() -> Options {
         connections: 16,
         batch_traces: 20,
         queries: 200,
+        dump_ndjson: None,
+        sample_ids: None,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut index = 1;
     while index < args.len() {
+        let path = args.get(index + 1).map(PathBuf::from);
+        match (args[index].as_str(), path) {
+            ("--dump-ndjson", Some(path)) => {
+                options.dump_ndjson = Some(path);
+                index += 2;
+                continue;
+            }
+            ("--sample-ids", Some(path)) => {
+                options.sample_ids = Some(path);
+                index += 2;
+                continue;
+            }
+            _ => {}
+        }
         let value = args
             .get(index + 1)
             .and_then(|value| value.parse::<u64>().ok());
@@ -163,12 +189,18 @@ fn percentile(sorted: &[f64], fraction: f64) -> f64 {
 }
 
 async fn ingest(server: &Server, options: &Options) -> (u64, Duration, Vec<String>) {
+    let dump: Option<ndjson::Sink> = options.dump_ndjson.as_ref().map(|path| {
+        let file = std::fs::File::create(path)
+            .unwrap_or_else(|error| panic!("create {}: {error}", path.display()));
+        std::sync::Arc::new(std::sync::Mutex::new(file))
+    });
     let started = Instant::now();
     let per_connection = options.spans / options.connections as u64;
     let mut tasks = Vec::new();
     for connection in 0..options.connections {
         let endpoint = format!("http://{}", server.grpc);
         let batch_traces = options.batch_traces;
+        let mut dump = dump.clone().map(ndjson::Writer::new);
         tasks.push(tokio::spawn(async move {
             let mut client = TraceServiceClient::connect(endpoint)
                 .await
@@ -179,6 +211,9 @@ async fn ingest(server: &Server, options: &Options) -> (u64, Duration, Vec<Strin
             let mut sample_ids = Vec::new();
             while sent < per_connection {
                 let (request, spans, trace_ids) = generator.request(batch_traces);
+                if let Some(dump) = dump.as_mut() {
+                    dump.append(&request);
+                }
                 if sample_ids.len() < 64 {
                     sample_ids.push(trace_ids[0].clone());
                 }
@@ -238,6 +273,17 @@ async fn main() {
         options.spans, options.connections, options.batch_traces
     );
     let (spans, elapsed, trace_ids) = ingest(&server, &options).await;
+    if let Some(path) = &options.dump_ndjson {
+        println!(
+            "dumped {spans} spans as NDJSON (otel_traces columns) to {}",
+            path.display()
+        );
+    }
+    if let Some(path) = &options.sample_ids {
+        let lines: String = trace_ids.iter().map(|id| format!("{id}\n")).collect();
+        std::fs::write(path, lines)
+            .unwrap_or_else(|error| panic!("write {}: {error}", path.display()));
+    }
     let (rss_after_ingest, cpu) = process_usage(pid);
     println!("ingest: {spans} spans in {:.1}s = {:.0} spans/s (WAL fsync on); server CPU {:.1}s ({:.2} cores); peak RSS {rss_after_ingest:.0} MiB",
         elapsed.as_secs_f64(), spans as f64 / elapsed.as_secs_f64(), cpu, cpu / elapsed.as_secs_f64());

@@ -6,5 +6,6 @@ mod fixtures;
 mod ingest_errors;
 mod jaeger_api;
 mod native_api;
+mod ops;
 mod sdk_clients;
 mod server;
