@@ -1,11 +1,11 @@
 //! [`SpanStore`]: the facade over WAL, head and parts.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use object_store::ObjectStore;
+use object_store::{ObjectStore, ObjectStoreExt};
 use sightline_model::attr::find;
 use sightline_model::{
     KeyValue, Resource, SpanBatch, SpanKind, SpanRow, StatusCode, TenantId, TraceId,
@@ -17,7 +17,7 @@ use crate::config::StoreConfig;
 use crate::error::Error;
 use crate::head::Heads;
 use crate::part::{reader, PartCatalog};
-use crate::wal::{self, WalRecord, WalWriter};
+use crate::wal::{self, Rotation, WalRecord, WalWriter};
 use crate::{compact, objects, retention};
 
 /// Filters for a trace search. A trace matches when one of its spans satisfies every filter.
@@ -92,6 +92,8 @@ struct Inner {
     wal: WalWriter,
     /// Serialises flushes, so one rotation's parts are written before the next starts.
     flush_lock: tokio::sync::Mutex<()>,
+    /// Rotations whose parts could not be written yet, oldest first; the next flush retries.
+    pending_rotations: std::sync::Mutex<Vec<Rotation>>,
 }
 
 impl SpanStore {
@@ -126,6 +128,7 @@ impl SpanStore {
                 catalog,
                 wal,
                 flush_lock: tokio::sync::Mutex::new(()),
+                pending_rotations: std::sync::Mutex::new(Vec::new()),
             }),
         })
     }
@@ -251,54 +254,96 @@ impl SpanStore {
     }
 
     /// Writes the head to parts now: rotates the WAL, writes the frozen head's spans as one part
-    /// per tenant and day, then deletes the WAL segments that held them.
+    /// per tenant and day, then deletes the WAL segments that held them. Rotations whose write
+    /// failed earlier are retried first.
     ///
     /// # Errors
     /// WAL rotation, encoding or object store failures; the frozen head then stays in memory
-    /// and its segments stay on disk, so nothing is lost.
+    /// (queryable) and its segments stay on disk, and the next flush retries it.
     pub async fn flush(&self) -> Result<(), Error> {
         let _serial = self.inner.flush_lock.lock().await;
-        let rotation = self.inner.wal.rotate().await?;
-        let frozen = rotation.frozen;
-        if frozen.span_count > 0 {
-            let started = std::time::Instant::now();
-            let mut written_bytes = 0;
-            let mut parts = 0;
-            for (tenant, head) in &frozen.tenants {
-                let mut by_day: std::collections::BTreeMap<String, Vec<SpanRow>> =
-                    Default::default();
-                for row in &head.rows {
-                    by_day
-                        .entry(crate::part::day_of_unix_nanos(
-                            row.span.start_time_unix_nano,
-                        ))
-                        .or_default()
-                        .push(row.clone());
-                }
-                for (day, rows) in by_day {
-                    let part =
-                        crate::part::writer::write_part(&self.inner.objects, tenant, &day, rows)
-                            .await?;
-                    written_bytes += part.size_bytes;
-                    parts += 1;
-                    self.inner.catalog.add(part);
+        let mut rotations = std::mem::take(&mut *self.pending_rotations());
+        let rotated = self.inner.wal.rotate().await;
+        let mut outcome = rotated
+            .as_ref()
+            .map(|_| ())
+            .map_err(|error| Error::WalClosed(error.to_string()));
+        rotations.extend(rotated);
+        let mut still_pending = Vec::new();
+        for rotation in rotations {
+            if outcome.is_ok() {
+                match self.write_rotation(&rotation).await {
+                    Ok(()) => {
+                        self.finish_rotation(rotation);
+                        continue;
+                    }
+                    Err(error) => outcome = Err(error),
                 }
             }
-            tracing::info!(
-                spans = frozen.span_count,
-                parts,
-                written_bytes,
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "flushed head to parts"
-            );
+            still_pending.push(rotation);
         }
-        self.inner.heads.release(&frozen);
+        *self.pending_rotations() = still_pending;
+        outcome
+    }
+
+    fn pending_rotations(&self) -> std::sync::MutexGuard<'_, Vec<Rotation>> {
+        self.inner
+            .pending_rotations
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// Writes a frozen head as parts, all or nothing: parts become visible in the catalog only
+    /// once every one of them is written.
+    async fn write_rotation(&self, rotation: &Rotation) -> Result<(), Error> {
+        let frozen = &rotation.frozen;
+        if frozen.span_count == 0 {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        let mut written = Vec::new();
+        for (tenant, head) in &frozen.tenants {
+            let mut by_day: BTreeMap<String, Vec<SpanRow>> = BTreeMap::new();
+            for row in &head.rows {
+                let day = crate::part::day_of_unix_nanos(row.span.start_time_unix_nano);
+                by_day.entry(day).or_default().push(row.clone());
+            }
+            for (day, rows) in by_day {
+                match crate::part::writer::write_part(&self.inner.objects, tenant, &day, rows).await
+                {
+                    Ok(part) => written.push(part),
+                    Err(error) => {
+                        for part in written {
+                            let _ = self.inner.objects.delete(&part.path).await;
+                        }
+                        return Err(error);
+                    }
+                }
+            }
+        }
+        let written_bytes: u64 = written.iter().map(|part| part.size_bytes).sum();
+        let parts = written.len();
+        for part in written {
+            self.inner.catalog.add(part);
+        }
+        tracing::info!(
+            spans = frozen.span_count,
+            parts,
+            written_bytes,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "flushed head to parts"
+        );
+        Ok(())
+    }
+
+    /// Drops a written rotation's frozen head and deletes its WAL segments.
+    fn finish_rotation(&self, rotation: Rotation) {
+        self.inner.heads.release(&rotation.frozen);
         for segment in rotation.obsolete_segments {
             if let Err(error) = std::fs::remove_file(&segment) {
                 tracing::warn!(%error, segment = %segment.display(), "could not delete flushed wal segment");
             }
         }
-        Ok(())
     }
 
     /// Starts the background work: flushing the head by size or age, compaction and retention.

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sightline_model::{SpanBatch, TenantId};
 
 pub use reader::{list_segments, read_segment, ReplayedSegment};
-pub use writer::{AppendRequest, WalCommand, WalWriter};
+pub use writer::{AppendRequest, Rotation, WalCommand, WalWriter};
 
 /// Version byte at the start of every record payload.
 pub const FORMAT_VERSION: u8 = 1;

@@ -379,3 +379,55 @@ async fn torn_wal_tail_is_ignored_on_replay() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn failed_flush_keeps_spans_queryable_and_is_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = TenantId::default_tenant();
+    let store = SpanStore::open(config(dir.path())).await.unwrap();
+    store
+        .append(&tenant, batch("a", vec![span(1, 1, None, now_nanos())]))
+        .await
+        .unwrap();
+    // A file where the parts directory should be makes every part write fail.
+    let blocker = dir.path().join("objects").join("spans");
+    std::fs::write(&blocker, b"not a directory").unwrap();
+    assert!(store.flush().await.is_err());
+    assert_eq!(
+        store
+            .find_trace(&tenant, TraceId([1; 16]))
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "still in the frozen head"
+    );
+    store
+        .append(&tenant, batch("a", vec![span(2, 2, None, now_nanos())]))
+        .await
+        .unwrap();
+    assert!(store.flush().await.is_err());
+    std::fs::remove_file(&blocker).unwrap();
+    store.flush().await.unwrap();
+    assert_eq!(
+        store.inner.catalog.parts(&tenant).len(),
+        2,
+        "both rotations written"
+    );
+    assert!(store.pending_rotations().is_empty());
+    assert_eq!(
+        wal::list_segments(&dir.path().join("wal")).unwrap().len(),
+        1,
+        "flushed segments deleted"
+    );
+    for id in [1, 2] {
+        assert_eq!(
+            store
+                .find_trace(&tenant, TraceId([id; 16]))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+}
