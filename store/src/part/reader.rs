@@ -6,9 +6,10 @@ use std::sync::Arc;
 use arrow_array::{Array, BooleanArray, RecordBatch};
 use futures::TryStreamExt;
 use object_store::ObjectStore;
-use parquet::arrow::arrow_reader::{ArrowPredicateFn, RowFilter};
+use parquet::arrow::arrow_reader::{ArrowPredicateFn, RowFilter, RowSelection};
 use parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
 use parquet::arrow::ProjectionMask;
+use parquet::file::page_index::column_index::ColumnIndexMetaData;
 use std::collections::HashMap;
 
 use sightline_model::hot::{column_name, HOT_SPAN_ATTRIBUTES};
@@ -91,6 +92,64 @@ async fn row_groups_with_trace(
     Ok(candidates)
 }
 
+/// Narrows candidate row groups to the pages whose trace id range (from the page index) holds
+/// `trace_id`. Parts are sorted by trace id, so this is usually one page. Returns the row
+/// groups that keep at least one page and the selection of rows over them.
+fn select_pages_with_trace(
+    part: &PartInfo,
+    column: usize,
+    candidates: &[usize],
+    trace_id: &TraceId,
+) -> (Vec<usize>, RowSelection) {
+    let metadata = part.metadata.metadata();
+    let wanted = trace_id.as_bytes().as_slice();
+    let mut row_groups = Vec::new();
+    let mut ranges = Vec::new();
+    let mut offset = 0usize;
+    for &row_group in candidates {
+        let rows = usize::try_from(metadata.row_group(row_group).num_rows()).unwrap_or(0);
+        let page_index = metadata.page_index_for_row_group(row_group);
+        let pages = match (
+            page_index.column_index(column),
+            page_index.offset_index(column),
+        ) {
+            (Some(ColumnIndexMetaData::FIXED_LEN_BYTE_ARRAY(index)), Some(offsets)) => {
+                let locations = offsets.page_locations();
+                let mut pages = Vec::new();
+                for (page, location) in locations.iter().enumerate() {
+                    let holds = match (index.min_value(page), index.max_value(page)) {
+                        (Some(min), Some(max)) => min <= wanted && wanted <= max,
+                        _ => true,
+                    };
+                    if holds {
+                        let start = usize::try_from(location.first_row_index).unwrap_or(0);
+                        let end = locations.get(page + 1).map_or(rows, |next| {
+                            usize::try_from(next.first_row_index).unwrap_or(rows)
+                        });
+                        pages.push(start..end);
+                    }
+                }
+                pages
+            }
+            _ => vec![0..rows],
+        };
+        if pages.is_empty() {
+            continue;
+        }
+        row_groups.push(row_group);
+        ranges.extend(
+            pages
+                .into_iter()
+                .map(|range| range.start + offset..range.end + offset),
+        );
+        offset += rows;
+    }
+    (
+        row_groups,
+        RowSelection::from_consecutive_ranges(ranges.into_iter(), offset),
+    )
+}
+
 /// Returns the spans of `trace_id` stored in `part`.
 ///
 /// # Errors
@@ -100,13 +159,14 @@ pub async fn find_trace_in_part(
     part: &PartInfo,
     trace_id: &TraceId,
 ) -> Result<Vec<SpanRow>, Error> {
-    let row_groups = row_groups_with_trace(objects, part, trace_id).await?;
+    let candidates = row_groups_with_trace(objects, part, trace_id).await?;
+    let column = column_index(part, columns::TRACE_ID)?;
+    let (row_groups, selection) = select_pages_with_trace(part, column, &candidates, trace_id);
     metrics::counter!("sightline_part_row_groups_pruned_total")
         .increment((part.metadata.metadata().num_row_groups() - row_groups.len()) as u64);
     if row_groups.is_empty() {
         return Ok(Vec::new());
     }
-    let column = column_index(part, columns::TRACE_ID)?;
     let wanted = *trace_id.as_bytes();
     let predicate = ArrowPredicateFn::new(
         ProjectionMask::leaves(part.metadata.parquet_schema(), [column]),
@@ -126,6 +186,7 @@ pub async fn find_trace_in_part(
     );
     let stream = builder(objects, part)
         .with_row_groups(row_groups)
+        .with_row_selection(selection)
         .with_row_filter(RowFilter::new(vec![Box::new(predicate)]))
         .build()
         .map_err(parquet_error(part))?;

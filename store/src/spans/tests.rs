@@ -431,3 +431,44 @@ async fn failed_flush_keeps_spans_queryable_and_is_retried() {
         );
     }
 }
+
+#[tokio::test]
+async fn lookups_in_a_many_page_part_find_every_span_of_a_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = TenantId::default_tenant();
+    let store = SpanStore::open(config(dir.path())).await.unwrap();
+    let start = now_nanos();
+    let trace = |index: u32| {
+        let mut bytes = [0u8; 16];
+        bytes[..4].copy_from_slice(&index.wrapping_mul(2_654_435_761).to_be_bytes());
+        bytes[15] = 1;
+        TraceId(bytes)
+    };
+    let spans: Vec<Span> = (0..3000u32)
+        .flat_map(|index| {
+            (1..=5u8).map(move |id| Span {
+                trace_id: trace(index),
+                span_id: SpanId([id; 8]),
+                start_time_unix_nano: start,
+                ..Span::default()
+            })
+        })
+        .collect();
+    store.append(&tenant, batch("a", spans)).await.unwrap();
+    store.flush().await.unwrap();
+    let part = &store.inner.catalog.parts(&tenant)[0];
+    assert!(
+        part.metadata.metadata().row_group(0).num_rows()
+            > 4 * crate::part::writer::PAGE_ROWS as i64
+    );
+    for index in [0, 1, 1499, 2999] {
+        let rows = store.find_trace(&tenant, trace(index)).await.unwrap();
+        assert_eq!(rows.len(), 5, "trace {index}");
+        assert!(rows.iter().all(|row| row.span.trace_id == trace(index)));
+    }
+    assert!(store
+        .find_trace(&tenant, trace(3001))
+        .await
+        .unwrap()
+        .is_empty());
+}
