@@ -200,7 +200,7 @@ async fn ingest(server: &Server, options: &Options) -> (u64, Duration, Vec<Strin
     for connection in 0..options.connections {
         let endpoint = format!("http://{}", server.grpc);
         let batch_traces = options.batch_traces;
-        let mut dump = dump.clone().map(ndjson::Writer::new);
+        let mut writer = dump.clone().map(ndjson::Writer::new);
         tasks.push(tokio::spawn(async move {
             let mut client = TraceServiceClient::connect(endpoint)
                 .await
@@ -211,8 +211,8 @@ async fn ingest(server: &Server, options: &Options) -> (u64, Duration, Vec<Strin
             let mut sample_ids = Vec::new();
             while sent < per_connection {
                 let (request, spans, trace_ids) = generator.request(batch_traces);
-                if let Some(dump) = dump.as_mut() {
-                    dump.append(&request);
+                if let Some(writer) = writer.as_mut() {
+                    writer.append(&request);
                 }
                 if sample_ids.len() < 64 {
                     sample_ids.push(trace_ids[0].clone());

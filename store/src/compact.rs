@@ -8,6 +8,7 @@ use object_store::{ObjectStore, ObjectStoreExt};
 
 use crate::error::Error;
 use crate::part::reader::read_part;
+use crate::part::schema::span_schema;
 use crate::part::writer::write_part;
 use crate::part::{PartCatalog, PartInfo};
 
@@ -59,12 +60,20 @@ async fn merge_parts(
     let started = std::time::Instant::now();
     let tenant = parts[0].tenant.clone();
     let input_bytes: u64 = parts.iter().map(|part| part.size_bytes).sum();
-    let mut rows = Vec::new();
+    let mut batches = Vec::new();
     for part in &parts {
-        rows.extend(read_part(objects, part).await?);
+        batches.push(read_part(objects, part).await?);
     }
-    let row_count = rows.len();
-    let merged = write_part(objects, &tenant, day, rows).await?;
+    let batch =
+        arrow_select::concat::concat_batches(&span_schema(), &batches).map_err(|source| {
+            Error::Arrow {
+                what: format!("compacting {tenant}/{day}"),
+                source,
+            }
+        })?;
+    drop(batches);
+    let row_count = batch.num_rows();
+    let merged = write_part(objects, &tenant, day, batch).await?;
     let output_bytes = merged.size_bytes;
     catalog.add(merged);
     let paths: Vec<_> = parts.iter().map(|part| part.path.clone()).collect();

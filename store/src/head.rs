@@ -1,56 +1,104 @@
-//! The head: spans not yet in a Parquet part, held in memory and queryable at once.
+//! The head: spans not yet in a Parquet part, held in memory as Arrow record batches in the
+//! part schema and queryable at once.
 //!
-//! The WAL writer applies each fsynced group to the *active* head. A flush freezes it (the
-//! frozen head stays queryable) and starts a new active one; once the frozen head's spans are in
-//! parts, it is released.
+//! Appenders convert each accepted batch to Arrow ([`HeadEntry::from_span_batch`]) in their own
+//! task; the WAL writer applies fsynced entries to the *active* head. A flush freezes it (the
+//! frozen head stays queryable) and starts a new active one; once the frozen head's spans are
+//! in parts, it is released. Head and parts are filtered by the same [`ScanPlan`].
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use sightline_model::{SpanKind, SpanRow, TenantId, TraceId};
+use arrow_array::RecordBatch;
+use sightline_model::{SpanBatch, SpanKind, SpanRow, TenantId, TraceId};
 
+use crate::error::Error;
+use crate::part::scan::ScanPlan;
+use crate::part::schema::{
+    batch_operations, batch_to_rows, rows_to_batch, span_schema, SpanColumns,
+};
 use crate::spans::SpanQuery;
-use crate::wal::WalRecord;
 
-/// In-memory bytes estimated per WAL byte (decoded rows are larger than their encoding).
-const MEMORY_BYTES_PER_WAL_BYTE: u64 = 3;
+/// Bytes of trace index per span, added to the batches' own size in the memory estimate.
+const INDEX_BYTES_PER_SPAN: u64 = 24;
+
+/// One appended batch, converted for the head.
+pub struct HeadEntry {
+    /// The tenant it belongs to.
+    pub tenant: TenantId,
+    /// The spans in the part schema.
+    pub batch: RecordBatch,
+    /// The distinct (service, span name, kind) of the spans.
+    pub operations: BTreeSet<(String, String, SpanKind)>,
+}
+
+impl HeadEntry {
+    /// Converts an accepted batch of spans.
+    ///
+    /// # Errors
+    /// Arrow conversion failures (a bug).
+    pub fn from_span_batch(tenant: TenantId, batch: SpanBatch) -> Result<Self, Error> {
+        let batch = rows_to_batch(&batch.into_rows())?;
+        let operations = batch_operations(&batch)?;
+        Ok(Self {
+            tenant,
+            batch,
+            operations,
+        })
+    }
+}
 
 /// The spans of one tenant in a head.
 #[derive(Default)]
 pub struct TenantHead {
-    /// Rows in arrival order.
-    pub rows: Vec<SpanRow>,
-    by_trace: HashMap<TraceId, Vec<u32>>,
+    /// Batches in arrival order.
+    pub batches: Vec<RecordBatch>,
+    /// Trace id → (batch, row) of each of its spans.
+    by_trace: HashMap<TraceId, Vec<(u32, u32)>>,
     operations: BTreeSet<(String, String, SpanKind)>,
 }
 
 impl TenantHead {
-    fn push(&mut self, row: SpanRow) {
-        let index = self.rows.len() as u32;
-        self.by_trace
-            .entry(row.span.trace_id)
-            .or_default()
-            .push(index);
-        let operation = (
-            row.service_name.to_string(),
-            row.span.name.clone(),
-            row.span.kind,
-        );
-        if !self.operations.contains(&operation) {
-            self.operations.insert(operation);
+    fn push(&mut self, entry: HeadEntry) -> Result<(), Error> {
+        let batch_index = self.batches.len() as u32;
+        let columns = SpanColumns::new(&entry.batch, "head");
+        for row in 0..entry.batch.num_rows() {
+            self.by_trace
+                .entry(columns.trace_id(row)?)
+                .or_default()
+                .push((batch_index, row as u32));
         }
-        self.rows.push(row);
+        self.operations.extend(entry.operations);
+        self.batches.push(entry.batch);
+        Ok(())
     }
 
     /// Returns the spans of a trace.
-    pub fn trace(&self, trace_id: &TraceId) -> impl Iterator<Item = &SpanRow> {
-        self.by_trace
-            .get(trace_id)
-            .into_iter()
-            .flatten()
-            .map(|index| &self.rows[*index as usize])
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] if a row cannot be decoded (a bug).
+    pub fn trace(&self, trace_id: &TraceId) -> Result<Vec<SpanRow>, Error> {
+        let mut rows = Vec::new();
+        for (batch, row) in self.by_trace.get(trace_id).into_iter().flatten() {
+            let slice = self.batches[*batch as usize].slice(*row as usize, 1);
+            rows.extend(batch_to_rows(&slice, "head")?);
+        }
+        Ok(rows)
+    }
+
+    /// Returns every span as one batch.
+    ///
+    /// # Errors
+    /// [`Error::Arrow`] if the batches do not concatenate (a bug).
+    pub fn concat(&self) -> Result<RecordBatch, Error> {
+        arrow_select::concat::concat_batches(&span_schema(), &self.batches).map_err(|source| {
+            Error::Arrow {
+                what: "head batches".to_string(),
+                source,
+            }
+        })
     }
 }
 
@@ -95,25 +143,30 @@ impl Default for Heads {
 }
 
 impl Heads {
-    /// Adds durable records (each with its encoded size) to the active head.
-    pub fn apply(&self, records: Vec<(WalRecord, usize)>) {
+    /// Adds durable entries to the active head.
+    pub fn apply(&self, entries: Vec<HeadEntry>) {
         let mut active = self
             .active
             .write()
             .unwrap_or_else(|poison| poison.into_inner());
-        for (record, encoded_bytes) in records {
-            let rows = record.batch.into_rows();
-            active.span_count += rows.len();
-            let bytes = encoded_bytes as u64 * MEMORY_BYTES_PER_WAL_BYTE;
+        for entry in entries {
+            let spans = entry.batch.num_rows();
+            let bytes =
+                entry.batch.get_array_memory_size() as u64 + spans as u64 * INDEX_BYTES_PER_SPAN;
+            let tenant = entry.tenant.clone();
+            if let Err(error) = active.tenants.entry(tenant).or_default().push(entry) {
+                // Unreachable for batches built by `HeadEntry::from_span_batch`; the WAL still
+                // holds the spans, so a restart replays them.
+                tracing::error!(%error, "could not index a head batch");
+                continue;
+            }
+            active.span_count += spans;
             active.approx_bytes += bytes;
             self.unflushed_bytes.fetch_add(bytes, Ordering::Relaxed);
             active.first_append.get_or_insert_with(Instant::now);
-            let tenant = active.tenants.entry(record.tenant).or_default();
-            for row in rows {
-                tenant.push(row);
-            }
         }
         metrics::gauge!("sightline_head_spans").set(active.span_count as f64);
+        metrics::gauge!("sightline_head_bytes").set(self.unflushed_bytes() as f64);
     }
 
     /// Freezes the active head and starts an empty one. The frozen head stays queryable until
@@ -140,6 +193,7 @@ impl Heads {
             .retain(|held| !Arc::ptr_eq(held, frozen));
         self.unflushed_bytes
             .fetch_sub(frozen.approx_bytes, Ordering::Relaxed);
+        metrics::gauge!("sightline_head_bytes").set(self.unflushed_bytes() as f64);
     }
 
     /// Returns the estimated bytes of every unflushed span (active and frozen).
@@ -156,8 +210,13 @@ impl Heads {
         (active.span_count, active.first_append)
     }
 
-    /// Calls `visit` on the tenant's head in every generation, newest first.
-    pub fn for_each_tenant_head(&self, tenant: &TenantId, mut visit: impl FnMut(&TenantHead)) {
+    /// Calls `visit` on the tenant's head in every generation, newest first, stopping at the
+    /// first error.
+    fn try_for_each_tenant_head(
+        &self,
+        tenant: &TenantId,
+        mut visit: impl FnMut(&TenantHead) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         if let Some(head) = self
             .active
             .read()
@@ -165,7 +224,7 @@ impl Heads {
             .tenants
             .get(tenant)
         {
-            visit(head);
+            visit(head)?;
         }
         let frozen = self
             .frozen
@@ -174,30 +233,43 @@ impl Heads {
             .clone();
         for generation in frozen.iter().rev() {
             if let Some(head) = generation.tenants.get(tenant) {
-                visit(head);
+                visit(head)?;
             }
         }
+        Ok(())
     }
 
     /// Returns the spans of a trace held in memory.
-    pub fn find_trace(&self, tenant: &TenantId, trace_id: &TraceId) -> Vec<SpanRow> {
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] if a row cannot be decoded (a bug).
+    pub fn find_trace(&self, tenant: &TenantId, trace_id: &TraceId) -> Result<Vec<SpanRow>, Error> {
         let mut rows = Vec::new();
-        self.for_each_tenant_head(tenant, |head| rows.extend(head.trace(trace_id).cloned()));
-        rows
+        self.try_for_each_tenant_head(tenant, |head| {
+            rows.extend(head.trace(trace_id)?);
+            Ok(())
+        })?;
+        Ok(rows)
     }
 
     /// Returns (trace id, span start) of every span in memory that matches `query`.
-    pub fn search(&self, tenant: &TenantId, query: &SpanQuery) -> Vec<(TraceId, u64)> {
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] if a row cannot be decoded (a bug).
+    pub fn search(
+        &self,
+        tenant: &TenantId,
+        query: &SpanQuery,
+    ) -> Result<Vec<(TraceId, u64)>, Error> {
+        let plan = ScanPlan::new(query);
         let mut hits = Vec::new();
-        self.for_each_tenant_head(tenant, |head| {
-            hits.extend(
-                head.rows
-                    .iter()
-                    .filter(|row| query.matches(row))
-                    .map(|row| (row.span.trace_id, row.span.start_time_unix_nano)),
-            );
-        });
-        hits
+        self.try_for_each_tenant_head(tenant, |head| {
+            for batch in &head.batches {
+                plan.filter_batch(&SpanColumns::new(batch, "head"), &mut hits)?;
+            }
+            Ok(())
+        })?;
+        Ok(hits)
     }
 
     /// Adds the (service, operation, kind) triples held in memory to `into`.
@@ -206,6 +278,9 @@ impl Heads {
         tenant: &TenantId,
         into: &mut BTreeSet<(String, String, SpanKind)>,
     ) {
-        self.for_each_tenant_head(tenant, |head| into.extend(head.operations.iter().cloned()));
+        let _ = self.try_for_each_tenant_head(tenant, |head| {
+            into.extend(head.operations.iter().cloned());
+            Ok(())
+        });
     }
 }

@@ -4,6 +4,7 @@
 //! - [`writer`]: encodes rows into a part (zstd, page statistics, bloom filter on trace id).
 //! - [`reader`]: trace lookup (statistics, then bloom filter, then a row filter) and scans.
 //! - [`io`]: Parquet's async reader over an object store object.
+//! - [`scan`]: columnar span filtering, shared with the head.
 //! - [`catalog`]: the parts of every tenant, their metadata and cached bloom filters.
 //!
 //! Object layout: `spans/{tenant}/{yyyy-mm-dd}/{ulid}.parquet`.
@@ -11,6 +12,7 @@
 pub mod catalog;
 pub mod io;
 pub mod reader;
+pub mod scan;
 pub mod schema;
 pub mod writer;
 

@@ -1,6 +1,6 @@
 //! [`SpanStore`]: the facade over WAL, head and parts.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +15,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::StoreConfig;
 use crate::error::Error;
-use crate::head::Heads;
+use crate::head::{HeadEntry, Heads};
 use crate::part::{reader, PartCatalog};
 use crate::wal::{self, Rotation, WalRecord, WalWriter};
 use crate::{compact, objects, retention};
@@ -151,13 +151,18 @@ impl SpanStore {
         if batch.span_count() == 0 {
             return Ok(());
         }
-        self.inner
-            .wal
-            .append(WalRecord {
-                tenant: tenant.clone(),
-                batch,
-            })
-            .await
+        let tenant = tenant.clone();
+        // Encoding and conversion cost CPU in proportion to the export; keep them off the reactor.
+        let (frame, entry) = tokio::task::spawn_blocking(move || {
+            let record = WalRecord { tenant, batch };
+            let frame = wal::encode_frame(&record)
+                .map_err(|error| Error::WalClosed(format!("encode wal record: {error}")))?;
+            let entry = HeadEntry::from_span_batch(record.tenant, record.batch)?;
+            Ok::<_, Error>((frame, entry))
+        })
+        .await
+        .map_err(|error| Error::WalClosed(format!("append task failed: {error}")))??;
+        self.inner.wal.append(frame, entry).await
     }
 
     /// Returns every stored span of a trace, in no particular order (empty if unknown). A span
@@ -170,7 +175,7 @@ impl SpanStore {
         tenant: &TenantId,
         trace_id: TraceId,
     ) -> Result<Vec<SpanRow>, Error> {
-        let mut rows = self.inner.heads.find_trace(tenant, &trace_id);
+        let mut rows = self.inner.heads.find_trace(tenant, &trace_id)?;
         for part in self.inner.catalog.parts(tenant) {
             rows.extend(reader::find_trace_in_part(&self.inner.objects, &part, &trace_id).await?);
         }
@@ -188,7 +193,7 @@ impl SpanStore {
         tenant: &TenantId,
         query: &SpanQuery,
     ) -> Result<Vec<TraceId>, Error> {
-        let mut hits = self.inner.heads.search(tenant, query);
+        let mut hits = self.inner.heads.search(tenant, query)?;
         let mut parts: Vec<_> = self
             .inner
             .catalog
@@ -303,13 +308,9 @@ impl SpanStore {
         let started = std::time::Instant::now();
         let mut written = Vec::new();
         for (tenant, head) in &frozen.tenants {
-            let mut by_day: BTreeMap<String, Vec<SpanRow>> = BTreeMap::new();
-            for row in &head.rows {
-                let day = crate::part::day_of_unix_nanos(row.span.start_time_unix_nano);
-                by_day.entry(day).or_default().push(row.clone());
-            }
-            for (day, rows) in by_day {
-                match crate::part::writer::write_part(&self.inner.objects, tenant, &day, rows).await
+            for (day, batch) in split_by_day(&head.concat()?)? {
+                match crate::part::writer::write_part(&self.inner.objects, tenant, &day, batch)
+                    .await
                 {
                     Ok(part) => written.push(part),
                     Err(error) => {
@@ -432,6 +433,39 @@ fn newest_distinct(hits: &[(TraceId, u64)], limit: usize) -> Vec<(TraceId, u64)>
         .collect()
 }
 
+/// Splits a batch into one batch per day of span start, so each part holds one day partition.
+fn split_by_day(
+    batch: &arrow_array::RecordBatch,
+) -> Result<Vec<(String, arrow_array::RecordBatch)>, Error> {
+    let starts = crate::part::schema::SpanColumns::new(batch, "head")
+        .u64(crate::part::schema::columns::START)?;
+    let days: Vec<String> = starts
+        .values()
+        .iter()
+        .map(|start| crate::part::day_of_unix_nanos(*start))
+        .collect();
+    let distinct: BTreeSet<&String> = days.iter().collect();
+    if distinct.len() <= 1 {
+        return Ok(distinct
+            .into_iter()
+            .map(|day| (day.clone(), batch.clone()))
+            .collect());
+    }
+    distinct
+        .into_iter()
+        .map(|day| {
+            let mask: arrow_array::BooleanArray =
+                days.iter().map(|row_day| Some(row_day == day)).collect();
+            arrow_select::filter::filter_record_batch(batch, &mask)
+                .map(|part| (day.clone(), part))
+                .map_err(|source| Error::Arrow {
+                    what: format!("splitting head by day {day}"),
+                    source,
+                })
+        })
+        .collect()
+}
+
 /// Replays every WAL segment into the head. Returns the next segment number and the replayed
 /// segments, which the first flush deletes.
 fn replay_wal(dir: &std::path::Path, heads: &Heads) -> Result<(u64, Vec<PathBuf>), Error> {
@@ -449,7 +483,12 @@ fn replay_wal(dir: &std::path::Path, heads: &Heads) -> Result<(u64, Vec<PathBuf>
         }
         records += segment.records.len();
         bytes += segment.valid_bytes;
-        heads.apply(segment.records);
+        let entries = segment
+            .records
+            .into_iter()
+            .map(|(record, _)| HeadEntry::from_span_batch(record.tenant, record.batch))
+            .collect::<Result<Vec<_>, _>>()?;
+        heads.apply(entries);
         replayed.push(path);
     }
     tracing::info!(

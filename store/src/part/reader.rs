@@ -10,14 +10,12 @@ use parquet::arrow::arrow_reader::{ArrowPredicateFn, RowFilter, RowSelection};
 use parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
 use parquet::arrow::ProjectionMask;
 use parquet::file::page_index::column_index::ColumnIndexMetaData;
-use std::collections::HashMap;
-
-use sightline_model::hot::{column_name, HOT_SPAN_ATTRIBUTES};
-use sightline_model::{KeyValue, Resource, SpanRow, TraceId};
+use sightline_model::{SpanRow, TraceId};
 
 use super::catalog::PartInfo;
 use super::io::PartReader;
-use super::schema::{batch_to_rows, columns, SpanColumns};
+use super::scan::ScanPlan;
+use super::schema::{batch_to_rows, columns, span_schema, SpanColumns};
 use crate::error::Error;
 use crate::spans::SpanQuery;
 
@@ -215,26 +213,9 @@ pub async fn search_part(
     if row_groups.is_empty() {
         return Ok(Vec::new());
     }
-    let hot_filters: Vec<(String, &str)> = query
-        .attributes
-        .iter()
-        .filter(|(key, _)| HOT_SPAN_ATTRIBUTES.contains(&key.as_str()))
-        .map(|(key, value)| (column_name(key), value.as_str()))
-        .collect();
-    let mut wanted: Vec<&str> = vec![
-        columns::TRACE_ID,
-        columns::START,
-        columns::DURATION,
-        columns::SERVICE,
-        columns::NAME,
-        columns::KIND,
-        columns::STATUS,
-    ];
-    wanted.extend(hot_filters.iter().map(|(column, _)| column.as_str()));
-    if !query.attributes.is_empty() {
-        wanted.extend(["attributes", "resource"]);
-    }
-    let leaves: Vec<usize> = wanted
+    let plan = ScanPlan::new(query);
+    let leaves: Vec<usize> = plan
+        .columns()
         .iter()
         .map(|name| column_index(part, name))
         .collect::<Result<_, _>>()?;
@@ -250,12 +231,7 @@ pub async fn search_part(
     let path = part.path.to_string();
     let mut hits = Vec::new();
     for batch in &batches {
-        filter_batch(
-            &SpanColumns::new(batch, &path),
-            query,
-            &hot_filters,
-            &mut hits,
-        )?;
+        plan.filter_batch(&SpanColumns::new(batch, &path), &mut hits)?;
     }
     Ok(hits)
 }
@@ -287,92 +263,20 @@ fn row_groups_in_time_range(part: &PartInfo, query: &SpanQuery) -> Result<Vec<us
         .collect())
 }
 
-/// Appends the matching rows of one batch to `hits`, cheapest filters first.
-fn filter_batch(
-    columns: &SpanColumns<'_>,
-    query: &SpanQuery,
-    hot_filters: &[(String, &str)],
-    hits: &mut Vec<(TraceId, u64)>,
-) -> Result<(), Error> {
-    let trace_ids = columns.fixed(columns::TRACE_ID)?;
-    let starts = columns.u64(columns::START)?;
-    let durations = columns.u64(columns::DURATION)?;
-    let services = columns.string(columns::SERVICE)?;
-    let names = columns.string(columns::NAME)?;
-    let kinds = columns.u8(columns::KIND)?;
-    let statuses = columns.u8(columns::STATUS)?;
-    let hot: Vec<(&arrow_array::StringArray, &str)> = hot_filters
-        .iter()
-        .map(|(column, value)| Ok((columns.string(column)?, *value)))
-        .collect::<Result<_, Error>>()?;
-    let encoded = if query.attributes.is_empty() {
-        None
-    } else {
-        Some((columns.binary("attributes")?, columns.binary("resource")?))
-    };
-    let mut resources: HashMap<&[u8], Arc<Resource>> = HashMap::new();
-    for row in 0..trace_ids.len() {
-        let start = starts.value(row);
-        let duration = durations.value(row);
-        let cheap_match = start >= query.start_unix_nano
-            && start <= query.end_unix_nano
-            && query.service.as_deref().is_none_or(|service| services.value(row) == service)
-            && query.operation.as_deref().is_none_or(|operation| names.value(row) == operation)
-            && query.span_kind.is_none_or(|kind| i32::from(kinds.value(row)) == kind.to_otlp())
-            && query.status.is_none_or(|status| i32::from(statuses.value(row)) == status.to_otlp())
-            && query.min_duration_nanos.is_none_or(|min| duration >= min)
-            && query.max_duration_nanos.is_none_or(|max| duration <= max)
-            // A hot column holds span attributes only; a null may still match on the resource.
-            && hot.iter().all(|(column, value)| column.is_null(row) || column.value(row) == *value);
-        if !cheap_match {
-            continue;
-        }
-        if let Some((attributes, resource_bytes)) = encoded {
-            let attributes: Vec<KeyValue> = columns.decode("attributes", attributes.value(row))?;
-            let resource = match resources.get(resource_bytes.value(row)) {
-                Some(resource) => resource.clone(),
-                None => {
-                    let resource: Arc<Resource> =
-                        Arc::new(columns.decode("resource", resource_bytes.value(row))?);
-                    resources.insert(resource_bytes.value(row), resource.clone());
-                    resource
-                }
-            };
-            if !query.attributes_match(&attributes, &resource) {
-                continue;
-            }
-        }
-        let trace_id = TraceId(
-            trace_ids
-                .value(row)
-                .try_into()
-                .map_err(|_| Error::Corrupt {
-                    what: "trace id",
-                    path: String::new(),
-                    reason: "not 16 bytes".to_string(),
-                })?,
-        );
-        hits.push((trace_id, start));
-    }
-    Ok(())
-}
-
-/// Reads every row of a part (for compaction).
+/// Reads a whole part as one record batch (for compaction).
 ///
 /// # Errors
-/// Object store, Parquet or decoding failures.
+/// Object store, Parquet or Arrow failures.
 pub async fn read_part(
     objects: &Arc<dyn ObjectStore>,
     part: &PartInfo,
-) -> Result<Vec<SpanRow>, Error> {
+) -> Result<RecordBatch, Error> {
     let stream = builder(objects, part)
         .build()
         .map_err(parquet_error(part))?;
     let batches: Vec<RecordBatch> = stream.try_collect().await.map_err(parquet_error(part))?;
-    let path = part.path.to_string();
-    let mut rows = Vec::with_capacity(part.rows as usize);
-    for batch in &batches {
-        rows.extend(batch_to_rows(batch, &path)?);
-    }
-    Ok(rows)
+    arrow_select::concat::concat_batches(&span_schema(), &batches).map_err(|source| Error::Arrow {
+        what: part.path.to_string(),
+        source,
+    })
 }

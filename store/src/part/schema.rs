@@ -283,6 +283,17 @@ impl<'a> SpanColumns<'a> {
             .ok_or_else(|| self.corrupt(format!("{name} is not u8")))
     }
 
+    /// Returns the trace id of a row.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] if the column is missing or the value is not 16 bytes.
+    pub fn trace_id(&self, row: usize) -> Result<TraceId, Error> {
+        let bytes = self.fixed(columns::TRACE_ID)?.value(row);
+        Ok(TraceId(bytes.try_into().map_err(|_| {
+            self.corrupt("trace id is not 16 bytes".to_string())
+        })?))
+    }
+
     /// Decodes a postcard value.
     pub fn decode<T: DeserializeOwned>(&self, what: &str, bytes: &[u8]) -> Result<T, Error> {
         postcard::from_bytes(bytes).map_err(|error| self.corrupt(format!("{what}: {error}")))
@@ -393,4 +404,67 @@ pub fn batch_to_rows(batch: &RecordBatch, path: &str) -> Result<Vec<SpanRow>, Er
         });
     }
     Ok(rows)
+}
+
+/// Returns the batch sorted by trace id, then start time: the order of rows in a part.
+///
+/// # Errors
+/// [`Error::Corrupt`] on a missing column, [`Error::Arrow`] if taking rows fails.
+pub fn sort_by_trace(batch: &RecordBatch) -> Result<RecordBatch, Error> {
+    let columns = SpanColumns::new(batch, "unflushed batch");
+    let trace_ids = columns.fixed(columns::TRACE_ID)?;
+    let starts = columns.u64(columns::START)?;
+    let mut order: Vec<u32> = (0..batch.num_rows() as u32).collect();
+    order.sort_unstable_by(|a, b| {
+        let (a, b) = (*a as usize, *b as usize);
+        trace_ids
+            .value(a)
+            .cmp(trace_ids.value(b))
+            .then(starts.value(a).cmp(&starts.value(b)))
+    });
+    let indices = arrow_array::UInt32Array::from(order);
+    arrow_select::take::take_record_batch(batch, &indices).map_err(|source| Error::Arrow {
+        what: "sorting span batch".to_string(),
+        source,
+    })
+}
+
+/// Returns the distinct (service, span name, kind) of a batch.
+///
+/// # Errors
+/// [`Error::Corrupt`] on a missing column.
+pub fn batch_operations(
+    batch: &RecordBatch,
+) -> Result<std::collections::BTreeSet<(String, String, SpanKind)>, Error> {
+    let columns = SpanColumns::new(batch, "span batch");
+    let services = columns.string(columns::SERVICE)?;
+    let names = columns.string(columns::NAME)?;
+    let kinds = columns.u8(columns::KIND)?;
+    let mut seen: std::collections::HashSet<(&str, &str, u8)> = std::collections::HashSet::new();
+    for row in 0..batch.num_rows() {
+        seen.insert((services.value(row), names.value(row), kinds.value(row)));
+    }
+    Ok(seen
+        .into_iter()
+        .map(|(service, name, kind)| {
+            (
+                service.to_string(),
+                name.to_string(),
+                SpanKind::from_otlp(i32::from(kind)),
+            )
+        })
+        .collect())
+}
+
+/// Returns the earliest and latest span start of a batch (zeros when empty).
+///
+/// # Errors
+/// [`Error::Corrupt`] on a missing column.
+pub fn start_range(batch: &RecordBatch) -> Result<(u64, u64), Error> {
+    let starts = SpanColumns::new(batch, "span batch").u64(columns::START)?;
+    let values = starts.values();
+    Ok((
+        values.iter().copied().min().unwrap_or(0),
+        values.iter().copied().max().unwrap_or(0),
+    ))
 }

@@ -1,8 +1,8 @@
 //! Encodes spans into a Parquet part and puts it on the object store.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use arrow_array::RecordBatch;
 use bytes::Bytes;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
@@ -11,10 +11,12 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
-use sightline_model::{SpanRow, TenantId};
+use sightline_model::TenantId;
 
 use super::catalog::{metadata_keys, PartInfo};
-use super::schema::{columns, rows_to_batch, span_schema, FORMAT_VERSION};
+use super::schema::{
+    batch_operations, columns, sort_by_trace, span_schema, start_range, FORMAT_VERSION,
+};
 use crate::error::Error;
 
 /// Rows per row group: small enough that a trace lookup decodes little, large enough that
@@ -33,39 +35,20 @@ pub fn new_part_path(tenant: &TenantId, day: &str) -> Path {
     ))
 }
 
-/// Sorts rows by trace id and start time and encodes them into Parquet bytes, returning the
-/// bytes and the key/value metadata written.
+/// Sorts a batch by trace id and start time and encodes it into Parquet bytes.
 ///
 /// # Errors
 /// Arrow or Parquet encoding failures.
-pub fn encode_part(mut rows: Vec<SpanRow>, path: &str) -> Result<Bytes, Error> {
-    rows.sort_unstable_by(|a, b| {
-        (a.span.trace_id, a.span.start_time_unix_nano)
-            .cmp(&(b.span.trace_id, b.span.start_time_unix_nano))
-    });
+pub fn encode_part(batch: &RecordBatch, path: &str) -> Result<Bytes, Error> {
+    let batch = sort_by_trace(batch)?;
     let parquet_error = |source| Error::Parquet {
         path: path.to_string(),
         source,
     };
-    let min_start = rows
-        .iter()
-        .map(|row| row.span.start_time_unix_nano)
-        .min()
-        .unwrap_or(0);
-    let max_start = rows
-        .iter()
-        .map(|row| row.span.start_time_unix_nano)
-        .max()
-        .unwrap_or(0);
-    let operations: BTreeSet<(&str, &str, i32)> = rows
-        .iter()
-        .map(|row| {
-            (
-                &*row.service_name,
-                row.span.name.as_str(),
-                row.span.kind.to_otlp(),
-            )
-        })
+    let (min_start, max_start) = start_range(&batch)?;
+    let operations: Vec<(String, String, i32)> = batch_operations(&batch)?
+        .into_iter()
+        .map(|(service, name, kind)| (service, name, kind.to_otlp()))
         .collect();
     let operations_json = serde_json::to_string(&operations).unwrap_or_else(|_| "[]".to_string());
     let trace_id_column = ColumnPath::from(columns::TRACE_ID);
@@ -80,7 +63,7 @@ pub fn encode_part(mut rows: Vec<SpanRow>, path: &str) -> Result<Bytes, Error> {
         .set_column_bloom_filter_fpp(trace_id_column.clone(), 0.01)
         .set_column_bloom_filter_max_ndv(
             trace_id_column.clone(),
-            rows.len().clamp(1, ROW_GROUP_ROWS) as u64,
+            batch.num_rows().clamp(1, ROW_GROUP_ROWS) as u64,
         )
         .set_column_dictionary_enabled(trace_id_column, false)
         .set_key_value_metadata(Some(vec![
@@ -93,8 +76,6 @@ pub fn encode_part(mut rows: Vec<SpanRow>, path: &str) -> Result<Bytes, Error> {
             KeyValue::new(metadata_keys::OPERATIONS.to_string(), operations_json),
         ]))
         .build();
-    let batch = rows_to_batch(&rows)?;
-    drop(rows);
     let mut writer =
         ArrowWriter::try_new(Vec::new(), span_schema(), Some(properties)).map_err(parquet_error)?;
     writer.write(&batch).map_err(parquet_error)?;
@@ -102,7 +83,7 @@ pub fn encode_part(mut rows: Vec<SpanRow>, path: &str) -> Result<Bytes, Error> {
     Ok(Bytes::from(bytes))
 }
 
-/// Writes `rows` as one part of `tenant`'s `day` partition and returns its catalog entry.
+/// Writes a batch as one part of `tenant`'s `day` partition and returns its catalog entry.
 ///
 /// # Errors
 /// Encoding failures and object store failures.
@@ -110,12 +91,12 @@ pub async fn write_part(
     objects: &Arc<dyn ObjectStore>,
     tenant: &TenantId,
     day: &str,
-    rows: Vec<SpanRow>,
+    batch: RecordBatch,
 ) -> Result<Arc<PartInfo>, Error> {
     let path = new_part_path(tenant, day);
-    let row_count = rows.len();
+    let row_count = batch.num_rows();
     let path_text = path.to_string();
-    let bytes = tokio::task::spawn_blocking(move || encode_part(rows, &path_text))
+    let bytes = tokio::task::spawn_blocking(move || encode_part(&batch, &path_text))
         .await
         .map_err(|error| Error::WalClosed(format!("part encoder task failed: {error}")))??;
     let size_bytes = bytes.len() as u64;

@@ -13,17 +13,16 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{encode_frame, WalRecord};
 use crate::error::Error;
-use crate::head::{HeadData, Heads};
+use crate::head::{HeadData, HeadEntry, Heads};
 
 /// Capacity of the append queue; a full queue makes appenders wait (backpressure).
 pub const APPEND_QUEUE_CAPACITY: usize = 4096;
 
 /// An encoded record waiting for its group commit.
 pub struct AppendRequest {
-    /// The record, applied to the head once durable.
-    pub record: WalRecord,
+    /// The record's spans for the head, applied once durable.
+    pub entry: HeadEntry,
     /// The record's encoded frame.
     pub frame: Vec<u8>,
     /// Resolved once the frame is fsynced and the record is in the head.
@@ -108,17 +107,16 @@ impl WalWriter {
         })
     }
 
-    /// Appends a record and resolves once it is fsynced and visible in the head.
+    /// Appends an encoded frame (see [`super::encode_frame`]) and resolves once it is fsynced
+    /// and `entry` is visible in the head.
     ///
     /// # Errors
     /// [`Error::WalClosed`] after shutdown; the write or fsync error otherwise.
-    pub async fn append(&self, record: WalRecord) -> Result<(), Error> {
-        let frame =
-            encode_frame(&record).map_err(|error| Error::WalClosed(format!("encode: {error}")))?;
+    pub async fn append(&self, frame: Vec<u8>, entry: HeadEntry) -> Result<(), Error> {
         let (reply, done) = oneshot::channel();
         self.sender
             .send(WalCommand::Append(AppendRequest {
-                record,
+                entry,
                 frame,
                 reply,
             }))
@@ -239,11 +237,11 @@ impl WriterState {
             .record(started.elapsed().as_secs_f64());
         metrics::histogram!("sightline_wal_group_commit_appends").record(appends.len() as f64);
         metrics::counter!("sightline_wal_bytes_written_total").increment(bytes as u64);
-        let (records, replies): (Vec<_>, Vec<_>) = appends
+        let (entries, replies): (Vec<_>, Vec<_>) = appends
             .into_iter()
-            .map(|request| ((request.record, request.frame.len()), request.reply))
+            .map(|request| (request.entry, request.reply))
             .unzip();
-        self.heads.apply(records);
+        self.heads.apply(entries);
         for reply in replies {
             let _ = reply.send(Ok(()));
         }
