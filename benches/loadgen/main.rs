@@ -92,7 +92,16 @@ fn start_server() -> Server {
         binary.display()
     );
     let data_dir = tempfile::tempdir().expect("temp dir");
+    // Frequent maintenance, so the queries after ingest run over compacted parts.
+    let config = data_dir.path().join("loadgen.toml");
+    std::fs::write(
+        &config,
+        "[store]\nmaintenance_interval_seconds = 3\ncompaction_min_parts = 3\n",
+    )
+    .expect("write config");
     let mut child = Command::new(&binary)
+        .arg("--config")
+        .arg(&config)
         .args([
             "--http-listen",
             "127.0.0.1:0",
@@ -263,6 +272,36 @@ async fn time_queries(client: &reqwest::Client, urls: &[String]) -> (f64, f64) {
     (percentile(&millis, 0.5), percentile(&millis, 0.99))
 }
 
+/// Reads a gauge or counter value from the server's /metrics.
+async fn metric_value(client: &reqwest::Client, base: &str, name: &str) -> f64 {
+    let text = match client.get(format!("{base}/metrics")).send().await {
+        Ok(response) => response.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    text.lines()
+        .filter(|line| line.starts_with(name) && line[name.len()..].starts_with([' ', '{']))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Waits until the part count has stopped changing for a few maintenance passes.
+async fn wait_for_compaction(client: &reqwest::Client, base: &str) {
+    let started = Instant::now();
+    let mut last = -1.0;
+    let mut stable = 0;
+    while stable < 3 && started.elapsed() < Duration::from_secs(180) {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let parts = metric_value(client, base, "sightline_parts").await;
+        stable = if parts == last { stable + 1 } else { 0 };
+        last = parts;
+    }
+    let compactions = metric_value(client, base, "sightline_compactions_total").await;
+    println!(
+        "maintenance settled after {:.0}s: {last} parts, {compactions} compactions",
+        started.elapsed().as_secs_f64()
+    );
+}
+
 #[tokio::main]
 async fn main() {
     let options = parse_options();
@@ -290,6 +329,7 @@ async fn main() {
 
     let client = reqwest::Client::new();
     let base = format!("http://{}", server.http);
+    wait_for_compaction(&client, &base).await;
     let by_id: Vec<String> = trace_ids
         .iter()
         .cycle()

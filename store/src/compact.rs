@@ -13,7 +13,7 @@ use crate::part::writer::write_part;
 use crate::part::{PartCatalog, PartInfo};
 
 /// Largest part compaction produces, in rows; bigger partitions keep several parts.
-pub const MAX_COMPACTED_ROWS: u64 = 4_000_000;
+pub const MAX_COMPACTED_ROWS: u64 = 2_000_000;
 
 /// Merges small parts of each (tenant, day) partition holding at least `min_parts` of them.
 ///
