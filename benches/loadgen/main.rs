@@ -365,4 +365,7 @@ async fn main() {
     let _ = child.wait();
     let objects = dir_bytes(&server.data_dir.path().join("objects"));
     println!("peak RSS {peak_rss:.0} MiB; parts on disk after shutdown flush: {objects} bytes = {:.1} bytes/span", objects as f64 / spans as f64);
+    if std::env::var_os("SIGHTLINE_LOADGEN_KEEP_DATA").is_some() {
+        println!("data kept in {}", server.data_dir.keep().display());
+    }
 }
