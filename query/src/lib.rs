@@ -6,6 +6,8 @@
 //!   services, clock skew (noted, never rewritten), critical path.
 //! - [`search`]: query strings → validated [`sightline_store::SpanQuery`] (durations,
 //!   timestamps, logfmt and JSON attribute filters).
+//! - [`promql`]: PromQL text → [`promql::Value`]: parse (`promql-parser`), evaluate over a
+//!   [`promql::SeriesSource`] with Prometheus' semantics.
 //! - `api`: the HTTP routers: `api::native` (`/api/v1`, JSON for the UI and OTLP export) and
 //!   `api::jaeger` (`/jaeger/api`, Jaeger's `structuredResponse` shapes); tenant selection and
 //!   self-metrics shared by both.
@@ -24,6 +26,7 @@
 // clippy.toml, say so here.
 
 pub mod error;
+pub mod promql;
 pub mod search;
 pub mod trace;
 

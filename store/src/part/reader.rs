@@ -129,7 +129,7 @@ fn select_pages_with_trace(
                 }
                 pages
             }
-            _ => vec![0..rows],
+            _ => std::iter::once(0..rows).collect(),
         };
         if pages.is_empty() {
             continue;

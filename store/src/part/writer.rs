@@ -26,6 +26,10 @@ pub const ROW_GROUP_ROWS: usize = 32 * 1024;
 pub const PAGE_ROWS: usize = 2048;
 /// zstd level: 3 is zstd's default balance of speed and size.
 pub const ZSTD_LEVEL: i32 = 3;
+/// zstd level of the encoded attribute columns, most of a part's bytes: level 9 makes them
+/// about a fifth smaller than level 3 (measured on the load generator's spans: 39.5 → 31.1
+/// bytes per span) for about 2 s of one core per million spans, spent in flush and compaction.
+pub const ZSTD_LEVEL_ATTRIBUTES: i32 = 9;
 
 /// Returns the object path of a new part for `tenant` and `day`.
 pub fn new_part_path(tenant: &TenantId, day: &str) -> Path {
@@ -52,7 +56,12 @@ pub fn encode_part(batch: &RecordBatch, path: &str) -> Result<Bytes, Error> {
         .collect();
     let operations_json = serde_json::to_string(&operations).unwrap_or_else(|_| "[]".to_string());
     let trace_id_column = ColumnPath::from(columns::TRACE_ID);
+    let dense =
+        Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL_ATTRIBUTES).map_err(parquet_error)?);
     let properties = WriterProperties::builder()
+        .set_column_compression(ColumnPath::from("attributes"), dense)
+        .set_column_compression(ColumnPath::from("events"), dense)
+        .set_column_compression(ColumnPath::from("links"), dense)
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(ZSTD_LEVEL).map_err(parquet_error)?,
         ))

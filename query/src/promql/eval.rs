@@ -1,0 +1,319 @@
+//! The per-timestamp evaluator: walks the parsed expression at one evaluation time, selects
+//! series (lookback, staleness, `offset`, `@`), evaluates subqueries and dispatches operators,
+//! aggregations and function calls to their modules.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use promql_parser::label::{MatchOp, Matcher};
+use promql_parser::parser::{AtModifier, Expr, Offset, SubqueryExpr, VectorSelector};
+
+use super::engine::duration_ms;
+use super::prefetch::SelectionPlan;
+use super::source::{SelectedSeries, SeriesSource};
+use super::value::{is_stale_nan, Labels, Matrix, Sample, Series, Vector, METRIC_NAME_LABEL};
+use super::{aggregate, binary, functions, Error};
+
+/// The most points one subquery may evaluate per outer step; a guard against `x[10y:1ms]`.
+const MAX_SUBQUERY_STEPS: i64 = 1_000_000;
+
+/// An intermediate value.
+#[derive(Debug, Clone)]
+pub(crate) enum Val {
+    Scalar(f64),
+    Str(String),
+    Vector(Vector),
+    Matrix(Matrix),
+}
+
+impl Val {
+    pub(crate) fn type_name(&self) -> &'static str {
+        match self {
+            Val::Scalar(_) => "scalar",
+            Val::Str(_) => "string",
+            Val::Vector(_) => "instant vector",
+            Val::Matrix(_) => "range vector",
+        }
+    }
+}
+
+/// Evaluates expressions of one query; `query_start_ms`/`query_end_ms` answer `start()` and
+/// `end()` of the `@` modifier.
+pub(crate) struct Evaluator<'a> {
+    pub(crate) source: &'a dyn SeriesSource,
+    pub(crate) lookback_ms: i64,
+    pub(crate) query_start_ms: i64,
+    pub(crate) query_end_ms: i64,
+    /// The range query's step (0 for an instant query), for `step()`.
+    pub(crate) query_step_ms: i64,
+    pub(crate) subquery_step_ms: i64,
+    /// What is left of [`super::Engine::max_samples`]; one query runs on one thread.
+    pub(crate) sample_budget: Cell<i64>,
+    /// Each selector's window, read once per query.
+    pub(crate) plan: SelectionPlan,
+}
+
+impl Evaluator<'_> {
+    /// Evaluates `expr` at `timestamp_ms`.
+    pub(crate) fn eval(&self, expr: &Expr, timestamp_ms: i64) -> Result<Val, Error> {
+        match expr {
+            Expr::NumberLiteral(number) => Ok(Val::Scalar(number.val)),
+            Expr::StringLiteral(text) => Ok(Val::Str(text.val.clone())),
+            Expr::Paren(paren) => self.eval(&paren.expr, timestamp_ms),
+            Expr::Unary(unary) => match self.eval(&unary.expr, timestamp_ms)? {
+                Val::Scalar(value) => Ok(Val::Scalar(-value)),
+                Val::Vector(mut vector) => {
+                    for sample in &mut vector {
+                        sample.value = -sample.value;
+                        sample.timestamp_ms = timestamp_ms;
+                        sample.drop_name = true;
+                    }
+                    Ok(Val::Vector(vector))
+                }
+                other => Err(Error::execution(format!(
+                    "unary expression only allowed on expressions of type scalar or instant vector, got {:?}",
+                    other.type_name()
+                ))),
+            },
+            Expr::VectorSelector(selector) => self
+                .select_instant(selector, timestamp_ms)
+                .map(Val::Vector),
+            Expr::MatrixSelector(selector) => self
+                .select_range(&selector.vs, duration_ms(selector.range), timestamp_ms)
+                .map(Val::Matrix),
+            Expr::Subquery(subquery) => self.eval_subquery(subquery, timestamp_ms).map(Val::Matrix),
+            Expr::Call(call) => functions::eval_call(self, call, timestamp_ms),
+            Expr::Aggregate(aggregate) => aggregate::eval_aggregate(self, aggregate, timestamp_ms),
+            Expr::Binary(binary) => binary::eval_binary(self, binary, timestamp_ms),
+            Expr::Extension(_) => Err(Error::unsupported("extension expressions")),
+        }
+    }
+
+    /// Takes `count` samples from the query's budget.
+    fn spend_samples(&self, count: usize) -> Result<(), Error> {
+        let left = self
+            .sample_budget
+            .get()
+            .saturating_sub(i64::try_from(count).unwrap_or(i64::MAX));
+        self.sample_budget.set(left);
+        if left < 0 {
+            return Err(Error::execution(
+                "query processing would load too many samples into memory in query execution",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Evaluates `expr` and requires an instant vector.
+    pub(crate) fn eval_vector(&self, expr: &Expr, timestamp_ms: i64) -> Result<Vector, Error> {
+        match self.eval(expr, timestamp_ms)? {
+            Val::Vector(vector) => Ok(vector),
+            other => Err(Error::execution(format!(
+                "expected instant vector, got {}",
+                other.type_name()
+            ))),
+        }
+    }
+
+    /// Evaluates `expr` and requires a scalar.
+    pub(crate) fn eval_scalar(&self, expr: &Expr, timestamp_ms: i64) -> Result<f64, Error> {
+        match self.eval(expr, timestamp_ms)? {
+            Val::Scalar(value) => Ok(value),
+            other => Err(Error::execution(format!(
+                "expected scalar, got {}",
+                other.type_name()
+            ))),
+        }
+    }
+
+    /// Evaluates `expr` and requires a range vector.
+    pub(crate) fn eval_matrix(&self, expr: &Expr, timestamp_ms: i64) -> Result<Matrix, Error> {
+        match self.eval(expr, timestamp_ms)? {
+            Val::Matrix(matrix) => Ok(matrix),
+            other => Err(Error::execution(format!(
+                "expected range vector, got {}",
+                other.type_name()
+            ))),
+        }
+    }
+
+    /// The time a selector or subquery reads at: the `@` time (or `timestamp_ms`) minus the
+    /// offset.
+    pub(crate) fn reference_time_ms(
+        &self,
+        at: &Option<AtModifier>,
+        offset: &Option<Offset>,
+        timestamp_ms: i64,
+    ) -> i64 {
+        let base_ms = match at {
+            None => timestamp_ms,
+            Some(AtModifier::Start) => self.query_start_ms,
+            Some(AtModifier::End) => self.query_end_ms,
+            Some(AtModifier::At(time)) => system_time_ms(*time),
+        };
+        match offset {
+            None => base_ms,
+            Some(Offset::Pos(duration)) => base_ms.saturating_sub(duration_ms(*duration)),
+            Some(Offset::Neg(duration)) => base_ms.saturating_add(duration_ms(*duration)),
+        }
+    }
+
+    /// Reads the series a selector names, with samples in `(start_exclusive_ms, end_ms]`,
+    /// from the query's prefetched window when it covers the request.
+    fn select(
+        &self,
+        selector: &VectorSelector,
+        start_exclusive_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<SelectedSeries>, Error> {
+        let start_ms = start_exclusive_ms.saturating_add(1);
+        let fetch = |from_ms, to_ms| self.select_from_source(selector, from_ms, to_ms);
+        match self.plan.select(selector, start_ms, end_ms, fetch) {
+            Some(selected) => selected,
+            None => self.select_from_source(selector, start_ms, end_ms),
+        }
+    }
+
+    /// Reads the series a selector names, with samples in `start_ms..=end_ms`, from the
+    /// source; `or` alternatives are read one by one and joined.
+    fn select_from_source(
+        &self,
+        selector: &VectorSelector,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<SelectedSeries>, Error> {
+        let mut base: Vec<Matcher> = selector.matchers.matchers.clone();
+        if let Some(name) = &selector.name {
+            base.push(Matcher::new(MatchOp::Equal, METRIC_NAME_LABEL, name));
+        }
+        if selector.matchers.or_matchers.is_empty() {
+            return self.source.select_series(&base, start_ms, end_ms);
+        }
+        let mut union: HashMap<Labels, Vec<(i64, f64)>> = HashMap::new();
+        for alternative in &selector.matchers.or_matchers {
+            let mut matchers = base.clone();
+            matchers.extend(alternative.iter().cloned());
+            for (labels, points) in self.source.select_series(&matchers, start_ms, end_ms)? {
+                union.insert(labels, points);
+            }
+        }
+        Ok(union.into_iter().collect())
+    }
+
+    /// Evaluates an instant vector selector: each series' latest sample within the lookback
+    /// delta, unless that sample is a staleness marker. Samples keep their own timestamps so
+    /// `timestamp()` can report them.
+    pub(crate) fn select_instant(
+        &self,
+        selector: &VectorSelector,
+        timestamp_ms: i64,
+    ) -> Result<Vector, Error> {
+        let reference_ms = self.reference_time_ms(&selector.at, &selector.offset, timestamp_ms);
+        let series = self.select(
+            selector,
+            reference_ms.saturating_sub(self.lookback_ms),
+            reference_ms,
+        )?;
+        let mut vector = Vec::with_capacity(series.len());
+        for (labels, points) in series {
+            if let Some(&(sample_ms, value)) = points.last() {
+                if !is_stale_nan(value) {
+                    vector.push(Sample::new(labels, sample_ms, value));
+                }
+            }
+        }
+        self.spend_samples(vector.len())?;
+        Ok(vector)
+    }
+
+    /// Evaluates a range vector selector: each series' samples in `(ref - range, ref]`,
+    /// staleness markers left out.
+    pub(crate) fn select_range(
+        &self,
+        selector: &VectorSelector,
+        range_ms: i64,
+        timestamp_ms: i64,
+    ) -> Result<Matrix, Error> {
+        let reference_ms = self.reference_time_ms(&selector.at, &selector.offset, timestamp_ms);
+        let series = self.select(
+            selector,
+            reference_ms.saturating_sub(range_ms),
+            reference_ms,
+        )?;
+        let mut matrix = Vec::with_capacity(series.len());
+        for (labels, mut points) in series {
+            points.retain(|(_, value)| !is_stale_nan(*value));
+            if !points.is_empty() {
+                self.spend_samples(points.len())?;
+                matrix.push(Series::new(labels, points));
+            }
+        }
+        Ok(matrix)
+    }
+
+    /// Evaluates a subquery: the inner expression at every multiple of the step within
+    /// `(ref - range, ref]`.
+    fn eval_subquery(&self, subquery: &SubqueryExpr, timestamp_ms: i64) -> Result<Matrix, Error> {
+        let step_ms = subquery
+            .step
+            .map(duration_ms)
+            .unwrap_or(self.subquery_step_ms);
+        if step_ms <= 0 {
+            return Err(Error::execution("subquery step must be positive"));
+        }
+        let end_ms = self.reference_time_ms(&subquery.at, &subquery.offset, timestamp_ms);
+        let range_ms = duration_ms(subquery.range);
+        let window_start_ms = end_ms.saturating_sub(range_ms);
+        if range_ms / step_ms > MAX_SUBQUERY_STEPS {
+            return Err(Error::execution(format!(
+                "subquery would evaluate more than {MAX_SUBQUERY_STEPS} steps"
+            )));
+        }
+        // Go's integer division truncates toward zero, and so does Rust's.
+        let mut step_time_ms = step_ms * (window_start_ms / step_ms);
+        if step_time_ms <= window_start_ms {
+            step_time_ms = step_time_ms.saturating_add(step_ms);
+        }
+        let mut by_labels: HashMap<Labels, Series> = HashMap::new();
+        while step_time_ms <= end_ms {
+            self.spend_samples(1)?;
+            let samples = match self.eval(&subquery.expr, step_time_ms)? {
+                Val::Scalar(value) => vec![Sample::new(Labels::default(), step_time_ms, value)],
+                Val::Vector(vector) => vector,
+                other => {
+                    return Err(Error::execution(format!(
+                        "subquery is only allowed on instant vector, got {}",
+                        other.type_name()
+                    )))
+                }
+            };
+            for sample in samples {
+                let series = by_labels.entry(sample.labels.clone()).or_insert_with(|| {
+                    let mut series = Series::new(sample.labels, Vec::new());
+                    series.drop_name = sample.drop_name;
+                    series
+                });
+                series.points.push((step_time_ms, sample.value));
+            }
+            if step_time_ms == i64::MAX {
+                break;
+            }
+            step_time_ms = step_time_ms.saturating_add(step_ms);
+        }
+        let mut matrix: Matrix = by_labels.into_values().collect();
+        matrix.sort_by(|a, b| a.labels.cmp(&b.labels));
+        Ok(matrix)
+    }
+}
+
+/// Converts a parser time (possibly before the epoch) to ms since the epoch.
+fn system_time_ms(time: SystemTime) -> i64 {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => duration_ms(after),
+        Err(before) => -duration_ms(before.duration()),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,283 @@
+//! Functions over range vectors: `rate`, `increase`, `delta` (with Prometheus'
+//! extrapolation), `irate`, `idelta`, `deriv`, `predict_linear`, `resets`, `changes` and the
+//! `*_over_time` family.
+
+use promql_parser::parser::Expr;
+
+use super::math::{go_max, go_min, kahan_sum_inc, linear_regression, quantile, MeanAccumulator};
+use crate::promql::aggregate::variance;
+use crate::promql::engine::duration_ms;
+use crate::promql::eval::Evaluator;
+use crate::promql::value::{Sample, Series, Vector};
+use crate::promql::Error;
+
+/// The window `(start, end]` a range argument covers at `timestamp_ms`.
+pub(crate) fn range_window(
+    evaluator: &Evaluator<'_>,
+    expr: &Expr,
+    timestamp_ms: i64,
+) -> Result<(i64, i64), Error> {
+    let (at, offset, range) = match expr {
+        Expr::MatrixSelector(selector) => (&selector.vs.at, &selector.vs.offset, selector.range),
+        Expr::Subquery(subquery) => (&subquery.at, &subquery.offset, subquery.range),
+        Expr::Paren(paren) => return range_window(evaluator, &paren.expr, timestamp_ms),
+        _ => {
+            return Err(Error::execution(
+                "expected a range vector selector or subquery",
+            ))
+        }
+    };
+    let end_ms = evaluator.reference_time_ms(at, offset, timestamp_ms);
+    Ok((end_ms.saturating_sub(duration_ms(range)), end_ms))
+}
+
+/// Applies `per_series` to every series of the range argument; series for which it returns
+/// `None` are left out. `keep_name` says whether the metric name survives.
+pub(crate) fn over_series(
+    matrix: Vec<Series>,
+    timestamp_ms: i64,
+    keep_name: bool,
+    mut per_series: impl FnMut(&[(i64, f64)]) -> Option<f64>,
+) -> Vector {
+    let mut out = Vec::with_capacity(matrix.len());
+    for series in matrix {
+        if let Some(value) = per_series(&series.points) {
+            out.push(Sample {
+                labels: series.labels,
+                timestamp_ms,
+                value,
+                drop_name: series.drop_name || !keep_name,
+            });
+        }
+    }
+    out
+}
+
+/// `rate`, `increase` and `delta`: the change over the window, extrapolated towards its
+/// edges as Prometheus' `extrapolatedRate` does.
+pub(crate) fn extrapolated_rate(
+    points: &[(i64, f64)],
+    window: (i64, i64),
+    is_counter: bool,
+    is_rate: bool,
+) -> Option<f64> {
+    let (range_start_ms, range_end_ms) = window;
+    let (&(first_ms, first), &(last_ms, last)) = (points.first()?, points.last()?);
+    if points.len() < 2 {
+        return None;
+    }
+    let mut result = last - first;
+    if is_counter {
+        let mut previous = first;
+        for &(_, value) in &points[1..] {
+            if value < previous {
+                result += previous;
+            }
+            previous = value;
+        }
+    }
+    let mut duration_to_start = (first_ms as f64 - range_start_ms as f64) / 1000.0;
+    let mut duration_to_end = (range_end_ms as f64 - last_ms as f64) / 1000.0;
+    let sampled_interval = (last_ms as f64 - first_ms as f64) / 1000.0;
+    let average_between_samples = sampled_interval / (points.len() - 1) as f64;
+    let threshold = average_between_samples * 1.1;
+    if duration_to_start >= threshold {
+        duration_to_start = average_between_samples / 2.0;
+    }
+    if is_counter && result > 0.0 && first >= 0.0 {
+        let duration_to_zero = sampled_interval * (first / result);
+        if duration_to_zero < duration_to_start {
+            duration_to_start = duration_to_zero;
+        }
+    }
+    if duration_to_end >= threshold {
+        duration_to_end = average_between_samples / 2.0;
+    }
+    let mut factor = (sampled_interval + duration_to_start + duration_to_end) / sampled_interval;
+    if is_rate {
+        factor /= (range_end_ms as f64 - range_start_ms as f64) / 1000.0;
+    }
+    Some(result * factor)
+}
+
+/// `irate` and `idelta`: from the last two samples.
+pub(crate) fn instant_value(points: &[(i64, f64)], is_rate: bool) -> Option<f64> {
+    let [.., (previous_ms, previous), (last_ms, last)] = points else {
+        return None;
+    };
+    let mut result = if is_rate && last < previous {
+        *last
+    } else {
+        last - previous
+    };
+    if last_ms == previous_ms {
+        return None;
+    }
+    if is_rate {
+        result /= (*last_ms as f64 - *previous_ms as f64) / 1000.0;
+    }
+    Some(result)
+}
+
+/// Evaluates the simple `*_over_time` functions and the counters of changes; `None` means
+/// the name is not one of them.
+pub(crate) fn simple_over_time(name: &str, points: &[(i64, f64)]) -> Option<Option<f64>> {
+    let values = || points.iter().map(|(_, v)| *v);
+    let first = points.first().map(|(_, v)| *v)?;
+    Some(match name {
+        "sum_over_time" => {
+            let (sum, c) = values().fold((0.0, 0.0), |(s, c), v| kahan_sum_inc(v, s, c));
+            Some(sum + c)
+        }
+        "avg_over_time" => {
+            let mut mean = MeanAccumulator::default();
+            values().for_each(|v| mean.add(v));
+            Some(mean.mean())
+        }
+        "count_over_time" => Some(points.len() as f64),
+        "min_over_time" => {
+            Some(values().fold(
+                first,
+                |acc, v| {
+                    if v < acc || acc.is_nan() {
+                        v
+                    } else {
+                        acc
+                    }
+                },
+            ))
+        }
+        "max_over_time" => {
+            Some(values().fold(
+                first,
+                |acc, v| {
+                    if v > acc || acc.is_nan() {
+                        v
+                    } else {
+                        acc
+                    }
+                },
+            ))
+        }
+        "last_over_time" => points.last().map(|(_, v)| *v),
+        "first_over_time" => Some(first),
+        "present_over_time" => Some(1.0),
+        "stddev_over_time" => Some(variance(&values().collect::<Vec<_>>()).sqrt()),
+        "stdvar_over_time" => Some(variance(&values().collect::<Vec<_>>())),
+        "ts_of_first_over_time" => points.first().map(|(t, _)| *t as f64 / 1000.0),
+        "ts_of_last_over_time" => points.last().map(|(t, _)| *t as f64 / 1000.0),
+        "ts_of_max_over_time" => Some(timestamp_of_extreme(points, |v, best| v >= best)),
+        "ts_of_min_over_time" => Some(timestamp_of_extreme(points, |v, best| v <= best)),
+        "mad_over_time" => {
+            let all: Vec<f64> = values().collect();
+            if all.iter().any(|v| v.is_nan()) {
+                return Some(Some(f64::NAN));
+            }
+            let median = quantile(0.5, all.clone());
+            Some(quantile(
+                0.5,
+                all.iter().map(|v| (v - median).abs()).collect(),
+            ))
+        }
+        "resets" => {
+            let mut previous = first;
+            let mut resets = 0.0;
+            for value in values().skip(1) {
+                if value < previous {
+                    resets += 1.0;
+                }
+                previous = value;
+            }
+            Some(resets)
+        }
+        "changes" => {
+            let mut previous = first;
+            let mut changes = 0.0;
+            for value in values().skip(1) {
+                if value != previous && !(value.is_nan() && previous.is_nan()) {
+                    changes += 1.0;
+                }
+                previous = value;
+            }
+            Some(changes)
+        }
+        _ => return None,
+    })
+}
+
+/// The timestamp (in seconds) of the last sample `better` prefers (NaN never wins unless
+/// all are NaN).
+fn timestamp_of_extreme(points: &[(i64, f64)], better: impl Fn(f64, f64) -> bool) -> f64 {
+    let mut best: Option<(i64, f64)> = None;
+    for &(t, v) in points {
+        best = match best {
+            None => Some((t, v)),
+            Some((_, b)) if b.is_nan() && !v.is_nan() => Some((t, v)),
+            Some((_, b)) if !v.is_nan() && better(v, b) => Some((t, v)),
+            other => other,
+        };
+    }
+    best.map_or(f64::NAN, |(t, _)| t as f64 / 1000.0)
+}
+
+/// `clamp(v, min, max)` with Go's NaN semantics.
+pub(crate) fn clamp(value: f64, min: f64, max: f64) -> f64 {
+    go_max(min, go_min(max, value))
+}
+
+/// `deriv`: the slope of the least-squares line, per second.
+pub(crate) fn deriv(points: &[(i64, f64)]) -> Option<f64> {
+    if points.len() < 2 {
+        return None;
+    }
+    Some(linear_regression(points, points[0].0).0)
+}
+
+/// `predict_linear`: the value the least-squares line predicts `seconds` after
+/// `timestamp_ms`.
+pub(crate) fn predict_linear(
+    points: &[(i64, f64)],
+    timestamp_ms: i64,
+    seconds: f64,
+) -> Option<f64> {
+    if points.len() < 2 {
+        return None;
+    }
+    let (slope, intercept) = linear_regression(points, timestamp_ms);
+    Some(slope * seconds + intercept)
+}
+
+/// `double_exponential_smoothing(v, smoothing_factor, trend_factor)` (Holt's linear method).
+///
+/// # Errors
+/// When a factor is outside `(0, 1)`, with Prometheus' message.
+pub(crate) fn double_exponential_smoothing(
+    points: &[(i64, f64)],
+    smoothing_factor: f64,
+    trend_factor: f64,
+) -> Result<Option<f64>, Error> {
+    if smoothing_factor <= 0.0 || smoothing_factor >= 1.0 {
+        return Err(Error::execution(format!(
+            "invalid smoothing factor. Expected: 0 < sf < 1, got: {smoothing_factor:.6}"
+        )));
+    }
+    if trend_factor <= 0.0 || trend_factor >= 1.0 {
+        return Err(Error::execution(format!(
+            "invalid trend factor. Expected: 0 < tf < 1, got: {trend_factor:.6}"
+        )));
+    }
+    if points.len() < 2 {
+        return Ok(None);
+    }
+    let (mut previous, mut smoothed) = (0.0, points[0].1);
+    let mut trend = points[1].1 - points[0].1;
+    for (i, &(_, value)) in points.iter().enumerate().skip(1) {
+        if i > 1 {
+            trend = trend_factor * (smoothed - previous) + (1.0 - trend_factor) * trend;
+        }
+        let next = smoothing_factor * value + (1.0 - smoothing_factor) * (smoothed + trend);
+        previous = smoothed;
+        smoothed = next;
+    }
+    Ok(Some(smoothed))
+}

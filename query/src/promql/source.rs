@@ -1,0 +1,129 @@
+//! What the evaluator reads: [`SeriesSource`], and [`InMemorySeries`], the simple
+//! implementation the conformance runner and the unit tests use until the metric store
+//! implements the trait.
+
+use std::collections::BTreeMap;
+
+use promql_parser::label::Matcher;
+
+use super::value::Labels;
+use super::Error;
+
+/// One selected series: its labels and its `(timestamp in ms, value)` samples sorted by time.
+pub type SelectedSeries = (Labels, Vec<(i64, f64)>);
+
+/// A store of float series the evaluator can select from.
+pub trait SeriesSource: Send + Sync {
+    /// Returns every series whose labels satisfy all `matchers` (a missing label matches as
+    /// the empty string), with its samples in `start_ms..=end_ms` sorted by time. Staleness
+    /// markers are returned like any other sample. Series without samples in the range may be
+    /// left out.
+    ///
+    /// # Errors
+    /// Whatever the store fails with, as [`Error::Source`].
+    fn select_series(
+        &self,
+        matchers: &[Matcher],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<SelectedSeries>, Error>;
+}
+
+/// Says whether a label set satisfies every matcher; absent labels match as `""`.
+pub fn labels_match(labels: &Labels, matchers: &[Matcher]) -> bool {
+    matchers
+        .iter()
+        .all(|matcher| matcher.is_match(labels.get(&matcher.name).unwrap_or("")))
+}
+
+/// Series held in memory, keyed by label set.
+#[derive(Debug, Default, Clone)]
+pub struct InMemorySeries {
+    series: BTreeMap<Labels, Vec<(i64, f64)>>,
+}
+
+impl InMemorySeries {
+    /// Creates an empty source.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends samples to the series with `labels`, keeping the samples sorted by time; a
+    /// sample at an existing timestamp replaces the old one.
+    pub fn append(&mut self, labels: Labels, samples: impl IntoIterator<Item = (i64, f64)>) {
+        let points = self.series.entry(labels).or_default();
+        for (timestamp_ms, value) in samples {
+            match points.binary_search_by_key(&timestamp_ms, |(t, _)| *t) {
+                Ok(i) => points[i].1 = value,
+                Err(i) => points.insert(i, (timestamp_ms, value)),
+            }
+        }
+    }
+
+    /// Removes every series.
+    pub fn clear(&mut self) {
+        self.series.clear();
+    }
+
+    /// Returns the number of series held.
+    pub fn len(&self) -> usize {
+        self.series.len()
+    }
+
+    /// Says whether no series is held.
+    pub fn is_empty(&self) -> bool {
+        self.series.is_empty()
+    }
+}
+
+impl SeriesSource for InMemorySeries {
+    fn select_series(
+        &self,
+        matchers: &[Matcher],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<SelectedSeries>, Error> {
+        let mut selected = Vec::new();
+        for (labels, points) in &self.series {
+            if !labels_match(labels, matchers) {
+                continue;
+            }
+            let from = points.partition_point(|(t, _)| *t < start_ms);
+            let to = points.partition_point(|(t, _)| *t <= end_ms);
+            if from < to {
+                selected.push((labels.clone(), points[from..to].to_vec()));
+            }
+        }
+        Ok(selected)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use promql_parser::label::MatchOp;
+
+    use super::*;
+
+    #[test]
+    fn selects_by_matchers_and_time_range() {
+        let mut source = InMemorySeries::new();
+        source.append(
+            Labels::new([("__name__", "m"), ("a", "1")]),
+            [(0, 1.0), (10, 2.0)],
+        );
+        source.append(Labels::new([("__name__", "m")]), [(5, 3.0)]);
+        let matchers = [
+            Matcher::new(MatchOp::Equal, "__name__", "m"),
+            Matcher::new(MatchOp::NotEqual, "a", "1"),
+        ];
+        let selected = source.select_series(&matchers, 0, 10).unwrap();
+        assert_eq!(
+            selected,
+            vec![(Labels::new([("__name__", "m")]), vec![(5, 3.0)])]
+        );
+        let all = source.select_series(&matchers[..1], 1, 10).unwrap();
+        assert_eq!(all.len(), 2);
+        let labelled = all.iter().find(|(labels, _)| labels.get("a") == Some("1"));
+        assert_eq!(labelled.unwrap().1, vec![(10, 2.0)]);
+    }
+}
