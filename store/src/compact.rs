@@ -1,5 +1,11 @@
 //! Compaction: merges the parts of a day partition into one once there are enough of them, so
 //! lookups open fewer files and the trace-id sort spans the whole partition.
+//!
+//! The merge streams: each input part is already sorted by trace id and start, so a k-way
+//! merge reads one batch per input at a time and writes one row group at a time. Memory stays
+//! at a few batches plus the encoded output, whatever the partition's size.
+
+mod merge;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -7,13 +13,10 @@ use std::sync::Arc;
 use object_store::{ObjectStore, ObjectStoreExt};
 
 use crate::error::Error;
-use crate::part::reader::read_part;
-use crate::part::schema::span_schema;
-use crate::part::writer::write_part;
 use crate::part::{PartCatalog, PartInfo};
 
 /// Largest part compaction produces, in rows; bigger partitions keep several parts.
-pub const MAX_COMPACTED_ROWS: u64 = 2_000_000;
+pub const MAX_COMPACTED_ROWS: u64 = 4_000_000;
 
 /// Merges small parts of each (tenant, day) partition holding at least `min_parts` of them.
 ///
@@ -60,21 +63,8 @@ async fn merge_parts(
     let started = std::time::Instant::now();
     let tenant = parts[0].tenant.clone();
     let input_bytes: u64 = parts.iter().map(|part| part.size_bytes).sum();
-    let mut batches = Vec::new();
-    for part in &parts {
-        batches.push(read_part(objects, part).await?);
-    }
-    let batch =
-        arrow_select::concat::concat_batches(&span_schema(), &batches).map_err(|source| {
-            Error::Arrow {
-                what: format!("compacting {tenant}/{day}"),
-                source,
-            }
-        })?;
-    drop(batches);
-    let row_count = batch.num_rows();
-    let merged = write_part(objects, &tenant, day, batch).await?;
-    let output_bytes = merged.size_bytes;
+    let merged = merge::merge_sorted_parts(objects, &tenant, day, &parts).await?;
+    let (row_count, output_bytes) = (merged.rows, merged.size_bytes);
     catalog.add(merged);
     let paths: Vec<_> = parts.iter().map(|part| part.path.clone()).collect();
     catalog.remove(&tenant, &paths);

@@ -15,7 +15,7 @@ use sightline_model::{SpanRow, TraceId};
 use super::catalog::PartInfo;
 use super::io::PartReader;
 use super::scan::ScanPlan;
-use super::schema::{batch_to_rows, columns, span_schema, SpanColumns};
+use super::schema::{batch_to_rows, columns, SpanColumns};
 use crate::error::Error;
 use crate::spans::SpanQuery;
 
@@ -263,20 +263,13 @@ fn row_groups_in_time_range(part: &PartInfo, query: &SpanQuery) -> Result<Vec<us
         .collect())
 }
 
-/// Reads a whole part as one record batch (for compaction).
+/// Streams a part's rows in file order (sorted by trace id, then start) in batches.
 ///
 /// # Errors
-/// Object store, Parquet or Arrow failures.
-pub async fn read_part(
+/// Parquet failures setting up the stream.
+pub fn stream_part(
     objects: &Arc<dyn ObjectStore>,
     part: &PartInfo,
-) -> Result<RecordBatch, Error> {
-    let stream = builder(objects, part)
-        .build()
-        .map_err(parquet_error(part))?;
-    let batches: Vec<RecordBatch> = stream.try_collect().await.map_err(parquet_error(part))?;
-    arrow_select::concat::concat_batches(&span_schema(), &batches).map_err(|source| Error::Arrow {
-        what: part.path.to_string(),
-        source,
-    })
+) -> Result<parquet::arrow::async_reader::ParquetRecordBatchStream<PartReader>, Error> {
+    builder(objects, part).build().map_err(parquet_error(part))
 }

@@ -39,57 +39,145 @@ pub fn new_part_path(tenant: &TenantId, day: &str) -> Path {
     ))
 }
 
+/// Encodes batches that arrive already sorted by trace id and start time into one part,
+/// tracking the metadata (time range, operations) as it goes.
+pub struct PartEncoder {
+    path: String,
+    writer: ArrowWriter<Vec<u8>>,
+    min_start: u64,
+    max_start: u64,
+    operations: std::collections::BTreeSet<(String, String, sightline_model::SpanKind)>,
+}
+
+impl PartEncoder {
+    /// Starts a part; `rows_hint` sizes the bloom filters.
+    ///
+    /// # Errors
+    /// Parquet failures creating the writer.
+    pub fn new(path: &str, rows_hint: usize) -> Result<Self, Error> {
+        let parquet_error = |source| Error::Parquet {
+            path: path.to_string(),
+            source,
+        };
+        let trace_id_column = ColumnPath::from(columns::TRACE_ID);
+        let dense =
+            Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL_ATTRIBUTES).map_err(parquet_error)?);
+        let properties = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(
+                ZstdLevel::try_new(ZSTD_LEVEL).map_err(parquet_error)?,
+            ))
+            .set_column_compression(ColumnPath::from("attributes"), dense)
+            .set_column_compression(ColumnPath::from("events"), dense)
+            .set_column_compression(ColumnPath::from("links"), dense)
+            .set_statistics_enabled(EnabledStatistics::Page)
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            .set_data_page_row_count_limit(PAGE_ROWS)
+            .set_column_bloom_filter_enabled(trace_id_column.clone(), true)
+            .set_column_bloom_filter_fpp(trace_id_column.clone(), 0.01)
+            .set_column_bloom_filter_max_ndv(
+                trace_id_column.clone(),
+                rows_hint.clamp(1, ROW_GROUP_ROWS) as u64,
+            )
+            .set_column_dictionary_enabled(trace_id_column, false)
+            .build();
+        let writer = ArrowWriter::try_new(Vec::new(), span_schema(), Some(properties))
+            .map_err(parquet_error)?;
+        Ok(Self {
+            path: path.to_string(),
+            writer,
+            min_start: u64::MAX,
+            max_start: 0,
+            operations: std::collections::BTreeSet::new(),
+        })
+    }
+
+    /// Appends sorted rows.
+    ///
+    /// # Errors
+    /// Parquet encoding failures; [`Error::Corrupt`] on a batch without the span schema.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), Error> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let (min, max) = start_range(batch)?;
+        self.min_start = self.min_start.min(min);
+        self.max_start = self.max_start.max(max);
+        self.operations.extend(batch_operations(batch)?);
+        self.writer.write(batch).map_err(|source| Error::Parquet {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// Writes the metadata and footer and returns the part's bytes.
+    ///
+    /// # Errors
+    /// Parquet encoding failures.
+    pub fn finish(mut self) -> Result<Bytes, Error> {
+        let operations: Vec<(String, String, i32)> = std::mem::take(&mut self.operations)
+            .into_iter()
+            .map(|(service, name, kind)| (service, name, kind.to_otlp()))
+            .collect();
+        let operations_json =
+            serde_json::to_string(&operations).unwrap_or_else(|_| "[]".to_string());
+        let min_start = if self.min_start == u64::MAX {
+            0
+        } else {
+            self.min_start
+        };
+        for (key, value) in [
+            (metadata_keys::FORMAT_VERSION, FORMAT_VERSION.to_string()),
+            (metadata_keys::MIN_START, min_start.to_string()),
+            (metadata_keys::MAX_START, self.max_start.to_string()),
+            (metadata_keys::OPERATIONS, operations_json),
+        ] {
+            self.writer
+                .append_key_value_metadata(KeyValue::new(key.to_string(), value));
+        }
+        let path = self.path;
+        let bytes = self
+            .writer
+            .into_inner()
+            .map_err(|source| Error::Parquet { path, source })?;
+        Ok(Bytes::from(bytes))
+    }
+}
+
 /// Sorts a batch by trace id and start time and encodes it into Parquet bytes.
 ///
 /// # Errors
 /// Arrow or Parquet encoding failures.
 pub fn encode_part(batch: &RecordBatch, path: &str) -> Result<Bytes, Error> {
-    let batch = sort_by_trace(batch)?;
-    let parquet_error = |source| Error::Parquet {
-        path: path.to_string(),
-        source,
-    };
-    let (min_start, max_start) = start_range(&batch)?;
-    let operations: Vec<(String, String, i32)> = batch_operations(&batch)?
-        .into_iter()
-        .map(|(service, name, kind)| (service, name, kind.to_otlp()))
-        .collect();
-    let operations_json = serde_json::to_string(&operations).unwrap_or_else(|_| "[]".to_string());
-    let trace_id_column = ColumnPath::from(columns::TRACE_ID);
-    let dense =
-        Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL_ATTRIBUTES).map_err(parquet_error)?);
-    let properties = WriterProperties::builder()
-        .set_column_compression(ColumnPath::from("attributes"), dense)
-        .set_column_compression(ColumnPath::from("events"), dense)
-        .set_column_compression(ColumnPath::from("links"), dense)
-        .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(ZSTD_LEVEL).map_err(parquet_error)?,
-        ))
-        .set_statistics_enabled(EnabledStatistics::Page)
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .set_data_page_row_count_limit(PAGE_ROWS)
-        .set_column_bloom_filter_enabled(trace_id_column.clone(), true)
-        .set_column_bloom_filter_fpp(trace_id_column.clone(), 0.01)
-        .set_column_bloom_filter_max_ndv(
-            trace_id_column.clone(),
-            batch.num_rows().clamp(1, ROW_GROUP_ROWS) as u64,
-        )
-        .set_column_dictionary_enabled(trace_id_column, false)
-        .set_key_value_metadata(Some(vec![
-            KeyValue::new(
-                metadata_keys::FORMAT_VERSION.to_string(),
-                FORMAT_VERSION.to_string(),
-            ),
-            KeyValue::new(metadata_keys::MIN_START.to_string(), min_start.to_string()),
-            KeyValue::new(metadata_keys::MAX_START.to_string(), max_start.to_string()),
-            KeyValue::new(metadata_keys::OPERATIONS.to_string(), operations_json),
-        ]))
-        .build();
-    let mut writer =
-        ArrowWriter::try_new(Vec::new(), span_schema(), Some(properties)).map_err(parquet_error)?;
-    writer.write(&batch).map_err(parquet_error)?;
-    let bytes = writer.into_inner().map_err(parquet_error)?;
-    Ok(Bytes::from(bytes))
+    let mut encoder = PartEncoder::new(path, batch.num_rows())?;
+    encoder.write(&sort_by_trace(batch)?)?;
+    encoder.finish()
+}
+
+/// Puts encoded part bytes on the object store and returns the part's catalog entry.
+///
+/// # Errors
+/// Object store failures; [`Error::Parquet`] if the footer is unreadable.
+pub async fn put_part(
+    objects: &Arc<dyn ObjectStore>,
+    path: Path,
+    tenant: &TenantId,
+    day: &str,
+    bytes: Bytes,
+) -> Result<Arc<PartInfo>, Error> {
+    let size_bytes = bytes.len() as u64;
+    objects
+        .put(&path, PutPayload::from_bytes(bytes.clone()))
+        .await
+        .map_err(|source| Error::Object {
+            operation: "put",
+            path: path.to_string(),
+            source,
+        })?;
+    let part = PartInfo::from_bytes(path, tenant.clone(), day.to_string(), bytes)?;
+    metrics::counter!("sightline_parts_written_total").increment(1);
+    metrics::counter!("sightline_parts_written_bytes_total").increment(size_bytes);
+    tracing::debug!(part = %part.path, rows = part.rows, size_bytes, "wrote span part");
+    Ok(Arc::new(part))
 }
 
 /// Writes a batch as one part of `tenant`'s `day` partition and returns its catalog entry.
@@ -103,23 +191,9 @@ pub async fn write_part(
     batch: RecordBatch,
 ) -> Result<Arc<PartInfo>, Error> {
     let path = new_part_path(tenant, day);
-    let row_count = batch.num_rows();
     let path_text = path.to_string();
     let bytes = tokio::task::spawn_blocking(move || encode_part(&batch, &path_text))
         .await
         .map_err(|error| Error::WalClosed(format!("part encoder task failed: {error}")))??;
-    let size_bytes = bytes.len() as u64;
-    objects
-        .put(&path, PutPayload::from_bytes(bytes.clone()))
-        .await
-        .map_err(|source| Error::Object {
-            operation: "put",
-            path: path.to_string(),
-            source,
-        })?;
-    let part = PartInfo::from_bytes(path, tenant.clone(), day.to_string(), bytes)?;
-    metrics::counter!("sightline_parts_written_total").increment(1);
-    metrics::counter!("sightline_parts_written_bytes_total").increment(size_bytes);
-    tracing::debug!(part = %part.path, rows = row_count, size_bytes, "wrote span part");
-    Ok(Arc::new(part))
+    put_part(objects, path, tenant, day, bytes).await
 }

@@ -472,3 +472,67 @@ async fn lookups_in_a_many_page_part_find_every_span_of_a_trace() {
         .unwrap()
         .is_empty());
 }
+
+#[tokio::test]
+async fn streaming_compaction_keeps_every_row_sorted_by_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = TenantId::default_tenant();
+    let store = SpanStore::open(StoreConfig {
+        compaction_min_parts: 3,
+        ..config(dir.path())
+    })
+    .await
+    .unwrap();
+    let start = now_nanos();
+    let trace = |index: u32| {
+        let mut bytes = [0u8; 16];
+        bytes[..4].copy_from_slice(&index.wrapping_mul(2_654_435_761).to_be_bytes());
+        bytes[15] = 1;
+        TraceId(bytes)
+    };
+    // Three parts whose trace ids interleave, each spanning several row batches.
+    for flush in 0..3u32 {
+        let spans: Vec<Span> = (0..4000u32)
+            .filter(|index| index % 3 == flush)
+            .flat_map(|index| {
+                (1..=4u8).map(move |id| Span {
+                    trace_id: trace(index),
+                    span_id: SpanId([id; 8]),
+                    start_time_unix_nano: start + u64::from(id),
+                    ..Span::default()
+                })
+            })
+            .collect();
+        store.append(&tenant, batch("a", spans)).await.unwrap();
+        store.flush().await.unwrap();
+    }
+    store.run_maintenance_once().await.unwrap();
+    let parts = store.inner.catalog.parts(&tenant);
+    assert_eq!(parts.len(), 1);
+    assert_eq!(parts[0].rows, 16_000);
+    let merged = crate::part::reader::stream_part(&store.inner.objects, &parts[0]).unwrap();
+    let batches: Vec<_> = futures::TryStreamExt::try_collect::<Vec<_>>(merged)
+        .await
+        .unwrap();
+    let mut keys = Vec::new();
+    for batch in &batches {
+        let columns = crate::part::schema::SpanColumns::new(batch, "test");
+        for row in 0..batch.num_rows() {
+            keys.push((
+                columns.trace_id(row).unwrap(),
+                columns.u64("start_time_unix_nano").unwrap().value(row),
+            ));
+        }
+    }
+    assert!(
+        keys.windows(2).all(|pair| pair[0] <= pair[1]),
+        "merged part is not sorted"
+    );
+    for index in [0, 1, 2, 3999] {
+        assert_eq!(
+            store.find_trace(&tenant, trace(index)).await.unwrap().len(),
+            4,
+            "trace {index}"
+        );
+    }
+}
