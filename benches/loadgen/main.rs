@@ -284,15 +284,21 @@ async fn metric_value(client: &reqwest::Client, base: &str, name: &str) -> f64 {
         .sum()
 }
 
-/// Waits until the part count has stopped changing for a few maintenance passes.
+/// Waits until no compaction runs and the part count has stopped changing for a few
+/// maintenance passes.
 async fn wait_for_compaction(client: &reqwest::Client, base: &str) {
     let started = Instant::now();
     let mut last = -1.0;
     let mut stable = 0;
-    while stable < 3 && started.elapsed() < Duration::from_secs(180) {
+    while stable < 3 && started.elapsed() < Duration::from_secs(300) {
         tokio::time::sleep(Duration::from_secs(3)).await;
         let parts = metric_value(client, base, "sightline_parts").await;
-        stable = if parts == last { stable + 1 } else { 0 };
+        let running = metric_value(client, base, "sightline_compactions_running").await;
+        stable = if parts == last && running == 0.0 {
+            stable + 1
+        } else {
+            0
+        };
         last = parts;
     }
     let compactions = metric_value(client, base, "sightline_compactions_total").await;
