@@ -21,21 +21,7 @@ pub use catalog::{PartCatalog, PartInfo};
 /// Returns the civil date (`yyyy-mm-dd`, UTC) of a unix time in nanoseconds.
 pub fn day_of_unix_nanos(unix_nanos: u64) -> String {
     let days = (unix_nanos / 1_000_000_000 / 86_400) as i64;
-    // Howard Hinnant's civil-from-days algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = sightline_model::time::civil_from_days(days);
     format!("{year:04}-{month:02}-{day:02}")
 }
 

@@ -200,6 +200,7 @@ impl SpanStore {
             .parts(tenant)
             .into_iter()
             .filter(|part| part.overlaps(query.start_unix_nano, query.end_unix_nano))
+            .filter(|part| part_may_match(part, query))
             .collect();
         parts.sort_by_key(|part| std::cmp::Reverse(part.max_start_unix_nano));
         for part in parts {
@@ -419,6 +420,21 @@ impl SpanStore {
     pub fn data_dir(&self) -> PathBuf {
         self.inner.config.data_dir.clone()
     }
+}
+
+/// Says whether a part's (service, operation, kind) list admits the query's filters on them.
+fn part_may_match(part: &crate::part::PartInfo, query: &SpanQuery) -> bool {
+    part.operations.iter().any(|(service, name, kind)| {
+        query
+            .service
+            .as_deref()
+            .is_none_or(|wanted| wanted == service)
+            && query
+                .operation
+                .as_deref()
+                .is_none_or(|wanted| wanted == name)
+            && query.span_kind.is_none_or(|wanted| wanted == *kind)
+    })
 }
 
 /// Returns up to `limit` distinct traces with their latest matching span start, newest first.

@@ -1,6 +1,8 @@
 //! Humane time parameters: Go-style durations ("1.5s", "250us", "1h30m") and timestamps as
 //! integers or RFC 3339 text.
 
+use sightline_model::time::days_from_civil;
+
 /// Nanoseconds per unit suffix, longest suffixes first so "ms" is not read as "m".
 const DURATION_UNITS: [(&str, u64); 10] = [
     ("ns", 1),
@@ -153,17 +155,6 @@ fn parse_rfc3339_unix_nano(text: &str) -> Result<u64, String> {
         return Err(format!("timestamp {text:?} is before 1970"));
     }
     Ok(seconds as u64 * 1_000_000_000 + fraction_nanos as u64)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let month_index = (month + 9) % 12;
-    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //!   [`SpanRow`] (one span with its resource and scope, as stored and queried).
 //! - [`hot`]: the attribute keys promoted to dedicated columns.
 //! - [`tenant`]: [`TenantId`], whose data is kept apart from every other tenant's.
+//! - [`time`]: calendar arithmetic (civil dates of day counts and back).
 //! - [`error`]: [`ErrorClass`], what kind of failure an error is, for the wire mappings.
 //!
 //! Persisted forms: [`SpanBatch`] is written to the WAL with postcard, so renaming or
@@ -20,6 +21,7 @@ pub mod hot;
 pub mod ids;
 pub mod span;
 pub mod tenant;
+pub mod time;
 
 pub use attr::{AnyValue, KeyValue};
 pub use error::ErrorClass;

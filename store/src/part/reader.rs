@@ -213,18 +213,30 @@ pub async fn search_part(
     if row_groups.is_empty() {
         return Ok(Vec::new());
     }
-    let plan = ScanPlan::new(query);
-    let leaves: Vec<usize> = plan
-        .columns()
-        .iter()
-        .map(|name| column_index(part, name))
-        .collect::<Result<_, _>>()?;
+    let plan = Arc::new(ScanPlan::new(query));
+    let leaves = |names: Vec<String>| -> Result<ProjectionMask, Error> {
+        let indices: Vec<usize> = names
+            .iter()
+            .map(|name| column_index(part, name))
+            .collect::<Result<_, _>>()?;
+        Ok(ProjectionMask::leaves(
+            part.metadata.parquet_schema(),
+            indices,
+        ))
+    };
+    // The cheap filters run first, over their own columns; the trace ids and encoded values are
+    // then decoded only for the rows that pass.
+    let predicate_plan = plan.clone();
+    let predicate =
+        ArrowPredicateFn::new(leaves(plan.cheap_columns())?, move |batch: RecordBatch| {
+            predicate_plan
+                .cheap_mask(&batch)
+                .map_err(|error| arrow_schema::ArrowError::ComputeError(error.to_string()))
+        });
     let stream = builder(objects, part)
         .with_row_groups(row_groups)
-        .with_projection(ProjectionMask::leaves(
-            part.metadata.parquet_schema(),
-            leaves,
-        ))
+        .with_projection(leaves(plan.columns())?)
+        .with_row_filter(RowFilter::new(vec![Box::new(predicate)]))
         .build()
         .map_err(parquet_error(part))?;
     let batches: Vec<RecordBatch> = stream.try_collect().await.map_err(parquet_error(part))?;

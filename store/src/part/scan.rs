@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow_array::{Array, StringArray};
+use arrow_array::{Array, BooleanArray, RecordBatch, StringArray};
 use sightline_model::attr::find;
 use sightline_model::hot::{column_name, HOT_SPAN_ATTRIBUTES};
 use sightline_model::{AnyValue, KeyValue, Resource, TraceId};
@@ -14,12 +14,12 @@ use crate::error::Error;
 use crate::spans::SpanQuery;
 
 /// How one query filters span batches.
-pub struct ScanPlan<'q> {
-    query: &'q SpanQuery,
+pub struct ScanPlan {
+    query: SpanQuery,
     /// Attribute filters on hot columns: (column name, key, expected text).
-    hot: Vec<(String, &'q str, &'q str)>,
+    hot: Vec<(String, String, String)>,
     /// Attribute filters that need the encoded attributes: (key, expected text).
-    cold: Vec<(&'q str, &'q str)>,
+    cold: Vec<(String, String)>,
 }
 
 /// Says whether a typed value reads as `expected`, without allocating for strings.
@@ -30,36 +30,107 @@ pub fn value_reads_as(value: &AnyValue, expected: &str) -> bool {
     }
 }
 
-impl<'q> ScanPlan<'q> {
+impl ScanPlan {
     /// Plans the filters of `query`.
-    pub fn new(query: &'q SpanQuery) -> Self {
+    pub fn new(query: &SpanQuery) -> Self {
         let mut hot = Vec::new();
         let mut cold = Vec::new();
         for (key, value) in &query.attributes {
             if HOT_SPAN_ATTRIBUTES.contains(&key.as_str()) {
-                hot.push((column_name(key), key.as_str(), value.as_str()));
+                hot.push((column_name(key), key.clone(), value.clone()));
             } else {
-                cold.push((key.as_str(), value.as_str()));
+                cold.push((key.clone(), value.clone()));
             }
         }
-        Self { query, hot, cold }
+        Self {
+            query: query.clone(),
+            hot,
+            cold,
+        }
     }
 
-    /// Returns the columns a scan must read.
-    pub fn columns(&self) -> Vec<String> {
-        let mut names: Vec<String> = [
-            columns::TRACE_ID,
-            columns::START,
-            columns::DURATION,
-            columns::SERVICE,
-            columns::NAME,
-            columns::KIND,
-            columns::STATUS,
-        ]
-        .iter()
-        .map(|name| name.to_string())
-        .collect();
+    /// Returns the columns the cheap filters (everything but encoded attributes and resource)
+    /// read.
+    pub fn cheap_columns(&self) -> Vec<String> {
+        let query = &self.query;
+        let mut names = vec![columns::START.to_string()];
+        let wanted = [
+            (
+                query.min_duration_nanos.is_some() || query.max_duration_nanos.is_some(),
+                columns::DURATION,
+            ),
+            (query.service.is_some(), columns::SERVICE),
+            (query.operation.is_some(), columns::NAME),
+            (query.span_kind.is_some(), columns::KIND),
+            (query.status.is_some(), columns::STATUS),
+        ];
+        names.extend(
+            wanted
+                .iter()
+                .filter(|(needed, _)| *needed)
+                .map(|(_, name)| name.to_string()),
+        );
         names.extend(self.hot.iter().map(|(column, _, _)| column.clone()));
+        names
+    }
+
+    /// Evaluates the cheap filters over a batch holding at least [`ScanPlan::cheap_columns`]:
+    /// time range, service, operation, kind, status, duration and hot attribute columns (a null
+    /// hot value passes, as it may still match on the resource).
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] when a needed column is missing.
+    pub fn cheap_mask(&self, batch: &RecordBatch) -> Result<BooleanArray, Error> {
+        let query = &self.query;
+        let columns = SpanColumns::new(batch, "scan");
+        let starts = columns.u64(columns::START)?;
+        let mut keep: Vec<bool> = starts
+            .values()
+            .iter()
+            .map(|start| *start >= query.start_unix_nano && *start <= query.end_unix_nano)
+            .collect();
+        let mut narrow = |column_matches: &dyn Fn(usize) -> bool| {
+            for (row, kept) in keep.iter_mut().enumerate() {
+                *kept = *kept && column_matches(row);
+            }
+        };
+        if query.min_duration_nanos.is_some() || query.max_duration_nanos.is_some() {
+            let durations = columns.u64(columns::DURATION)?;
+            let (min, max) = (
+                query.min_duration_nanos.unwrap_or(0),
+                query.max_duration_nanos.unwrap_or(u64::MAX),
+            );
+            narrow(&|row| (min..=max).contains(&durations.value(row)));
+        }
+        if let Some(service) = &query.service {
+            let services = columns.string(columns::SERVICE)?;
+            narrow(&|row| services.value(row) == service);
+        }
+        if let Some(operation) = &query.operation {
+            let names = columns.string(columns::NAME)?;
+            narrow(&|row| names.value(row) == operation);
+        }
+        if let Some(kind) = query.span_kind {
+            let kinds = columns.u8(columns::KIND)?;
+            narrow(&|row| i32::from(kinds.value(row)) == kind.to_otlp());
+        }
+        if let Some(status) = query.status {
+            let statuses = columns.u8(columns::STATUS)?;
+            narrow(&|row| i32::from(statuses.value(row)) == status.to_otlp());
+        }
+        for (column, _, value) in &self.hot {
+            let values = columns.string(column)?;
+            narrow(&|row| values.is_null(row) || values.value(row) == value);
+        }
+        Ok(BooleanArray::from(keep))
+    }
+
+    /// Returns the columns a scan must read: the trace id, the cheap filters' columns and,
+    /// with attribute filters, the resource and (for keys without a hot column) the encoded
+    /// attributes.
+    pub fn columns(&self) -> Vec<String> {
+        let mut names = vec![columns::TRACE_ID.to_string()];
+        names.extend(self.cheap_columns());
         if !self.cold.is_empty() {
             names.push("attributes".to_string());
         }
@@ -78,18 +149,13 @@ impl<'q> ScanPlan<'q> {
         columns: &SpanColumns<'_>,
         hits: &mut Vec<(TraceId, u64)>,
     ) -> Result<(), Error> {
-        let query = self.query;
-        let trace_ids = columns.fixed(columns::TRACE_ID)?;
+        let query = &self.query;
+        let mask = self.cheap_mask(columns.batch())?;
         let starts = columns.u64(columns::START)?;
-        let durations = columns.u64(columns::DURATION)?;
-        let services = columns.string(columns::SERVICE)?;
-        let names = columns.string(columns::NAME)?;
-        let kinds = columns.u8(columns::KIND)?;
-        let statuses = columns.u8(columns::STATUS)?;
         let hot: Vec<(&StringArray, &str, &str)> = self
             .hot
             .iter()
-            .map(|(column, key, value)| Ok((columns.string(column)?, *key, *value)))
+            .map(|(column, key, value)| Ok((columns.string(column)?, key.as_str(), value.as_str())))
             .collect::<Result<_, Error>>()?;
         let attributes = if self.cold.is_empty() {
             None
@@ -102,22 +168,8 @@ impl<'q> ScanPlan<'q> {
             Some(columns.binary("resource")?)
         };
         let mut decoded_resources: HashMap<&[u8], Arc<Resource>> = HashMap::new();
-        for row in 0..trace_ids.len() {
+        for row in (0..mask.len()).filter(|row| mask.value(*row)) {
             let start = starts.value(row);
-            let duration = durations.value(row);
-            let cheap_match = start >= query.start_unix_nano
-                && start <= query.end_unix_nano
-                && query.service.as_deref().is_none_or(|service| services.value(row) == service)
-                && query.operation.as_deref().is_none_or(|operation| names.value(row) == operation)
-                && query.span_kind.is_none_or(|kind| i32::from(kinds.value(row)) == kind.to_otlp())
-                && query.status.is_none_or(|status| i32::from(statuses.value(row)) == status.to_otlp())
-                && query.min_duration_nanos.is_none_or(|min| duration >= min)
-                && query.max_duration_nanos.is_none_or(|max| duration <= max)
-                // A hot column holds span attributes only; a null may still match on the resource.
-                && hot.iter().all(|(column, _, value)| column.is_null(row) || column.value(row) == *value);
-            if !cheap_match {
-                continue;
-            }
             if let Some(resources) = resources {
                 let bytes = resources.value(row);
                 let resource = match decoded_resources.get(bytes) {

@@ -227,6 +227,11 @@ impl<'a> SpanColumns<'a> {
         Self { batch, path }
     }
 
+    /// Returns the wrapped batch.
+    pub fn batch(&self) -> &'a RecordBatch {
+        self.batch
+    }
+
     fn column(&self, name: &str) -> Result<&'a ArrayRef, Error> {
         self.batch
             .column_by_name(name)

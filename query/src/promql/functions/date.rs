@@ -1,6 +1,8 @@
 //! The calendar functions (`year`, `month`, `day_of_month`, `day_of_week`, `day_of_year`,
 //! `days_in_month`, `hour`, `minute`) over UTC, without a date library.
 
+use sightline_model::time::{civil_from_days, days_from_civil};
+
 /// A calendar field (UTC) of the time `seconds` after the epoch.
 pub(crate) fn date_part(name: &str, seconds: f64) -> f64 {
     if !seconds.is_finite() {
@@ -27,32 +29,6 @@ pub(crate) fn date_part(name: &str, seconds: f64) -> f64 {
         "month" => month as f64,
         _ => year as f64,
     }
-}
-
-/// Year, month and day of a day count since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-/// The day count since 1970-01-01 of a civil date.
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year.rem_euclid(400);
-    let mp = if month > 2 { month - 3 } else { month + 9 };
-    let day_of_year = (153 * mp + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
 }
 
 #[cfg(test)]
