@@ -89,6 +89,14 @@ fn batch(service: &str, spans: Vec<Span>) -> SpanBatch {
     }
 }
 
+/// A trace id whose order is unrelated to `index`, so consecutive indices spread over a part.
+fn trace(index: u32) -> TraceId {
+    let mut bytes = [0u8; 16];
+    bytes[..4].copy_from_slice(&index.wrapping_mul(2_654_435_761).to_be_bytes());
+    bytes[15] = 1;
+    TraceId(bytes)
+}
+
 fn sorted(mut rows: Vec<SpanRow>) -> Vec<SpanRow> {
     rows.sort_by_key(|row| row.span.span_id);
     rows
@@ -438,12 +446,6 @@ async fn lookups_in_a_many_page_part_find_every_span_of_a_trace() {
     let tenant = TenantId::default_tenant();
     let store = SpanStore::open(config(dir.path())).await.unwrap();
     let start = now_nanos();
-    let trace = |index: u32| {
-        let mut bytes = [0u8; 16];
-        bytes[..4].copy_from_slice(&index.wrapping_mul(2_654_435_761).to_be_bytes());
-        bytes[15] = 1;
-        TraceId(bytes)
-    };
     let spans: Vec<Span> = (0..3000u32)
         .flat_map(|index| {
             (1..=5u8).map(move |id| Span {
@@ -484,12 +486,6 @@ async fn streaming_compaction_keeps_every_row_sorted_by_trace() {
     .await
     .unwrap();
     let start = now_nanos();
-    let trace = |index: u32| {
-        let mut bytes = [0u8; 16];
-        bytes[..4].copy_from_slice(&index.wrapping_mul(2_654_435_761).to_be_bytes());
-        bytes[15] = 1;
-        TraceId(bytes)
-    };
     // Three parts whose trace ids interleave, each spanning several row batches.
     for flush in 0..3u32 {
         let spans: Vec<Span> = (0..4000u32)
