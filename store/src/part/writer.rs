@@ -26,10 +26,14 @@ pub const ROW_GROUP_ROWS: usize = 32 * 1024;
 pub const PAGE_ROWS: usize = 2048;
 /// zstd level: 3 is zstd's default balance of speed and size.
 pub const ZSTD_LEVEL: i32 = 3;
-/// zstd level of the encoded attribute columns, most of a part's bytes: level 9 makes them
-/// about a fifth smaller than level 3 (measured on the load generator's spans: 39.5 → 31.1
-/// bytes per span) for about 2 s of one core per million spans, spent in flush and compaction.
-pub const ZSTD_LEVEL_ATTRIBUTES: i32 = 9;
+/// zstd level of the encoded attribute columns (most of a part's bytes) in large compacted
+/// parts: level 9 makes them about a fifth smaller than level 3 (measured on the load
+/// generator's spans: 39.5 → 31.1 bytes per span) for about 2 s of one core per million spans.
+/// Flushes and small merges, whose output is rewritten again soon, stay at [`ZSTD_LEVEL`]:
+/// level 9 everywhere cost a fifth of the server's CPU under load.
+pub const ZSTD_LEVEL_ATTRIBUTES_DENSE: i32 = 9;
+/// Parts of at least this many rows get [`ZSTD_LEVEL_ATTRIBUTES_DENSE`].
+pub const DENSE_PART_ROWS: usize = 1_000_000;
 
 /// Returns the object path of a new part for `tenant` and `day`.
 pub fn new_part_path(tenant: &TenantId, day: &str) -> Path {
@@ -50,7 +54,8 @@ pub struct PartEncoder {
 }
 
 impl PartEncoder {
-    /// Starts a part; `rows_hint` sizes the bloom filters.
+    /// Starts a part of about `rows_hint` rows, which sizes the bloom filters and picks the
+    /// attribute columns' zstd level.
     ///
     /// # Errors
     /// Parquet failures creating the writer.
@@ -60,8 +65,12 @@ impl PartEncoder {
             source,
         };
         let trace_id_column = ColumnPath::from(columns::TRACE_ID);
-        let dense =
-            Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL_ATTRIBUTES).map_err(parquet_error)?);
+        let attributes_level = if rows_hint >= DENSE_PART_ROWS {
+            ZSTD_LEVEL_ATTRIBUTES_DENSE
+        } else {
+            ZSTD_LEVEL
+        };
+        let dense = Compression::ZSTD(ZstdLevel::try_new(attributes_level).map_err(parquet_error)?);
         let properties = WriterProperties::builder()
             .set_compression(Compression::ZSTD(
                 ZstdLevel::try_new(ZSTD_LEVEL).map_err(parquet_error)?,
