@@ -32,8 +32,9 @@ pub const ZSTD_LEVEL: i32 = 3;
 /// Flushes and small merges, whose output is rewritten again soon, stay at [`ZSTD_LEVEL`]:
 /// level 9 everywhere cost a fifth of the server's CPU under load.
 pub const ZSTD_LEVEL_ATTRIBUTES_DENSE: i32 = 9;
-/// Parts of at least this many rows get [`ZSTD_LEVEL_ATTRIBUTES_DENSE`].
-pub const DENSE_PART_ROWS: usize = 1_000_000;
+/// Parts of at least this many rows (the second compaction tier and up) get
+/// [`ZSTD_LEVEL_ATTRIBUTES_DENSE`].
+pub const DENSE_PART_ROWS: usize = 500_000;
 
 /// Returns the object path of a new part for `tenant` and `day`.
 pub fn new_part_path(tenant: &TenantId, day: &str) -> Path {
