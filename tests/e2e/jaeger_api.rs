@@ -20,7 +20,8 @@ fn services_operations_search_and_errors_have_jaeger_shapes() {
     let server = TestServer::start();
     let client = reqwest::blocking::Client::new();
     let trace_id = trace_id_hex(20);
-    let start = now_nanos();
+    // A minute ago: a span that starts after the query's default end (now) is not found.
+    let start = now_nanos() - 60_000_000_000;
     assert_eq!(
         post_json(
             &client,
@@ -60,7 +61,7 @@ fn services_operations_search_and_errors_have_jaeger_shapes() {
     assert_eq!(operations["data"], serde_json::json!([]));
 
     let start_micros = start / 1000 - 1_000_000;
-    let end_micros = start / 1000 + 60_000_000;
+    let end_micros = start / 1000 + 120_000_000;
     let search = |query: &str| -> Value {
         let (status, body) = get(
             &server,

@@ -103,7 +103,8 @@ fn search_filters_by_service_attribute_duration_and_status() {
     let server = TestServer::start();
     let client = reqwest::blocking::Client::new();
     let trace_id = trace_id_hex(3);
-    let start = now_nanos();
+    // A minute ago: a span that starts after the query's default end (now) is not found.
+    let start = now_nanos() - 60_000_000_000;
     assert_eq!(
         post_json(
             &client,
