@@ -66,6 +66,14 @@ pub enum Error {
         /// Why it is unreadable.
         reason: String,
     },
+    /// Background work (an encoder on the blocking pool) failed or panicked: a bug.
+    #[error("{what} failed: {reason}")]
+    Task {
+        /// What was running, e.g. "part encoder".
+        what: &'static str,
+        /// The join or encoding error.
+        reason: String,
+    },
     /// The store's memory budget for unflushed data is exhausted; retry later.
     #[error("store is over its memory budget ({used_bytes} of {limit_bytes} bytes); retry later")]
     Overloaded {

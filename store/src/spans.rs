@@ -155,13 +155,18 @@ impl SpanStore {
         // Encoding and conversion cost CPU in proportion to the export; keep them off the reactor.
         let (frame, entry) = tokio::task::spawn_blocking(move || {
             let record = WalRecord { tenant, batch };
-            let frame = wal::encode_frame(&record)
-                .map_err(|error| Error::WalClosed(format!("encode wal record: {error}")))?;
+            let frame = wal::encode_frame(&record).map_err(|error| Error::Task {
+                what: "wal record encoding",
+                reason: error.to_string(),
+            })?;
             let entry = HeadEntry::from_span_batch(record.tenant, record.batch)?;
             Ok::<_, Error>((frame, entry))
         })
         .await
-        .map_err(|error| Error::WalClosed(format!("append task failed: {error}")))??;
+        .map_err(|error| Error::Task {
+            what: "append conversion",
+            reason: error.to_string(),
+        })??;
         self.inner.wal.append(frame, entry).await
     }
 

@@ -111,7 +111,10 @@ pub async fn merge_sorted_parts(
     }
     let bytes = tokio::task::spawn_blocking(move || encoder.finish())
         .await
-        .map_err(|error| Error::WalClosed(format!("part encoder task failed: {error}")))??;
+        .map_err(|error| Error::Task {
+            what: "part encoder",
+            reason: error.to_string(),
+        })??;
     put_part(objects, path, tenant, day, bytes).await
 }
 
@@ -133,5 +136,8 @@ async fn write_chunk(
         Ok(encoder)
     })
     .await
-    .map_err(|error| Error::WalClosed(format!("part encoder task failed: {error}")))?
+    .map_err(|error| Error::Task {
+        what: "part encoder",
+        reason: error.to_string(),
+    })?
 }

@@ -204,6 +204,9 @@ pub async fn write_part(
     let path_text = path.to_string();
     let bytes = tokio::task::spawn_blocking(move || encode_part(&batch, &path_text))
         .await
-        .map_err(|error| Error::WalClosed(format!("part encoder task failed: {error}")))??;
+        .map_err(|error| Error::Task {
+            what: "part encoder",
+            reason: error.to_string(),
+        })??;
     put_part(objects, path, tenant, day, bytes).await
 }
