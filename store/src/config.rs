@@ -24,6 +24,9 @@ pub struct StoreConfig {
     pub compaction_min_parts: usize,
     /// Seconds between compaction and retention passes.
     pub maintenance_interval_seconds: u64,
+    /// Most series one metric name may have per tenant; samples of further series are
+    /// refused (0: no limit).
+    pub metric_series_limit_per_metric: usize,
 }
 
 impl Default for StoreConfig {
@@ -37,6 +40,7 @@ impl Default for StoreConfig {
             retention_hours: 7 * 24,
             compaction_min_parts: 4,
             maintenance_interval_seconds: 60,
+            metric_series_limit_per_metric: 100_000,
         }
     }
 }

@@ -11,6 +11,7 @@
 //! - [`retention`]: deletes partitions older than the retention period.
 //! - [`objects`]: the `object_store` every part goes through.
 //! - [`spans`]: [`SpanStore`], the facade the collector appends to and the query side reads.
+//! - [`metrics`]: [`MetricStore`], the same for metric samples, with its own head and parts.
 //!
 //! Write path: collector → [`SpanStore::append`] → `wal` (fsync, ticket resolves) → `head`
 //! → (size or age) → `part::writer` → `objects` → `wal` truncation.
@@ -27,6 +28,7 @@ pub mod compact;
 pub mod config;
 pub mod error;
 pub mod head;
+pub mod metrics;
 pub mod objects;
 pub mod otlp;
 pub mod part;
@@ -36,4 +38,5 @@ pub mod wal;
 
 pub use config::StoreConfig;
 pub use error::Error;
+pub use metrics::{AppendOutcome, MetricStore};
 pub use spans::{SpanQuery, SpanStore};

@@ -1,10 +1,7 @@
 //! The values a PromQL expression evaluates to: [`Labels`], [`Sample`], [`Series`] and
 //! [`Value`], plus the staleness marker the store writes when a series disappears.
 
-use std::fmt;
-
-/// The label that holds a series' metric name.
-pub const METRIC_NAME_LABEL: &str = "__name__";
+pub use sightline_model::labels::{Labels, METRIC_NAME_LABEL};
 
 /// The bit pattern of the NaN Prometheus writes as a staleness marker. Any other NaN is an
 /// ordinary value.
@@ -18,104 +15,6 @@ pub fn stale_nan() -> f64 {
 /// Says whether `value` is the staleness marker (not merely some NaN).
 pub fn is_stale_nan(value: f64) -> bool {
     value.to_bits() == STALE_NAN_BITS
-}
-
-/// A series' label set: name/value pairs sorted by name, names unique, no empty values.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Labels(Vec<(String, String)>);
-
-impl Labels {
-    /// Builds a label set from pairs in any order; later duplicates win and empty values are
-    /// dropped, as Prometheus treats an empty value as an absent label.
-    pub fn new<K, V>(pairs: impl IntoIterator<Item = (K, V)>) -> Self
-    where
-        K: Into<String>,
-        V: Into<String>,
-    {
-        let mut labels = Labels::default();
-        for (name, value) in pairs {
-            labels.set(&name.into(), value.into());
-        }
-        labels
-    }
-
-    /// Returns the value of `name`, if set.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .binary_search_by(|(n, _)| n.as_str().cmp(name))
-            .ok()
-            .map(|i| self.0[i].1.as_str())
-    }
-
-    /// Returns the metric name (`__name__`), if set.
-    pub fn metric_name(&self) -> Option<&str> {
-        self.get(METRIC_NAME_LABEL)
-    }
-
-    /// Sets `name` to `value`; an empty value removes the label.
-    pub fn set(&mut self, name: &str, value: String) {
-        match self.0.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
-            Ok(i) if value.is_empty() => {
-                self.0.remove(i);
-            }
-            Ok(i) => self.0[i].1 = value,
-            Err(_) if value.is_empty() => {}
-            Err(i) => self.0.insert(i, (name.to_string(), value)),
-        }
-    }
-
-    /// Removes `name` if set.
-    pub fn remove(&mut self, name: &str) {
-        if let Ok(i) = self.0.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
-            self.0.remove(i);
-        }
-    }
-
-    /// Returns a copy without the metric name.
-    pub fn without_metric_name(&self) -> Labels {
-        let mut labels = self.clone();
-        labels.remove(METRIC_NAME_LABEL);
-        labels
-    }
-
-    /// Keeps only the labels for which `keep` returns true.
-    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
-        self.0.retain(|(name, _)| keep(name));
-    }
-
-    /// Iterates over the pairs in name order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
-    }
-
-    /// Returns the number of labels.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Says whether there are no labels.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Display for Labels {
-    /// Formats as `name{a="1", b="2"}`, the way Prometheus prints a series.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(name) = self.metric_name() {
-            f.write_str(name)?;
-        }
-        f.write_str("{")?;
-        let mut first = true;
-        for (name, value) in self.iter().filter(|(n, _)| *n != METRIC_NAME_LABEL) {
-            if !first {
-                f.write_str(", ")?;
-            }
-            first = false;
-            write!(f, "{name}={value:?}")?;
-        }
-        f.write_str("}")
-    }
 }
 
 /// One element of an instant vector.
@@ -206,16 +105,6 @@ impl Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn labels_stay_sorted_and_drop_empty_values() {
-        let mut labels = Labels::new([("b", "2"), ("a", "1"), ("__name__", "m"), ("c", "")]);
-        assert_eq!(labels.len(), 3);
-        assert_eq!(labels.to_string(), r#"m{a="1", b="2"}"#);
-        labels.set("a", String::new());
-        assert_eq!(labels.get("a"), None);
-        assert_eq!(labels.without_metric_name().to_string(), r#"{b="2"}"#);
-    }
 
     #[test]
     fn only_the_marker_bit_pattern_is_stale() {

@@ -6,11 +6,14 @@
 //! - [`span`]: [`SpanBatch`] (spans grouped by resource and scope, as received) and
 //!   [`SpanRow`] (one span with its resource and scope, as stored and queried).
 //! - [`hot`]: the attribute keys promoted to dedicated columns.
+//! - [`labels`]: [`Labels`], a metric series' identity.
+//! - [`metric`]: [`MetricBatch`], samples in Prometheus' data model, as every metric source
+//!   is translated before the store sees it.
 //! - [`tenant`]: [`TenantId`], whose data is kept apart from every other tenant's.
 //! - [`time`]: calendar arithmetic (civil dates of day counts and back).
 //! - [`error`]: [`ErrorClass`], what kind of failure an error is, for the wire mappings.
 //!
-//! Persisted forms: [`SpanBatch`] is written to the WAL with postcard, so renaming or
+//! Persisted forms: [`SpanBatch`] and [`MetricBatch`] are written to the WAL with postcard, so renaming or
 //! reordering fields or enum variants in `attr`, `span` or `ids` changes the WAL format:
 //! bump `sightline_store::wal::FORMAT_VERSION` and keep a decoder for the old one.
 #![deny(missing_docs)]
@@ -19,6 +22,8 @@ pub mod attr;
 pub mod error;
 pub mod hot;
 pub mod ids;
+pub mod labels;
+pub mod metric;
 pub mod span;
 pub mod tenant;
 pub mod time;
@@ -26,6 +31,10 @@ pub mod time;
 pub use attr::{AnyValue, KeyValue};
 pub use error::ErrorClass;
 pub use ids::{IdParseError, SpanId, TraceId};
+pub use labels::{Labels, METRIC_NAME_LABEL};
+pub use metric::{
+    Exemplar, MetricBatch, MetricMetadata, MetricSample, MetricType, SeriesSamples,
+};
 pub use span::{
     Event, Link, Resource, ResourceSpans, Scope, ScopeSpans, Span, SpanBatch, SpanKind, SpanRow,
     StatusCode,
