@@ -12,7 +12,7 @@ use axum::routing::get;
 use axum::Router;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use sightline_collector::Collector;
-use sightline_store::SpanStore;
+use sightline_store::{MetricStore, SpanStore};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -80,6 +80,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .context("cannot open the store")?;
 
+    let metric_store = MetricStore::open(file.store.clone())
+        .await
+        .context("cannot open the metric store")?;
+
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
     store.spawn_background(&tracker, shutdown.child_token());
@@ -94,7 +98,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
 
     let receivers = shutdown.child_token();
-    let collector = Collector::new(file.collector.clone(), store.clone());
+    let collector = Collector::new(file.collector.clone(), store.clone(), metric_store.clone());
     let grpc = tracker.spawn(sightline_collector::serve_grpc(
         collector.clone(),
         grpc_listener,
@@ -107,8 +111,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     ));
 
     let ready = Arc::new(AtomicBool::new(false));
-    let app =
-        sightline_query::router(store.clone(), file.query.clone()).merge(ops_router(OpsState {
+    let app = sightline_query::router(store.clone(), metric_store.clone(), file.query.clone())
+        .merge(ops_router(OpsState {
             ready: ready.clone(),
             metrics,
         }));

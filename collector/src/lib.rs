@@ -36,7 +36,7 @@ mod tenant;
 
 use std::sync::Arc;
 
-use sightline_store::SpanStore;
+use sightline_store::{MetricStore, SpanStore};
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 
@@ -56,17 +56,21 @@ pub struct Collector {
 struct CollectorInner {
     config: CollectorConfig,
     store: SpanStore,
+    /// Where metric samples go (OTLP metrics, remote write).
+    #[allow(dead_code)]
+    metrics: MetricStore,
     budget: ByteBudget,
 }
 
 impl Collector {
     /// Creates the collector state shared by the gRPC and HTTP receivers.
-    pub fn new(config: CollectorConfig, store: SpanStore) -> Self {
+    pub fn new(config: CollectorConfig, store: SpanStore, metrics: MetricStore) -> Self {
         let budget = ByteBudget::new(config.max_in_flight_bytes);
         Self {
             inner: Arc::new(CollectorInner {
                 config,
                 store,
+                metrics,
                 budget,
             }),
         }

@@ -13,7 +13,7 @@ use axum::response::Response;
 use futures::{StreamExt, TryStreamExt};
 use http::HeaderMap;
 use sightline_model::{SpanRow, TenantId, TraceId};
-use sightline_store::SpanStore;
+use sightline_store::{MetricStore, SpanStore};
 
 use crate::error::Error;
 use crate::trace::{assemble_trace, AssembledTrace};
@@ -29,6 +29,9 @@ const SEARCH_FETCH_CONCURRENCY: usize = 8;
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub(crate) store: SpanStore,
+    /// Metric samples, for the Prometheus API.
+    #[allow(dead_code)]
+    pub(crate) metrics: MetricStore,
     pub(crate) config: Arc<QueryConfig>,
 }
 

@@ -35,7 +35,7 @@ mod api;
 use std::sync::Arc;
 
 use serde::Deserialize;
-use sightline_store::SpanStore;
+use sightline_store::{MetricStore, SpanStore};
 
 pub use error::Error;
 
@@ -93,9 +93,10 @@ impl QueryConfig {
 /// Every request records `sightline_query_duration_seconds{api,endpoint}` and
 /// `sightline_query_requests_total{api,endpoint,status}`, where `endpoint` is the matched route
 /// template.
-pub fn router(store: SpanStore, config: QueryConfig) -> axum::Router {
+pub fn router(store: SpanStore, metrics: MetricStore, config: QueryConfig) -> axum::Router {
     let state = api::AppState {
         store,
+        metrics,
         config: Arc::new(config),
     };
     axum::Router::new()

@@ -14,7 +14,7 @@ use sightline_model::{
     SpanKind, StatusCode as SpanStatus, TenantId,
 };
 use sightline_query::{router, QueryConfig};
-use sightline_store::{SpanStore, StoreConfig};
+use sightline_store::{MetricStore, SpanStore, StoreConfig};
 use tower::ServiceExt as _;
 
 const TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
@@ -63,6 +63,15 @@ fn resource(service: &str, spans: Vec<Span>) -> ResourceSpans {
 }
 
 /// A store holding one trace: frontend root (1) → cart server (2, error), stored twice.
+async fn metric_store(dir: &tempfile::TempDir) -> MetricStore {
+    MetricStore::open(StoreConfig {
+        data_dir: dir.path().join("metrics"),
+        ..StoreConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
 async fn store_with_trace(dir: &tempfile::TempDir) -> SpanStore {
     let store = SpanStore::open(StoreConfig {
         data_dir: dir.path().to_path_buf(),
@@ -137,7 +146,11 @@ async fn get_json(app: &axum::Router, uri: &str) -> (StatusCode, Value) {
 #[tokio::test]
 async fn native_trace_formats_and_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let app = router(store_with_trace(&dir).await, QueryConfig::default());
+    let app = router(
+        store_with_trace(&dir).await,
+        metric_store(&dir).await,
+        QueryConfig::default(),
+    );
 
     let (status, json) = get_json(&app, &format!("/api/v1/traces/{TRACE}")).await;
     assert_eq!(status, StatusCode::OK, "{json}");
@@ -182,7 +195,11 @@ async fn native_trace_formats_and_errors() {
 #[tokio::test]
 async fn native_search() {
     let dir = tempfile::tempdir().unwrap();
-    let app = router(store_with_trace(&dir).await, QueryConfig::default());
+    let app = router(
+        store_with_trace(&dir).await,
+        metric_store(&dir).await,
+        QueryConfig::default(),
+    );
 
     let (status, json) = get_json(&app, "/api/v1/traces?service=cart&status=error&minDuration=1ms&attributes=http.route%3D%2Fapi%2Fx").await;
     assert_eq!(status, StatusCode::OK, "{json}");
@@ -201,7 +218,11 @@ async fn native_search() {
 #[tokio::test]
 async fn jaeger_api() {
     let dir = tempfile::tempdir().unwrap();
-    let app = router(store_with_trace(&dir).await, QueryConfig::default());
+    let app = router(
+        store_with_trace(&dir).await,
+        metric_store(&dir).await,
+        QueryConfig::default(),
+    );
 
     let (_, json) = get_json(&app, "/jaeger/api/services").await;
     assert_eq!(
@@ -248,7 +269,11 @@ async fn tenants_are_kept_apart() {
         multi_tenancy: true,
         ..QueryConfig::default()
     };
-    let app = router(store_with_trace(&dir).await, config);
+    let app = router(
+        store_with_trace(&dir).await,
+        metric_store(&dir).await,
+        config,
+    );
     let uri = format!("/api/v1/traces/{TRACE}");
     assert_eq!(get(&app, &uri, &[]).await.0, StatusCode::OK);
     assert_eq!(

@@ -182,7 +182,10 @@ impl MetricStore {
         start_ms: i64,
         end_ms: i64,
     ) -> Result<Vec<(Labels, Vec<Exemplar>)>, Error> {
-        Ok(self.inner.heads.exemplars(tenant, matchers, start_ms, end_ms))
+        Ok(self
+            .inner
+            .heads
+            .exemplars(tenant, matchers, start_ms, end_ms))
     }
 
     /// Writes the head to parts; a no-op while the store keeps samples only in memory.

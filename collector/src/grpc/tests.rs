@@ -2,7 +2,7 @@
 
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
-use sightline_store::{SpanStore, StoreConfig};
+use sightline_store::{MetricStore, SpanStore, StoreConfig};
 use tokio_util::sync::CancellationToken;
 
 use super::*;
@@ -14,11 +14,12 @@ async fn start(config: CollectorConfig) -> (String, CancellationToken, tempfile:
         data_dir: dir.path().to_path_buf(),
         ..StoreConfig::default()
     };
-    let store = SpanStore::open(store_config).await.unwrap();
+    let store = SpanStore::open(store_config.clone()).await.unwrap();
+    let metrics = MetricStore::open(store_config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let shutdown = CancellationToken::new();
-    let collector = Collector::new(config, store);
+    let collector = Collector::new(config, store, metrics);
     tokio::spawn(serve_grpc(collector, listener, shutdown.clone()));
     (address, shutdown, dir)
 }

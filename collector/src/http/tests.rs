@@ -6,7 +6,7 @@ use std::io::Write;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use http_body_util::BodyExt;
-use sightline_store::{SpanStore, StoreConfig};
+use sightline_store::{MetricStore, SpanStore, StoreConfig};
 
 use super::*;
 use crate::CollectorConfig;
@@ -20,8 +20,9 @@ async fn collector(config: CollectorConfig) -> (Collector, tempfile::TempDir) {
         data_dir: dir.path().to_path_buf(),
         ..StoreConfig::default()
     };
-    let store = SpanStore::open(store_config).await.unwrap();
-    (Collector::new(config, store), dir)
+    let store = SpanStore::open(store_config.clone()).await.unwrap();
+    let metrics = MetricStore::open(store_config).await.unwrap();
+    (Collector::new(config, store, metrics), dir)
 }
 
 fn post(headers: &[(&str, &str)], body: Vec<u8>) -> Request {

@@ -32,9 +32,7 @@ pub use attr::{AnyValue, KeyValue};
 pub use error::ErrorClass;
 pub use ids::{IdParseError, SpanId, TraceId};
 pub use labels::{Labels, METRIC_NAME_LABEL};
-pub use metric::{
-    Exemplar, MetricBatch, MetricMetadata, MetricSample, MetricType, SeriesSamples,
-};
+pub use metric::{Exemplar, MetricBatch, MetricMetadata, MetricSample, MetricType, SeriesSamples};
 pub use span::{
     Event, Link, Resource, ResourceSpans, Scope, ScopeSpans, Span, SpanBatch, SpanKind, SpanRow,
     StatusCode,

@@ -6,9 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 
 use promql_parser::label::{MatchOp, Matcher};
-use sightline_model::{
-    Exemplar, Labels, MetricBatch, MetricMetadata, MetricSample, TenantId,
-};
+use sightline_model::{Exemplar, Labels, MetricBatch, MetricMetadata, MetricSample, TenantId};
 
 use super::{labels_match, AppendOutcome};
 
