@@ -27,6 +27,12 @@ pub struct StoreConfig {
     /// Most series one metric name may have per tenant; samples of further series are
     /// refused (0: no limit).
     pub metric_series_limit_per_metric: usize,
+    /// Flush the metric head to parts once it holds this many samples.
+    pub metric_flush_max_samples: usize,
+    /// Flush the metric head at least this often (seconds).
+    pub metric_flush_interval_seconds: u64,
+    /// Refuse metric appends (retryable) while this many samples are not yet in parts.
+    pub metric_head_max_samples: usize,
 }
 
 impl Default for StoreConfig {
@@ -41,6 +47,9 @@ impl Default for StoreConfig {
             compaction_min_parts: 4,
             maintenance_interval_seconds: 60,
             metric_series_limit_per_metric: 100_000,
+            metric_flush_max_samples: 8_000_000,
+            metric_flush_interval_seconds: 1800,
+            metric_head_max_samples: 40_000_000,
         }
     }
 }

@@ -9,11 +9,12 @@
 mod reader;
 mod writer;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sightline_model::{SpanBatch, TenantId};
 
 pub use reader::{list_segments, read_segment, ReplayedSegment};
-pub use writer::{AppendRequest, Rotation, WalCommand, WalWriter};
+pub use writer::{AppendRequest, Rotation, WalCommand, WalHead, WalWriter};
 
 /// Version byte at the start of every record payload.
 pub const FORMAT_VERSION: u8 = 1;
@@ -22,20 +23,21 @@ pub const FRAME_HEADER_BYTES: usize = 8;
 /// Largest payload a frame may carry; anything claiming more is corruption.
 pub const MAX_RECORD_BYTES: usize = 512 * 1024 * 1024;
 
-/// One appended batch as persisted.
+/// One appended batch as persisted: spans ([`SpanBatch`], the default) in the span WAL,
+/// samples ([`sightline_model::MetricBatch`]) in the metric WAL.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WalRecord {
+pub struct WalRecord<B = SpanBatch> {
     /// The tenant the batch belongs to.
     pub tenant: TenantId,
-    /// The accepted spans.
-    pub batch: SpanBatch,
+    /// The accepted data.
+    pub batch: B,
 }
 
 /// Encodes a record into a complete frame (header and payload).
 ///
 /// # Errors
 /// Postcard failures, which only happen on allocation failure.
-pub fn encode_frame(record: &WalRecord) -> Result<Vec<u8>, postcard::Error> {
+pub fn encode_frame<B: Serialize>(record: &WalRecord<B>) -> Result<Vec<u8>, postcard::Error> {
     let mut frame = vec![0u8; FRAME_HEADER_BYTES];
     frame.push(FORMAT_VERSION);
     let mut frame = postcard::to_extend(record, frame)?;
@@ -48,9 +50,9 @@ pub fn encode_frame(record: &WalRecord) -> Result<Vec<u8>, postcard::Error> {
 
 /// What decoding the frame at the start of `bytes` found.
 #[derive(Debug, PartialEq)]
-pub enum DecodedFrame {
+pub enum DecodedFrame<B = SpanBatch> {
     /// A valid record and the frame's total length.
-    Record(Box<WalRecord>, usize),
+    Record(Box<WalRecord<B>>, usize),
     /// The bytes end before the frame does (a torn write at the tail).
     Incomplete,
     /// The frame is damaged: bad checksum, length or version.
@@ -58,7 +60,7 @@ pub enum DecodedFrame {
 }
 
 /// Decodes the frame at the start of `bytes`.
-pub fn decode_frame(bytes: &[u8]) -> DecodedFrame {
+pub fn decode_frame<B: DeserializeOwned>(bytes: &[u8]) -> DecodedFrame<B> {
     if bytes.len() < FRAME_HEADER_BYTES {
         return DecodedFrame::Incomplete;
     }
@@ -76,7 +78,7 @@ pub fn decode_frame(bytes: &[u8]) -> DecodedFrame {
     if payload[0] != FORMAT_VERSION {
         return DecodedFrame::Corrupt(format!("unknown record format version {}", payload[0]));
     }
-    match postcard::from_bytes::<WalRecord>(&payload[1..]) {
+    match postcard::from_bytes::<WalRecord<B>>(&payload[1..]) {
         Ok(record) => DecodedFrame::Record(Box::new(record), FRAME_HEADER_BYTES + payload_len),
         Err(error) => DecodedFrame::Corrupt(format!("undecodable record: {error}")),
     }
@@ -127,7 +129,10 @@ mod tests {
         let mut frame = encode_frame(&record(2)).unwrap();
         let last = frame.len() - 1;
         frame[last] ^= 1;
-        assert!(matches!(decode_frame(&frame), DecodedFrame::Corrupt(_)));
+        assert!(matches!(
+            decode_frame::<SpanBatch>(&frame),
+            DecodedFrame::Corrupt(_)
+        ));
     }
 
     proptest! {
@@ -136,7 +141,7 @@ mod tests {
         fn truncation_at_every_byte_is_incomplete(spans in 1usize..4, cut_fraction in 0.0f64..1.0) {
             let frame = encode_frame(&record(spans)).unwrap();
             let cut = ((frame.len() as f64) * cut_fraction) as usize;
-            prop_assert_eq!(decode_frame(&frame[..cut]), DecodedFrame::Incomplete);
+            prop_assert_eq!(decode_frame::<SpanBatch>(&frame[..cut]), DecodedFrame::Incomplete);
         }
     }
 }

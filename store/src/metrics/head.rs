@@ -1,104 +1,226 @@
-//! Recent metric samples in memory, per tenant: a series index (labels → series ref), an
-//! inverted index (label name → value → refs, refs ascending) for matchers, and each series'
-//! samples sorted by time.
+//! Recent metric samples in memory: an active [`HeadBlock`] the WAL writer applies durable
+//! batches to, and frozen blocks waiting to be written as parts (still queryable).
+//!
+//! A block holds, per tenant, a series index (labels → series ref), an inverted index (label
+//! name → value → refs, ascending) for matchers, and each series' samples sorted by time.
+//! Exemplars and metadata outlive blocks: they live in [`MetricHeads`] itself, bounded.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use promql_parser::label::{MatchOp, Matcher};
 use sightline_model::{Exemplar, Labels, MetricBatch, MetricMetadata, MetricSample, TenantId};
 
-use super::{labels_match, AppendOutcome};
+use super::labels_match;
+use crate::wal::WalHead;
 
-/// Exemplars kept per series (the newest); Prometheus keeps a bounded ring too.
-pub const EXEMPLARS_PER_SERIES: usize = 16;
+/// Exemplars kept per tenant (the newest), as Prometheus' circular exemplar buffer does.
+pub const EXEMPLARS_PER_TENANT: usize = 100_000;
 
-/// The heads of every tenant.
+/// One durable batch for the head: the samples an append accepted.
+pub(crate) struct MetricEntry {
+    pub(crate) tenant: TenantId,
+    pub(crate) batch: MetricBatch,
+}
+
+/// The active block, frozen blocks, and the exemplars and metadata of every tenant.
 pub(crate) struct MetricHeads {
-    tenants: RwLock<HashMap<TenantId, Arc<RwLock<TenantHead>>>>,
-    series_limit_per_metric: usize,
+    active: RwLock<HeadBlock>,
+    frozen: RwLock<Vec<Arc<HeadBlock>>>,
+    exemplars: RwLock<HashMap<TenantId, VecDeque<(Labels, Exemplar)>>>,
+    metadata: RwLock<HashMap<TenantId, BTreeMap<String, MetricMetadata>>>,
+    /// Samples in the active block.
+    active_samples: AtomicUsize,
+    /// Samples in the active and frozen blocks.
+    unflushed_samples: AtomicUsize,
+}
+
+/// Samples of every tenant between two rotations.
+#[derive(Debug, Default)]
+pub(crate) struct HeadBlock {
+    pub(crate) tenants: HashMap<TenantId, TenantHead>,
+    pub(crate) samples: usize,
 }
 
 /// One series held in memory.
 #[derive(Debug)]
-struct MemSeries {
-    labels: Labels,
-    /// `(timestamp ms, value)` sorted by time, timestamps unique.
-    samples: Vec<MetricSample>,
-    /// The newest exemplars, oldest first.
-    exemplars: Vec<Exemplar>,
+pub(crate) struct MemSeries {
+    pub(crate) labels: Labels,
+    /// Sorted by time, timestamps unique.
+    pub(crate) samples: Vec<MetricSample>,
 }
 
-/// One tenant's head.
+/// One tenant's series in a block.
 #[derive(Debug, Default)]
-struct TenantHead {
+pub(crate) struct TenantHead {
     refs: HashMap<Labels, u32>,
-    series: Vec<MemSeries>,
+    pub(crate) series: Vec<MemSeries>,
     /// label name → label value → series refs, ascending.
     postings: HashMap<String, HashMap<String, Vec<u32>>>,
     series_per_metric: HashMap<String, usize>,
-    metadata: BTreeMap<String, MetricMetadata>,
-    sample_count: usize,
+}
+
+impl WalHead for MetricHeads {
+    type Entry = MetricEntry;
+    type Frozen = HeadBlock;
+
+    fn apply(&self, entries: Vec<MetricEntry>) {
+        let mut added = 0;
+        {
+            let mut active = self.active.write().unwrap_or_else(|p| p.into_inner());
+            for entry in &entries {
+                let head = active.tenants.entry(entry.tenant.clone()).or_default();
+                for series in &entry.batch.series {
+                    if series.samples.is_empty() {
+                        continue;
+                    }
+                    let series_ref = head.series_ref(&series.labels);
+                    added += head.add_samples(series_ref, &series.samples);
+                }
+            }
+            active.samples += added;
+        }
+        self.active_samples.fetch_add(added, Ordering::Relaxed);
+        self.unflushed_samples.fetch_add(added, Ordering::Relaxed);
+        for entry in entries {
+            self.keep_exemplars_and_metadata(entry);
+        }
+    }
+
+    fn freeze(&self) -> Arc<HeadBlock> {
+        let block = {
+            let mut active = self.active.write().unwrap_or_else(|p| p.into_inner());
+            Arc::new(std::mem::take(&mut *active))
+        };
+        self.active_samples.store(0, Ordering::Relaxed);
+        self.frozen
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(block.clone());
+        block
+    }
 }
 
 impl MetricHeads {
-    /// Creates empty heads that admit at most `series_limit_per_metric` series per metric
-    /// name and tenant (0 means no limit).
-    pub(crate) fn new(series_limit_per_metric: usize) -> Self {
+    /// Creates empty heads.
+    pub(crate) fn new() -> Self {
         Self {
-            tenants: RwLock::new(HashMap::new()),
-            series_limit_per_metric,
+            active: RwLock::new(HeadBlock::default()),
+            frozen: RwLock::new(Vec::new()),
+            exemplars: RwLock::new(HashMap::new()),
+            metadata: RwLock::new(HashMap::new()),
+            active_samples: AtomicUsize::new(0),
+            unflushed_samples: AtomicUsize::new(0),
         }
     }
 
-    fn tenant(&self, tenant: &TenantId) -> Option<Arc<RwLock<TenantHead>>> {
-        self.tenants
-            .read()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .get(tenant)
-            .cloned()
+    /// Samples in the active block.
+    pub(crate) fn active_samples(&self) -> usize {
+        self.active_samples.load(Ordering::Relaxed)
     }
 
-    fn tenant_or_create(&self, tenant: &TenantId) -> Arc<RwLock<TenantHead>> {
-        if let Some(head) = self.tenant(tenant) {
-            return head;
-        }
-        self.tenants
-            .write()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .entry(tenant.clone())
-            .or_default()
-            .clone()
+    /// Samples not yet written to parts.
+    pub(crate) fn unflushed_samples(&self) -> usize {
+        self.unflushed_samples.load(Ordering::Relaxed)
     }
 
-    /// Adds a batch's samples, exemplars and metadata; refuses series over the limit.
-    pub(crate) fn append(&self, tenant: &TenantId, batch: MetricBatch) -> AppendOutcome {
-        let head = self.tenant_or_create(tenant);
-        let mut head = head.write().unwrap_or_else(|poison| poison.into_inner());
-        let mut outcome = AppendOutcome::default();
-        for metadata in batch.metadata {
-            head.metadata
-                .insert(metadata.metric_family.clone(), metadata);
+    /// Drops a frozen block once its parts are written.
+    pub(crate) fn release(&self, block: &Arc<HeadBlock>) {
+        let mut frozen = self.frozen.write().unwrap_or_else(|p| p.into_inner());
+        frozen.retain(|held| !Arc::ptr_eq(held, block));
+        self.unflushed_samples
+            .fetch_sub(block.samples, Ordering::Relaxed);
+    }
+
+    /// Removes from `batch` the series that would take a metric of `tenant` over `limit`
+    /// series in the active block (0: no limit), returning why the first was refused and
+    /// how many samples were refused. Concurrent appends may overshoot the limit slightly.
+    pub(crate) fn enforce_series_limit(
+        &self,
+        tenant: &TenantId,
+        batch: &mut MetricBatch,
+        limit: usize,
+    ) -> (usize, Option<String>) {
+        if limit == 0 {
+            return (0, None);
         }
-        for series in batch.series {
-            let samples = series.samples.len();
-            match head.series_ref(series.labels, self.series_limit_per_metric) {
-                Ok(series_ref) => {
-                    head.add_samples(series_ref, &series.samples);
-                    head.add_exemplars(series_ref, series.exemplars);
-                    outcome.accepted_samples += samples;
-                }
-                Err(reason) => {
-                    outcome.rejected_samples += samples;
-                    metrics::counter!("sightline_metric_series_rejected_total", "reason" => "series_limit")
-                        .increment(1);
-                    if outcome.first_rejection.is_none() {
-                        outcome.first_rejection = Some(reason);
-                    }
-                }
+        let active = self.active.read().unwrap_or_else(|p| p.into_inner());
+        let head = active.tenants.get(tenant);
+        let mut new_series: HashMap<String, usize> = HashMap::new();
+        let mut refused_samples = 0;
+        let mut first = None;
+        batch.series.retain(|series| {
+            if head.is_some_and(|head| head.refs.contains_key(&series.labels)) {
+                return true;
+            }
+            let metric = series.labels.metric_name().unwrap_or_default();
+            let existing = head
+                .and_then(|head| head.series_per_metric.get(metric))
+                .copied()
+                .unwrap_or(0);
+            let added = new_series.entry(metric.to_string()).or_default();
+            if existing + *added < limit {
+                *added += 1;
+                return true;
+            }
+            refused_samples += series.samples.len();
+            metrics::counter!("sightline_metric_series_rejected_total", "reason" => "series_limit")
+                .increment(1);
+            if first.is_none() {
+                first = Some(format!(
+                    "series limit of {limit} per metric reached for metric \"{metric}\"; new series {} refused",
+                    series.labels
+                ));
+            }
+            false
+        });
+        (refused_samples, first)
+    }
+
+    fn keep_exemplars_and_metadata(&self, entry: MetricEntry) {
+        if !entry.batch.metadata.is_empty() {
+            let mut metadata = self.metadata.write().unwrap_or_else(|p| p.into_inner());
+            let families = metadata.entry(entry.tenant.clone()).or_default();
+            for family in entry.batch.metadata {
+                families.insert(family.metric_family.clone(), family);
             }
         }
-        outcome
+        let mut exemplars = None;
+        for series in entry.batch.series {
+            if series.exemplars.is_empty() {
+                continue;
+            }
+            let ring = exemplars
+                .get_or_insert_with(|| self.exemplars.write().unwrap_or_else(|p| p.into_inner()));
+            let ring = ring.entry(entry.tenant.clone()).or_default();
+            for exemplar in series.exemplars {
+                if ring.len() >= EXEMPLARS_PER_TENANT {
+                    ring.pop_front();
+                }
+                ring.push_back((series.labels.clone(), exemplar));
+            }
+        }
+    }
+
+    /// Runs `visit` on the tenant's series in every block, active first.
+    fn for_each_block(&self, tenant: &TenantId, mut visit: impl FnMut(&TenantHead)) {
+        let frozen: Vec<Arc<HeadBlock>> = self
+            .frozen
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        {
+            let active = self.active.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(head) = active.tenants.get(tenant) {
+                visit(head);
+            }
+        }
+        for block in frozen {
+            if let Some(head) = block.tenants.get(tenant) {
+                visit(head);
+            }
+        }
     }
 
     /// Adds each matching series' samples in `start_ms..=end_ms` to `out`.
@@ -110,20 +232,17 @@ impl MetricHeads {
         end_ms: i64,
         out: &mut BTreeMap<Labels, Vec<MetricSample>>,
     ) {
-        let Some(head) = self.tenant(tenant) else {
-            return;
-        };
-        let head = head.read().unwrap_or_else(|poison| poison.into_inner());
-        for series_ref in head.matching(matchers) {
-            let series = &head.series[series_ref as usize];
-            let window = samples_in(&series.samples, start_ms, end_ms);
-            if window.is_empty() {
-                continue;
+        self.for_each_block(tenant, |head| {
+            for series_ref in head.matching(matchers) {
+                let series = &head.series[series_ref as usize];
+                let window = samples_in(&series.samples, start_ms, end_ms);
+                if !window.is_empty() {
+                    out.entry(series.labels.clone())
+                        .or_default()
+                        .extend_from_slice(window);
+                }
             }
-            out.entry(series.labels.clone())
-                .or_default()
-                .extend_from_slice(window);
-        }
+        });
     }
 
     /// Adds the labels of series that match any matcher set (every series when there is
@@ -136,22 +255,20 @@ impl MetricHeads {
         end_ms: i64,
         out: &mut BTreeSet<Labels>,
     ) {
-        let Some(head) = self.tenant(tenant) else {
-            return;
-        };
-        let head = head.read().unwrap_or_else(|poison| poison.into_inner());
-        let mut add = |series_ref: u32| {
-            let series = &head.series[series_ref as usize];
-            if !samples_in(&series.samples, start_ms, end_ms).is_empty() {
-                out.insert(series.labels.clone());
+        self.for_each_block(tenant, |head| {
+            let mut add = |series_ref: u32| {
+                let series = &head.series[series_ref as usize];
+                if !samples_in(&series.samples, start_ms, end_ms).is_empty() {
+                    out.insert(series.labels.clone());
+                }
+            };
+            if matcher_sets.is_empty() {
+                (0..head.series.len() as u32).for_each(&mut add);
             }
-        };
-        if matcher_sets.is_empty() {
-            (0..head.series.len() as u32).for_each(&mut add);
-        }
-        for matchers in matcher_sets {
-            head.matching(matchers).into_iter().for_each(&mut add);
-        }
+            for matchers in matcher_sets {
+                head.matching(matchers).into_iter().for_each(&mut add);
+            }
+        });
     }
 
     /// Returns metadata by family name, all or one, at most `limit` families.
@@ -161,19 +278,33 @@ impl MetricHeads {
         metric: Option<&str>,
         limit: usize,
     ) -> Vec<MetricMetadata> {
-        let Some(head) = self.tenant(tenant) else {
+        let metadata = self.metadata.read().unwrap_or_else(|p| p.into_inner());
+        let Some(families) = metadata.get(tenant) else {
             return Vec::new();
         };
-        let head = head.read().unwrap_or_else(|poison| poison.into_inner());
-        head.metadata
+        families
             .values()
-            .filter(|metadata| metric.is_none_or(|name| metadata.metric_family == name))
+            .filter(|family| metric.is_none_or(|name| family.metric_family == name))
             .take(limit)
             .cloned()
             .collect()
     }
 
-    /// Returns the exemplars in the range of every matching series.
+    /// Adds the metadata of `families` (from parts) that the heads do not know yet.
+    pub(crate) fn remember_metadata(&self, tenant: &TenantId, families: Vec<MetricMetadata>) {
+        let mut metadata = self.metadata.write().unwrap_or_else(|p| p.into_inner());
+        let known = metadata.entry(tenant.clone()).or_default();
+        for family in families {
+            known.entry(family.metric_family.clone()).or_insert(family);
+        }
+    }
+
+    /// Returns the metadata of every family of `tenant` known in memory.
+    pub(crate) fn all_metadata(&self, tenant: &TenantId) -> Vec<MetricMetadata> {
+        self.metadata(tenant, None, usize::MAX)
+    }
+
+    /// Returns the exemplars in the range of every matching series, grouped by series.
     pub(crate) fn exemplars(
         &self,
         tenant: &TenantId,
@@ -181,43 +312,35 @@ impl MetricHeads {
         start_ms: i64,
         end_ms: i64,
     ) -> Vec<(Labels, Vec<Exemplar>)> {
-        let Some(head) = self.tenant(tenant) else {
+        let exemplars = self.exemplars.read().unwrap_or_else(|p| p.into_inner());
+        let Some(ring) = exemplars.get(tenant) else {
             return Vec::new();
         };
-        let head = head.read().unwrap_or_else(|poison| poison.into_inner());
-        let mut found = Vec::new();
-        for series_ref in head.matching(matchers) {
-            let series = &head.series[series_ref as usize];
-            let exemplars: Vec<Exemplar> = series
-                .exemplars
-                .iter()
-                .filter(|e| (start_ms..=end_ms).contains(&e.timestamp_ms))
-                .cloned()
-                .collect();
-            if !exemplars.is_empty() {
-                found.push((series.labels.clone(), exemplars));
+        let mut found: BTreeMap<&Labels, Vec<Exemplar>> = BTreeMap::new();
+        for (labels, exemplar) in ring {
+            if (start_ms..=end_ms).contains(&exemplar.timestamp_ms)
+                && labels_match(labels, matchers)
+            {
+                found.entry(labels).or_default().push(exemplar.clone());
             }
         }
-        found.sort_by(|a, b| a.0.cmp(&b.0));
         found
+            .into_iter()
+            .map(|(labels, mut exemplars)| {
+                exemplars.sort_by_key(|e| e.timestamp_ms);
+                (labels.clone(), exemplars)
+            })
+            .collect()
     }
 }
 
 impl TenantHead {
-    /// Returns the ref of `labels`, creating the series unless its metric is at `limit`.
-    fn series_ref(&mut self, labels: Labels, limit: usize) -> Result<u32, String> {
-        if let Some(series_ref) = self.refs.get(&labels) {
-            return Ok(*series_ref);
+    /// Returns the ref of `labels`, creating the series if new.
+    fn series_ref(&mut self, labels: &Labels) -> u32 {
+        if let Some(series_ref) = self.refs.get(labels) {
+            return *series_ref;
         }
-        let metric = labels.metric_name().unwrap_or_default().to_string();
-        let count = self.series_per_metric.get(&metric).copied().unwrap_or(0);
-        if limit > 0 && count >= limit {
-            return Err(format!(
-                "series limit of {limit} per metric reached for metric \"{metric}\"; new series {labels} refused"
-            ));
-        }
-        let series_ref = u32::try_from(self.series.len())
-            .map_err(|_| "too many series in memory".to_string())?;
+        let series_ref = self.series.len() as u32;
         for (name, value) in labels.iter() {
             self.postings
                 .entry(name.to_string())
@@ -226,62 +349,48 @@ impl TenantHead {
                 .or_default()
                 .push(series_ref);
         }
+        let metric = labels.metric_name().unwrap_or_default().to_string();
         *self.series_per_metric.entry(metric).or_default() += 1;
         self.refs.insert(labels.clone(), series_ref);
         self.series.push(MemSeries {
-            labels,
+            labels: labels.clone(),
             samples: Vec::new(),
-            exemplars: Vec::new(),
         });
-        Ok(series_ref)
+        series_ref
     }
 
-    fn add_samples(&mut self, series_ref: u32, samples: &[MetricSample]) {
+    /// Adds samples in any order; a sample at a held timestamp replaces the value. Returns
+    /// how many samples were new.
+    fn add_samples(&mut self, series_ref: u32, samples: &[MetricSample]) -> usize {
         let series = &mut self.series[series_ref as usize];
+        let mut added = 0;
         for sample in samples {
             match series.samples.last() {
-                Some(last) if last.timestamp_ms < sample.timestamp_ms => {
-                    series.samples.push(*sample);
-                    self.sample_count += 1;
-                }
-                None => {
-                    series.samples.push(*sample);
-                    self.sample_count += 1;
-                }
-                Some(_) => {
+                Some(last) if last.timestamp_ms >= sample.timestamp_ms => {
                     let at = series
                         .samples
                         .partition_point(|s| s.timestamp_ms < sample.timestamp_ms);
                     match series.samples.get_mut(at) {
-                        Some(existing) if existing.timestamp_ms == sample.timestamp_ms => {
-                            existing.value = sample.value;
+                        Some(held) if held.timestamp_ms == sample.timestamp_ms => {
+                            held.value = sample.value;
                         }
                         _ => {
                             series.samples.insert(at, *sample);
-                            self.sample_count += 1;
+                            added += 1;
                         }
                     }
                 }
+                _ => {
+                    series.samples.push(*sample);
+                    added += 1;
+                }
             }
         }
-    }
-
-    fn add_exemplars(&mut self, series_ref: u32, exemplars: Vec<Exemplar>) {
-        if exemplars.is_empty() {
-            return;
-        }
-        let series = &mut self.series[series_ref as usize];
-        series.exemplars.extend(exemplars);
-        series.exemplars.sort_by_key(|e| e.timestamp_ms);
-        series
-            .exemplars
-            .dedup_by(|a, b| a.timestamp_ms == b.timestamp_ms && a.labels == b.labels);
-        let excess = series.exemplars.len().saturating_sub(EXEMPLARS_PER_SERIES);
-        series.exemplars.drain(..excess);
+        added
     }
 
     /// Returns the refs of the series matching every matcher, ascending.
-    fn matching(&self, matchers: &[Matcher]) -> Vec<u32> {
+    pub(crate) fn matching(&self, matchers: &[Matcher]) -> Vec<u32> {
         // Intersect the postings of matchers that cannot match an absent label; the others
         // are checked on each candidate.
         let mut candidates: Option<Vec<u32>> = None;
@@ -324,7 +433,7 @@ impl TenantHead {
 }
 
 /// The samples of a sorted slice within `start_ms..=end_ms`.
-fn samples_in(samples: &[MetricSample], start_ms: i64, end_ms: i64) -> &[MetricSample] {
+pub(crate) fn samples_in(samples: &[MetricSample], start_ms: i64, end_ms: i64) -> &[MetricSample] {
     let from = samples.partition_point(|s| s.timestamp_ms < start_ms);
     let to = samples.partition_point(|s| s.timestamp_ms <= end_ms);
     &samples[from..to.max(from)]

@@ -2,13 +2,16 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::de::DeserializeOwned;
+use sightline_model::SpanBatch;
+
 use super::{decode_frame, DecodedFrame, WalRecord};
 use crate::error::Error;
 
 /// What one segment gave back on replay.
-pub struct ReplayedSegment {
+pub struct ReplayedSegment<B = SpanBatch> {
     /// Records in write order.
-    pub records: Vec<(WalRecord, usize)>,
+    pub records: Vec<(WalRecord<B>, usize)>,
     /// Bytes of valid frames.
     pub valid_bytes: u64,
     /// Why reading stopped before the end of the file, if it did.
@@ -51,7 +54,7 @@ pub fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, Error> {
 ///
 /// # Errors
 /// I/O errors reading the file.
-pub fn read_segment(path: &Path) -> Result<ReplayedSegment, Error> {
+pub fn read_segment<B: DeserializeOwned>(path: &Path) -> Result<ReplayedSegment<B>, Error> {
     let bytes = std::fs::read(path).map_err(|source| Error::Io {
         operation: "read wal segment",
         path: path.to_path_buf(),

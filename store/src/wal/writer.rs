@@ -16,13 +16,39 @@ use tokio::sync::{mpsc, oneshot};
 use crate::error::Error;
 use crate::head::{HeadData, HeadEntry, Heads};
 
+/// What the writer applies durable records to and freezes on rotation: the span head, or
+/// the metric head.
+pub trait WalHead: Send + Sync + 'static {
+    /// One record's data, ready for the head.
+    type Entry: Send + 'static;
+    /// The head as it was at a rotation.
+    type Frozen: Send + Sync + 'static;
+    /// Adds durable entries, in write order.
+    fn apply(&self, entries: Vec<Self::Entry>);
+    /// Freezes the current data (still queryable) and starts an empty head.
+    fn freeze(&self) -> Arc<Self::Frozen>;
+}
+
+impl WalHead for Heads {
+    type Entry = HeadEntry;
+    type Frozen = HeadData;
+
+    fn apply(&self, entries: Vec<HeadEntry>) {
+        Heads::apply(self, entries);
+    }
+
+    fn freeze(&self) -> Arc<HeadData> {
+        Heads::freeze(self)
+    }
+}
+
 /// Capacity of the append queue; a full queue makes appenders wait (backpressure).
 pub const APPEND_QUEUE_CAPACITY: usize = 4096;
 
 /// An encoded record waiting for its group commit.
-pub struct AppendRequest {
-    /// The record's spans for the head, applied once durable.
-    pub entry: HeadEntry,
+pub struct AppendRequest<E = HeadEntry> {
+    /// The record's data for the head, applied once durable.
+    pub entry: E,
     /// The record's encoded frame.
     pub frame: Vec<u8>,
     /// Resolved once the frame is fsynced and the record is in the head.
@@ -30,37 +56,37 @@ pub struct AppendRequest {
 }
 
 /// What the writer thread is asked to do.
-pub enum WalCommand {
+pub enum WalCommand<H: WalHead = Heads> {
     /// Make a record durable.
-    Append(AppendRequest),
+    Append(AppendRequest<H::Entry>),
     /// Start a new segment and freeze the head.
-    Rotate(oneshot::Sender<Result<Rotation, Error>>),
+    Rotate(oneshot::Sender<Result<Rotation<H::Frozen>, Error>>),
     /// Finish queued work, fsync and stop; later appends fail with [`Error::WalClosed`].
     Close(oneshot::Sender<()>),
 }
 
 /// The result of a rotation: the head as it was and the segments that hold exactly its spans.
-pub struct Rotation {
+pub struct Rotation<F = HeadData> {
     /// The frozen head, still queryable until released.
-    pub frozen: Arc<HeadData>,
+    pub frozen: Arc<F>,
     /// Segments to delete once the frozen head is written to parts.
     pub obsolete_segments: Vec<PathBuf>,
 }
 
 /// Handle on the writer thread.
-pub struct WalWriter {
-    sender: mpsc::Sender<WalCommand>,
+pub struct WalWriter<H: WalHead = Heads> {
+    sender: mpsc::Sender<WalCommand<H>>,
     thread: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
-struct WriterState {
+struct WriterState<H: WalHead> {
     dir: PathBuf,
     sequence: u64,
     file: File,
     segment_len: u64,
     /// Segments (replayed or rotated out) not yet handed to a rotation.
     sealed_segments: Vec<PathBuf>,
-    heads: Arc<Heads>,
+    heads: Arc<H>,
     max_batch: usize,
 }
 
@@ -69,7 +95,7 @@ pub fn segment_path(dir: &Path, sequence: u64) -> PathBuf {
     dir.join(format!("{sequence:020}.wal"))
 }
 
-impl WalWriter {
+impl<H: WalHead> WalWriter<H> {
     /// Starts the writer on a new segment `sequence` in `dir`. `sealed_segments` are older
     /// segments (already replayed into `heads`) that the next rotation hands over.
     ///
@@ -79,7 +105,7 @@ impl WalWriter {
         dir: &Path,
         sequence: u64,
         sealed_segments: Vec<PathBuf>,
-        heads: Arc<Heads>,
+        heads: Arc<H>,
         max_batch: usize,
     ) -> Result<Self, Error> {
         let file = create_segment(dir, sequence)?;
@@ -112,7 +138,7 @@ impl WalWriter {
     ///
     /// # Errors
     /// [`Error::WalClosed`] after shutdown; the write or fsync error otherwise.
-    pub async fn append(&self, frame: Vec<u8>, entry: HeadEntry) -> Result<(), Error> {
+    pub async fn append(&self, frame: Vec<u8>, entry: H::Entry) -> Result<(), Error> {
         let (reply, done) = oneshot::channel();
         self.sender
             .send(WalCommand::Append(AppendRequest {
@@ -130,7 +156,7 @@ impl WalWriter {
     ///
     /// # Errors
     /// [`Error::WalClosed`] after shutdown; I/O errors creating the new segment.
-    pub async fn rotate(&self) -> Result<Rotation, Error> {
+    pub async fn rotate(&self) -> Result<Rotation<H::Frozen>, Error> {
         let (reply, done) = oneshot::channel();
         self.sender
             .send(WalCommand::Rotate(reply))
@@ -160,8 +186,8 @@ impl WalWriter {
     }
 }
 
-impl WriterState {
-    fn run(&mut self, mut receiver: mpsc::Receiver<WalCommand>) {
+impl<H: WalHead> WriterState<H> {
+    fn run(&mut self, mut receiver: mpsc::Receiver<WalCommand<H>>) {
         while let Some(command) = receiver.blocking_recv() {
             let mut appends = Vec::new();
             let mut control = None;
@@ -200,7 +226,7 @@ impl WriterState {
         }
     }
 
-    fn commit_group(&mut self, appends: Vec<AppendRequest>) {
+    fn commit_group(&mut self, appends: Vec<AppendRequest<H::Entry>>) {
         let started = Instant::now();
         let bytes: usize = appends.iter().map(|request| request.frame.len()).sum();
         let mut buffer = Vec::with_capacity(bytes);
@@ -247,7 +273,7 @@ impl WriterState {
         }
     }
 
-    fn rotate(&mut self) -> Result<Rotation, Error> {
+    fn rotate(&mut self) -> Result<Rotation<H::Frozen>, Error> {
         let next = self.sequence + 1;
         let file = create_segment(&self.dir, next)?;
         let old = std::mem::replace(&mut self.file, file);

@@ -1,0 +1,181 @@
+//! Reads parts: matches labels on a part's series table, then reads only the selected
+//! series' sample rows (a row selection the page index turns into skipped pages).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow_array::{Float64Array, Int64Array};
+use futures::TryStreamExt;
+use object_store::ObjectStore;
+use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
+use parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
+use parquet::arrow::ProjectionMask;
+use promql_parser::label::{MatchOp, Matcher};
+use sightline_model::{Labels, MetricSample, METRIC_NAME_LABEL};
+
+use super::catalog::MetricPart;
+use super::labels_match;
+use super::part::{columns, SeriesTable};
+use crate::error::Error;
+
+/// Rows per decoded batch.
+const BATCH_ROWS: usize = 64 * 1024;
+
+/// Returns the refs of the part's series that match every matcher and may have samples in
+/// `start_ms..=end_ms`, ascending.
+pub(crate) fn matching_series(
+    table: &SeriesTable,
+    matchers: &[Matcher],
+    start_ms: i64,
+    end_ms: i64,
+) -> Vec<u32> {
+    let in_range = |series_ref: &u32| {
+        let i = *series_ref as usize;
+        table.min_time_ms[i] <= end_ms && table.max_time_ms[i] >= start_ms
+    };
+    let by_name = matchers
+        .iter()
+        .find(|m| m.name == METRIC_NAME_LABEL && m.op == MatchOp::Equal);
+    let candidates: Box<dyn Iterator<Item = u32>> = match by_name {
+        Some(matcher) => Box::new(
+            table
+                .by_metric
+                .get(&matcher.value)
+                .into_iter()
+                .flatten()
+                .copied(),
+        ),
+        None => Box::new(0..table.labels.len() as u32),
+    };
+    candidates
+        .filter(in_range)
+        .filter(|series_ref| labels_match(&table.labels[*series_ref as usize], matchers))
+        .collect()
+}
+
+/// Reads the samples of `series` (refs ascending) of one part and adds those in
+/// `start_ms..=end_ms` to `out`.
+pub(crate) async fn read_series(
+    objects: &Arc<dyn ObjectStore>,
+    part: &MetricPart,
+    table: &SeriesTable,
+    series: &[u32],
+    start_ms: i64,
+    end_ms: i64,
+    out: &mut BTreeMap<Labels, Vec<MetricSample>>,
+) -> Result<(), Error> {
+    if series.is_empty() {
+        return Ok(());
+    }
+    let parquet_error = |source| Error::Parquet {
+        path: part.samples_path.to_string(),
+        source,
+    };
+    let mut selectors = Vec::with_capacity(series.len() * 2);
+    let mut position = 0u64;
+    for series_ref in series {
+        let i = *series_ref as usize;
+        let first = table.first_row[i];
+        let rows = table.row_count[i] as usize;
+        if first > position {
+            selectors.push(RowSelector::skip((first - position) as usize));
+        }
+        selectors.push(RowSelector::select(rows));
+        position = first + rows as u64;
+    }
+    let schema = part.samples_metadata.parquet_schema();
+    let timestamp_leaf = leaf_index(schema, columns::TIMESTAMP, part)?;
+    let value_leaf = leaf_index(schema, columns::VALUE, part)?;
+    let projection = ProjectionMask::leaves(schema, [timestamp_leaf, value_leaf]);
+    let mut stream = ParquetRecordBatchStreamBuilder::new_with_metadata(
+        part.samples_reader(objects),
+        part.samples_metadata.clone(),
+    )
+    .with_batch_size(BATCH_ROWS)
+    .with_projection(projection)
+    .with_row_selection(RowSelection::from(selectors))
+    .build()
+    .map_err(parquet_error)?;
+
+    // Batches arrive in row order: walk the selected series, each taking its row count.
+    let mut series_iter = series.iter();
+    let mut current: Option<(usize, usize)> = None; // (series index, rows left)
+    while let Some(batch) = stream.try_next().await.map_err(parquet_error)? {
+        let corrupt = |reason: &str| Error::Corrupt {
+            what: "metric samples",
+            path: part.samples_path.to_string(),
+            reason: reason.to_string(),
+        };
+        let timestamps = batch
+            .column_by_name(columns::TIMESTAMP)
+            .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
+            .ok_or_else(|| corrupt("timestamp_ms is not i64"))?;
+        let values = batch
+            .column_by_name(columns::VALUE)
+            .and_then(|c| c.as_any().downcast_ref::<Float64Array>())
+            .ok_or_else(|| corrupt("value is not f64"))?;
+        let mut row = 0;
+        while row < batch.num_rows() {
+            let (index, left) = match current {
+                Some((index, left)) if left > 0 => (index, left),
+                _ => {
+                    let next = series_iter
+                        .next()
+                        .ok_or_else(|| corrupt("more rows than the series table says"))?;
+                    let index = *next as usize;
+                    (index, table.row_count[index] as usize)
+                }
+            };
+            let take = left.min(batch.num_rows() - row);
+            let timestamps = &timestamps.values()[row..row + take];
+            let values = &values.values()[row..row + take];
+            let from = timestamps.partition_point(|t| *t < start_ms);
+            let to = timestamps.partition_point(|t| *t <= end_ms);
+            if from < to {
+                let samples = out.entry(table.labels[index].clone()).or_default();
+                samples.extend(
+                    timestamps[from..to]
+                        .iter()
+                        .zip(&values[from..to])
+                        .map(|(t, v)| MetricSample {
+                            timestamp_ms: *t,
+                            value: *v,
+                        }),
+                );
+            }
+            row += take;
+            current = Some((index, left - take));
+        }
+    }
+    Ok(())
+}
+
+fn leaf_index(
+    schema: &parquet::schema::types::SchemaDescriptor,
+    name: &str,
+    part: &MetricPart,
+) -> Result<usize, Error> {
+    schema
+        .columns()
+        .iter()
+        .position(|column| column.name() == name)
+        .ok_or_else(|| Error::Corrupt {
+            what: "metric samples",
+            path: part.samples_path.to_string(),
+            reason: format!("no column {name}"),
+        })
+}
+
+/// Sorts each series' samples by time and drops repeated timestamps (the same sample
+/// stored in a part and still in the head, or in two parts before compaction).
+pub(crate) fn normalise(series: &mut BTreeMap<Labels, Vec<MetricSample>>) {
+    for samples in series.values_mut() {
+        if samples
+            .windows(2)
+            .any(|w| w[0].timestamp_ms >= w[1].timestamp_ms)
+        {
+            samples.sort_by_key(|s| s.timestamp_ms);
+            samples.dedup_by_key(|s| s.timestamp_ms);
+        }
+    }
+}

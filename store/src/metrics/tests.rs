@@ -1,0 +1,375 @@
+use promql_parser::label::{MatchOp, Matcher};
+use sightline_model::{
+    Exemplar, Labels, MetricBatch, MetricMetadata, MetricSample, MetricType, SeriesSamples,
+    TenantId, TraceId,
+};
+
+use super::*;
+
+const HOUR_MS: i64 = 3_600_000;
+
+fn config(dir: &tempfile::TempDir) -> StoreConfig {
+    StoreConfig {
+        data_dir: dir.path().to_path_buf(),
+        compaction_min_parts: 2,
+        ..StoreConfig::default()
+    }
+}
+
+fn tenant() -> TenantId {
+    TenantId::default_tenant()
+}
+
+fn series(name: &str, pod: &str, samples: impl IntoIterator<Item = (i64, f64)>) -> SeriesSamples {
+    SeriesSamples {
+        labels: Labels::new([("__name__", name), ("job", "api"), ("pod", pod)]),
+        samples: samples
+            .into_iter()
+            .map(|(timestamp_ms, value)| MetricSample {
+                timestamp_ms,
+                value,
+            })
+            .collect(),
+        exemplars: Vec::new(),
+    }
+}
+
+fn batch(series: Vec<SeriesSamples>) -> MetricBatch {
+    MetricBatch {
+        series,
+        metadata: vec![MetricMetadata {
+            metric_family: "http_requests_total".to_string(),
+            metric_type: MetricType::Counter,
+            help: "Requests served.".to_string(),
+            unit: String::new(),
+        }],
+    }
+}
+
+fn eq(name: &str, value: &str) -> Matcher {
+    Matcher::new(MatchOp::Equal, name, value)
+}
+
+/// A day-aligned base time a few days back, so retention keeps it.
+fn base_ms() -> i64 {
+    (now_ms() / DAY_MS - 2) * DAY_MS
+}
+
+/// Ten minutes of 15 s samples of two counters and one gauge.
+fn workload(base: i64) -> MetricBatch {
+    let points = |slope: f64| (0..40).map(move |i| (base + i * 15_000, i as f64 * slope));
+    batch(vec![
+        series("http_requests_total", "a", points(1.0)),
+        series("http_requests_total", "b", points(2.0)),
+        series("memory_bytes", "a", points(0.5)),
+    ])
+}
+
+async fn selected(
+    store: &MetricStore,
+    matchers: &[Matcher],
+    start: i64,
+    end: i64,
+) -> Vec<(String, usize, f64)> {
+    store
+        .select(&tenant(), matchers, start, end)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(labels, samples)| {
+            (
+                labels.to_string(),
+                samples.len(),
+                samples.last().map_or(f64::NAN, |s| s.value),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn appended_samples_are_selected_by_every_matcher_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MetricStore::open(config(&dir)).await.unwrap();
+    let base = base_ms();
+    let outcome = store.append(&tenant(), workload(base)).await.unwrap();
+    assert_eq!(outcome.accepted_samples, 120);
+    let end = base + HOUR_MS;
+    let name = eq("__name__", "http_requests_total");
+    assert_eq!(
+        selected(&store, std::slice::from_ref(&name), base, end)
+            .await
+            .len(),
+        2
+    );
+    let not_a = Matcher::new(MatchOp::NotEqual, "pod", "a");
+    assert_eq!(
+        selected(&store, &[name.clone(), not_a], base, end).await,
+        vec![(
+            r#"http_requests_total{job="api", pod="b"}"#.to_string(),
+            40,
+            78.0
+        )]
+    );
+    let regex = Matcher::new_matcher(
+        promql_parser::parser::token::T_EQL_REGEX,
+        "__name__".into(),
+        "mem.*".into(),
+    )
+    .unwrap();
+    assert_eq!(selected(&store, &[regex], base, end).await.len(), 1);
+    let not_regex = Matcher::new_matcher(
+        promql_parser::parser::token::T_NEQ_REGEX,
+        "pod".into(),
+        "a|c".into(),
+    )
+    .unwrap();
+    assert_eq!(selected(&store, &[not_regex], base, end).await.len(), 1);
+    // Absent labels match as "": every series lacks `zone`.
+    assert_eq!(
+        selected(&store, &[eq("zone", "")], base, end).await.len(),
+        3
+    );
+    // The time range cuts samples.
+    let cut = selected(&store, &[name], base, base + 15_000 * 9).await;
+    assert_eq!(cut[0].1, 10);
+}
+
+#[tokio::test]
+async fn series_over_the_metric_limit_are_refused_and_others_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MetricStore::open(StoreConfig {
+        metric_series_limit_per_metric: 2,
+        ..config(&dir)
+    })
+    .await
+    .unwrap();
+    let base = base_ms();
+    let many = batch(
+        (0..4)
+            .map(|i| series("http_requests_total", &format!("p{i}"), [(base, 1.0)]))
+            .chain([series("other", "x", [(base, 1.0)])])
+            .collect(),
+    );
+    let outcome = store.append(&tenant(), many).await.unwrap();
+    assert_eq!(outcome.accepted_samples, 3);
+    assert_eq!(outcome.rejected_samples, 2);
+    assert!(outcome
+        .first_rejection
+        .unwrap()
+        .contains("series limit of 2 per metric reached for metric \"http_requests_total\""));
+    // Known series still take samples.
+    let again = batch(vec![series("http_requests_total", "p0", [(base + 1, 2.0)])]);
+    assert_eq!(
+        store
+            .append(&tenant(), again)
+            .await
+            .unwrap()
+            .rejected_samples,
+        0
+    );
+}
+
+#[tokio::test]
+async fn flushed_parts_answer_like_the_head_and_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = base_ms();
+    let end = base + HOUR_MS;
+    let name = eq("__name__", "http_requests_total");
+    let store = MetricStore::open(config(&dir)).await.unwrap();
+    store.append(&tenant(), workload(base)).await.unwrap();
+    let from_head = selected(&store, std::slice::from_ref(&name), base, end).await;
+    store.flush().await.unwrap();
+    assert_eq!(store.inner.catalog.all().len(), 1);
+    assert_eq!(store.inner.heads.unflushed_samples(), 0);
+    assert_eq!(
+        selected(&store, std::slice::from_ref(&name), base, end).await,
+        from_head
+    );
+    store.close().await.unwrap();
+
+    let reopened = MetricStore::open(config(&dir)).await.unwrap();
+    assert_eq!(
+        selected(&reopened, std::slice::from_ref(&name), base, end).await,
+        from_head
+    );
+    let series = reopened
+        .series(&tenant(), &[], base, end, 100)
+        .await
+        .unwrap();
+    assert_eq!(series.len(), 3);
+    let pods = reopened
+        .label_values(&tenant(), "pod", &[vec![name]], base, end, 100)
+        .await
+        .unwrap();
+    assert_eq!(pods, ["a", "b"]);
+    let metadata = reopened.metadata(&tenant(), None, 10).await.unwrap();
+    assert_eq!(metadata[0].metric_type, MetricType::Counter);
+}
+
+#[tokio::test]
+async fn unflushed_samples_are_replayed_from_the_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = base_ms();
+    {
+        let store = MetricStore::open(config(&dir)).await.unwrap();
+        store.append(&tenant(), workload(base)).await.unwrap();
+        // No close: the process "dies" with the samples only in the WAL.
+        store.inner.wal.close().await;
+    }
+    let store = MetricStore::open(config(&dir)).await.unwrap();
+    let found = selected(&store, &[eq("job", "api")], base, base + HOUR_MS).await;
+    assert_eq!(found.len(), 3);
+    assert!(found.iter().all(|(_, samples, _)| *samples == 40));
+}
+
+#[tokio::test]
+async fn compaction_merges_parts_and_reads_stay_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MetricStore::open(config(&dir)).await.unwrap();
+    let base = base_ms();
+    let end = base + 4 * HOUR_MS;
+    // Three flushes of consecutive windows, one of them rewriting a sample already flushed.
+    for window in 0..3 {
+        store
+            .append(&tenant(), workload(base + window * 600_000))
+            .await
+            .unwrap();
+        store.flush().await.unwrap();
+    }
+    let before = selected(&store, &[eq("job", "api")], base, end).await;
+    assert_eq!(store.inner.catalog.all().len(), 3);
+    store.run_maintenance_once().await.unwrap();
+    let parts = store.inner.catalog.all();
+    assert_eq!(parts.len(), 1);
+    assert_eq!(parts[0].samples, 3 * 120);
+    assert_eq!(
+        selected(&store, &[eq("job", "api")], base, end).await,
+        before
+    );
+    // The inputs' objects are gone.
+    let objects: Vec<_> = walk(dir.path().join("objects/metrics"));
+    assert_eq!(objects.len(), 2, "{objects:?}");
+}
+
+fn walk(dir: std::path::PathBuf) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn samples_across_midnight_land_in_two_day_parts_and_old_days_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MetricStore::open(config(&dir)).await.unwrap();
+    let midnight = base_ms();
+    let around = batch(vec![series(
+        "http_requests_total",
+        "a",
+        [(midnight - 15_000, 1.0), (midnight, 2.0)],
+    )]);
+    store.append(&tenant(), around).await.unwrap();
+    store.flush().await.unwrap();
+    let mut days: Vec<_> = store
+        .inner
+        .catalog
+        .all()
+        .iter()
+        .map(|p| p.day.clone())
+        .collect();
+    days.sort();
+    assert_eq!(days, [day_of_ms(midnight - 1), day_of_ms(midnight)]);
+    let both = selected(
+        &store,
+        &[eq("pod", "a")],
+        midnight - HOUR_MS,
+        midnight + HOUR_MS,
+    )
+    .await;
+    assert_eq!(both[0].1, 2);
+
+    let old = batch(vec![series(
+        "http_requests_total",
+        "a",
+        [(midnight - 30 * DAY_MS, 1.0)],
+    )]);
+    store.append(&tenant(), old).await.unwrap();
+    store.flush().await.unwrap();
+    assert_eq!(store.inner.catalog.all().len(), 3);
+    store.run_maintenance_once().await.unwrap();
+    assert!(store
+        .inner
+        .catalog
+        .all()
+        .iter()
+        .all(|part| part.max_time_ms >= midnight - DAY_MS));
+}
+
+#[tokio::test]
+async fn exemplars_and_tenants_are_kept_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MetricStore::open(config(&dir)).await.unwrap();
+    let base = base_ms();
+    let mut with_exemplar = series("latency_bucket", "a", [(base, 3.0)]);
+    with_exemplar.exemplars.push(Exemplar {
+        labels: Labels::new([("trace_id", "0102")]),
+        timestamp_ms: base,
+        value: 0.2,
+        trace_id: Some(TraceId([1; 16])),
+        span_id: None,
+    });
+    store
+        .append(&tenant(), batch(vec![with_exemplar]))
+        .await
+        .unwrap();
+    let other = TenantId::new("team-b").unwrap();
+    store
+        .append(
+            &other,
+            batch(vec![series("latency_bucket", "b", [(base, 9.0)])]),
+        )
+        .await
+        .unwrap();
+    store.flush().await.unwrap();
+    let exemplars = store
+        .exemplars(
+            &tenant(),
+            &[eq("__name__", "latency_bucket")],
+            base - 1,
+            base + 1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(exemplars.len(), 1);
+    assert_eq!(exemplars[0].1[0].trace_id, Some(TraceId([1; 16])));
+    let mine = store
+        .select(
+            &tenant(),
+            &[eq("__name__", "latency_bucket")],
+            base - 1,
+            base + 1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].0.get("pod"), Some("a"));
+    let theirs = store
+        .select(
+            &other,
+            &[eq("__name__", "latency_bucket")],
+            base - 1,
+            base + 1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(theirs[0].0.get("pod"), Some("b"));
+}
