@@ -18,7 +18,7 @@ pub struct StoreConfig {
     pub head_max_bytes: u64,
     /// Most appends written together under one fsync (group commit).
     pub wal_group_commit_max_batch: usize,
-    /// Delete spans older than this many hours.
+    /// Delete spans and metric samples older than this many hours.
     pub retention_hours: u64,
     /// Merge a day partition's parts once it has this many.
     pub compaction_min_parts: usize,
