@@ -105,13 +105,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         receivers.clone(),
     ));
     let otlp_http = tracker.spawn(sightline_collector::serve_http(
-        collector,
+        collector.clone(),
         otlp_http_listener,
         receivers.clone(),
     ));
 
     let ready = Arc::new(AtomicBool::new(false));
     let app = sightline_query::router(store.clone(), metric_store.clone(), file.query.clone())
+        // Prometheus remote write shares the :7878 port and `/prometheus` prefix with the API.
+        .merge(collector.remote_write_router())
         .merge(ops_router(OpsState {
             ready: ready.clone(),
             metrics,

@@ -4,6 +4,8 @@
 //! - [`config`]: [`CollectorConfig`], body size limit, in-flight budget, tenancy.
 //! - `grpc`: OTLP/gRPC `TraceService/Export` (tonic), with a budget layer in front of decoding.
 //! - `http`: OTLP/HTTP `POST /v1/traces` (axum), protobuf and JSON.
+//! - `remote_write`: Prometheus remote write 1.0 `POST /prometheus/api/v1/write` (snappy
+//!   protobuf), validated per series, into [`MetricStore::append`].
 //! - `tenant`: `X-Scope-OrgID` → [`TenantId`](sightline_model::TenantId).
 //! - `limits`: the in-flight byte budget (reserved before a body is read) and log throttling.
 //! - `decode`: content types, gzip with a limit on the decompressed size, protobuf/JSON
@@ -22,6 +24,8 @@
 //! `sightline_collector_requests_total{protocol,outcome}`,
 //! `sightline_collector_request_bytes_total{protocol}`; `protocol` is `grpc`, `http_protobuf`,
 //! `http_json` (or `http` when the content type is unknown).
+//! Remote write adds `sightline_remote_write_samples_received_total`,
+//! `sightline_dropped_total{signal="metrics",reason}` and `protocol="remote_write"`.
 //!
 //! Persisted formats: none here. The OTLP ⇄ model mapping lives in `sightline_store::otlp`.
 
@@ -32,6 +36,7 @@ mod grpc;
 mod handoff;
 mod http;
 mod limits;
+mod remote_write;
 mod tenant;
 
 use std::sync::Arc;
@@ -43,6 +48,7 @@ use tokio_util::sync::CancellationToken;
 pub use config::CollectorConfig;
 pub use error::Error;
 pub use http::TRACES_PATH;
+pub use remote_write::REMOTE_WRITE_PATH;
 pub use tenant::TENANT_HEADER;
 
 use limits::ByteBudget;
@@ -80,6 +86,12 @@ impl Collector {
     /// HTTP server or served with [`serve_http`].
     pub fn http_router(&self) -> axum::Router {
         http::traces_router(self.clone())
+    }
+
+    /// Returns the router serving Prometheus remote write 1.0 `POST /prometheus/api/v1/write`,
+    /// to be merged into the binary's HTTP server.
+    pub fn remote_write_router(&self) -> axum::Router {
+        remote_write::remote_write_router(self.clone())
     }
 
     pub(crate) fn config(&self) -> &CollectorConfig {

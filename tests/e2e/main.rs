@@ -7,5 +7,6 @@ mod ingest_errors;
 mod jaeger_api;
 mod native_api;
 mod ops;
+mod prometheus_remote_write;
 mod sdk_clients;
 mod server;
