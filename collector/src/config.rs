@@ -24,6 +24,13 @@ pub struct CollectorConfig {
     /// When true, the `X-Scope-OrgID` HTTP header or gRPC metadata names the tenant and is
     /// required; when false, every span goes to the `default` tenant. Default false.
     pub multi_tenancy: bool,
+    /// OTLP delta metric streams (delta sums and histograms being added up into cumulative
+    /// series) tracked at most. When full, the least recently used stream is forgotten and its
+    /// next point starts a new total, which queries see as a counter reset. Default 100000.
+    pub max_delta_streams: usize,
+    /// Seconds after which a delta metric stream without new points is forgotten. Default
+    /// 600.
+    pub delta_stream_stale_after_secs: u64,
 }
 
 impl Default for CollectorConfig {
@@ -33,6 +40,8 @@ impl Default for CollectorConfig {
             max_in_flight_bytes: 256 * MIB,
             budget_wait_millis: 500,
             multi_tenancy: false,
+            max_delta_streams: 100_000,
+            delta_stream_stale_after_secs: 600,
         }
     }
 }

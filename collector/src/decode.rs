@@ -1,6 +1,6 @@
-//! Request bodies → [`DecodedSpans`]: content types, content encodings, gzip with a limit on the
-//! *decompressed* size, protobuf and OTLP/JSON decoding, then validation
-//! ([`spans_from_otlp`]).
+//! Request bodies → [`DecodedSpans`] (or, through the `_with` variants, any OTLP export request
+//! and conversion, such as metrics): content types, content encodings, gzip with a limit on the
+//! *decompressed* size, protobuf and OTLP/JSON decoding, then validation ([`spans_from_otlp`]).
 //!
 //! OTLP/HTTP: <https://opentelemetry.io/docs/specs/otlp/#otlphttp>. JSON follows the spec's
 //! JSON mapping (hex ids, camelCase, enums as integers, 64-bit integers as strings or numbers),
@@ -10,8 +10,10 @@ use std::io::Read;
 
 use bytes::Bytes;
 use flate2::read::MultiGzDecoder;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
+use serde::de::DeserializeOwned;
 use sightline_store::otlp::{spans_from_otlp, DecodedSpans};
 
 use crate::error::Error;
@@ -114,61 +116,102 @@ pub(crate) fn gunzip_with_limit(
     Ok(inflated)
 }
 
-/// Decodes an (uncompressed) body into an export request.
+/// An OTLP export request message that can come as protobuf or OTLP/JSON.
+pub(crate) trait ExportRequest:
+    Message + Default + DeserializeOwned + Send + 'static
+{
+    /// The message's name, for error messages.
+    const NAME: &'static str;
+}
+
+impl ExportRequest for ExportTraceServiceRequest {
+    const NAME: &'static str = "ExportTraceServiceRequest";
+}
+
+impl ExportRequest for ExportMetricsServiceRequest {
+    const NAME: &'static str = "ExportMetricsServiceRequest";
+}
+
+/// Decodes an (uncompressed) body into an export request of type `M`.
 ///
 /// # Errors
 /// [`Error::Protobuf`] or [`Error::Json`] when the body is malformed.
-pub(crate) fn decode_export_request(
+pub(crate) fn decode_request<M: ExportRequest>(
     body: &[u8],
     format: BodyFormat,
-) -> Result<ExportTraceServiceRequest, Error> {
+) -> Result<M, Error> {
     match format {
-        BodyFormat::Protobuf => {
-            ExportTraceServiceRequest::decode(body).map_err(|source| Error::Protobuf { source })
-        }
-        BodyFormat::Json => serde_json::from_slice(body).map_err(|source| Error::Json { source }),
+        BodyFormat::Protobuf => M::decode(body).map_err(|source| Error::Protobuf {
+            message: M::NAME,
+            source,
+        }),
+        BodyFormat::Json => serde_json::from_slice(body).map_err(|source| Error::Json {
+            message: M::NAME,
+            source,
+        }),
     }
 }
 
-/// Inflates (if needed), decodes and validates an HTTP body. CPU-bound: callers with large
-/// bodies run it through [`decode_http_body_off_reactor`].
+/// Inflates (if needed) and decodes an HTTP body into an `M`, then converts it with `convert`.
 ///
 /// # Errors
-/// See [`gunzip_with_limit`] and [`decode_export_request`].
-pub(crate) fn decode_http_body(
+/// See [`gunzip_with_limit`] and [`decode_request`].
+pub(crate) fn decode_http_body_with<M: ExportRequest, T>(
     body: &[u8],
     format: BodyFormat,
     encoding: BodyEncoding,
     max_body_size_bytes: u64,
-) -> Result<DecodedSpans, Error> {
+    convert: impl FnOnce(M) -> T,
+) -> Result<T, Error> {
     let request = match encoding {
-        BodyEncoding::Identity => decode_export_request(body, format)?,
+        BodyEncoding::Identity => decode_request(body, format)?,
         BodyEncoding::Gzip => {
             let inflated = gunzip_with_limit(body, max_body_size_bytes)?;
-            decode_export_request(&inflated, format)?
+            decode_request(&inflated, format)?
         }
     };
-    Ok(spans_from_otlp(request))
+    Ok(convert(request))
 }
 
-/// Runs [`decode_http_body`] inline for small bodies and on the blocking pool (with the current
+/// Runs [`decode_http_body_with`] with [`spans_from_otlp`] inline for small bodies and on the blocking pool (with the current
 /// tracing span) for large or compressed ones.
 ///
 /// # Errors
-/// As [`decode_http_body`], plus [`Error::DecodeTask`] if the blocking task fails.
+/// As [`decode_http_body_with`], plus [`Error::DecodeTask`] if the blocking task fails.
 pub(crate) async fn decode_http_body_off_reactor(
     body: Bytes,
     format: BodyFormat,
     encoding: BodyEncoding,
     max_body_size_bytes: u64,
 ) -> Result<DecodedSpans, Error> {
+    decode_http_body_off_reactor_with(body, format, encoding, max_body_size_bytes, spans_from_otlp)
+        .await
+}
+
+/// Runs [`decode_http_body_with`] inline for small bodies and on the blocking pool (with the
+/// current tracing span) for large or compressed ones.
+///
+/// # Errors
+/// As [`decode_http_body_with`], plus [`Error::DecodeTask`] if the blocking task fails.
+pub(crate) async fn decode_http_body_off_reactor_with<M, T, F>(
+    body: Bytes,
+    format: BodyFormat,
+    encoding: BodyEncoding,
+    max_body_size_bytes: u64,
+    convert: F,
+) -> Result<T, Error>
+where
+    M: ExportRequest,
+    T: Send + 'static,
+    F: FnOnce(M) -> T + Send + 'static,
+{
     if body.len() < BLOCKING_DECODE_THRESHOLD_BYTES && encoding == BodyEncoding::Identity {
-        return decode_http_body(&body, format, encoding, max_body_size_bytes);
+        return decode_http_body_with(&body, format, encoding, max_body_size_bytes, convert);
     }
     let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
         let _entered = span.enter();
-        decode_http_body(&body, format, encoding, max_body_size_bytes)
+        decode_http_body_with(&body, format, encoding, max_body_size_bytes, convert)
     })
     .await?
 }
@@ -181,13 +224,30 @@ pub(crate) async fn validate_off_reactor(
     request: ExportTraceServiceRequest,
     encoded_len: usize,
 ) -> Result<DecodedSpans, Error> {
+    convert_off_reactor(request, encoded_len, spans_from_otlp).await
+}
+
+/// Runs `convert` on a decoded gRPC request, on the blocking pool when it is large.
+///
+/// # Errors
+/// [`Error::DecodeTask`] if the blocking task fails.
+pub(crate) async fn convert_off_reactor<M, T, F>(
+    request: M,
+    encoded_len: usize,
+    convert: F,
+) -> Result<T, Error>
+where
+    M: Send + 'static,
+    T: Send + 'static,
+    F: FnOnce(M) -> T + Send + 'static,
+{
     if encoded_len < BLOCKING_DECODE_THRESHOLD_BYTES {
-        return Ok(spans_from_otlp(request));
+        return Ok(convert(request));
     }
     let span = tracing::Span::current();
     Ok(tokio::task::spawn_blocking(move || {
         let _entered = span.enter();
-        spans_from_otlp(request)
+        convert(request)
     })
     .await?)
 }

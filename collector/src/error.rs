@@ -40,15 +40,19 @@ pub enum Error {
         /// The inflate error.
         source: std::io::Error,
     },
-    /// The body is not a valid protobuf `ExportTraceServiceRequest`.
-    #[error("invalid protobuf ExportTraceServiceRequest: {source}")]
+    /// The body is not a valid protobuf export request.
+    #[error("invalid protobuf {message}: {source}")]
     Protobuf {
+        /// The expected message, such as `ExportTraceServiceRequest`.
+        message: &'static str,
         /// The decode error.
         source: prost::DecodeError,
     },
-    /// The body is not a valid OTLP/JSON `ExportTraceServiceRequest`.
-    #[error("invalid OTLP/JSON ExportTraceServiceRequest: {source}")]
+    /// The body is not a valid OTLP/JSON export request.
+    #[error("invalid OTLP/JSON {message}: {source}")]
     Json {
+        /// The expected message, such as `ExportMetricsServiceRequest`.
+        message: &'static str,
         /// The parse error, with line and column.
         source: serde_json::Error,
     },
@@ -66,8 +70,8 @@ pub enum Error {
     /// The `X-Scope-OrgID` value is not a valid tenant id.
     #[error("invalid X-Scope-OrgID: {0}")]
     InvalidTenant(#[from] TenantIdError),
-    /// The store could not make the spans durable.
-    #[error("storing spans: {0}")]
+    /// The store could not make the spans or samples durable.
+    #[error("storing the export: {0}")]
     Store(#[from] sightline_store::Error),
     /// A blocking decode task panicked or was cancelled.
     #[error("decode task failed: {0}")]

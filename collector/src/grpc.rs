@@ -1,5 +1,6 @@
 //! OTLP/gRPC receiver: `opentelemetry.proto.collector.trace.v1.TraceService/Export`
-//! (<https://opentelemetry.io/docs/specs/otlp/#otlpgrpc>), gzip accepted and offered.
+//! (<https://opentelemetry.io/docs/specs/otlp/#otlpgrpc>), gzip accepted and offered, and
+//! [`otlp_metrics`]: `MetricsService/Export` on the same server ([`otlp_routes`]).
 //!
 //! Budget before bytes: tonic reads and decodes the message before the handler runs, so a tower
 //! layer ([`GrpcBudgetLayer`]) reserves `max_body_size_bytes` from the byte budget before tonic
@@ -8,6 +9,8 @@
 //! shrinks it to the decoded message's size and holds it until the hand-off is done. tonic
 //! enforces `max_body_size_bytes` on the decompressed message (it answers OUT_OF_RANGE) and answers
 //! undecodable messages with INVALID_ARGUMENT itself; that decode runs on the reactor.
+
+mod otlp_metrics;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -33,6 +36,8 @@ use crate::handoff::{
 use crate::limits::{BudgetReservation, ByteBudget};
 use crate::tenant::{resolve_tenant, TENANT_HEADER};
 use crate::Collector;
+
+pub(crate) use otlp_metrics::otlp_routes;
 
 /// The `protocol` metric label.
 const PROTOCOL: &str = "grpc";

@@ -1,4 +1,5 @@
-//! OTLP/HTTP receiver: `POST /v1/traces` with protobuf or JSON bodies, optionally gzip-encoded
+//! OTLP/HTTP receiver: `POST /v1/traces` and ([`otlp_metrics`]) `POST /v1/metrics` with
+//! protobuf or JSON bodies, optionally gzip-encoded
 //! (<https://opentelemetry.io/docs/specs/otlp/#otlphttp>).
 //!
 //! Order of work per request, cheapest refusal first: content type and encoding (415), tenant
@@ -6,6 +7,8 @@
 //! limit (413), decode off the reactor (400), hand-off to the store (503 with `Retry-After` when
 //! retryable, 500 generic otherwise). Responses use the request's content type; error bodies are
 //! a `google.rpc.Status` (`code`, `message`) as the spec asks.
+
+mod otlp_metrics;
 
 use std::time::Duration;
 
@@ -19,17 +22,22 @@ use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use prost::Message;
+use sightline_model::TenantId;
 
 use crate::decode::{decode_http_body_off_reactor, BodyEncoding, BodyFormat};
 use crate::error::{grpc_code_for_class, http_status_for_class, Error};
 use crate::handoff::{
     hand_off_spans, record_failure, record_request_bytes, record_success, ExportOutcome,
 };
+use crate::limits::BudgetReservation;
 use crate::tenant::{resolve_tenant, TENANT_HEADER};
 use crate::Collector;
 
 /// The OTLP/HTTP traces path.
 pub const TRACES_PATH: &str = "/v1/traces";
+
+/// The OTLP/HTTP metrics path.
+pub const METRICS_PATH: &str = "/v1/metrics";
 
 /// The `protocol` label when the content type is not recognised.
 const UNKNOWN_PROTOCOL: &str = "http";
@@ -43,10 +51,11 @@ struct RpcStatus {
     message: String,
 }
 
-/// Builds the router with `POST /v1/traces`.
-pub(crate) fn traces_router(collector: Collector) -> Router {
+/// Builds the router with `POST /v1/traces` and `POST /v1/metrics`.
+pub(crate) fn otlp_router(collector: Collector) -> Router {
     Router::new()
         .route(TRACES_PATH, post(export_traces))
+        .route(METRICS_PATH, post(otlp_metrics::export_metrics))
         .with_state(collector)
 }
 
@@ -72,6 +81,37 @@ async fn export(
     protocol: &'static str,
     request: Request,
 ) -> Result<ExportOutcome, Error> {
+    let received = receive_body(collector, protocol, request).await?;
+    let max_body_size_bytes = collector.config().max_body_size_bytes;
+    let decoded = decode_http_body_off_reactor(
+        received.body,
+        received.format,
+        received.encoding,
+        max_body_size_bytes,
+    )
+    .await?;
+    let outcome = hand_off_spans(collector.store(), &received.tenant, protocol, decoded).await?;
+    drop(received.reservation);
+    Ok(outcome)
+}
+
+/// An export body read within the limits, with what its headers said and the bytes it holds
+/// in the in-flight budget (release them after the hand-off).
+struct ReceivedBody {
+    tenant: TenantId,
+    format: BodyFormat,
+    encoding: BodyEncoding,
+    body: Bytes,
+    reservation: BudgetReservation,
+}
+
+/// Checks the headers, reserves the body's bytes and reads it, cheapest refusal first (see
+/// the module docs).
+async fn receive_body(
+    collector: &Collector,
+    protocol: &'static str,
+    request: Request,
+) -> Result<ReceivedBody, Error> {
     let config = collector.config();
     let (parts, body) = request.into_parts();
     let format = BodyFormat::from_content_type(header_text(&parts.headers, CONTENT_TYPE))?;
@@ -102,10 +142,13 @@ async fn export(
     if encoding == BodyEncoding::Identity {
         reservation.shrink_to(body.len() as u64);
     }
-    let decoded = decode_http_body_off_reactor(body, format, encoding, max_body_size_bytes).await?;
-    let outcome = hand_off_spans(collector.store(), &tenant, protocol, decoded).await?;
-    drop(reservation);
-    Ok(outcome)
+    Ok(ReceivedBody {
+        tenant,
+        format,
+        encoding,
+        body,
+        reservation,
+    })
 }
 
 /// Reads the whole body, refusing it as soon as it passes `max_bytes`.

@@ -1,16 +1,20 @@
-//! Sightline's OTLP trace receivers: gRPC and HTTP in front of [`SpanStore`].
+//! Sightline's OTLP receivers: gRPC and HTTP in front of [`SpanStore`] and [`MetricStore`].
 //!
 //! Modules, in data-path order:
 //! - [`config`]: [`CollectorConfig`], body size limit, in-flight budget, tenancy.
-//! - `grpc`: OTLP/gRPC `TraceService/Export` (tonic), with a budget layer in front of decoding.
-//! - `http`: OTLP/HTTP `POST /v1/traces` (axum), protobuf and JSON.
+//! - `grpc`: OTLP/gRPC `TraceService/Export` and `MetricsService/Export` (tonic), with a budget
+//!   layer in front of decoding.
+//! - `http`: OTLP/HTTP `POST /v1/traces` and `POST /v1/metrics` (axum), protobuf and JSON.
 //! - `remote_write`: Prometheus remote write 1.0 `POST /prometheus/api/v1/write` (snappy
 //!   protobuf), validated per series, into [`MetricStore::append`].
 //! - `tenant`: `X-Scope-OrgID` → [`TenantId`](sightline_model::TenantId).
 //! - `limits`: the in-flight byte budget (reserved before a body is read) and log throttling.
 //! - `decode`: content types, gzip with a limit on the decompressed size, protobuf/JSON
-//!   decoding, then validation by [`sightline_store::otlp::spans_from_otlp`].
-//! - `handoff`: metrics per request and [`SpanStore::append`], awaited until durable.
+//!   decoding, then validation by [`sightline_store::otlp::spans_from_otlp`] (or translation
+//!   by [`sightline_store::otlp::metrics::metrics_from_otlp`], delta points made cumulative by
+//!   the collector's [`DeltaToCumulative`]).
+//! - `handoff`: metrics per request and [`SpanStore::append`] (or [`MetricStore::append`]),
+//!   awaited until durable.
 //! - [`error`]: [`Error`], its [`ErrorClass`](sightline_model::ErrorClass), and the one HTTP
 //!   and one gRPC mapping of classes.
 //!
@@ -23,7 +27,10 @@
 //! `sightline_dropped_total{signal="traces",reason}`,
 //! `sightline_collector_requests_total{protocol,outcome}`,
 //! `sightline_collector_request_bytes_total{protocol}`; `protocol` is `grpc`, `http_protobuf`,
-//! `http_json` (or `http` when the content type is unknown).
+//! `http_json` (or `http` when the content type is unknown). OTLP metrics add
+//! `sightline_collector_points_received_total{protocol}`,
+//! `sightline_collector_points_rejected_total{reason}` and
+//! `sightline_dropped_total{signal="metrics",reason}`.
 //! Remote write adds `sightline_remote_write_samples_received_total`,
 //! `sightline_dropped_total{signal="metrics",reason}` and `protocol="remote_write"`.
 //!
@@ -41,13 +48,14 @@ mod tenant;
 
 use std::sync::Arc;
 
+use sightline_store::otlp::metrics::{DeltaToCumulative, DeltaToCumulativeConfig};
 use sightline_store::{MetricStore, SpanStore};
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 
 pub use config::CollectorConfig;
 pub use error::Error;
-pub use http::TRACES_PATH;
+pub use http::{METRICS_PATH, TRACES_PATH};
 pub use remote_write::REMOTE_WRITE_PATH;
 pub use tenant::TENANT_HEADER;
 
@@ -63,8 +71,9 @@ struct CollectorInner {
     config: CollectorConfig,
     store: SpanStore,
     /// Where metric samples go (OTLP metrics, remote write).
-    #[allow(dead_code)]
     metrics: MetricStore,
+    /// Running totals of OTLP delta streams, shared by both protocols.
+    deltas: Arc<DeltaToCumulative>,
     budget: ByteBudget,
 }
 
@@ -72,20 +81,25 @@ impl Collector {
     /// Creates the collector state shared by the gRPC and HTTP receivers.
     pub fn new(config: CollectorConfig, store: SpanStore, metrics: MetricStore) -> Self {
         let budget = ByteBudget::new(config.max_in_flight_bytes);
+        let deltas = Arc::new(DeltaToCumulative::new(DeltaToCumulativeConfig {
+            max_streams: config.max_delta_streams,
+            stale_after: std::time::Duration::from_secs(config.delta_stream_stale_after_secs),
+        }));
         Self {
             inner: Arc::new(CollectorInner {
                 config,
                 store,
                 metrics,
+                deltas,
                 budget,
             }),
         }
     }
 
-    /// Returns the router serving OTLP/HTTP `POST /v1/traces`, to be merged into the binary's
-    /// HTTP server or served with [`serve_http`].
+    /// Returns the router serving OTLP/HTTP `POST /v1/traces` and `POST /v1/metrics`, to be
+    /// merged into the binary's HTTP server or served with [`serve_http`].
     pub fn http_router(&self) -> axum::Router {
-        http::traces_router(self.clone())
+        http::otlp_router(self.clone())
     }
 
     /// Returns the router serving Prometheus remote write 1.0 `POST /prometheus/api/v1/write`,
@@ -119,11 +133,11 @@ pub async fn serve_grpc(
 ) -> Result<(), Error> {
     let local_addr = listener.local_addr().ok();
     tracing::info!(?local_addr, "otlp grpc receiver listening");
-    // One service only, so tonic's router (an extra feature) is not needed.
+    // Two services, routed by path in `grpc::otlp_routes` (tonic's router is an extra feature).
     tonic::transport::Server::builder()
         .layer(grpc::GrpcBudgetLayer::new(&collector))
         .serve_with_incoming_shutdown(
-            grpc::trace_service(collector),
+            grpc::otlp_routes(collector),
             TcpListenerStream::new(listener),
             shutdown.cancelled_owned(),
         )

@@ -23,6 +23,8 @@
 //! `resource`, `scope` and `status` are always present, and an empty value is
 //! `Some(AnyValue { value: None })` in a `KeyValue`.
 
+pub mod metrics;
+
 use std::collections::BTreeMap;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;

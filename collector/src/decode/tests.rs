@@ -9,6 +9,22 @@ use super::*;
 
 const LIMIT: u64 = 1024 * 1024;
 
+fn decode_export_request(
+    body: &[u8],
+    format: BodyFormat,
+) -> Result<ExportTraceServiceRequest, Error> {
+    decode_request(body, format)
+}
+
+fn decode_http_body(
+    body: &[u8],
+    format: BodyFormat,
+    encoding: BodyEncoding,
+    max_body_size_bytes: u64,
+) -> Result<DecodedSpans, Error> {
+    decode_http_body_with(body, format, encoding, max_body_size_bytes, spans_from_otlp)
+}
+
 /// The spec's example (opentelemetry-proto `examples/trace.json`), extended with every
 /// attribute type, an event, a link and a status.
 const SPEC_EXAMPLE_JSON: &str = r#"{

@@ -1,0 +1,156 @@
+//! OTLP/gRPC `opentelemetry.proto.collector.metrics.v1.MetricsService/Export`, and
+//! [`OtlpGrpcRoutes`], which serves it next to the trace service on one tonic server.
+//!
+//! The same budget layer, size limit and compression as for traces apply; translation runs
+//! on the blocking pool for large messages, then the samples go to
+//! [`MetricStore::append`](sightline_store::MetricStore::append).
+
+use std::convert::Infallible;
+use std::task::{Context, Poll};
+
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceServiceServer;
+use prost::Message;
+use sightline_store::otlp::metrics::metrics_from_otlp;
+use tonic::codec::CompressionEncoding;
+use tonic::codegen::{BoxFuture, StdError};
+use tonic::server::NamedService;
+use tower::Service;
+
+use super::{trace_service, GrpcTraceService, ReservationSlot, PROTOCOL};
+use crate::decode::convert_off_reactor;
+use crate::error::{grpc_code_for_class, Error};
+use crate::handoff::otlp_metrics::{
+    hand_off_metrics, record_metrics_success, MetricsExportOutcome,
+};
+use crate::handoff::{record_failure, record_request_bytes};
+use crate::tenant::{resolve_tenant, TENANT_HEADER};
+use crate::Collector;
+
+/// Builds the tonic metrics service with compression and the decoded-size limit set.
+pub(crate) fn metrics_service(collector: Collector) -> MetricsServiceServer<GrpcMetricsService> {
+    let max_message_bytes =
+        usize::try_from(collector.config().max_body_size_bytes).unwrap_or(usize::MAX);
+    MetricsServiceServer::new(GrpcMetricsService { collector })
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip)
+        .max_decoding_message_size(max_message_bytes)
+}
+
+/// The `MetricsService` implementation.
+pub(crate) struct GrpcMetricsService {
+    collector: Collector,
+}
+
+#[tonic::async_trait]
+impl MetricsService for GrpcMetricsService {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        match export(&self.collector, request).await {
+            Ok(outcome) => {
+                record_metrics_success(PROTOCOL, &outcome);
+                Ok(tonic::Response::new(outcome.to_response()))
+            }
+            Err(error) => {
+                let message = record_failure(PROTOCOL, &error);
+                Err(tonic::Status::new(
+                    grpc_code_for_class(error.class()),
+                    message,
+                ))
+            }
+        }
+    }
+}
+
+async fn export(
+    collector: &Collector,
+    request: tonic::Request<ExportMetricsServiceRequest>,
+) -> Result<MetricsExportOutcome, Error> {
+    let tenant = resolve_tenant(
+        collector.config().multi_tenancy,
+        request
+            .metadata()
+            .get(TENANT_HEADER)
+            .map(|value| value.as_encoded_bytes()),
+    )?;
+    let mut reservation = request
+        .extensions()
+        .get::<ReservationSlot>()
+        .and_then(ReservationSlot::take);
+    let message = request.into_inner();
+    let encoded_len = message.encoded_len();
+    record_request_bytes(PROTOCOL, encoded_len);
+    if let Some(reservation) = reservation.as_mut() {
+        reservation.shrink_to(encoded_len as u64);
+    }
+    let deltas = collector.inner.deltas.clone();
+    let translation_tenant = tenant.clone();
+    let decoded = convert_off_reactor(message, encoded_len, move |message| {
+        metrics_from_otlp(message, &translation_tenant, &deltas)
+    })
+    .await?;
+    let outcome = hand_off_metrics(&collector.inner.metrics, &tenant, PROTOCOL, decoded).await?;
+    drop(reservation);
+    Ok(outcome)
+}
+
+/// The OTLP gRPC services on one server, routed by path: metrics exports to the metrics
+/// service, everything else to the trace service (which answers UNIMPLEMENTED for unknown
+/// methods). A two-way match instead of tonic's router, which needs an extra feature.
+#[derive(Clone)]
+pub(crate) struct OtlpGrpcRoutes {
+    traces: TraceServiceServer<GrpcTraceService>,
+    metrics: MetricsServiceServer<GrpcMetricsService>,
+}
+
+/// Builds the routes for a collector.
+pub(crate) fn otlp_routes(collector: Collector) -> OtlpGrpcRoutes {
+    OtlpGrpcRoutes {
+        traces: trace_service(collector.clone()),
+        metrics: metrics_service(collector),
+    }
+}
+
+impl<B> Service<http::Request<B>> for OtlpGrpcRoutes
+where
+    B: tonic::codegen::Body + Send + 'static,
+    B::Error: Into<StdError> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // Both generated services are always ready; poll them anyway, as the contract asks.
+        match Service::<http::Request<B>>::poll_ready(&mut self.traces, context) {
+            Poll::Ready(Ok(())) => {
+                Service::<http::Request<B>>::poll_ready(&mut self.metrics, context)
+            }
+            other => other,
+        }
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let path = request.uri().path();
+        let metrics_prefix = <MetricsServiceServer<GrpcMetricsService> as NamedService>::NAME;
+        let is_metrics = path
+            .strip_prefix('/')
+            .and_then(|rest| rest.strip_prefix(metrics_prefix))
+            .is_some_and(|rest| rest.starts_with('/'));
+        if is_metrics {
+            self.metrics.call(request)
+        } else {
+            self.traces.call(request)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
