@@ -2,7 +2,8 @@
 //!
 //! Modules, in data-path order:
 //! - [`otlp`]: OTLP protobuf messages ⇄ model ([`sightline_model::SpanBatch`]), both directions,
-//!   shared by the collector (decode) and the query side (lossless export).
+//!   shared by the collector (decode) and the query side (lossless export); [`otlp::metrics`]
+//!   translates OTLP metrics into Prometheus' data model ([`sightline_model::MetricBatch`]).
 //! - [`wal`]: the write-ahead log: framed, checksummed records, group commit with one fsync per
 //!   batch of appends, replay on start-up, truncation once flushed.
 //! - [`head`]: recent spans in memory, queryable at once, indexed by trace id.
