@@ -87,6 +87,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
     store.spawn_background(&tracker, shutdown.child_token());
+    metric_store.spawn_background(&tracker, shutdown.child_token());
 
     let grpc_listener = bind("OTLP/gRPC", config.otlp_grpc_listen).await?;
     let otlp_http_listener = bind("OTLP/HTTP", config.otlp_http_listen).await?;
@@ -154,10 +155,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     shutdown.cancel();
     let _ = tokio::time::timeout(drain, query_http).await;
-    store
-        .close()
-        .await
-        .context("final flush failed; the WAL keeps the data for the next start")?;
+    let spans_closed = store.close().await;
+    let metrics_closed = metric_store.close().await;
+    spans_closed.context("final span flush failed; the WAL keeps the data for the next start")?;
+    metrics_closed
+        .context("final metric flush failed; the WAL keeps the data for the next start")?;
     let _ = tokio::time::timeout(drain, tracker.wait()).await;
     tracing::info!("stopped");
     Ok(())
