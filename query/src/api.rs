@@ -1,8 +1,10 @@
-//! The HTTP routers and what they share: state, tenant selection, self-metrics, and loading
-//! traces from the store with assembly kept off the reactor.
+//! The HTTP routers (`native`, `jaeger`, `prometheus`) and what they share: state, tenant
+//! selection, self-metrics, and loading traces from the store with assembly kept off the
+//! reactor.
 
 pub(crate) mod jaeger;
 pub(crate) mod native;
+pub(crate) mod prometheus;
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -30,9 +32,10 @@ const SEARCH_FETCH_CONCURRENCY: usize = 8;
 pub(crate) struct AppState {
     pub(crate) store: SpanStore,
     /// Metric samples, for the Prometheus API.
-    #[allow(dead_code)]
     pub(crate) metrics: MetricStore,
     pub(crate) config: Arc<QueryConfig>,
+    /// Bounds concurrent PromQL evaluations (see `prometheus::new_query_permits`).
+    pub(crate) promql_permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {

@@ -36,6 +36,10 @@ pub enum Error {
     /// Reading from the store failed.
     #[error("store read failed: {0}")]
     Store(#[from] sightline_store::Error),
+    /// A PromQL query could not be parsed or evaluated, or ran past its deadline; the message
+    /// is the evaluator's (Prometheus' wording where Prometheus has one).
+    #[error(transparent)]
+    Promql(#[from] crate::promql::Error),
     /// A response could not be encoded.
     #[error("encoding {what} failed: {reason}")]
     Encode {
@@ -44,7 +48,7 @@ pub enum Error {
         /// Why it failed.
         reason: String,
     },
-    /// A blocking task (trace assembly) panicked or was cancelled.
+    /// A blocking task (trace assembly, query evaluation) panicked or was cancelled.
     #[error("background task failed: {0}")]
     TaskFailed(String),
 }
@@ -66,6 +70,7 @@ impl Error {
             | Error::InvalidTenant(_) => ErrorClass::InvalidInput,
             Error::TraceNotFound { .. } => ErrorClass::NotFound,
             Error::Store(source) => source.class(),
+            Error::Promql(source) => source.class(),
             Error::Encode { .. } | Error::TaskFailed(_) => ErrorClass::Internal,
         }
     }
@@ -120,6 +125,18 @@ mod tests {
             trace_id: TraceId([1; 16]),
         };
         assert_eq!(missing.to_http().0, StatusCode::NOT_FOUND);
+    }
+
+    #[test]
+    fn promql_errors_keep_their_class() {
+        let parse = Error::from(crate::promql::Error::Parse {
+            message: "unexpected end of input".into(),
+        });
+        assert_eq!(parse.class(), ErrorClass::InvalidInput);
+        assert_eq!(parse.to_http().1, "parse error: unexpected end of input");
+        let timeout = Error::from(crate::promql::Error::Timeout);
+        assert_eq!(timeout.to_http().0, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(timeout.is_retryable());
     }
 
     #[test]

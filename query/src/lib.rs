@@ -8,15 +8,20 @@
 //!   timestamps, logfmt and JSON attribute filters).
 //! - [`promql`]: PromQL text → [`promql::Value`]: parse (`promql-parser`), evaluate over a
 //!   [`promql::SeriesSource`] with Prometheus' semantics.
-//! - `api`: the HTTP routers: `api::native` (`/api/v1`, JSON for the UI and OTLP export) and
-//!   `api::jaeger` (`/jaeger/api`, Jaeger's `structuredResponse` shapes); tenant selection and
-//!   self-metrics shared by both.
+//! - `api`: the HTTP routers: `api::native` (`/api/v1`, JSON for the UI and OTLP export),
+//!   `api::jaeger` (`/jaeger/api`, Jaeger's `structuredResponse` shapes) and
+//!   `api::prometheus` (`/prometheus/api/v1`, Prometheus' HTTP API for Grafana); tenant
+//!   selection and self-metrics shared by all.
 //! - [`error`]: [`Error`], its class, and the one HTTP mapping every router uses.
 //!
 //! Read path: HTTP request → `api` (tenant, params via [`search`]) → [`SpanStore`]
 //! (`search_trace_ids`, `find_trace`) → [`trace::assemble_trace`] (on a blocking thread) →
 //! rendering (`api::native` JSON, OTLP via [`sightline_store::otlp::spans_to_otlp`], or
 //! `api::jaeger`).
+//!
+//! Metrics read path: HTTP request → `api::prometheus` (tenant, params) → on a blocking
+//! thread, [`promql::Engine`] over [`promql::MetricStoreSource`] → [`MetricStore::select`]
+//! → Prometheus JSON. Metadata endpoints call [`MetricStore`] directly.
 //!
 //! This crate persists nothing. Its wire formats are contracts, though: when you change
 //! `api::jaeger`'s JSON, check it against Jaeger UI; when you change the native JSON, change
@@ -51,6 +56,10 @@ pub struct QueryConfig {
     /// Whether the `X-Scope-OrgID` header selects the tenant. When off, every request reads
     /// the default tenant and the header is ignored.
     pub multi_tenancy: bool,
+    /// Seconds a PromQL query may run (Prometheus' `--query.timeout`), waiting for its turn
+    /// included; the Prometheus API's `timeout` parameter can only shorten it. A query past
+    /// it stops and answers `timeout` (HTTP 503).
+    pub promql_timeout_seconds: u64,
 }
 
 impl Default for QueryConfig {
@@ -59,6 +68,7 @@ impl Default for QueryConfig {
             default_search_limit: 20,
             max_search_limit: 1000,
             multi_tenancy: false,
+            promql_timeout_seconds: 120,
         }
     }
 }
@@ -67,7 +77,7 @@ impl QueryConfig {
     /// Checks the settings, returning one line per problem naming the key.
     ///
     /// # Errors
-    /// Every problem found: a zero limit, or a default above the maximum.
+    /// Every problem found: a zero limit, a default above the maximum, or a zero timeout.
     pub fn validate(&self) -> Result<(), Vec<String>> {
         let mut problems = Vec::new();
         if self.max_search_limit == 0 {
@@ -79,6 +89,9 @@ impl QueryConfig {
                 self.max_search_limit, self.default_search_limit
             ));
         }
+        if self.promql_timeout_seconds == 0 {
+            problems.push("query.promql_timeout_seconds must be at least 1".to_string());
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -87,8 +100,9 @@ impl QueryConfig {
     }
 }
 
-/// Builds the query HTTP router: the native API under `/api/v1` and the Jaeger query API under
-/// `/jaeger/api`. The binary adds `/metrics`, `/healthz` and `/readyz` and serves it.
+/// Builds the query HTTP router: the native API under `/api/v1`, the Jaeger query API under
+/// `/jaeger/api` and the Prometheus HTTP API under `/prometheus/api/v1`. The binary adds
+/// `/metrics`, `/healthz` and `/readyz` and serves it.
 ///
 /// Every request records `sightline_query_duration_seconds{api,endpoint}` and
 /// `sightline_query_requests_total{api,endpoint,status}`, where `endpoint` is the matched route
@@ -98,10 +112,12 @@ pub fn router(store: SpanStore, metrics: MetricStore, config: QueryConfig) -> ax
         store,
         metrics,
         config: Arc::new(config),
+        promql_permits: api::prometheus::new_query_permits(),
     };
     axum::Router::new()
         .nest("/api/v1", api::native::router(state.clone()))
-        .nest("/jaeger/api", api::jaeger::router(state))
+        .nest("/jaeger/api", api::jaeger::router(state.clone()))
+        .nest("/prometheus/api/v1", api::prometheus::router(state))
 }
 
 #[cfg(test)]
@@ -127,5 +143,10 @@ mod tests {
             ..QueryConfig::default()
         };
         assert_eq!(inverted.validate().unwrap_err().len(), 1);
+        let no_time = QueryConfig {
+            promql_timeout_seconds: 0,
+            ..QueryConfig::default()
+        };
+        assert_eq!(no_time.validate().unwrap_err().len(), 1);
     }
 }

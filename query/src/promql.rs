@@ -4,6 +4,8 @@
 //!
 //! Modules, in evaluation order:
 //! - [`source`]: [`SeriesSource`], what the evaluator reads, and [`InMemorySeries`].
+//! - [`store_source`]: [`MetricStoreSource`], a [`SeriesSource`] over the metric store for one
+//!   tenant, with the query's deadline and cancellation.
 //! - [`engine`]: [`Engine`]: instant and range queries, the final name cleanup.
 //! - `prefetch`: reads each selector's whole window once per query.
 //! - `eval`: the per-timestamp evaluator: selectors, subqueries, dispatch.
@@ -33,6 +35,7 @@ mod eval;
 mod functions;
 mod prefetch;
 pub mod source;
+pub mod store_source;
 pub mod value;
 
 use sightline_model::ErrorClass;
@@ -40,6 +43,7 @@ use sightline_model::ErrorClass;
 pub use engine::Engine;
 pub use promql_parser::label::{MatchOp, Matcher};
 pub use source::{InMemorySeries, SeriesSource};
+pub use store_source::MetricStoreSource;
 pub use value::{Labels, Matrix, Sample, Series, Value, Vector};
 
 /// What went wrong while parsing or evaluating a PromQL query.
@@ -79,6 +83,12 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// The query ran past its deadline (Prometheus' wording).
+    #[error("query timed out in expression evaluation")]
+    Timeout,
+    /// The query was abandoned, its client gone (Prometheus' wording).
+    #[error("query was canceled in expression evaluation")]
+    Canceled,
 }
 
 impl Error {
@@ -103,7 +113,7 @@ impl Error {
             | Error::Unsupported { .. }
             | Error::Execution { .. }
             | Error::InvalidParameter { .. } => ErrorClass::InvalidInput,
-            Error::Source { .. } => ErrorClass::Unavailable,
+            Error::Source { .. } | Error::Timeout | Error::Canceled => ErrorClass::Unavailable,
         }
     }
 

@@ -11,7 +11,8 @@ use super::source::SeriesSource;
 use super::value::{Labels, Matrix, Sample, Series, Value, Vector, METRIC_NAME_LABEL};
 use super::Error;
 
-/// Prometheus' limit on the points a range query may return per series.
+/// Prometheus' limit on a range query's resolution: `(end - start) / step` may be at most
+/// this, so a series holds at most one point more.
 pub const MAX_POINTS_PER_SERIES: i64 = 11_000;
 
 /// Evaluates PromQL queries against a [`SeriesSource`].
@@ -172,8 +173,10 @@ impl Engine {
     ///
     /// # Errors
     /// [`Error::Parse`] for invalid PromQL, [`Error::Unsupported`] for features this engine
-    /// lacks, [`Error::Execution`] for evaluation errors as Prometheus words them, and
-    /// [`Error::Source`] when reading series fails.
+    /// lacks, [`Error::Execution`] for evaluation errors as Prometheus words them,
+    /// [`Error::Source`] when reading series fails, and [`Error::Timeout`] or
+    /// [`Error::Canceled`] when the source interrupts the evaluation
+    /// ([`SeriesSource::check_interrupted`]).
     pub fn instant_query(
         &self,
         source: &dyn SeriesSource,
@@ -198,8 +201,8 @@ impl Engine {
     ///
     /// # Errors
     /// As [`Engine::instant_query`], plus [`Error::InvalidParameter`] for a non-positive step,
-    /// an end before the start or too many points, and [`Error::Execution`] when the query
-    /// is not a scalar or instant vector.
+    /// an end before the start or more than [`MAX_POINTS_PER_SERIES`] steps, and
+    /// [`Error::Execution`] when the query is not a scalar or instant vector.
     pub fn range_query(
         &self,
         source: &dyn SeriesSource,
@@ -214,6 +217,7 @@ impl Engine {
         let mut by_labels: HashMap<Labels, Series> = HashMap::new();
         let mut timestamp_ms = start_ms;
         while timestamp_ms <= end_ms {
+            source.check_interrupted()?;
             match evaluator.eval(&expr, timestamp_ms)? {
                 Val::Scalar(value) => by_labels
                     .entry(Labels::default())
@@ -259,8 +263,9 @@ fn check_range(start_ms: i64, end_ms: i64, step_ms: i64) -> Result<(), Error> {
             reason: "end timestamp must not be before start time".into(),
         });
     }
+    // Prometheus bounds the number of steps, so a range may hold one point more.
     if (i128::from(end_ms) - i128::from(start_ms)) / i128::from(step_ms)
-        >= i128::from(MAX_POINTS_PER_SERIES)
+        > i128::from(MAX_POINTS_PER_SERIES)
     {
         return Err(Error::InvalidParameter {
             name: "step",

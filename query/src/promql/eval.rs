@@ -90,8 +90,10 @@ impl Evaluator<'_> {
         }
     }
 
-    /// Takes `count` samples from the query's budget.
+    /// Takes `count` samples from the query's budget; also where a long evaluation notices
+    /// that its source wants it to stop.
     fn spend_samples(&self, count: usize) -> Result<(), Error> {
+        self.source.check_interrupted()?;
         let left = self
             .sample_budget
             .get()

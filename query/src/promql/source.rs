@@ -1,6 +1,6 @@
 //! What the evaluator reads: [`SeriesSource`], and [`InMemorySeries`], the simple
-//! implementation the conformance runner and the unit tests use until the metric store
-//! implements the trait.
+//! implementation the unit tests and the engine-only conformance run use. The metric store's
+//! implementation is [`super::MetricStoreSource`].
 
 use std::collections::BTreeMap;
 
@@ -27,6 +27,16 @@ pub trait SeriesSource: Send + Sync {
         start_ms: i64,
         end_ms: i64,
     ) -> Result<Vec<SelectedSeries>, Error>;
+
+    /// Says whether evaluation may go on. The evaluator asks between steps and before each
+    /// selection, so a source that knows the query's deadline or its client's fate can stop
+    /// a long evaluation; the default never interrupts.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] or [`Error::Canceled`] to stop the query.
+    fn check_interrupted(&self) -> Result<(), Error> {
+        Ok(())
+    }
 }
 
 /// Says whether a label set satisfies every matcher; absent labels match as `""`.

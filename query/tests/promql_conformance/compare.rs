@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use sightline_query::promql::{Engine, Error, InMemorySeries, Labels, Value};
+use sightline_query::promql::{Engine, Error, Labels, SeriesSource, Value};
 
 use crate::script::{Eval, EvalKind, FailMatch};
 
@@ -23,7 +23,7 @@ fn almost_equal(a: f64, b: f64) -> bool {
     diff / abs_sum.min(f64::MAX) < EPSILON
 }
 
-pub fn run_eval(engine: &Engine, source: &InMemorySeries, eval: &Eval) -> Result<(), String> {
+pub fn run_eval(engine: &Engine, source: &dyn SeriesSource, eval: &Eval) -> Result<(), String> {
     let result = match eval.kind {
         EvalKind::Instant { time_ms } => engine.instant_query(source, &eval.expr, time_ms),
         EvalKind::Range {
@@ -49,7 +49,7 @@ pub fn run_eval(engine: &Engine, source: &InMemorySeries, eval: &Eval) -> Result
 /// (promqltest cross-checks instant queries too).
 fn check_instant_as_range(
     engine: &Engine,
-    source: &InMemorySeries,
+    source: &dyn SeriesSource,
     eval: &Eval,
     instant: &Value,
 ) -> Result<(), String> {

@@ -1,0 +1,206 @@
+//! [`MetricStoreSource`]: the evaluator's [`SeriesSource`] over the metric store, for one
+//! tenant and one query.
+//!
+//! The evaluator is synchronous and the store is async, so the adapter runs each read to
+//! completion with [`Handle::block_on`]. That is why a query using it runs on a blocking
+//! thread (`tokio::task::spawn_blocking`) or outside any runtime, never on a worker: the
+//! selection plan (`prefetch`) already reads each selector's window once per query, so a
+//! query blocks once per selector, not once per step.
+//!
+//! The adapter also carries the query's deadline and a cancellation flag; the evaluator asks
+//! [`SeriesSource::check_interrupted`] between steps, so a query past its deadline, or whose
+//! client went away, stops within one step instead of running to the end.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use promql_parser::label::Matcher;
+use sightline_model::TenantId;
+use sightline_store::MetricStore;
+use tokio::runtime::Handle;
+
+use super::source::{SelectedSeries, SeriesSource};
+use super::Error;
+
+/// Reads series of one tenant from a [`MetricStore`], for one query.
+pub struct MetricStoreSource {
+    store: MetricStore,
+    tenant: TenantId,
+    runtime: Handle,
+    deadline: Option<Instant>,
+    canceled: Arc<AtomicBool>,
+    /// The first store failure, kept whole so the caller can answer with the store's own
+    /// error class instead of the evaluator's [`Error::Source`] text.
+    store_error: Mutex<Option<sightline_store::Error>>,
+}
+
+impl MetricStoreSource {
+    /// Creates a source reading `tenant`'s series from `store`, driving the store's futures
+    /// on `runtime`. It has no deadline and is never canceled until told otherwise.
+    pub fn new(store: MetricStore, tenant: TenantId, runtime: Handle) -> Self {
+        Self {
+            store,
+            tenant,
+            runtime,
+            deadline: None,
+            canceled: Arc::new(AtomicBool::new(false)),
+            store_error: Mutex::new(None),
+        }
+    }
+
+    /// Stops the query with [`Error::Timeout`] once `deadline` has passed.
+    pub fn with_deadline(mut self, deadline: Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Stops the query with [`Error::Canceled`] once `canceled` is set (by the request's
+    /// drop guard, say).
+    pub fn with_cancel_flag(mut self, canceled: Arc<AtomicBool>) -> Self {
+        self.canceled = canceled;
+        self
+    }
+
+    /// Takes the store failure behind the last [`Error::Source`] this source returned, if any.
+    pub fn take_store_error(&self) -> Option<sightline_store::Error> {
+        self.store_error
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .take()
+    }
+}
+
+impl SeriesSource for MetricStoreSource {
+    /// # Panics
+    /// When called on a thread that runs async tasks ([`Handle::block_on`] refuses to block
+    /// a runtime worker); use `spawn_blocking`.
+    fn select_series(
+        &self,
+        matchers: &[Matcher],
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<SelectedSeries>, Error> {
+        self.check_interrupted()?;
+        let selected =
+            self.runtime
+                .block_on(self.store.select(&self.tenant, matchers, start_ms, end_ms));
+        match selected {
+            Ok(series) => Ok(series
+                .into_iter()
+                .map(|(labels, samples)| {
+                    let points = samples
+                        .into_iter()
+                        .map(|sample| (sample.timestamp_ms, sample.value))
+                        .collect();
+                    (labels, points)
+                })
+                .collect()),
+            Err(error) => {
+                let reason = error.to_string();
+                let mut kept = self
+                    .store_error
+                    .lock()
+                    .unwrap_or_else(|poison| poison.into_inner());
+                kept.get_or_insert(error);
+                Err(Error::Source { reason })
+            }
+        }
+    }
+
+    fn check_interrupted(&self) -> Result<(), Error> {
+        if self.canceled.load(Ordering::Relaxed) {
+            return Err(Error::Canceled);
+        }
+        if self
+            .deadline
+            .is_some_and(|deadline| Instant::now() >= deadline)
+        {
+            return Err(Error::Timeout);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use promql_parser::label::MatchOp;
+    use sightline_model::{Labels, MetricBatch, MetricSample, SeriesSamples};
+    use sightline_store::StoreConfig;
+
+    use super::*;
+    use crate::promql::{Engine, Value};
+
+    async fn store_with_one_series(dir: &tempfile::TempDir) -> MetricStore {
+        let store = MetricStore::open(StoreConfig {
+            data_dir: dir.path().to_path_buf(),
+            ..StoreConfig::default()
+        })
+        .await
+        .unwrap();
+        let batch = MetricBatch {
+            series: vec![SeriesSamples {
+                labels: Labels::new([("__name__", "up"), ("job", "api")]),
+                samples: (0..10)
+                    .map(|i| MetricSample {
+                        timestamp_ms: i * 15_000,
+                        value: i as f64,
+                    })
+                    .collect(),
+                exemplars: Vec::new(),
+            }],
+            metadata: Vec::new(),
+        };
+        store
+            .append(&TenantId::default_tenant(), batch)
+            .await
+            .unwrap();
+        store
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn evaluates_on_a_blocking_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_one_series(&dir).await;
+        let source = MetricStoreSource::new(store, TenantId::default_tenant(), Handle::current());
+        let value = tokio::task::spawn_blocking(move || {
+            Engine::default().instant_query(&source, "sum(up) + 1", 60_000)
+        })
+        .await
+        .unwrap()
+        .unwrap();
+        match value {
+            Value::Vector(vector) => assert_eq!(vector[0].value, 5.0),
+            other => panic!("expected a vector, got {other:?}"),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn deadline_and_cancellation_interrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_one_series(&dir).await;
+        let past = Instant::now()
+            .checked_sub(Duration::from_millis(1))
+            .unwrap();
+        let timed_out =
+            MetricStoreSource::new(store.clone(), TenantId::default_tenant(), Handle::current())
+                .with_deadline(past);
+        let canceled = Arc::new(AtomicBool::new(true));
+        let abandoned =
+            MetricStoreSource::new(store, TenantId::default_tenant(), Handle::current())
+                .with_cancel_flag(canceled);
+        let matchers = [Matcher::new(MatchOp::Equal, "__name__", "up")];
+        let (timeout, cancel) = tokio::task::spawn_blocking(move || {
+            (
+                timed_out.select_series(&matchers, 0, 1),
+                Engine::default().range_query(&abandoned, "up", 0, 60_000, 15_000),
+            )
+        })
+        .await
+        .unwrap();
+        assert_eq!(timeout, Err(Error::Timeout));
+        assert_eq!(cancel, Err(Error::Canceled));
+    }
+}
