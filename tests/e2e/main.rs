@@ -5,6 +5,7 @@ mod crash;
 mod fixtures;
 mod ingest_errors;
 mod jaeger_api;
+mod metrics_otlp;
 mod native_api;
 mod ops;
 mod prometheus_remote_write;
