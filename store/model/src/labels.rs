@@ -2,6 +2,7 @@
 //! keeps them.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -9,8 +10,11 @@ use serde::{Deserialize, Serialize};
 pub const METRIC_NAME_LABEL: &str = "__name__";
 
 /// A series' label set: name/value pairs sorted by name, names unique, no empty values.
+///
+/// Shared: a clone is a reference count, and a change copies the pairs only when they are
+/// shared (the PromQL evaluator clones label sets at every step of a range query).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Labels(Vec<(String, String)>);
+pub struct Labels(Arc<Vec<(String, String)>>);
 
 impl Labels {
     /// Builds a label set from pairs in any order; later duplicates win and empty values are
@@ -44,18 +48,18 @@ impl Labels {
     pub fn set(&mut self, name: &str, value: String) {
         match self.0.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
             Ok(i) if value.is_empty() => {
-                self.0.remove(i);
+                Arc::make_mut(&mut self.0).remove(i);
             }
-            Ok(i) => self.0[i].1 = value,
+            Ok(i) => Arc::make_mut(&mut self.0)[i].1 = value,
             Err(_) if value.is_empty() => {}
-            Err(i) => self.0.insert(i, (name.to_string(), value)),
+            Err(i) => Arc::make_mut(&mut self.0).insert(i, (name.to_string(), value)),
         }
     }
 
     /// Removes `name` if set.
     pub fn remove(&mut self, name: &str) {
         if let Ok(i) = self.0.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
-            self.0.remove(i);
+            Arc::make_mut(&mut self.0).remove(i);
         }
     }
 
@@ -68,7 +72,9 @@ impl Labels {
 
     /// Keeps only the labels for which `keep` returns true.
     pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
-        self.0.retain(|(name, _)| keep(name));
+        if self.0.iter().any(|(name, _)| !keep(name)) {
+            Arc::make_mut(&mut self.0).retain(|(name, _)| keep(name));
+        }
     }
 
     /// Iterates over the pairs in name order.
