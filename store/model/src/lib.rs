@@ -6,6 +6,7 @@
 //! - [`span`]: [`SpanBatch`] (spans grouped by resource and scope, as received) and
 //!   [`SpanRow`] (one span with its resource and scope, as stored and queried).
 //! - [`hot`]: the attribute keys promoted to dedicated columns.
+//! - [`log`]: [`LogBatch`] and [`LogRow`], OTLP log records as received and as stored.
 //! - [`labels`]: [`Labels`], a metric series' identity.
 //! - [`metric`]: [`MetricBatch`], samples in Prometheus' data model, as every metric source
 //!   is translated before the store sees it.
@@ -13,7 +14,7 @@
 //! - [`time`]: calendar arithmetic (civil dates of day counts and back).
 //! - [`error`]: [`ErrorClass`], what kind of failure an error is, for the wire mappings.
 //!
-//! Persisted forms: [`SpanBatch`] and [`MetricBatch`] are written to the WAL with postcard, so renaming or
+//! Persisted forms: [`SpanBatch`], [`MetricBatch`] and [`LogBatch`] are written to the WAL with postcard, so renaming or
 //! reordering fields or enum variants in `attr`, `span` or `ids` changes the WAL format:
 //! bump `sightline_store::wal::FORMAT_VERSION` and keep a decoder for the old one.
 #![deny(missing_docs)]
@@ -23,6 +24,7 @@ pub mod error;
 pub mod hot;
 pub mod ids;
 pub mod labels;
+pub mod log;
 pub mod metric;
 pub mod span;
 pub mod tenant;
@@ -32,6 +34,7 @@ pub use attr::{AnyValue, KeyValue};
 pub use error::ErrorClass;
 pub use ids::{IdParseError, SpanId, TraceId};
 pub use labels::{Labels, METRIC_NAME_LABEL};
+pub use log::{LogBatch, LogRecord, LogRow, ResourceLogs, ScopeLogs};
 pub use metric::{Exemplar, MetricBatch, MetricMetadata, MetricSample, MetricType, SeriesSamples};
 pub use span::{
     Event, Link, Resource, ResourceSpans, Scope, ScopeSpans, Span, SpanBatch, SpanKind, SpanRow,
