@@ -3,6 +3,7 @@
 //! reactor.
 
 pub(crate) mod jaeger;
+pub(crate) mod loki;
 pub(crate) mod native;
 pub(crate) mod prometheus;
 
@@ -100,7 +101,10 @@ pub(crate) fn now_unix_nano() -> u64 {
 }
 
 /// Selects the tenant from the headers.
-fn tenant_from_headers(headers: &HeaderMap, multi_tenancy: bool) -> Result<TenantId, Error> {
+pub(crate) fn tenant_from_headers(
+    headers: &HeaderMap,
+    multi_tenancy: bool,
+) -> Result<TenantId, Error> {
     if !multi_tenancy {
         return Ok(TenantId::default_tenant());
     }

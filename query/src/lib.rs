@@ -8,6 +8,8 @@
 //!   timestamps, logfmt and JSON attribute filters).
 //! - [`promql`]: PromQL text → [`promql::Value`]: parse (`promql-parser`), evaluate over a
 //!   [`promql::SeriesSource`] with Prometheus' semantics.
+//! - [`logql`]: LogQL text → streams or samples: parse, evaluate over a
+//!   [`logql::LogSource`] (the log store, or [`logql::InMemoryLogs`] in tests).
 //! - `api`: the HTTP routers: `api::native` (`/api/v1`, JSON for the UI and OTLP export),
 //!   `api::jaeger` (`/jaeger/api`, Jaeger's `structuredResponse` shapes) and
 //!   `api::prometheus` (`/prometheus/api/v1`, Prometheus' HTTP API for Grafana); tenant
@@ -31,6 +33,7 @@
 // clippy.toml, say so here.
 
 pub mod error;
+pub mod logql;
 pub mod promql;
 pub mod search;
 pub mod trace;
@@ -118,6 +121,15 @@ pub fn router(store: SpanStore, metrics: MetricStore, config: QueryConfig) -> ax
         .nest("/api/v1", api::native::router(state.clone()))
         .nest("/jaeger/api", api::jaeger::router(state.clone()))
         .nest("/prometheus/api/v1", api::prometheus::router(state))
+}
+
+/// Builds Loki's query API (`/loki/api/v1/...`: `query_range`, `query`, `labels`,
+/// `label/{name}/values`, `series`, `index/stats`, `index/volume`, …) over a log source, for
+/// Grafana's Loki data source pointed at `http://host:7878/loki`. Tenant selection follows
+/// `config.multi_tenancy` as in [`router`].
+pub fn loki_router(logs: Arc<dyn logql::LogSource>, config: QueryConfig) -> axum::Router {
+    let state = api::loki::LokiState::new(logs, Arc::new(config));
+    axum::Router::new().nest("/loki/api/v1", api::loki::router(state))
 }
 
 #[cfg(test)]

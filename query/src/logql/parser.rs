@@ -1,0 +1,836 @@
+//! A recursive-descent parser for the LogQL subset in [`super::ast`]. Loki's grammar is
+//! the reference (its documentation, not its code): valid LogQL outside the subset parses
+//! far enough to name what it uses and fails with [`Error::Unsupported`]; text that is not
+//! LogQL fails with [`Error::Parse`] naming the line and column.
+
+use super::ast::{
+    BinaryOp, CmpOp, Expr, Extraction, Grouping, LabelFilter, LabelFormat, LabelSelection,
+    LineFilter, LineFilterOp, LogExpr, MetricExpr, NumberKind, PathPart, RangeOp, Stage, Template,
+    TemplatePart, VectorOp,
+};
+use super::lexer::{error_at, tokenize, Spanned, Token};
+use super::source::{LabelMatcher, MatchOp};
+use super::Error;
+
+/// Range aggregations that need `| unwrap`, which the engine does not evaluate.
+const UNWRAP_RANGE_FUNCTIONS: &[&str] = &[
+    "sum_over_time",
+    "avg_over_time",
+    "max_over_time",
+    "min_over_time",
+    "stddev_over_time",
+    "stdvar_over_time",
+    "quantile_over_time",
+    "first_over_time",
+    "last_over_time",
+    "rate_counter",
+];
+
+/// Functions and operators of LogQL the engine does not evaluate.
+const UNSUPPORTED_FUNCTIONS: &[&str] = &["label_replace", "sort", "sort_desc", "approx_topk"];
+
+/// Parses a LogQL query.
+///
+/// # Errors
+/// [`Error::Parse`] for text that is not LogQL, [`Error::Unsupported`] for LogQL outside
+/// the subset, [`Error::InvalidRegex`] for a bad regular expression.
+pub fn parse(text: &str) -> Result<Expr, Error> {
+    let mut parser = Parser {
+        text,
+        tokens: tokenize(text)?,
+        position: 0,
+    };
+    let expr = parser.expr()?;
+    parser.expect_end()?;
+    Ok(expr)
+}
+
+/// Parses a bare stream selector (`{a="b"}`), as the `match[]` and `query` parameters of
+/// Loki's metadata endpoints carry; a pipeline after it is ignored, as Loki does.
+///
+/// # Errors
+/// As [`parse`]; a metric query is a parse error.
+pub fn parse_selector(text: &str) -> Result<Vec<LabelMatcher>, Error> {
+    match parse(text)? {
+        Expr::Log(log) => Ok(log.matchers),
+        Expr::Metric(_) => Err(error_at(
+            text,
+            0,
+            "syntax error: expected a stream selector",
+        )),
+    }
+}
+
+struct Parser<'a> {
+    text: &'a str,
+    tokens: Vec<Spanned>,
+    position: usize,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> &Token {
+        self.tokens
+            .get(self.position)
+            .map_or(&Token::Eof, |spanned| &spanned.token)
+    }
+
+    fn peek_at(&self, ahead: usize) -> &Token {
+        self.tokens
+            .get(self.position + ahead)
+            .map_or(&Token::Eof, |spanned| &spanned.token)
+    }
+
+    fn next(&mut self) -> Token {
+        let token = self.peek().clone();
+        if self.position < self.tokens.len() {
+            self.position += 1;
+        }
+        token
+    }
+
+    fn eat(&mut self, token: &Token) -> bool {
+        if self.peek() == token {
+            self.position += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn eat_ident(&mut self, name: &str) -> bool {
+        if matches!(self.peek(), Token::Ident(ident) if ident == name) {
+            self.position += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn offset(&self) -> usize {
+        self.tokens
+            .get(self.position)
+            .map_or(self.text.len(), |spanned| spanned.offset)
+    }
+
+    fn unexpected(&self, expecting: &str) -> Error {
+        error_at(
+            self.text,
+            self.offset(),
+            format!(
+                "syntax error: unexpected {}, expecting {expecting}",
+                self.peek().describe()
+            ),
+        )
+    }
+
+    fn expect(&mut self, token: &Token, expecting: &str) -> Result<(), Error> {
+        if self.eat(token) {
+            Ok(())
+        } else {
+            Err(self.unexpected(expecting))
+        }
+    }
+
+    fn expect_end(&mut self) -> Result<(), Error> {
+        match self.peek() {
+            Token::Eof => Ok(()),
+            Token::Ident(name) if matches!(name.as_str(), "and" | "or" | "unless") => Err(
+                Error::unsupported(format!("the {name} operator (set operations)")),
+            ),
+            _ => Err(self.unexpected("end of input")),
+        }
+    }
+
+    fn string(&mut self, expecting: &str) -> Result<String, Error> {
+        match self.peek() {
+            Token::Str(text) => {
+                let text = text.clone();
+                self.position += 1;
+                Ok(text)
+            }
+            _ => Err(self.unexpected(expecting)),
+        }
+    }
+
+    fn ident(&mut self, expecting: &str) -> Result<String, Error> {
+        match self.peek() {
+            Token::Ident(name) => {
+                let name = name.clone();
+                self.position += 1;
+                Ok(name)
+            }
+            _ => Err(self.unexpected(expecting)),
+        }
+    }
+
+    fn expr(&mut self) -> Result<Expr, Error> {
+        // `(…({selector} …)…)` is a log query in parentheses; any other start is a metric
+        // expression, which handles its own parentheses.
+        let parens = (0..)
+            .take_while(|&ahead| self.peek_at(ahead) == &Token::LParen)
+            .count();
+        if self.peek_at(parens) != &Token::LBrace {
+            return Ok(Expr::Metric(self.metric_expr()?));
+        }
+        for _ in 0..parens {
+            self.position += 1;
+        }
+        let log = self.log_expr()?;
+        for _ in 0..parens {
+            self.expect(&Token::RParen, ")")?;
+        }
+        Ok(Expr::Log(log))
+    }
+
+    /// Parses a metric expression with binary operators, by precedence climbing.
+    fn metric_expr(&mut self) -> Result<MetricExpr, Error> {
+        self.binary_expr(1)
+    }
+
+    fn binary_expr(&mut self, min_precedence: u8) -> Result<MetricExpr, Error> {
+        let mut left = self.metric_primary()?;
+        while let Some(op) = self.peek_binary_op() {
+            let precedence = op.precedence();
+            if precedence < min_precedence {
+                break;
+            }
+            self.position += 1;
+            let return_bool = op.is_comparison() && self.eat_ident("bool");
+            if let Token::Ident(name) = self.peek() {
+                if matches!(
+                    name.as_str(),
+                    "on" | "ignoring" | "group_left" | "group_right"
+                ) {
+                    return Err(Error::unsupported(format!("vector matching with {name}")));
+                }
+            }
+            // `^` is right-associative; the others bind left to right.
+            let next = if op == BinaryOp::Pow {
+                precedence
+            } else {
+                precedence + 1
+            };
+            let right = self.binary_expr(next)?;
+            left = MetricExpr::Binary {
+                op,
+                return_bool,
+                left: Box::new(left),
+                right: Box::new(right),
+            };
+        }
+        Ok(left)
+    }
+
+    fn peek_binary_op(&self) -> Option<BinaryOp> {
+        Some(match self.peek() {
+            Token::Arithmetic('+') => BinaryOp::Add,
+            Token::Arithmetic('-') => BinaryOp::Sub,
+            Token::Arithmetic('*') => BinaryOp::Mul,
+            Token::Arithmetic('/') => BinaryOp::Div,
+            Token::Arithmetic('%') => BinaryOp::Mod,
+            Token::Arithmetic('^') => BinaryOp::Pow,
+            Token::EqEq => BinaryOp::Eq,
+            Token::Ne => BinaryOp::Ne,
+            Token::Gt => BinaryOp::Gt,
+            Token::Ge => BinaryOp::Ge,
+            Token::Lt => BinaryOp::Lt,
+            Token::Le => BinaryOp::Le,
+            _ => return None,
+        })
+    }
+
+    fn metric_primary(&mut self) -> Result<MetricExpr, Error> {
+        let start = self.offset();
+        let name = match self.peek().clone() {
+            Token::LParen => {
+                self.position += 1;
+                let inner = self.metric_expr()?;
+                self.expect(&Token::RParen, ")")?;
+                return Ok(inner);
+            }
+            Token::Number(value) => {
+                self.position += 1;
+                return Ok(MetricExpr::Scalar(value));
+            }
+            Token::Arithmetic(sign @ ('-' | '+')) => {
+                self.position += 1;
+                let operand = self.metric_primary()?;
+                return Ok(match (sign, operand) {
+                    ('-', MetricExpr::Scalar(value)) => MetricExpr::Scalar(-value),
+                    ('-', other) => MetricExpr::Binary {
+                        op: BinaryOp::Mul,
+                        return_bool: false,
+                        left: Box::new(MetricExpr::Scalar(-1.0)),
+                        right: Box::new(other),
+                    },
+                    (_, other) => other,
+                });
+            }
+            Token::Ident(name) => name,
+            _ => return Err(self.unexpected("a metric expression")),
+        };
+        if let Some(op) = range_op(&name) {
+            self.position += 1;
+            return self.range_aggregation(op);
+        }
+        if let Some(op) = vector_op(&name) {
+            self.position += 1;
+            return self.vector_aggregation(op);
+        }
+        if name == "vector" {
+            self.position += 1;
+            self.expect(&Token::LParen, "(")?;
+            let value = match self.next() {
+                Token::Number(value) => value,
+                _ => {
+                    self.position -= 1;
+                    return Err(self.unexpected("NUMBER"));
+                }
+            };
+            self.expect(&Token::RParen, ")")?;
+            return Ok(MetricExpr::VectorLiteral(value));
+        }
+        if UNWRAP_RANGE_FUNCTIONS.contains(&name.as_str()) {
+            return Err(Error::unsupported(format!(
+                "{name} (unwrapped range aggregations)"
+            )));
+        }
+        if UNSUPPORTED_FUNCTIONS.contains(&name.as_str()) {
+            return Err(Error::unsupported(name));
+        }
+        Err(error_at(
+            self.text,
+            start,
+            format!("syntax error: unexpected IDENTIFIER {name}"),
+        ))
+    }
+
+    fn range_aggregation(&mut self, op: RangeOp) -> Result<MetricExpr, Error> {
+        self.expect(&Token::LParen, "(")?;
+        let log = if self.peek() == &Token::LParen {
+            self.position += 1;
+            let log = self.log_expr()?;
+            self.expect(&Token::RParen, ")")?;
+            log
+        } else {
+            self.log_expr()?
+        };
+        self.expect(&Token::LBracket, "[")?;
+        let range_nanos = self.duration("a range duration")?;
+        if range_nanos == 0 {
+            return Err(error_at(self.text, self.offset(), "range must be positive"));
+        }
+        self.expect(&Token::RBracket, "]")?;
+        let offset_nanos = if self.eat_ident("offset") {
+            self.duration("an offset duration")?
+        } else {
+            0
+        };
+        self.expect(&Token::RParen, ")")?;
+        if matches!(self.peek(), Token::Ident(name) if name == "by" || name == "without") {
+            return Err(Error::unsupported(format!(
+                "grouping on {} (only unwrapped range aggregations take one)",
+                op.name()
+            )));
+        }
+        Ok(MetricExpr::Range {
+            op,
+            log,
+            range_nanos,
+            offset_nanos,
+        })
+    }
+
+    fn duration(&mut self, expecting: &str) -> Result<u64, Error> {
+        match self.peek() {
+            Token::Duration(nanos) if *nanos >= 0.0 => {
+                let nanos = *nanos;
+                self.position += 1;
+                // Durations beyond u64 nanoseconds (585 years) saturate.
+                Ok(nanos as u64)
+            }
+            _ => Err(self.unexpected(expecting)),
+        }
+    }
+
+    fn vector_aggregation(&mut self, op: VectorOp) -> Result<MetricExpr, Error> {
+        let mut grouping = self.grouping()?;
+        self.expect(&Token::LParen, "(")?;
+        let parameter = if matches!(op, VectorOp::Topk | VectorOp::Bottomk) {
+            let k = match self.next() {
+                Token::Number(k) if k >= 1.0 && k.fract() == 0.0 => k as usize,
+                _ => {
+                    self.position -= 1;
+                    return Err(self.unexpected("a positive integer k"));
+                }
+            };
+            self.expect(&Token::Comma, ",")?;
+            Some(k)
+        } else {
+            None
+        };
+        let inner = self.metric_expr()?;
+        self.expect(&Token::RParen, ")")?;
+        if grouping.is_none() {
+            grouping = self.grouping()?;
+        }
+        Ok(MetricExpr::Vector {
+            op,
+            grouping,
+            parameter,
+            inner: Box::new(inner),
+        })
+    }
+
+    fn grouping(&mut self) -> Result<Option<Grouping>, Error> {
+        let by = if self.eat_ident("by") {
+            true
+        } else if self.eat_ident("without") {
+            false
+        } else {
+            return Ok(None);
+        };
+        self.expect(&Token::LParen, "(")?;
+        let mut names = Vec::new();
+        while !self.eat(&Token::RParen) {
+            names.push(self.ident("a label name")?);
+            if !self.eat(&Token::Comma) {
+                self.expect(&Token::RParen, ", or )")?;
+                break;
+            }
+        }
+        Ok(Some(if by {
+            Grouping::By(names)
+        } else {
+            Grouping::Without(names)
+        }))
+    }
+
+    fn log_expr(&mut self) -> Result<LogExpr, Error> {
+        let matchers = self.selector()?;
+        let mut pipeline = Vec::new();
+        while let Some(stage) = self.stage()? {
+            pipeline.push(stage);
+        }
+        Ok(LogExpr { matchers, pipeline })
+    }
+
+    fn selector(&mut self) -> Result<Vec<LabelMatcher>, Error> {
+        self.expect(&Token::LBrace, "{")?;
+        let mut matchers = Vec::new();
+        while !self.eat(&Token::RBrace) {
+            let name = self.ident("a label name")?;
+            let op = match self.next() {
+                Token::Eq => MatchOp::Equal,
+                Token::Ne => MatchOp::NotEqual,
+                Token::Re => MatchOp::Regex,
+                Token::NotRe => MatchOp::NotRegex,
+                _ => {
+                    self.position -= 1;
+                    return Err(self.unexpected("=, !=, =~ or !~"));
+                }
+            };
+            let value = self.string("STRING")?;
+            matchers.push(LabelMatcher::new(name, op, value)?);
+            if !self.eat(&Token::Comma) {
+                self.expect(&Token::RBrace, ", or }")?;
+                break;
+            }
+        }
+        if matchers.is_empty() {
+            return Err(error_at(
+                self.text,
+                self.offset(),
+                "syntax error: unexpected }, expecting IDENTIFIER",
+            ));
+        }
+        if matchers.iter().all(|m| m.matches("")) {
+            return Err(Error::Parse {
+                line: 1,
+                column: 1,
+                message: "queries require at least one regexp or equality matcher that does not have an empty-compatible value. For instance, app=~\".*\" does not meet this requirement, but app=~\".+\" will".to_string(),
+            });
+        }
+        Ok(matchers)
+    }
+
+    /// Parses the next pipeline stage, or returns `None` when the pipeline ends.
+    fn stage(&mut self) -> Result<Option<Stage>, Error> {
+        let op = match self.peek() {
+            Token::PipeEq => LineFilterOp::Contains,
+            Token::Ne => LineFilterOp::NotContains,
+            Token::PipeRe => LineFilterOp::Regex,
+            Token::NotRe => LineFilterOp::NotRegex,
+            Token::PipePattern | Token::NotPattern => {
+                return Err(Error::unsupported("pattern line filters (|> and !>)"))
+            }
+            Token::Pipe => {
+                self.position += 1;
+                return self.pipe_stage().map(Some);
+            }
+            _ => return Ok(None),
+        };
+        self.position += 1;
+        self.line_filter(op)
+            .map(|filter| Some(Stage::LineFilter(filter)))
+    }
+
+    fn line_filter(&mut self, op: LineFilterOp) -> Result<LineFilter, Error> {
+        let mut values = vec![self.line_filter_value()?];
+        while self.peek_at(0) == &Token::Ident("or".into())
+            && matches!(self.peek_at(1), Token::Str(_) | Token::Ident(_))
+        {
+            self.position += 1;
+            values.push(self.line_filter_value()?);
+        }
+        let regexes = match op {
+            LineFilterOp::Regex | LineFilterOp::NotRegex => values
+                .iter()
+                .map(|pattern| {
+                    regex::Regex::new(pattern).map_err(|error| Error::InvalidRegex {
+                        pattern: pattern.clone(),
+                        reason: error.to_string(),
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+            LineFilterOp::Contains | LineFilterOp::NotContains => Vec::new(),
+        };
+        Ok(LineFilter {
+            op,
+            values,
+            regexes,
+        })
+    }
+
+    fn line_filter_value(&mut self) -> Result<String, Error> {
+        if matches!(self.peek(), Token::Ident(name) if name == "ip") {
+            return Err(Error::unsupported("ip() line filters"));
+        }
+        self.string("STRING")
+    }
+
+    fn pipe_stage(&mut self) -> Result<Stage, Error> {
+        let name = match self.peek() {
+            Token::Ident(name) => name.clone(),
+            Token::LParen => return Ok(Stage::LabelFilter(self.label_filter()?)),
+            _ => return Err(self.unexpected("a parser, a label filter or a format stage")),
+        };
+        let is_comparison = matches!(
+            self.peek_at(1),
+            Token::Eq
+                | Token::EqEq
+                | Token::Ne
+                | Token::Re
+                | Token::NotRe
+                | Token::Gt
+                | Token::Ge
+                | Token::Lt
+                | Token::Le
+        );
+        if is_comparison {
+            return Ok(Stage::LabelFilter(self.label_filter()?));
+        }
+        self.position += 1;
+        match name.as_str() {
+            "json" => Ok(Stage::Json(self.extractions(true)?)),
+            "logfmt" => {
+                if let Token::Flag(flag) = self.peek() {
+                    return Err(Error::unsupported(format!("logfmt --{flag}")));
+                }
+                Ok(Stage::Logfmt(self.extractions(false)?))
+            }
+            "line_format" => {
+                let template = self.string("a template STRING")?;
+                Ok(Stage::LineFormat(parse_template(&template)?))
+            }
+            "label_format" => Ok(Stage::LabelFormat(self.label_formats()?)),
+            "drop" => Ok(Stage::Drop(self.label_selections()?)),
+            "keep" => Ok(Stage::Keep(self.label_selections()?)),
+            "unwrap" => Err(Error::unsupported("| unwrap")),
+            "regexp" | "pattern" | "unpack" | "decolorize" => {
+                Err(Error::unsupported(format!("| {name}")))
+            }
+            _ => Err(error_at(
+                self.text,
+                self.tokens
+                    .get(self.position - 1)
+                    .map_or(0, |spanned| spanned.offset),
+                format!("syntax error: unexpected IDENTIFIER {name}"),
+            )),
+        }
+    }
+
+    /// Parses `name="path", …` after `json` (paths) or `logfmt` (plain keys).
+    fn extractions(&mut self, json_paths: bool) -> Result<Vec<Extraction>, Error> {
+        let mut extractions = Vec::new();
+        while matches!(self.peek(), Token::Ident(_)) && self.peek_at(1) == &Token::Eq {
+            let label = self.ident("a label name")?;
+            self.position += 1;
+            let expression = self.string("STRING")?;
+            let path = if json_paths {
+                parse_json_path(&expression).ok_or_else(|| {
+                    error_at(
+                        self.text,
+                        self.offset(),
+                        format!("invalid json path {expression:?}"),
+                    )
+                })?
+            } else {
+                vec![PathPart::Key(expression)]
+            };
+            extractions.push(Extraction { label, path });
+            if !self.eat(&Token::Comma) {
+                break;
+            }
+        }
+        Ok(extractions)
+    }
+
+    fn label_formats(&mut self) -> Result<Vec<LabelFormat>, Error> {
+        let mut formats = Vec::new();
+        loop {
+            let to = self.ident("a label name")?;
+            self.expect(&Token::Eq, "=")?;
+            let format = match self.next() {
+                Token::Ident(from) => LabelFormat::Rename { to, from },
+                Token::Str(text) => LabelFormat::Template {
+                    to,
+                    template: parse_template(&text)?,
+                },
+                _ => {
+                    self.position -= 1;
+                    return Err(self.unexpected("a label name or a template STRING"));
+                }
+            };
+            formats.push(format);
+            if !self.eat(&Token::Comma) {
+                return Ok(formats);
+            }
+        }
+    }
+
+    fn label_selections(&mut self) -> Result<Vec<LabelSelection>, Error> {
+        let mut selections = Vec::new();
+        loop {
+            let name = self.ident("a label name")?;
+            let op = match self.peek() {
+                Token::Eq => Some(MatchOp::Equal),
+                Token::Ne => Some(MatchOp::NotEqual),
+                Token::Re => Some(MatchOp::Regex),
+                Token::NotRe => Some(MatchOp::NotRegex),
+                _ => None,
+            };
+            selections.push(match op {
+                Some(op) => {
+                    self.position += 1;
+                    let value = self.string("STRING")?;
+                    LabelSelection::Matcher(LabelMatcher::new(name, op, value)?)
+                }
+                None => LabelSelection::Name(name),
+            });
+            if !self.eat(&Token::Comma) {
+                return Ok(selections);
+            }
+        }
+    }
+
+    fn label_filter(&mut self) -> Result<LabelFilter, Error> {
+        let mut left = self.label_filter_and()?;
+        while self.eat_ident("or") {
+            let right = self.label_filter_and()?;
+            left = LabelFilter::Or(Box::new(left), Box::new(right));
+        }
+        Ok(left)
+    }
+
+    fn label_filter_and(&mut self) -> Result<LabelFilter, Error> {
+        let mut left = self.label_filter_primary()?;
+        loop {
+            let explicit = self.eat_ident("and") || self.eat(&Token::Comma);
+            let implicit = !explicit
+                && matches!(self.peek(), Token::Ident(name) if name != "or" && name != "offset");
+            if !explicit && !implicit {
+                return Ok(left);
+            }
+            let right = self.label_filter_primary()?;
+            left = LabelFilter::And(Box::new(left), Box::new(right));
+        }
+    }
+
+    fn label_filter_primary(&mut self) -> Result<LabelFilter, Error> {
+        if self.eat(&Token::LParen) {
+            let inner = self.label_filter()?;
+            self.expect(&Token::RParen, ")")?;
+            return Ok(inner);
+        }
+        let name = self.ident("a label name")?;
+        let op = self.next();
+        let negative = self.eat(&Token::Arithmetic('-'));
+        let sign = if negative { -1.0 } else { 1.0 };
+        let (value, kind) = match self.peek().clone() {
+            Token::Str(text) if !negative => {
+                self.position += 1;
+                let op =
+                    match op {
+                        Token::Eq | Token::EqEq => MatchOp::Equal,
+                        Token::Ne => MatchOp::NotEqual,
+                        Token::Re => MatchOp::Regex,
+                        Token::NotRe => MatchOp::NotRegex,
+                        _ => return Err(error_at(
+                            self.text,
+                            self.offset(),
+                            "syntax error: a string can only be compared with =, ==, !=, =~ or !~",
+                        )),
+                    };
+                return Ok(LabelFilter::Matcher(LabelMatcher::new(name, op, text)?));
+            }
+            Token::Number(value) => (value, NumberKind::Number),
+            Token::Duration(nanos) => (nanos / 1e9, NumberKind::Duration),
+            Token::Bytes(bytes) => (bytes, NumberKind::Bytes),
+            Token::Ident(function) if function == "ip" => {
+                return Err(Error::unsupported("ip() label filters"))
+            }
+            _ => return Err(self.unexpected("STRING, NUMBER, DURATION or BYTES")),
+        };
+        self.position += 1;
+        let op = match op {
+            Token::Eq | Token::EqEq => CmpOp::Eq,
+            Token::Ne => CmpOp::Ne,
+            Token::Gt => CmpOp::Gt,
+            Token::Ge => CmpOp::Ge,
+            Token::Lt => CmpOp::Lt,
+            Token::Le => CmpOp::Le,
+            _ => {
+                return Err(error_at(
+                    self.text,
+                    self.offset(),
+                    "syntax error: =~ and !~ compare with a STRING",
+                ))
+            }
+        };
+        Ok(LabelFilter::Number {
+            name,
+            op,
+            value: sign * value,
+            kind,
+        })
+    }
+}
+
+fn range_op(name: &str) -> Option<RangeOp> {
+    Some(match name {
+        "count_over_time" => RangeOp::CountOverTime,
+        "rate" => RangeOp::Rate,
+        "bytes_over_time" => RangeOp::BytesOverTime,
+        "bytes_rate" => RangeOp::BytesRate,
+        "absent_over_time" => RangeOp::AbsentOverTime,
+        _ => return None,
+    })
+}
+
+fn vector_op(name: &str) -> Option<VectorOp> {
+    Some(match name {
+        "sum" => VectorOp::Sum,
+        "avg" => VectorOp::Avg,
+        "min" => VectorOp::Min,
+        "max" => VectorOp::Max,
+        "count" => VectorOp::Count,
+        "stddev" => VectorOp::Stddev,
+        "stdvar" => VectorOp::Stdvar,
+        "topk" => VectorOp::Topk,
+        "bottomk" => VectorOp::Bottomk,
+        _ => return None,
+    })
+}
+
+/// Parses a `| json` path: `a.b`, `a[0]`, `a["key with.dots"]`, `[0].a`.
+fn parse_json_path(text: &str) -> Option<Vec<PathPart>> {
+    let mut parts = Vec::new();
+    let mut rest = text.trim();
+    // Whether the next part must be a key: at the start and after a dot.
+    let mut expect_key = true;
+    let mut after_dot = false;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('[') {
+            if after_dot {
+                return None;
+            }
+            let end = after.find(']')?;
+            let inside = after.get(..end)?.trim();
+            if let Some(quoted) = inside
+                .strip_prefix('"')
+                .and_then(|s| s.strip_suffix('"'))
+                .or_else(|| inside.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')))
+            {
+                parts.push(PathPart::Key(quoted.to_string()));
+            } else {
+                parts.push(PathPart::Index(inside.parse().ok()?));
+            }
+            rest = after.get(end + 1..)?;
+            expect_key = false;
+        } else if let Some(after) = rest.strip_prefix('.') {
+            if expect_key {
+                return None;
+            }
+            rest = after;
+            expect_key = true;
+            after_dot = true;
+            continue;
+        } else if expect_key {
+            let end = rest.find(['.', '[']).unwrap_or(rest.len());
+            let key = rest.get(..end)?;
+            if key.is_empty() {
+                return None;
+            }
+            parts.push(PathPart::Key(key.to_string()));
+            rest = rest.get(end..)?;
+            expect_key = false;
+        } else {
+            return None;
+        }
+        after_dot = false;
+    }
+    (!parts.is_empty() && !after_dot).then_some(parts)
+}
+
+/// Parses a template of the supported subset: literal text, `{{ .label }}` and
+/// `{{ __line__ }}`.
+///
+/// # Errors
+/// [`Error::Unsupported`] for any other action (functions, pipes, conditionals, ranges).
+pub fn parse_template(source: &str) -> Result<Template, Error> {
+    let mut parts = Vec::new();
+    let mut rest = source;
+    while let Some(start) = rest.find("{{") {
+        if start > 0 {
+            parts.push(TemplatePart::Text(rest[..start].to_string()));
+        }
+        let after = &rest[start + 2..];
+        let end = after
+            .find("}}")
+            .ok_or_else(|| Error::unsupported("unterminated template action"))?;
+        let action = after[..end].trim_matches('-').trim();
+        if action == "__line__" {
+            parts.push(TemplatePart::Line);
+        } else if let Some(label) = action.strip_prefix('.').filter(|name| {
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        }) {
+            parts.push(TemplatePart::Label(label.to_string()));
+        } else {
+            return Err(Error::unsupported(format!(
+                "template action {{{{ {action} }}}} (only {{{{ .label }}}} and {{{{ __line__ }}}})"
+            )));
+        }
+        rest = &after[end + 2..];
+    }
+    if !rest.is_empty() {
+        parts.push(TemplatePart::Text(rest.to_string()));
+    }
+    Ok(Template {
+        source: source.to_string(),
+        parts,
+    })
+}
+
+#[cfg(test)]
+mod tests;
