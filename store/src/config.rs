@@ -18,7 +18,7 @@ pub struct StoreConfig {
     pub head_max_bytes: u64,
     /// Most appends written together under one fsync (group commit).
     pub wal_group_commit_max_batch: usize,
-    /// Delete spans and metric samples older than this many hours.
+    /// Delete spans, metric samples and log day indexes older than this many hours.
     pub retention_hours: u64,
     /// Merge a day partition's parts once it has this many.
     pub compaction_min_parts: usize,
@@ -33,6 +33,17 @@ pub struct StoreConfig {
     pub metric_flush_interval_seconds: u64,
     /// Refuse metric appends (retryable) while this many samples are not yet in parts.
     pub metric_head_max_samples: usize,
+    /// Milliseconds between commits of the log indexes; records are searchable from the
+    /// in-memory head before that, and their WAL segments are deleted after it.
+    pub log_commit_interval_millis: u64,
+    /// Refuse log appends (retryable) while records not yet committed to the index take more
+    /// than this many bytes of memory.
+    pub log_head_max_bytes: u64,
+    /// Indexing memory of each open log index writer, in bytes (at least 15 MB per thread;
+    /// a writer is open only for the days written to in the last minute).
+    pub log_index_writer_heap_bytes: u64,
+    /// Indexing threads of each open log index writer.
+    pub log_index_writer_threads: usize,
 }
 
 impl Default for StoreConfig {
@@ -50,6 +61,10 @@ impl Default for StoreConfig {
             metric_flush_max_samples: 8_000_000,
             metric_flush_interval_seconds: 1800,
             metric_head_max_samples: 40_000_000,
+            log_commit_interval_millis: 1000,
+            log_head_max_bytes: 256 * 1024 * 1024,
+            log_index_writer_heap_bytes: 64 * 1024 * 1024,
+            log_index_writer_threads: 1,
         }
     }
 }

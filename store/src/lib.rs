@@ -13,6 +13,9 @@
 //! - [`objects`]: the `object_store` every part goes through.
 //! - [`spans`]: [`SpanStore`], the facade the collector appends to and the query side reads.
 //! - [`metrics`]: [`MetricStore`], the same for metric samples, with its own head and parts.
+//! - [`logs`]: [`LogStore`], OTLP log records: their own WAL, an in-memory head searchable at
+//!   once, and a tantivy index per tenant and day committed about every second;
+//!   [`otlp::logs`] converts OTLP logs ⇄ [`sightline_model::LogBatch`].
 //!
 //! Write path: collector → [`SpanStore::append`] → `wal` (fsync, ticket resolves) → `head`
 //! → (size or age) → `part::writer` → `objects` → `wal` truncation.
@@ -29,6 +32,7 @@ pub mod compact;
 pub mod config;
 pub mod error;
 pub mod head;
+pub mod logs;
 pub mod metrics;
 pub mod objects;
 pub mod otlp;
@@ -39,5 +43,6 @@ pub mod wal;
 
 pub use config::StoreConfig;
 pub use error::Error;
+pub use logs::LogStore;
 pub use metrics::{AppendOutcome, MetricStore};
 pub use spans::{SpanQuery, SpanStore};

@@ -23,6 +23,7 @@
 //! `resource`, `scope` and `status` are always present, and an empty value is
 //! `Some(AnyValue { value: None })` in a `KeyValue`.
 
+pub mod logs;
 pub mod metrics;
 
 use std::collections::BTreeMap;

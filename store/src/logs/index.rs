@@ -1,0 +1,484 @@
+//! Day indexes: one tantivy index per tenant and UTC day under
+//! `{data_dir}/logs/{tenant}/{yyyy-mm-dd}`, each with a reader reloaded after every commit
+//! and a writer opened on demand and closed when idle (so writer memory is bounded by the
+//! indexes written to recently, not by every day kept).
+//!
+//! Every commit carries a payload ([`CommitPayload`]): the newest WAL segment whose records for
+//! this index it holds, and the largest sequence number it holds. Replay skips records the
+//! index already holds, and the store continues numbering after the largest sequence.
+//! Everything here blocks: callers run it on the blocking pool.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use sightline_model::{LogRow, TenantId};
+use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, RangeQuery};
+use tantivy::schema::{Schema, Value};
+use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+use super::collect::{IndexHit, TimeBuckets, TopByTime};
+use super::filter::LogFilter;
+use super::query::{LogHistogram, LogHit, LogQuery};
+use super::schema::{
+    decode_record, index_settings, log_schema, record_document, register_analyzers, LogFields,
+    INDEX_FORMAT_VERSION,
+};
+use crate::error::Error;
+
+/// Tantivy's smallest indexing memory per writer thread.
+const MIN_WRITER_HEAP_BYTES: usize = 15_000_000;
+
+/// Nanoseconds in a day.
+pub const DAY_NANOS: u64 = 86_400_000_000_000;
+
+/// What a commit of a day index records about the WAL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitPayload {
+    /// [`INDEX_FORMAT_VERSION`] of the writer.
+    pub format: u8,
+    /// The newest WAL segment whose records for this index are committed.
+    pub wal_segment: u64,
+    /// The largest sequence number in the index.
+    pub max_sequence: u64,
+}
+
+/// The UTC day (days since 1970-01-01) of a time.
+pub fn day_of(timestamp_unix_nano: u64) -> i64 {
+    (timestamp_unix_nano / DAY_NANOS) as i64
+}
+
+/// `yyyy-mm-dd` of a day number.
+pub fn day_name(day: i64) -> String {
+    let (year, month, day) = sightline_model::time::civil_from_days(day);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+fn parse_day_name(name: &str) -> Option<i64> {
+    let mut parts = name.splitn(3, '-');
+    let year = parts.next()?.parse().ok()?;
+    let month = parts.next()?.parse().ok()?;
+    let day = parts.next()?.parse().ok()?;
+    let number = sightline_model::time::days_from_civil(year, month, day);
+    (day_name(number) == name).then_some(number)
+}
+
+fn index_error(operation: &'static str, path: &Path, error: impl std::fmt::Display) -> Error {
+    Error::Io {
+        operation,
+        path: path.to_path_buf(),
+        source: std::io::Error::other(error.to_string()),
+    }
+}
+
+/// One tenant's index of one day.
+pub struct LogIndex {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The day number.
+    pub day: i64,
+    /// The index directory.
+    pub dir: PathBuf,
+    index: Index,
+    reader: IndexReader,
+    fields: LogFields,
+    writer: Mutex<Option<(IndexWriter, Instant)>>,
+    committed: Mutex<Option<CommitPayload>>,
+}
+
+impl LogIndex {
+    fn open(
+        tenant: TenantId,
+        day: i64,
+        dir: PathBuf,
+        schema: Schema,
+        fields: LogFields,
+    ) -> Result<Self, Error> {
+        std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+            operation: "create log index directory",
+            path: dir.clone(),
+            source,
+        })?;
+        let directory = tantivy::directory::MmapDirectory::open(&dir)
+            .map_err(|error| index_error("open log index directory", &dir, error))?;
+        let index = Index::builder()
+            .schema(schema)
+            .settings(index_settings())
+            .open_or_create(directory)
+            .map_err(|error| index_error("open log index", &dir, error))?;
+        register_analyzers(index.tokenizers());
+        let committed = index
+            .load_metas()
+            .map_err(|error| index_error("read log index metadata", &dir, error))?
+            .payload
+            .and_then(|payload| serde_json::from_str::<CommitPayload>(&payload).ok());
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(|error| index_error("open log index reader", &dir, error))?;
+        Ok(Self {
+            tenant,
+            day,
+            dir,
+            index,
+            reader,
+            fields,
+            writer: Mutex::new(None),
+            committed: Mutex::new(committed),
+        })
+    }
+
+    /// What the last commit recorded, if the index has been committed.
+    pub fn committed(&self) -> Option<CommitPayload> {
+        *lock(&self.committed)
+    }
+
+    /// Adds records and commits them with `wal_segment` in the payload, then reloads the
+    /// reader so they are searchable. On failure the uncommitted additions are rolled back.
+    ///
+    /// # Errors
+    /// Tantivy failures (I/O, out of space), as [`Error::Io`].
+    pub fn add_and_commit(
+        &self,
+        hits: &[&LogHit],
+        wal_segment: u64,
+        heap_bytes: usize,
+        threads: usize,
+    ) -> Result<(), Error> {
+        let mut slot = lock(&self.writer);
+        if slot.is_none() {
+            let threads = threads.max(1);
+            let writer = self
+                .index
+                .writer_with_num_threads(threads, heap_bytes.max(MIN_WRITER_HEAP_BYTES * threads))
+                .map_err(|error| index_error("open log index writer", &self.dir, error))?;
+            *slot = Some((writer, Instant::now()));
+        }
+        let Some((writer, last_write)) = slot.as_mut() else {
+            return Err(index_error("open log index writer", &self.dir, "no writer"));
+        };
+        *last_write = Instant::now();
+        let previous = self.committed();
+        let payload = CommitPayload {
+            format: INDEX_FORMAT_VERSION,
+            wal_segment: wal_segment.max(previous.map_or(0, |p| p.wal_segment)),
+            max_sequence: hits
+                .iter()
+                .map(|hit| hit.sequence)
+                .chain(previous.map(|p| p.max_sequence))
+                .max()
+                .unwrap_or(0),
+        };
+        let result = add_documents(writer, &self.fields, hits, &self.dir).and_then(|()| {
+            let text = serde_json::to_string(&payload)
+                .map_err(|error| index_error("encode log commit payload", &self.dir, error))?;
+            let mut prepared = writer
+                .prepare_commit()
+                .map_err(|error| index_error("prepare log index commit", &self.dir, error))?;
+            prepared.set_payload(&text);
+            prepared
+                .commit()
+                .map_err(|error| index_error("commit log index", &self.dir, error))?;
+            Ok(())
+        });
+        if let Err(error) = result {
+            if let Err(rollback) = writer.rollback() {
+                tracing::error!(error = %rollback, index = %self.dir.display(), "log index rollback failed; reopening the writer");
+                *slot = None;
+            }
+            return Err(error);
+        }
+        *lock(&self.committed) = Some(payload);
+        self.reader
+            .reload()
+            .map_err(|error| index_error("reload log index reader", &self.dir, error))
+    }
+
+    /// Closes the writer if nothing was written for `idle`, waiting for its merges.
+    pub fn close_writer_if_idle(&self, idle: Duration) {
+        let writer = {
+            let mut slot = lock(&self.writer);
+            match slot.as_ref() {
+                Some((_, last_write)) if last_write.elapsed() >= idle => slot.take(),
+                _ => None,
+            }
+        };
+        if let Some((writer, _)) = writer {
+            if let Err(error) = writer.wait_merging_threads() {
+                tracing::warn!(%error, index = %self.dir.display(), "log index merge failed while closing the writer");
+            }
+        }
+    }
+
+    /// Finds the first hits of the query in this index, with their records.
+    ///
+    /// # Errors
+    /// Tantivy failures and undecodable stored records.
+    pub fn search(&self, query: &Arc<LogQuery>) -> Result<Vec<LogHit>, Error> {
+        let searcher = self.reader.searcher();
+        let hits: Vec<IndexHit> = searcher
+            .search(
+                &*tantivy_query(&self.fields, query),
+                &TopByTime {
+                    query: query.clone(),
+                },
+            )
+            .map_err(|error| index_error("search log index", &self.dir, error))?;
+        hits.into_iter()
+            .map(|hit| {
+                Ok(LogHit {
+                    timestamp_unix_nano: hit.timestamp_unix_nano,
+                    sequence: hit.sequence,
+                    row: self.fetch(&searcher, hit.address)?,
+                })
+            })
+            .collect()
+    }
+
+    fn fetch(&self, searcher: &tantivy::Searcher, address: DocAddress) -> Result<LogRow, Error> {
+        let document: TantivyDocument = searcher
+            .doc(address)
+            .map_err(|error| index_error("read stored log record", &self.dir, error))?;
+        let bytes = document
+            .get_first(self.fields.record)
+            .and_then(|value| value.as_bytes())
+            .ok_or_else(|| Error::Corrupt {
+                what: "log record",
+                path: self.dir.display().to_string(),
+                reason: "document has no stored record".to_string(),
+            })?;
+        decode_record(bytes).map_err(|reason| Error::Corrupt {
+            what: "log record",
+            path: self.dir.display().to_string(),
+            reason,
+        })
+    }
+
+    /// Counts matches per bucket, skipping the sorted sequence numbers in `skip`.
+    ///
+    /// # Errors
+    /// Tantivy failures.
+    pub fn count(
+        &self,
+        query: &LogQuery,
+        template: &LogHistogram,
+        skip: &Arc<Vec<u64>>,
+    ) -> Result<LogHistogram, Error> {
+        self.reader
+            .searcher()
+            .search(
+                &*tantivy_query(&self.fields, query),
+                &TimeBuckets {
+                    template: template.clone(),
+                    skip: skip.clone(),
+                },
+            )
+            .map_err(|error| index_error("count log index", &self.dir, error))
+    }
+}
+
+fn add_documents(
+    writer: &IndexWriter,
+    fields: &LogFields,
+    hits: &[&LogHit],
+    dir: &Path,
+) -> Result<(), Error> {
+    for hit in hits {
+        let document = record_document(fields, &hit.row, hit.timestamp_unix_nano, hit.sequence)
+            .map_err(|error| index_error("encode log record", dir, error))?;
+        writer
+            .add_document(document)
+            .map_err(|error| index_error("add log record to index", dir, error))?;
+    }
+    Ok(())
+}
+
+/// The tantivy query of a search: its time range (cut at the cursor), service, severity,
+/// trace id and filter, all required.
+fn tantivy_query(fields: &LogFields, query: &LogQuery) -> Box<dyn Query> {
+    let (start, end) = query.effective_range();
+    let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(
+        Occur::Must,
+        Box::new(RangeQuery::new(
+            Bound::Included(Term::from_field_u64(fields.ts, start)),
+            Bound::Included(Term::from_field_u64(fields.ts, end)),
+        )),
+    )];
+    if let Some(service) = &query.service {
+        clauses.push((
+            Occur::Must,
+            LogFilter::Service(service.to_lowercase()).to_query(fields),
+        ));
+    }
+    if let Some(min) = query.min_severity_number {
+        clauses.push((
+            Occur::Must,
+            Box::new(RangeQuery::new(
+                Bound::Included(Term::from_field_u64(
+                    fields.severity_number,
+                    u64::try_from(min).unwrap_or(0),
+                )),
+                Bound::Unbounded,
+            )),
+        ));
+    }
+    if let Some(trace_id) = query.trace_id {
+        clauses.push((Occur::Must, LogFilter::TraceId(trace_id).to_query(fields)));
+    }
+    if query.filter != LogFilter::All {
+        clauses.push((Occur::Must, query.filter.to_query(fields)));
+    }
+    if clauses.is_empty() {
+        return Box::new(AllQuery);
+    }
+    Box::new(BooleanQuery::new(clauses))
+}
+
+/// Every day index of every tenant.
+pub struct LogIndexes {
+    root: PathBuf,
+    schema: Schema,
+    fields: LogFields,
+    indexes: RwLock<BTreeMap<(TenantId, i64), Arc<LogIndex>>>,
+}
+
+impl LogIndexes {
+    /// Opens every day index under `root` (`{tenant}/{yyyy-mm-dd}`).
+    ///
+    /// # Errors
+    /// I/O and tantivy failures opening an index.
+    pub fn open(root: &Path) -> Result<Self, Error> {
+        let (schema, fields) = log_schema();
+        let indexes = Self {
+            root: root.to_path_buf(),
+            schema,
+            fields,
+            indexes: RwLock::new(BTreeMap::new()),
+        };
+        std::fs::create_dir_all(root).map_err(|source| Error::Io {
+            operation: "create log index root",
+            path: root.to_path_buf(),
+            source,
+        })?;
+        for tenant_dir in read_dir(root)? {
+            let Some(tenant) = file_name(&tenant_dir).and_then(|name| TenantId::new(&name).ok())
+            else {
+                continue;
+            };
+            for day_dir in read_dir(&tenant_dir)? {
+                let Some(day) = file_name(&day_dir).and_then(|name| parse_day_name(&name)) else {
+                    continue;
+                };
+                let index = LogIndex::open(
+                    tenant.clone(),
+                    day,
+                    day_dir,
+                    indexes.schema.clone(),
+                    indexes.fields,
+                )?;
+                indexes
+                    .write()
+                    .insert((tenant.clone(), day), Arc::new(index));
+            }
+        }
+        Ok(indexes)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<(TenantId, i64), Arc<LogIndex>>> {
+        self.indexes
+            .write()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<(TenantId, i64), Arc<LogIndex>>> {
+        self.indexes
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// The index of a tenant's day, if it exists.
+    pub fn get(&self, tenant: &TenantId, day: i64) -> Option<Arc<LogIndex>> {
+        self.read().get(&(tenant.clone(), day)).cloned()
+    }
+
+    /// The index of a tenant's day, created if missing.
+    ///
+    /// # Errors
+    /// I/O and tantivy failures creating it.
+    pub fn get_or_create(&self, tenant: &TenantId, day: i64) -> Result<Arc<LogIndex>, Error> {
+        if let Some(index) = self.get(tenant, day) {
+            return Ok(index);
+        }
+        let dir = self.root.join(tenant.as_str()).join(day_name(day));
+        let index = Arc::new(LogIndex::open(
+            tenant.clone(),
+            day,
+            dir,
+            self.schema.clone(),
+            self.fields,
+        )?);
+        Ok(self
+            .write()
+            .entry((tenant.clone(), day))
+            .or_insert(index)
+            .clone())
+    }
+
+    /// The tenant's indexes of days overlapping `start..=end` (unix nanoseconds), oldest
+    /// first.
+    pub fn in_range(&self, tenant: &TenantId, start: u64, end: u64) -> Vec<Arc<LogIndex>> {
+        let range = (tenant.clone(), day_of(start))..=(tenant.clone(), day_of(end));
+        self.read()
+            .range(range)
+            .map(|(_, index)| index.clone())
+            .collect()
+    }
+
+    /// Every index.
+    pub fn all(&self) -> Vec<Arc<LogIndex>> {
+        self.read().values().cloned().collect()
+    }
+
+    /// Forgets an index (for retention); the caller deletes its directory.
+    pub fn remove(&self, tenant: &TenantId, day: i64) -> Option<Arc<LogIndex>> {
+        self.write().remove(&(tenant.clone(), day))
+    }
+
+    /// The largest sequence number committed in any index.
+    pub fn max_committed_sequence(&self) -> Option<u64> {
+        self.read()
+            .values()
+            .filter_map(|index| index.committed().map(|payload| payload.max_sequence))
+            .max()
+    }
+}
+
+fn read_dir(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let entries = std::fs::read_dir(dir).map_err(|source| Error::Io {
+        operation: "list log index directory",
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut dirs = Vec::new();
+    for entry in entries.flatten() {
+        if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+            dirs.push(entry.path());
+        }
+    }
+    dirs.sort();
+    Ok(dirs)
+}
+
+fn file_name(path: &Path) -> Option<String> {
+    path.file_name()
+        .and_then(|name| name.to_str())
+        .map(str::to_string)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poison| poison.into_inner())
+}

@@ -1,0 +1,292 @@
+//! The tantivy schema of a day index, the analyzers its text fields use, and the conversion of
+//! a record into a document and back.
+//!
+//! Fields (all unstored except `record`, which holds the whole [`LogRow`] so reads are
+//! lossless):
+//! - `ts` (u64, fast): the effective time ([`LogRecord::effective_time_unix_nano`], or the
+//!   arrival time when the record has neither time); `observed_ts` (u64, fast).
+//! - `seq` (u64, fast): the record's sequence number, unique per store, the tie-break of the
+//!   ordering and the key that merges head and index results without duplicates.
+//! - `severity_number` (u64, fast), `severity_text`, `service`, `scope` (exact, lowercased).
+//! - `body` (full text with positions, analyzer [`BODY_ANALYZER`]): strings as they are, other
+//!   bodies as their JSON text ([`AnyValue::to_text`]).
+//! - `trace_id`, `span_id` (bytes, indexed).
+//! - `attributes`, `resource` (JSON, every leaf as its text, exact and lowercased, dotted keys
+//!   expanded so `http.method` and `{"http": {"method": …}}` are one path).
+//! - `record` (bytes, stored, zstd doc store): [`RECORD_FORMAT_VERSION`] then postcard.
+//!
+//! Changing a field, an analyzer or the record encoding changes the on-disk format: bump
+//! [`INDEX_FORMAT_VERSION`] (kept in the index directory's name) and keep a reader for the old
+//! one.
+
+use std::collections::BTreeMap;
+
+use sightline_model::{AnyValue, KeyValue, LogRow};
+use tantivy::schema::{
+    BytesOptions, Field, IndexRecordOption, JsonObjectOptions, NumericOptions, OwnedValue, Schema,
+    TextFieldIndexing, TextOptions,
+};
+use tantivy::store::{Compressor, ZstdCompressor};
+use tantivy::tokenizer::{
+    LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer, TextAnalyzer, TokenizerManager,
+};
+use tantivy::{IndexSettings, TantivyDocument};
+
+/// Version of the index layout, part of every day index's directory name.
+pub const INDEX_FORMAT_VERSION: u8 = 1;
+/// Version byte in front of every stored record.
+pub const RECORD_FORMAT_VERSION: u8 = 1;
+/// The analyzer of `body`: words split on non-alphanumeric characters, lowercased.
+pub const BODY_ANALYZER: &str = "sightline_body";
+/// The analyzer of exact fields and attribute values: the whole value, lowercased.
+pub const EXACT_ANALYZER: &str = "sightline_exact";
+/// Tokens longer than this (bytes) are not indexed.
+const MAX_TOKEN_BYTES: usize = 255;
+
+/// The schema's fields.
+#[derive(Debug, Clone, Copy)]
+pub struct LogFields {
+    /// Effective time, unix nanoseconds.
+    pub ts: Field,
+    /// Observed time, unix nanoseconds.
+    pub observed_ts: Field,
+    /// Store-wide sequence number.
+    pub seq: Field,
+    /// OTLP severity number.
+    pub severity_number: Field,
+    /// Severity text, lowercased.
+    pub severity_text: Field,
+    /// `service.name`, lowercased.
+    pub service: Field,
+    /// Scope name, lowercased.
+    pub scope: Field,
+    /// Full-text body.
+    pub body: Field,
+    /// Trace id bytes.
+    pub trace_id: Field,
+    /// Span id bytes.
+    pub span_id: Field,
+    /// Log attributes (JSON).
+    pub attributes: Field,
+    /// Resource attributes (JSON).
+    pub resource: Field,
+    /// The stored record.
+    pub record: Field,
+}
+
+/// Builds the schema and its field handles.
+pub fn log_schema() -> (Schema, LogFields) {
+    let mut builder = Schema::builder();
+    let fast = NumericOptions::default().set_fast();
+    let exact = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(EXACT_ANALYZER)
+            .set_fieldnorms(false)
+            .set_index_option(IndexRecordOption::Basic),
+    );
+    let body = TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(BODY_ANALYZER)
+            .set_fieldnorms(false)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+    );
+    let json = JsonObjectOptions::default()
+        .set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(EXACT_ANALYZER)
+                .set_fieldnorms(false)
+                .set_index_option(IndexRecordOption::Basic),
+        )
+        .set_expand_dots_enabled();
+    let id = BytesOptions::default().set_indexed();
+    let fields = LogFields {
+        ts: builder.add_u64_field("ts", fast.clone()),
+        observed_ts: builder.add_u64_field("observed_ts", fast.clone()),
+        seq: builder.add_u64_field("seq", fast.clone()),
+        severity_number: builder.add_u64_field("severity_number", fast),
+        severity_text: builder.add_text_field("severity_text", exact.clone()),
+        service: builder.add_text_field("service", exact.clone()),
+        scope: builder.add_text_field("scope", exact),
+        body: builder.add_text_field("body", body),
+        trace_id: builder.add_bytes_field("trace_id", id.clone()),
+        span_id: builder.add_bytes_field("span_id", id),
+        attributes: builder.add_json_field("attributes", json.clone()),
+        resource: builder.add_json_field("resource", json),
+        record: builder.add_bytes_field("record", BytesOptions::default().set_stored()),
+    };
+    (builder.build(), fields)
+}
+
+/// The index settings: a zstd doc store in blocks large enough that repeated resources
+/// compress well.
+pub fn index_settings() -> IndexSettings {
+    IndexSettings {
+        docstore_compression: Compressor::Zstd(ZstdCompressor {
+            compression_level: Some(3),
+        }),
+        docstore_blocksize: 64 * 1024,
+        ..IndexSettings::default()
+    }
+}
+
+/// The body analyzer (also used to match head records and tail subscribers, so that the head
+/// and the index agree on what a word is).
+pub fn body_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
+        .filter(LowerCaser)
+        .build()
+}
+
+/// The exact analyzer: the whole value, lowercased.
+pub fn exact_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(RawTokenizer::default())
+        .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES))
+        .filter(LowerCaser)
+        .build()
+}
+
+/// Registers the analyzers with an index's tokenizer manager (they are not persisted, so
+/// every open must do this).
+pub fn register_analyzers(tokenizers: &TokenizerManager) {
+    tokenizers.register(BODY_ANALYZER, body_analyzer());
+    tokenizers.register(EXACT_ANALYZER, exact_analyzer());
+}
+
+/// Splits text into the tokens the body analyzer indexes.
+pub fn body_tokens(text: &str) -> Vec<String> {
+    let mut analyzer = body_analyzer();
+    let mut stream = analyzer.token_stream(text);
+    let mut tokens = Vec::new();
+    while stream.advance() {
+        tokens.push(stream.token().text.clone());
+    }
+    tokens
+}
+
+/// Normalises a value the way the exact analyzer does; `None` when it would not be indexed.
+pub fn exact_token(text: &str) -> Option<String> {
+    (text.len() <= MAX_TOKEN_BYTES).then(|| text.to_lowercase())
+}
+
+/// The text `body` indexes for a record.
+pub fn body_text(row: &LogRow) -> String {
+    match &row.record.body {
+        None => String::new(),
+        Some(body) => body.to_text(),
+    }
+}
+
+/// Builds the document of a record.
+///
+/// # Errors
+/// Postcard failures encoding the record (allocation failure only).
+pub fn record_document(
+    fields: &LogFields,
+    row: &LogRow,
+    timestamp_unix_nano: u64,
+    sequence: u64,
+) -> Result<TantivyDocument, postcard::Error> {
+    let record = &row.record;
+    let mut document = TantivyDocument::new();
+    document.add_u64(fields.ts, timestamp_unix_nano);
+    document.add_u64(fields.observed_ts, record.observed_time_unix_nano);
+    document.add_u64(fields.seq, sequence);
+    document.add_u64(
+        fields.severity_number,
+        u64::try_from(record.severity_number).unwrap_or(0),
+    );
+    if !record.severity_text.is_empty() {
+        document.add_text(fields.severity_text, &record.severity_text);
+    }
+    document.add_text(fields.service, row.service_name());
+    if !row.scope.name.is_empty() {
+        document.add_text(fields.scope, &row.scope.name);
+    }
+    let body = body_text(row);
+    if !body.is_empty() {
+        document.add_text(fields.body, &body);
+    }
+    if let Some(trace_id) = &record.trace_id {
+        document.add_bytes(fields.trace_id, trace_id.as_bytes());
+    }
+    if let Some(span_id) = &record.span_id {
+        document.add_bytes(fields.span_id, span_id.as_bytes());
+    }
+    if !record.attributes.is_empty() {
+        document.add_object(fields.attributes, json_object(&record.attributes));
+    }
+    if !row.resource.attributes.is_empty() {
+        document.add_object(fields.resource, json_object(&row.resource.attributes));
+    }
+    document.add_bytes(fields.record, &encode_record(row)?);
+    Ok(document)
+}
+
+/// Encodes a record for the `record` field.
+///
+/// # Errors
+/// Postcard failures (allocation failure only).
+pub fn encode_record(row: &LogRow) -> Result<Vec<u8>, postcard::Error> {
+    postcard::to_extend(row, vec![RECORD_FORMAT_VERSION])
+}
+
+/// Decodes a stored record.
+///
+/// # Errors
+/// A description of what is wrong: an unknown version or undecodable bytes.
+pub fn decode_record(bytes: &[u8]) -> Result<LogRow, String> {
+    match bytes.split_first() {
+        Some((&RECORD_FORMAT_VERSION, rest)) => {
+            postcard::from_bytes(rest).map_err(|error| format!("undecodable record: {error}"))
+        }
+        Some((version, _)) => Err(format!("unknown record format version {version}")),
+        None => Err("empty record".to_string()),
+    }
+}
+
+/// Attributes as a JSON object whose leaves are text (see [`flatten_attributes`]).
+fn json_object(attributes: &[KeyValue]) -> BTreeMap<String, OwnedValue> {
+    attributes
+        .iter()
+        .filter_map(|kv| json_value(&kv.value).map(|value| (kv.key.clone(), value)))
+        .collect()
+}
+
+fn json_value(value: &AnyValue) -> Option<OwnedValue> {
+    match value {
+        AnyValue::Empty => None,
+        AnyValue::Array(items) => Some(OwnedValue::Array(
+            items.iter().filter_map(json_value).collect(),
+        )),
+        AnyValue::KvList(pairs) => Some(OwnedValue::Object(
+            pairs
+                .iter()
+                .filter_map(|kv| json_value(&kv.value).map(|value| (kv.key.clone(), value)))
+                .collect(),
+        )),
+        leaf => Some(OwnedValue::Str(leaf.to_text())),
+    }
+}
+
+/// Calls `visit(path, text)` for every leaf of the attributes, with the same paths and texts
+/// the JSON fields index: nested maps join keys with `.`, array items share their path.
+pub fn flatten_attributes(
+    attributes: &[KeyValue],
+    visit: &mut dyn FnMut(&str, &str) -> bool,
+) -> bool {
+    attributes
+        .iter()
+        .any(|kv| flatten_value(&kv.key, &kv.value, visit))
+}
+
+fn flatten_value(path: &str, value: &AnyValue, visit: &mut dyn FnMut(&str, &str) -> bool) -> bool {
+    match value {
+        AnyValue::Empty => false,
+        AnyValue::Array(items) => items.iter().any(|item| flatten_value(path, item, visit)),
+        AnyValue::KvList(pairs) => pairs
+            .iter()
+            .any(|kv| flatten_value(&format!("{path}.{}", kv.key), &kv.value, visit)),
+        leaf => visit(path, &leaf.to_text()),
+    }
+}
