@@ -349,6 +349,20 @@ async fn metadata_endpoints() {
         volume["data"]["result"][0]["metric"],
         json!({"service_name": "checkout"})
     );
+    let mut detected_params = window.to_vec();
+    detected_params.push(("query", r#"{service_name="checkout"}"#));
+    let (status, fields) = get(&app, "detected_fields", &detected_params).await;
+    assert_eq!(status, StatusCode::OK, "{fields}");
+    let fields = fields["fields"].as_array().unwrap();
+    let field = |name: &str| fields.iter().find(|f| f["label"] == name).cloned();
+    assert_eq!(
+        field("status"),
+        Some(json!({"label": "status", "type": "int", "cardinality": 2, "parsers": ["logfmt"]}))
+    );
+    assert_eq!(field("duration").unwrap()["type"], "duration");
+    assert_eq!(field("trace_id").unwrap()["parsers"], Value::Null);
+    let (_, values) = get(&app, "detected_field/status/values", &detected_params).await;
+    assert_eq!(values, json!({"values": ["200", "500"]}));
     let (status, buildinfo) = get(&app, "status/buildinfo", &[]).await;
     assert_eq!(status, StatusCode::OK);
     assert!(buildinfo["version"].as_str().unwrap().starts_with('3'));

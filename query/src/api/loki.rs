@@ -11,13 +11,16 @@
 //! - `labels`, `label/{name}/values` (`start`, `end`, `since`, `query`), `series`
 //!   (`match[]`), `index/stats`, `index/volume`, `index/volume_range`, `detected_labels`:
 //!   metadata over the streams of the range.
+//! - `detected_fields` and `detected_field/{name}/values`: the fields of a query's newest
+//!   lines (see `detected`), for Grafana's Logs Drilldown and query builder.
 //! - `patterns` answers an empty list and `status/buildinfo` a Loki 3 version, so
-//!   Grafana's feature checks pass; `tail` and `detected_fields` are not served (404).
+//!   Grafana's feature checks pass; `tail` (WebSocket) is not served (404).
 //!
 //! Errors answer as Loki does: a plain-text message, 400 for a bad query or parameter
 //! (unsupported LogQL included), 503 for a timeout, 500 (generic message, detail in the
 //! log) for a failure of the store.
 
+mod detected;
 mod metadata;
 mod params;
 mod render;
@@ -129,6 +132,11 @@ pub(crate) fn router(state: LokiState) -> Router {
             get(metadata::volume_range).post(metadata::volume_range),
         )
         .route("/detected_labels", get(metadata::detected_labels))
+        .route("/detected_fields", get(detected::detected_fields))
+        .route(
+            "/detected_field/{name}/values",
+            get(detected::detected_field_values),
+        )
         .route("/patterns", get(patterns))
         .route("/status/buildinfo", get(build_info))
         .route_layer(middleware::from_fn_with_state(

@@ -32,8 +32,13 @@ pub enum Stage {
     LineFilter(LineFilter),
     /// `| json` with optional `name="path"` extractions.
     Json(Vec<Extraction>),
-    /// `| logfmt` with optional `name="key"` extractions.
-    Logfmt(Vec<Extraction>),
+    /// `| logfmt [--strict] [--keep-empty]` with optional `name="key"` extractions.
+    Logfmt {
+        /// `--strict`: a malformed pair fails the line (`__error__`) instead of being skipped.
+        strict: bool,
+        /// The extractions; none extracts every key.
+        extractions: Vec<Extraction>,
+    },
     /// `| label filter expression`.
     LabelFilter(LabelFilter),
     /// `| line_format "template"`.

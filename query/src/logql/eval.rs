@@ -20,8 +20,8 @@ use super::aggregate::aggregate;
 use super::ast::{
     BinaryOp, Expr, Grouping, LineFilterOp, LogExpr, MetricExpr, RangeOp, Stage, VectorOp,
 };
-use super::pipeline::{run_pipeline, Row, ERROR_DETAILS_LABEL, ERROR_LABEL};
-use super::source::{Direction, LogRequest, LogSource, MatchOp};
+use super::pipeline::{line_matches, run_pipeline, Row, ERROR_DETAILS_LABEL, ERROR_LABEL};
+use super::source::{Direction, LogEntry, LogRequest, LogSource, MatchOp};
 use super::Error;
 
 /// How many series a metric query may hold (read or answered), like Loki's
@@ -33,6 +33,9 @@ pub const MAX_STEPS: usize = 11_000;
 
 /// How many entries pass between deadline checks.
 const DEADLINE_CHECK_INTERVAL: usize = 1024;
+
+/// A series' `(timestamp ns, line bytes)` points, as a metric query reads them.
+type SeriesPoints = (Labels, Vec<(u64, u64)>);
 
 /// One sample: labels and value.
 pub type Sample = (Labels, f64);
@@ -180,7 +183,7 @@ impl<'a> Engine<'a> {
         }
         self.source.select(self.tenant, &request, &mut |entry| {
             seen += 1;
-            if seen % DEADLINE_CHECK_INTERVAL == 0 && self.past_deadline() {
+            if seen.is_multiple_of(DEADLINE_CHECK_INTERVAL) && self.past_deadline() {
                 timed_out = true;
                 return ControlFlow::Break(());
             }
@@ -311,7 +314,7 @@ impl<'a> Engine<'a> {
         let mut cursors = vec![(0usize, 0usize, 0u64); series.len()];
         let mut per_step = Vec::with_capacity(steps.len());
         for (step_index, &t) in steps.iter().enumerate() {
-            if step_index % 64 == 0 && self.past_deadline() {
+            if step_index.is_multiple_of(64) && self.past_deadline() {
                 return Err(Error::Timeout);
             }
             let upper = t.saturating_sub(offset_nanos);
@@ -342,7 +345,7 @@ impl<'a> Engine<'a> {
         start_unix_nano: u64,
         end_unix_nano: u64,
         projection: Option<&Grouping>,
-    ) -> Result<Vec<(Labels, Vec<(u64, u64)>)>, Error> {
+    ) -> Result<Vec<SeriesPoints>, Error> {
         let request = LogRequest {
             matchers: log.matchers.clone(),
             start_unix_nano,
@@ -354,33 +357,51 @@ impl<'a> Engine<'a> {
         let mut series: BTreeMap<Labels, Vec<(u64, u64)>> = BTreeMap::new();
         let mut failure: Option<Error> = None;
         let mut seen = 0usize;
+        // Without parsers or label stages an entry's labels are its own, and the line filters
+        // can run on the entry directly (the common case, and the cheap one).
+        let only_line_filters = log
+            .pipeline
+            .iter()
+            .all(|stage| matches!(stage, Stage::LineFilter(_)));
         self.source.select(self.tenant, &request, &mut |entry| {
             seen += 1;
-            if seen % DEADLINE_CHECK_INTERVAL == 0 && self.past_deadline() {
+            if seen.is_multiple_of(DEADLINE_CHECK_INTERVAL) && self.past_deadline() {
                 failure = Some(Error::Timeout);
                 return ControlFlow::Break(());
             }
             let line_bytes = entry.line.len();
-            let mut row = Row::new(entry);
-            let passed = run_pipeline(&log.pipeline, &mut row);
-            self.count(line_bytes, passed);
-            if !passed {
-                return ControlFlow::Continue(());
-            }
-            let labels = row.all_labels();
-            if let Some(error) = labels.get(ERROR_LABEL) {
-                failure = Some(pipeline_error(error, &labels));
-                return ControlFlow::Break(());
-            }
-            let labels = match projection {
-                Some(grouping) => group_labels(&labels, Some(grouping)),
-                None => labels,
+            let (timestamp, labels, bytes) = if only_line_filters {
+                let passed = log.pipeline.iter().all(|stage| match stage {
+                    Stage::LineFilter(filter) => line_matches(filter, &entry.line),
+                    _ => true,
+                });
+                self.count(line_bytes, passed);
+                if !passed {
+                    return ControlFlow::Continue(());
+                }
+                let labels = entry_labels(&entry, projection);
+                (entry.timestamp_unix_nano, labels, line_bytes)
+            } else {
+                let mut row = Row::new(entry);
+                let passed = run_pipeline(&log.pipeline, &mut row);
+                self.count(line_bytes, passed);
+                if !passed {
+                    return ControlFlow::Continue(());
+                }
+                let labels = row.all_labels();
+                if let Some(error) = labels.get(ERROR_LABEL) {
+                    failure = Some(pipeline_error(error, &labels));
+                    return ControlFlow::Break(());
+                }
+                let labels = match projection {
+                    Some(grouping) => group_labels(&labels, Some(grouping)),
+                    None => labels,
+                };
+                // `bytes_over_time` counts the line as the pipeline left it, as Loki does.
+                (row.timestamp_unix_nano, labels, row.line.len())
             };
-            let bytes = u64::try_from(row.line.len()).unwrap_or(u64::MAX);
-            series
-                .entry(labels)
-                .or_default()
-                .push((row.timestamp_unix_nano, bytes));
+            let bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
+            series.entry(labels).or_default().push((timestamp, bytes));
             if series.len() > MAX_SERIES {
                 failure = Some(Error::TooManySeries { limit: MAX_SERIES });
                 return ControlFlow::Break(());
@@ -397,6 +418,27 @@ impl<'a> Engine<'a> {
             points.sort_by_key(|(t, _)| *t);
         }
         Ok(series)
+    }
+}
+
+/// The labels of an entry that no stage changed: its stream labels and structured metadata
+/// (which wins a clash, as in [`Row::new`]), narrowed to a `sum`'s grouping when given.
+fn entry_labels(entry: &LogEntry, projection: Option<&Grouping>) -> Labels {
+    let value_of = |name: &str| entry.metadata.get(name).or_else(|| entry.labels.get(name));
+    match projection {
+        Some(Grouping::By(names)) => Labels::new(
+            names
+                .iter()
+                .filter_map(|name| value_of(name).map(|value| (name.as_str(), value))),
+        ),
+        Some(Grouping::Without(names)) => Labels::new(
+            entry
+                .labels
+                .iter()
+                .chain(entry.metadata.iter())
+                .filter(|(name, _)| !names.iter().any(|n| n == name)),
+        ),
+        None => Labels::new(entry.labels.iter().chain(entry.metadata.iter())),
     }
 }
 

@@ -182,9 +182,10 @@ impl<'a> Lexer<'a> {
                 '<' => self.pick(&[('=', Token::Le)], Token::Lt),
                 '"' => Token::Str(self.quoted(offset)?),
                 '`' => Token::Str(self.raw(offset)?),
-                '-' if self.chars.next_if(|(_, c)| *c == '-').is_some() => {
-                    Token::Flag(self.take_while(offset + 2, is_ident_char).to_string())
-                }
+                '-' if self.chars.next_if(|(_, c)| *c == '-').is_some() => Token::Flag(
+                    self.take_while(offset + 2, |c| is_ident_char(c) || c == '-')
+                        .to_string(),
+                ),
                 '+' | '-' | '*' | '/' | '%' | '^' => Token::Arithmetic(c),
                 c if c.is_ascii_digit() || c == '.' => self.number(offset)?,
                 c if c.is_ascii_alphabetic() || c == '_' => {

@@ -4,6 +4,8 @@
 //! `_extracted`, a parser or numeric filter that fails sets `__error__` (and
 //! `__error_details__`) instead of dropping the line.
 
+use std::collections::HashSet;
+
 use sightline_model::Labels;
 
 use super::ast::{
@@ -149,8 +151,11 @@ fn run_stage(stage: &Stage, row: &mut Row) -> bool {
             parse_json(extractions, row);
             true
         }
-        Stage::Logfmt(extractions) => {
-            parse_logfmt(extractions, row);
+        Stage::Logfmt {
+            strict,
+            extractions,
+        } => {
+            parse_logfmt(*strict, extractions, row);
             true
         }
         Stage::LabelFilter(filter) => label_filter_keeps(filter, row),
@@ -168,8 +173,12 @@ fn run_stage(stage: &Stage, row: &mut Row) -> bool {
             true
         }
         Stage::Keep(selections) => {
-            row.labels
-                .retain(|(name, value, _)| selections.iter().any(|s| selects(s, name, value)));
+            // `keep` never drops the error labels (only `drop` does), as in Loki.
+            row.labels.retain(|(name, value, _)| {
+                name == ERROR_LABEL
+                    || name == ERROR_DETAILS_LABEL
+                    || selections.iter().any(|s| selects(s, name, value))
+            });
             true
         }
     }
@@ -277,8 +286,12 @@ fn parse_json(extractions: &[Extraction], row: &mut Row) {
     if extractions.is_empty() {
         let mut extracted = Vec::new();
         flatten_json("", &value, &mut extracted);
+        // Names that sanitise alike (`a.b`, `a_b`) keep the first value, as in Loki.
+        let mut seen = HashSet::new();
         for (name, text) in extracted {
-            row.set_extracted(name, text);
+            if seen.insert(name.clone()) {
+                row.set_extracted(name, text);
+            }
         }
         return;
     }
@@ -329,8 +342,8 @@ fn json_text(value: &serde_json::Value) -> Option<String> {
     }
 }
 
-fn parse_logfmt(extractions: &[Extraction], row: &mut Row) {
-    let pairs = match split_logfmt(&row.line) {
+fn parse_logfmt(strict: bool, extractions: &[Extraction], row: &mut Row) {
+    let pairs = match split_logfmt(&row.line, strict) {
         Ok(pairs) => pairs,
         Err(reason) => {
             row.set_error(LOGFMT_ERROR, reason);
@@ -338,8 +351,13 @@ fn parse_logfmt(extractions: &[Extraction], row: &mut Row) {
         }
     };
     if extractions.is_empty() {
+        // A key that appears twice keeps its first value, as in Loki.
+        let mut seen = HashSet::new();
         for (key, value) in pairs {
-            row.set_extracted(sanitize_label_name(&key), value);
+            let name = sanitize_label_name(&key);
+            if seen.insert(name.clone()) {
+                row.set_extracted(name, value);
+            }
         }
         return;
     }
@@ -347,17 +365,19 @@ fn parse_logfmt(extractions: &[Extraction], row: &mut Row) {
         let Some(PathPart::Key(key)) = extraction.path.first() else {
             continue;
         };
-        if let Some((_, value)) = pairs.iter().rev().find(|(k, _)| k == key) {
+        if let Some((_, value)) = pairs.iter().find(|(k, _)| k == key) {
             row.set_extracted(extraction.label.clone(), value.clone());
         }
     }
 }
 
-/// Splits a logfmt line into key/value pairs; a bare key has an empty value.
+/// Splits a logfmt line into key/value pairs; a bare key has an empty value. A malformed
+/// pair (no key, a quote in the key, `=` in an unquoted value, an unclosed quote) is skipped,
+/// or with `strict` fails the line.
 ///
 /// # Errors
-/// A message when a quoted value is not closed or a `=` has no key.
-fn split_logfmt(line: &str) -> Result<Vec<(String, String)>, String> {
+/// In strict mode, a message naming the malformed pair's position.
+fn split_logfmt(line: &str, strict: bool) -> Result<Vec<(String, String)>, String> {
     let mut pairs = Vec::new();
     let mut chars = line.char_indices().peekable();
     loop {
@@ -365,59 +385,66 @@ fn split_logfmt(line: &str) -> Result<Vec<(String, String)>, String> {
         let Some(&(start, _)) = chars.peek() else {
             return Ok(pairs);
         };
-        let mut key_end = line.len();
-        while let Some(&(offset, c)) = chars.peek() {
-            if c == '=' || c.is_whitespace() {
-                key_end = offset;
-                break;
-            }
-            chars.next();
+        let mut key = String::new();
+        while let Some((_, c)) = chars.next_if(|(_, c)| *c != '=' && !c.is_whitespace()) {
+            key.push(c);
         }
-        let key = line.get(start..key_end).unwrap_or_default().to_string();
+        let invalid = |what: &str| format!("logfmt syntax error at pos {}: {what}", start + 1);
         if chars.next_if(|(_, c)| *c == '=').is_none() {
-            if !key.is_empty() {
+            if key.contains('"') && strict {
+                return Err(invalid("unexpected '\"'"));
+            }
+            if !key.contains('"') {
                 pairs.push((key, String::new()));
             }
             continue;
         }
-        if key.is_empty() {
-            return Err(format!(
-                "logfmt syntax error at pos {}: unexpected '='",
-                start + 1
-            ));
-        }
-        let mut value = String::new();
-        if chars.next_if(|(_, c)| *c == '"').is_some() {
-            let mut closed = false;
-            while let Some((_, c)) = chars.next() {
-                match c {
-                    '"' => {
-                        closed = true;
-                        break;
-                    }
-                    '\\' => match chars.next() {
-                        Some((_, 'n')) => value.push('\n'),
-                        Some((_, 't')) => value.push('\t'),
-                        Some((_, 'r')) => value.push('\r'),
-                        Some((_, other)) => value.push(other),
-                        None => break,
-                    },
-                    c => value.push(c),
-                }
-            }
-            if !closed {
-                return Err(format!(
-                    "logfmt syntax error at pos {}: unterminated quote",
-                    start + 1
-                ));
-            }
+        let (value, malformed) = if chars.next_if(|(_, c)| *c == '"').is_some() {
+            read_quoted(&mut chars)
         } else {
+            let mut value = String::new();
             while let Some((_, c)) = chars.next_if(|(_, c)| !c.is_whitespace()) {
                 value.push(c);
             }
+            let malformed = value
+                .contains(['=', '"'])
+                .then_some("unexpected '=' or '\"'");
+            (value, malformed)
+        };
+        let problem = if key.is_empty() {
+            Some("unexpected '='")
+        } else if key.contains('"') {
+            Some("unexpected '\"'")
+        } else {
+            malformed
+        };
+        match problem {
+            Some(what) if strict => return Err(invalid(what)),
+            Some(_) => {}
+            None => pairs.push((key, value)),
         }
-        pairs.push((key, value));
     }
+}
+
+/// Reads a quoted logfmt value after its opening quote; says when the quote is not closed.
+fn read_quoted(
+    chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>,
+) -> (String, Option<&'static str>) {
+    let mut value = String::new();
+    while let Some((_, c)) = chars.next() {
+        match c {
+            '"' => return (value, None),
+            '\\' => match chars.next() {
+                Some((_, 'n')) => value.push('\n'),
+                Some((_, 't')) => value.push('\t'),
+                Some((_, 'r')) => value.push('\r'),
+                Some((_, other)) => value.push(other),
+                None => break,
+            },
+            c => value.push(c),
+        }
+    }
+    (value, Some("unterminated quote"))
 }
 
 #[cfg(test)]
@@ -527,8 +554,22 @@ mod tests {
         assert!(run(r#"{app="api"} | logfmt | missing != 1"#, app(), line).is_some());
         let not_a_number = run(r#"{app="api"} | logfmt | msg > 1"#, app(), line).unwrap();
         assert_eq!(not_a_number.get(ERROR_LABEL), Some(LABEL_FILTER_ERROR));
-        let bad = run(r#"{app="api"} | logfmt"#, app(), r#"a="open"#).unwrap();
-        assert_eq!(bad.get(ERROR_LABEL), Some(LOGFMT_ERROR));
+        // Malformed pairs are skipped, or with --strict fail the line.
+        let lenient = run(
+            r#"{app="api"} | logfmt"#,
+            app(),
+            r#"=x a=1 b=c=d fo"o=1 e="open"#,
+        )
+        .unwrap();
+        assert_eq!(lenient.get(ERROR_LABEL), None);
+        assert_eq!(lenient.get("a"), Some("1"));
+        assert_eq!(lenient.get("b"), None);
+        let strict = run(r#"{app="api"} | logfmt --strict"#, app(), "a=1 =x").unwrap();
+        assert_eq!(strict.get(ERROR_LABEL), Some(LOGFMT_ERROR));
+        let strict_quote = run(r#"{app="api"} | logfmt --strict"#, app(), r#"a="open"#).unwrap();
+        assert_eq!(strict_quote.get(ERROR_LABEL), Some(LOGFMT_ERROR));
+        let twice = run(r#"{app="api"} | logfmt"#, app(), "k=first k=second").unwrap();
+        assert_eq!(twice.get("k"), Some("first"));
         let picked = run(r#"{app="api"} | logfmt code="status""#, app(), line).unwrap();
         assert_eq!(picked.get("code"), Some("503"));
         assert_eq!(picked.get("msg"), None);
@@ -548,6 +589,9 @@ mod tests {
             row.all_labels().to_string(),
             r#"{app="api", code="200", line="200: ok"}"#
         );
+        let kept = run(r#"{app="api"} | json | keep app"#, app(), "not json").unwrap();
+        assert_eq!(kept.get(ERROR_LABEL), Some(JSON_ERROR));
+        assert_eq!(kept.get("level"), None);
         let dropped = run(r#"{app="api"} | drop level="info", app"#, app(), "x").unwrap();
         assert_eq!(dropped.all_labels().to_string(), r#"{trace_id="abc"}"#);
     }

@@ -132,7 +132,7 @@ pub(crate) fn labels_json(labels: &Labels) -> Value {
 
 /// Renders a sample point: `[<unix seconds>, "<value>"]`, seconds as an integer when whole.
 pub(crate) fn point(timestamp_unix_nano: u64, value: f64) -> Value {
-    let seconds = if timestamp_unix_nano % 1_000_000_000 == 0 {
+    let seconds = if timestamp_unix_nano.is_multiple_of(1_000_000_000) {
         Value::Number(Number::from(timestamp_unix_nano / 1_000_000_000))
     } else {
         Number::from_f64(timestamp_unix_nano as f64 / 1e9).map_or(Value::Null, Value::Number)

@@ -406,3 +406,36 @@ fn pushdown_takes_plain_contains_filters_before_line_format() {
     };
     assert_eq!(required_substrings(&log.pipeline), ["x"]);
 }
+
+#[test]
+fn line_filter_only_pipelines_match_the_full_pipeline() {
+    let logs = logs();
+    let params = QueryParams {
+        start_unix_nano: 2 * SECOND,
+        end_unix_nano: 10 * SECOND,
+        step_nanos: 2 * SECOND,
+        limit: 0,
+        direction: Direction::Backward,
+    };
+    // `| drop no_such_label` changes nothing but forces the general path.
+    for (fast, full) in [
+        (
+            r#"count_over_time({service_name=~".+"} |= "s" [4s])"#,
+            r#"count_over_time({service_name=~".+"} |= "s" | drop no_such_label [4s])"#,
+        ),
+        (
+            r#"sum by (trace_id, level) (bytes_rate({service_name=~".+"} !~ "x" [4s]))"#,
+            r#"sum by (trace_id, level) (bytes_rate({service_name=~".+"} !~ "x" | drop no_such_label [4s]))"#,
+        ),
+        (
+            r#"sum without (trace_id) (count_over_time({service_name=~".+"}[4s]))"#,
+            r#"sum without (trace_id) (count_over_time({service_name=~".+"} | drop no_such_label [4s]))"#,
+        ),
+    ] {
+        assert_eq!(
+            run(&logs, fast, params).unwrap(),
+            run(&logs, full, params).unwrap(),
+            "{fast}"
+        );
+    }
+}

@@ -1,6 +1,7 @@
 //! Parser tests, mostly from the examples in Loki's LogQL documentation.
 
 use super::*;
+use crate::logql::ast::*;
 
 fn log(text: &str) -> LogExpr {
     match parse(text) {
@@ -108,7 +109,13 @@ fn parsers_and_label_filters() {
         r#"{cluster="ops-tools1", namespace="loki-dev", job="loki-dev/query-frontend"} |= "metrics.go" !="out of order" | logfmt | duration > 30s or status_code!="200""#,
     );
     assert_eq!(query.pipeline.len(), 4);
-    assert_eq!(query.pipeline[2], Stage::Logfmt(Vec::new()));
+    assert_eq!(
+        query.pipeline[2],
+        Stage::Logfmt {
+            strict: false,
+            extractions: Vec::new()
+        }
+    );
     match &query.pipeline[3] {
         Stage::LabelFilter(LabelFilter::Or(left, right)) => {
             assert_eq!(
@@ -125,23 +132,34 @@ fn parsers_and_label_filters() {
         other => panic!("{other:?}"),
     }
 
-    // `and` binds tighter than `or`; a comma and a space also mean `and`.
-    let precedence =
-        log(r#"{app="x"} | json | level="error" or status >= 500 and size > 20MB, latency <= 1.5"#);
-    match &precedence.pipeline[1] {
-        Stage::LabelFilter(LabelFilter::Or(_, right)) => match &**right {
-            LabelFilter::And(left, last) => {
-                assert!(matches!(**left, LabelFilter::And(..)));
-                assert!(matches!(
-                    **last,
-                    LabelFilter::Number {
-                        kind: NumberKind::Number,
-                        ..
-                    }
-                ));
+    // `and` and `or` bind equally, left to right (Loki's documented example); a comma and a
+    // space also mean `and`.
+    let left_to_right = log(
+        r#"{app="x"} | json | duration >= 20ms or method="GET" and size <= 20KB, latency <= 1.5"#,
+    );
+    match &left_to_right.pipeline[1] {
+        Stage::LabelFilter(LabelFilter::And(left, last)) => {
+            assert!(matches!(
+                **last,
+                LabelFilter::Number {
+                    kind: NumberKind::Number,
+                    ..
+                }
+            ));
+            match &**left {
+                LabelFilter::And(or, size) => {
+                    assert!(matches!(**or, LabelFilter::Or(..)));
+                    assert!(matches!(
+                        **size,
+                        LabelFilter::Number {
+                            kind: NumberKind::Bytes,
+                            ..
+                        }
+                    ));
+                }
+                other => panic!("{other:?}"),
             }
-            other => panic!("{other:?}"),
-        },
+        }
         other => panic!("{other:?}"),
     }
     let grouped = log(r#"{app="x"} | logfmt | (status=~"5.." or status="429") level!="debug""#);
@@ -154,6 +172,42 @@ fn parsers_and_label_filters() {
         negative.pipeline[0],
         Stage::LabelFilter(LabelFilter::Number { value, .. }) if value == -5.0
     ));
+}
+
+#[test]
+fn extraction_shorthands_and_logfmt_flags() {
+    let query = log(
+        r#"{a="b"} | json servers, ua="request.ua" | logfmt --strict --keep-empty host, fwd_ip="fwd""#,
+    );
+    assert_eq!(
+        query.pipeline[0],
+        Stage::Json(vec![
+            Extraction {
+                label: "servers".into(),
+                path: vec![PathPart::Key("servers".into())]
+            },
+            Extraction {
+                label: "ua".into(),
+                path: vec![PathPart::Key("request".into()), PathPart::Key("ua".into())]
+            },
+        ])
+    );
+    assert_eq!(
+        query.pipeline[1],
+        Stage::Logfmt {
+            strict: true,
+            extractions: vec![
+                Extraction {
+                    label: "host".into(),
+                    path: vec![PathPart::Key("host".into())]
+                },
+                Extraction {
+                    label: "fwd_ip".into(),
+                    path: vec![PathPart::Key("fwd".into())]
+                },
+            ]
+        }
+    );
 }
 
 #[test]
@@ -328,7 +382,7 @@ fn unsupported_constructs_are_named() {
         unsupported(r#"label_replace(rate({a="b"}[1m]), "x", "$1", "y", "(.*)")"#)
             .contains("label_replace")
     );
-    assert!(unsupported(r#"{a="b"} | logfmt --strict"#).contains("strict"));
+    assert!(parse_error(r#"{a="b"} | logfmt --lenient"#).contains("--lenient"));
 }
 
 #[test]
