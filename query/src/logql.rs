@@ -5,18 +5,24 @@
 //! - [`pipeline`]: one entry through a log pipeline (line filters, `json`, `logfmt`, label
 //!   filters, `line_format`, `label_format`, `drop`, `keep`).
 //! - [`eval`]: [`Engine`] runs a query over a [`LogSource`]: log queries into entries, metric
-//!   queries into samples per step; [`aggregate`] holds the vector aggregations.
+//!   queries into samples per step; `window` holds the range functions, [`aggregate`] the
+//!   vector aggregations.
 //! - [`source`]: what the engine reads ([`LogSource`], [`LogRequest`], [`LogEntry`]), the one
 //!   mapping from stored records to stream labels, lines and structured metadata, and
 //!   [`InMemoryLogs`] for tests.
 //!
 //! Supported: stream selectors (`=`, `!=`, `=~`, `!~`); line filters `|=`, `!=`, `|~`,
 //! `!~`, chained, with `or` alternatives; `| json` and `| logfmt` (with optional
-//! extractions), label filters (strings, numbers, durations, byte sizes; `and`, `or`, `,`,
-//! parentheses), `| line_format` and `| label_format` with `{{ .label }}` templates,
-//! `| drop`, `| keep`; `count_over_time`, `rate`, `bytes_over_time`, `bytes_rate`,
-//! `absent_over_time` over `[range]` with `offset`; `sum`, `avg`, `min`, `max`, `count`,
-//! `stddev`, `stdvar` `by`/`without`, `topk`, `bottomk`.
+//! extractions, `--strict`), label filters (strings, numbers, durations, byte sizes; `and`,
+//! `or`, `,`, parentheses), `| line_format` and `| label_format` with `{{ .label }}`
+//! templates, `| drop`, `| keep`; `count_over_time`, `rate`, `bytes_over_time`,
+//! `bytes_rate`, `absent_over_time` over `[range]` with `offset`; `| unwrap` (plain,
+//! `duration()`, `bytes()`, with label filters after it) for `sum_over_time`,
+//! `avg_over_time`, `min_over_time`, `max_over_time`, `stddev_over_time`,
+//! `stdvar_over_time`, `quantile_over_time`, `first_over_time`, `last_over_time` and `rate`,
+//! with `by`/`without`; `sum`, `avg`, `min`, `max`, `count`, `stddev`, `stdvar`
+//! `by`/`without`, `topk`, `bottomk`; `vector(n)`, numbers, arithmetic and comparison
+//! operators (with `bool`) between them, samples matched one to one by labels.
 //!
 //! Anything outside the supported subset is [`Error::Unsupported`], which the Loki API answers
 //! with 400 naming what is not supported; nothing a query says can panic the engine.
@@ -28,6 +34,7 @@ mod lexer;
 pub mod parser;
 pub mod pipeline;
 pub mod source;
+mod window;
 
 use sightline_model::ErrorClass;
 

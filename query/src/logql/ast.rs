@@ -213,6 +213,18 @@ pub enum TemplatePart {
     Line,
 }
 
+/// `| unwrap [duration(|duration_seconds(|bytes(]label[)]` and the label filters after it:
+/// the sample value of each entry comes from a label instead of the entry count.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unwrap {
+    /// The label holding the value; it is removed from the series' labels.
+    pub label: String,
+    /// How the label is read: a number, a duration (as seconds) or a byte size.
+    pub conversion: NumberKind,
+    /// Label filters after the unwrap (typically `| __error__=""`).
+    pub post_filters: Vec<LabelFilter>,
+}
+
 /// A range aggregation over a log expression.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RangeOp {
@@ -226,6 +238,24 @@ pub enum RangeOp {
     BytesRate,
     /// `absent_over_time`: 1 when the window has no entry.
     AbsentOverTime,
+    /// `sum_over_time` of unwrapped values.
+    SumOverTime,
+    /// `avg_over_time` of unwrapped values.
+    AvgOverTime,
+    /// `min_over_time` of unwrapped values.
+    MinOverTime,
+    /// `max_over_time` of unwrapped values.
+    MaxOverTime,
+    /// `stddev_over_time` of unwrapped values (population).
+    StddevOverTime,
+    /// `stdvar_over_time` of unwrapped values (population).
+    StdvarOverTime,
+    /// `quantile_over_time(φ, …)` of unwrapped values.
+    QuantileOverTime,
+    /// `first_over_time`: the oldest unwrapped value in the window.
+    FirstOverTime,
+    /// `last_over_time`: the newest unwrapped value in the window.
+    LastOverTime,
 }
 
 impl RangeOp {
@@ -237,7 +267,52 @@ impl RangeOp {
             RangeOp::BytesOverTime => "bytes_over_time",
             RangeOp::BytesRate => "bytes_rate",
             RangeOp::AbsentOverTime => "absent_over_time",
+            RangeOp::SumOverTime => "sum_over_time",
+            RangeOp::AvgOverTime => "avg_over_time",
+            RangeOp::MinOverTime => "min_over_time",
+            RangeOp::MaxOverTime => "max_over_time",
+            RangeOp::StddevOverTime => "stddev_over_time",
+            RangeOp::StdvarOverTime => "stdvar_over_time",
+            RangeOp::QuantileOverTime => "quantile_over_time",
+            RangeOp::FirstOverTime => "first_over_time",
+            RangeOp::LastOverTime => "last_over_time",
         }
+    }
+
+    /// Says whether the function needs `| unwrap` (and refuses to run without it).
+    pub fn needs_unwrap(self) -> bool {
+        !matches!(
+            self,
+            RangeOp::CountOverTime
+                | RangeOp::Rate
+                | RangeOp::BytesOverTime
+                | RangeOp::BytesRate
+                | RangeOp::AbsentOverTime
+        )
+    }
+
+    /// Says whether the function refuses `| unwrap`.
+    pub fn refuses_unwrap(self) -> bool {
+        matches!(
+            self,
+            RangeOp::CountOverTime
+                | RangeOp::BytesOverTime
+                | RangeOp::BytesRate
+                | RangeOp::AbsentOverTime
+        )
+    }
+
+    /// Says whether a `sum` around the function may group entries as they are read: the
+    /// function is additive over the entries of a window.
+    pub fn is_additive(self) -> bool {
+        matches!(
+            self,
+            RangeOp::CountOverTime
+                | RangeOp::Rate
+                | RangeOp::BytesOverTime
+                | RangeOp::BytesRate
+                | RangeOp::SumOverTime
+        )
     }
 }
 
@@ -371,6 +446,13 @@ pub enum MetricExpr {
         range_nanos: u64,
         /// The offset, nanoseconds.
         offset_nanos: u64,
+        /// Where sample values come from, for the unwrapped functions.
+        unwrap: Option<Unwrap>,
+        /// `φ` of `quantile_over_time`.
+        parameter: Option<f64>,
+        /// `by`/`without` after an unwrapped range aggregation: entries of series with the
+        /// same grouped labels form one series.
+        grouping: Option<Grouping>,
     },
     /// `op by (…) (inner)`.
     Vector {

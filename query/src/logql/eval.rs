@@ -18,10 +18,13 @@ use sightline_model::{Labels, TenantId};
 
 use super::aggregate::aggregate;
 use super::ast::{
-    BinaryOp, Expr, Grouping, LineFilterOp, LogExpr, MetricExpr, RangeOp, Stage, VectorOp,
+    BinaryOp, Expr, Grouping, LineFilterOp, LogExpr, MetricExpr, RangeOp, Stage, Unwrap, VectorOp,
 };
-use super::pipeline::{line_matches, run_pipeline, Row, ERROR_DETAILS_LABEL, ERROR_LABEL};
+use super::pipeline::{
+    line_matches, run_pipeline, unwrap_value, Row, ERROR_DETAILS_LABEL, ERROR_LABEL,
+};
 use super::source::{Direction, LogEntry, LogRequest, LogSource, MatchOp};
+use super::window::{range_value, slide};
 use super::Error;
 
 /// How many series a metric query may hold (read or answered), like Loki's
@@ -34,8 +37,19 @@ pub const MAX_STEPS: usize = 11_000;
 /// How many entries pass between deadline checks.
 const DEADLINE_CHECK_INTERVAL: usize = 1024;
 
-/// A series' `(timestamp ns, line bytes)` points, as a metric query reads them.
-type SeriesPoints = (Labels, Vec<(u64, u64)>);
+/// A series' `(timestamp ns, value)` points (line bytes, or unwrapped values), as a metric
+/// query reads them.
+type SeriesPoints = (Labels, Vec<(u64, f64)>);
+
+/// A range aggregation's parts, as [`MetricExpr::Range`] holds them.
+struct RangeSpec<'a> {
+    op: RangeOp,
+    log: &'a LogExpr,
+    range_nanos: u64,
+    offset_nanos: u64,
+    unwrap: Option<&'a Unwrap>,
+    phi: Option<f64>,
+}
 
 /// One sample: labels and value.
 pub type Sample = (Labels, f64);
@@ -241,9 +255,23 @@ impl<'a> Engine<'a> {
                 log,
                 range_nanos,
                 offset_nanos,
-            } => self
-                .evaluate_range(*op, log, *range_nanos, *offset_nanos, steps, projection)
-                .map(StepValues::Vectors),
+                unwrap,
+                parameter,
+                grouping,
+            } => {
+                let range = RangeSpec {
+                    op: *op,
+                    log,
+                    range_nanos: *range_nanos,
+                    offset_nanos: *offset_nanos,
+                    unwrap: unwrap.as_ref(),
+                    phi: *parameter,
+                };
+                // A range aggregation's own grouping merges series before the function.
+                let projection = grouping.as_ref().or(projection);
+                self.evaluate_range(&range, steps, projection)
+                    .map(StepValues::Vectors)
+            }
             MetricExpr::Vector {
                 op,
                 grouping,
@@ -251,7 +279,11 @@ impl<'a> Engine<'a> {
                 inner,
             } => {
                 let projection = match inner.as_ref() {
-                    MetricExpr::Range { .. } if *op == VectorOp::Sum => {
+                    MetricExpr::Range {
+                        op: range_op,
+                        grouping: None,
+                        ..
+                    } if *op == VectorOp::Sum && range_op.is_additive() => {
                         Some(grouping.as_ref().unwrap_or(&EVERYTHING))
                     }
                     _ => None,
@@ -295,10 +327,7 @@ impl<'a> Engine<'a> {
     /// Evaluates a range aggregation: reads its window once, then slides over the steps.
     fn evaluate_range(
         &self,
-        op: RangeOp,
-        log: &LogExpr,
-        range_nanos: u64,
-        offset_nanos: u64,
+        range: &RangeSpec<'_>,
         steps: &[u64],
         projection: Option<&Grouping>,
     ) -> Result<Vec<Vec<Sample>>, Error> {
@@ -306,29 +335,32 @@ impl<'a> Engine<'a> {
             return Ok(Vec::new());
         };
         let window_start = first
-            .saturating_sub(offset_nanos)
-            .saturating_sub(range_nanos)
+            .saturating_sub(range.offset_nanos)
+            .saturating_sub(range.range_nanos)
             .saturating_add(1);
-        let window_end = last.saturating_sub(offset_nanos).saturating_add(1);
-        let series = self.read_series(log, window_start, window_end, projection)?;
-        let mut cursors = vec![(0usize, 0usize, 0u64); series.len()];
+        let window_end = last.saturating_sub(range.offset_nanos).saturating_add(1);
+        let series = self.read_series(range, window_start, window_end, projection)?;
+        let mut cursors = vec![(0usize, 0usize); series.len()];
         let mut per_step = Vec::with_capacity(steps.len());
         for (step_index, &t) in steps.iter().enumerate() {
             if step_index.is_multiple_of(64) && self.past_deadline() {
                 return Err(Error::Timeout);
             }
-            let upper = t.saturating_sub(offset_nanos);
-            let lower = upper.saturating_sub(range_nanos);
+            let upper = t.saturating_sub(range.offset_nanos);
+            let lower = upper.saturating_sub(range.range_nanos);
             let mut vector = Vec::new();
             for ((labels, points), cursor) in series.iter().zip(cursors.iter_mut()) {
-                let (count, bytes) = slide_window(points, cursor, lower, upper);
-                if let Some(value) = range_value(op, count, bytes, range_nanos) {
+                let window = slide(points, cursor, lower, upper);
+                let unwrapped = range.unwrap.is_some();
+                if let Some(value) =
+                    range_value(range.op, window, range.range_nanos, unwrapped, range.phi)
+                {
                     vector.push((labels.clone(), value));
                 }
             }
-            if op == RangeOp::AbsentOverTime {
+            if range.op == RangeOp::AbsentOverTime {
                 vector = if vector.is_empty() {
-                    vec![(absent_labels(log), 1.0)]
+                    vec![(absent_labels(range.log), 1.0)]
                 } else {
                     Vec::new()
                 };
@@ -341,11 +373,12 @@ impl<'a> Engine<'a> {
     /// Reads the window once, oldest first, into per-series `(time, line bytes)` points.
     fn read_series(
         &self,
-        log: &LogExpr,
+        range: &RangeSpec<'_>,
         start_unix_nano: u64,
         end_unix_nano: u64,
         projection: Option<&Grouping>,
     ) -> Result<Vec<SeriesPoints>, Error> {
+        let log = range.log;
         let request = LogRequest {
             matchers: log.matchers.clone(),
             start_unix_nano,
@@ -354,15 +387,16 @@ impl<'a> Engine<'a> {
             required_substrings: required_substrings(&log.pipeline),
             limit_hint: None,
         };
-        let mut series: BTreeMap<Labels, Vec<(u64, u64)>> = BTreeMap::new();
+        let mut series: BTreeMap<Labels, Vec<(u64, f64)>> = BTreeMap::new();
         let mut failure: Option<Error> = None;
         let mut seen = 0usize;
         // Without parsers or label stages an entry's labels are its own, and the line filters
         // can run on the entry directly (the common case, and the cheap one).
-        let only_line_filters = log
-            .pipeline
-            .iter()
-            .all(|stage| matches!(stage, Stage::LineFilter(_)));
+        let only_line_filters = range.unwrap.is_none()
+            && log
+                .pipeline
+                .iter()
+                .all(|stage| matches!(stage, Stage::LineFilter(_)));
         self.source.select(self.tenant, &request, &mut |entry| {
             seen += 1;
             if seen.is_multiple_of(DEADLINE_CHECK_INTERVAL) && self.past_deadline() {
@@ -370,7 +404,7 @@ impl<'a> Engine<'a> {
                 return ControlFlow::Break(());
             }
             let line_bytes = entry.line.len();
-            let (timestamp, labels, bytes) = if only_line_filters {
+            let (timestamp, labels, value) = if only_line_filters {
                 let passed = log.pipeline.iter().all(|stage| match stage {
                     Stage::LineFilter(filter) => line_matches(filter, &entry.line),
                     _ => true,
@@ -380,7 +414,7 @@ impl<'a> Engine<'a> {
                     return ControlFlow::Continue(());
                 }
                 let labels = entry_labels(&entry, projection);
-                (entry.timestamp_unix_nano, labels, line_bytes)
+                (entry.timestamp_unix_nano, labels, line_bytes as f64)
             } else {
                 let mut row = Row::new(entry);
                 let passed = run_pipeline(&log.pipeline, &mut row);
@@ -388,6 +422,15 @@ impl<'a> Engine<'a> {
                 if !passed {
                     return ControlFlow::Continue(());
                 }
+                // The sample value: the unwrapped label, or the line as the pipeline left
+                // it (`bytes_over_time` counts that, as Loki does).
+                let value = match range.unwrap {
+                    Some(unwrap) => match unwrap_value(unwrap, &mut row) {
+                        Some(value) => value,
+                        None => return ControlFlow::Continue(()),
+                    },
+                    None => row.line.len() as f64,
+                };
                 let labels = row.all_labels();
                 if let Some(error) = labels.get(ERROR_LABEL) {
                     failure = Some(pipeline_error(error, &labels));
@@ -397,11 +440,9 @@ impl<'a> Engine<'a> {
                     Some(grouping) => group_labels(&labels, Some(grouping)),
                     None => labels,
                 };
-                // `bytes_over_time` counts the line as the pipeline left it, as Loki does.
-                (row.timestamp_unix_nano, labels, row.line.len())
+                (row.timestamp_unix_nano, labels, value)
             };
-            let bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
-            series.entry(labels).or_default().push((timestamp, bytes));
+            series.entry(labels).or_default().push((timestamp, value));
             if series.len() > MAX_SERIES {
                 failure = Some(Error::TooManySeries { limit: MAX_SERIES });
                 return ControlFlow::Break(());
@@ -440,40 +481,6 @@ fn entry_labels(entry: &LogEntry, projection: Option<&Grouping>) -> Labels {
         ),
         None => Labels::new(entry.labels.iter().chain(entry.metadata.iter())),
     }
-}
-
-/// Advances a series' window to `(lower, upper]` and returns its entry count and byte sum.
-/// `cursor` is (first index in the window, first index past it, bytes in it); steps ascend,
-/// so both ends only move forward.
-fn slide_window(
-    points: &[(u64, u64)],
-    cursor: &mut (usize, usize, u64),
-    lower: u64,
-    upper: u64,
-) -> (usize, u64) {
-    let (from, to, bytes) = cursor;
-    while *to < points.len() && points[*to].0 <= upper {
-        *bytes += points[*to].1;
-        *to += 1;
-    }
-    while *from < *to && points[*from].0 <= lower {
-        *bytes -= points[*from].1;
-        *from += 1;
-    }
-    (*to - *from, *bytes)
-}
-
-fn range_value(op: RangeOp, count: usize, bytes: u64, range_nanos: u64) -> Option<f64> {
-    if count == 0 {
-        return None;
-    }
-    let seconds = range_nanos as f64 / 1e9;
-    Some(match op {
-        RangeOp::CountOverTime | RangeOp::AbsentOverTime => count as f64,
-        RangeOp::Rate => count as f64 / seconds,
-        RangeOp::BytesOverTime => bytes as f64,
-        RangeOp::BytesRate => bytes as f64 / seconds,
-    })
 }
 
 /// The labels of `absent_over_time`'s sample: the selector's equality matchers.

@@ -8,27 +8,21 @@ mod stages;
 
 pub use self::stages::parse_template;
 
-use super::ast::{BinaryOp, Expr, Grouping, LogExpr, MetricExpr, RangeOp, VectorOp};
+use super::ast::{
+    BinaryOp, Expr, Grouping, LogExpr, MetricExpr, NumberKind, RangeOp, Unwrap, VectorOp,
+};
 use super::lexer::{error_at, tokenize, Spanned, Token};
 use super::source::{LabelMatcher, MatchOp};
 use super::Error;
 
-/// Range aggregations that need `| unwrap`, which the engine does not evaluate.
-const UNWRAP_RANGE_FUNCTIONS: &[&str] = &[
-    "sum_over_time",
-    "avg_over_time",
-    "max_over_time",
-    "min_over_time",
-    "stddev_over_time",
-    "stdvar_over_time",
-    "quantile_over_time",
-    "first_over_time",
-    "last_over_time",
+/// Functions and operators of LogQL the engine does not evaluate.
+const UNSUPPORTED_FUNCTIONS: &[&str] = &[
+    "label_replace",
+    "sort",
+    "sort_desc",
+    "approx_topk",
     "rate_counter",
 ];
-
-/// Functions and operators of LogQL the engine does not evaluate.
-const UNSUPPORTED_FUNCTIONS: &[&str] = &["label_replace", "sort", "sort_desc", "approx_topk"];
 
 /// Parses a LogQL query.
 ///
@@ -177,6 +171,13 @@ impl Parser<'_> {
             self.position += 1;
         }
         let log = self.log_expr()?;
+        if self.peek() == &Token::Pipe {
+            return Err(error_at(
+                self.text,
+                self.offset(),
+                "syntax error: unwrap is only allowed in a range aggregation",
+            ));
+        }
         for _ in 0..parens {
             self.expect(&Token::RParen, ")")?;
         }
@@ -291,11 +292,6 @@ impl Parser<'_> {
             self.expect(&Token::RParen, ")")?;
             return Ok(MetricExpr::VectorLiteral(value));
         }
-        if UNWRAP_RANGE_FUNCTIONS.contains(&name.as_str()) {
-            return Err(Error::unsupported(format!(
-                "{name} (unwrapped range aggregations)"
-            )));
-        }
         if UNSUPPORTED_FUNCTIONS.contains(&name.as_str()) {
             return Err(Error::unsupported(name));
         }
@@ -307,14 +303,29 @@ impl Parser<'_> {
     }
 
     fn range_aggregation(&mut self, op: RangeOp) -> Result<MetricExpr, Error> {
+        let start = self.offset();
         self.expect(&Token::LParen, "(")?;
-        let log = if self.peek() == &Token::LParen {
+        let parameter = if op == RangeOp::QuantileOverTime {
+            let phi = match self.next() {
+                Token::Number(phi) => phi,
+                _ => {
+                    self.position -= 1;
+                    return Err(self.unexpected("NUMBER"));
+                }
+            };
+            self.expect(&Token::Comma, ",")?;
+            Some(phi)
+        } else {
+            None
+        };
+        let (log, unwrap) = if self.peek() == &Token::LParen {
             self.position += 1;
             let log = self.log_expr()?;
+            let unwrap = self.unwrap()?;
             self.expect(&Token::RParen, ")")?;
-            log
+            (log, unwrap)
         } else {
-            self.log_expr()?
+            (self.log_expr()?, self.unwrap()?)
         };
         self.expect(&Token::LBracket, "[")?;
         let range_nanos = self.duration("a range duration")?;
@@ -328,9 +339,23 @@ impl Parser<'_> {
             0
         };
         self.expect(&Token::RParen, ")")?;
-        if matches!(self.peek(), Token::Ident(name) if name == "by" || name == "without") {
-            return Err(Error::unsupported(format!(
-                "grouping on {} (only unwrapped range aggregations take one)",
+        let grouping = self.grouping()?;
+        let invalid = |message: String| error_at(self.text, start, message);
+        if op.needs_unwrap() && unwrap.is_none() {
+            return Err(invalid(format!(
+                "invalid aggregation {} without unwrap",
+                op.name()
+            )));
+        }
+        if op.refuses_unwrap() && unwrap.is_some() {
+            return Err(invalid(format!(
+                "invalid aggregation {} with unwrap",
+                op.name()
+            )));
+        }
+        if grouping.is_some() && unwrap.is_none() {
+            return Err(invalid(format!(
+                "grouping not allowed for {} aggregation",
                 op.name()
             )));
         }
@@ -339,7 +364,47 @@ impl Parser<'_> {
             log,
             range_nanos,
             offset_nanos,
+            unwrap,
+            parameter,
+            grouping,
         })
+    }
+
+    /// Parses `| unwrap [conversion(]label[)]` and the label filters after it, if present.
+    fn unwrap(&mut self) -> Result<Option<Unwrap>, Error> {
+        let is_unwrap =
+            self.peek() == &Token::Pipe && self.peek_at(1) == &Token::Ident("unwrap".into());
+        if !is_unwrap {
+            return Ok(None);
+        }
+        self.position += 2;
+        let name = self.ident("a label name")?;
+        let conversion = match name.as_str() {
+            "duration" | "duration_seconds" if self.peek() == &Token::LParen => {
+                Some(NumberKind::Duration)
+            }
+            "bytes" if self.peek() == &Token::LParen => Some(NumberKind::Bytes),
+            _ => None,
+        };
+        let (label, conversion) = match conversion {
+            Some(conversion) => {
+                self.position += 1;
+                let label = self.ident("a label name")?;
+                self.expect(&Token::RParen, ")")?;
+                (label, conversion)
+            }
+            None => (name, NumberKind::Number),
+        };
+        let mut post_filters = Vec::new();
+        while self.peek() == &Token::Pipe {
+            self.position += 1;
+            post_filters.push(self.label_filter()?);
+        }
+        Ok(Some(Unwrap {
+            label,
+            conversion,
+            post_filters,
+        }))
     }
 
     fn duration(&mut self, expecting: &str) -> Result<u64, Error> {
@@ -463,6 +528,15 @@ fn range_op(name: &str) -> Option<RangeOp> {
         "bytes_over_time" => RangeOp::BytesOverTime,
         "bytes_rate" => RangeOp::BytesRate,
         "absent_over_time" => RangeOp::AbsentOverTime,
+        "sum_over_time" => RangeOp::SumOverTime,
+        "avg_over_time" => RangeOp::AvgOverTime,
+        "min_over_time" => RangeOp::MinOverTime,
+        "max_over_time" => RangeOp::MaxOverTime,
+        "stddev_over_time" => RangeOp::StddevOverTime,
+        "stdvar_over_time" => RangeOp::StdvarOverTime,
+        "quantile_over_time" => RangeOp::QuantileOverTime,
+        "first_over_time" => RangeOp::FirstOverTime,
+        "last_over_time" => RangeOp::LastOverTime,
         _ => return None,
     })
 }

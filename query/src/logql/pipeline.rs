@@ -10,7 +10,7 @@ use sightline_model::Labels;
 
 use super::ast::{
     Extraction, LabelFilter, LabelFormat, LabelSelection, LineFilter, LineFilterOp, NumberKind,
-    PathPart, Stage, Template, TemplatePart,
+    PathPart, Stage, Template, TemplatePart, Unwrap,
 };
 use super::lexer::{parse_bytes, parse_duration_nanos};
 use super::source::{sanitize_label_name, LogEntry};
@@ -25,6 +25,8 @@ const JSON_ERROR: &str = "JSONParserErr";
 const LOGFMT_ERROR: &str = "LogfmtParserErr";
 /// `__error__` of a label a numeric filter could not read.
 const LABEL_FILTER_ERROR: &str = "LabelFilterErr";
+/// `__error__` of a label `| unwrap` could not read.
+const UNWRAP_ERROR: &str = "SampleExtractionErr";
 
 /// Where a label came from, for Loki's `categorize-labels` answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,6 +201,32 @@ fn selects(selection: &LabelSelection, name: &str, value: &str) -> bool {
         LabelSelection::Name(selected) => selected == name,
         LabelSelection::Matcher(matcher) => matcher.name == name && matcher.matches(value),
     }
+}
+
+/// Reads the value `| unwrap` names and removes its label (a label that is missing or does not
+/// convert sets `__error__=SampleExtractionErr` and counts 0), then applies the label
+/// filters after the unwrap. Returns `None` when one of them drops the entry.
+pub fn unwrap_value(unwrap: &Unwrap, row: &mut Row) -> Option<f64> {
+    let text = row.get(&unwrap.label).map(str::to_string);
+    row.remove(&unwrap.label);
+    let value = text.as_deref().and_then(|text| match unwrap.conversion {
+        NumberKind::Number => text.trim().parse::<f64>().ok(),
+        NumberKind::Duration => parse_duration_nanos(text).map(|nanos| nanos / 1e9),
+        NumberKind::Bytes => parse_bytes(text),
+    });
+    let value = value.unwrap_or_else(|| {
+        let details = match &text {
+            Some(text) => format!("cannot convert {text:?} of label {}", unwrap.label),
+            None => format!("label {} is missing", unwrap.label),
+        };
+        row.set_error(UNWRAP_ERROR, details);
+        0.0
+    });
+    unwrap
+        .post_filters
+        .iter()
+        .all(|filter| label_filter_keeps(filter, row))
+        .then_some(value)
 }
 
 fn label_filter_keeps(filter: &LabelFilter, row: &mut Row) -> bool {

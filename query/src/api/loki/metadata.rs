@@ -268,6 +268,9 @@ fn volume_expr(
             },
             range_nanos,
             offset_nanos: 0,
+            unwrap: None,
+            parameter: None,
+            grouping: None,
         }),
     };
     Ok((expr, start, end))

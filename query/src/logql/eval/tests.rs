@@ -439,3 +439,60 @@ fn line_filter_only_pipelines_match_the_full_pipeline() {
         );
     }
 }
+
+#[test]
+fn unwrapped_range_aggregations() {
+    let logs = logs();
+    let at_ten = QueryParams {
+        start_unix_nano: 10 * SECOND,
+        end_unix_nano: 10 * SECOND,
+        step_nanos: 0,
+        limit: 0,
+        direction: Direction::Backward,
+    };
+    // api's `took` is 1ms..10ms; errors (status 500) at 3, 6 and 9 s.
+    let vector = |query: &str| match run(&logs, query, at_ten).unwrap() {
+        QueryResult::Vector(samples) => samples
+            .into_iter()
+            .map(|(labels, value)| (labels.to_string(), value))
+            .collect::<Vec<_>>(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        vector(
+            r#"max_over_time({service_name="api"} | logfmt | unwrap duration(took) [10s]) by (level)"#
+        ),
+        [
+            (r#"{level="error"}"#.to_string(), 0.009),
+            (r#"{level="info"}"#.to_string(), 0.01)
+        ]
+    );
+    assert_eq!(
+        vector(r#"sum(sum_over_time({service_name="api"} | logfmt | unwrap status [10s]))"#),
+        [("{}".to_string(), 3.0 * 500.0 + 7.0 * 200.0)]
+    );
+    let p50 = vector(
+        r#"quantile_over_time(0.5, {service_name="api"} | logfmt | unwrap duration_seconds(took) [10s]) by (service_name)"#,
+    );
+    assert_eq!(p50.len(), 1);
+    assert!((p50[0].1 - 0.0055).abs() < 1e-12, "{p50:?}");
+    // The unwrapped label leaves the series' labels, so db's lines form one series.
+    assert_eq!(
+        vector(r#"avg_over_time({service_name="db"} | json | unwrap rows [10s])"#),
+        [(r#"{op="select", service_name="db"}"#.to_string(), 6.0)]
+    );
+    // A value that does not convert fails the query unless filtered.
+    let error = run(
+        &logs,
+        r#"sum(sum_over_time({service_name="api"} | logfmt | unwrap msg [10s]))"#,
+        at_ten,
+    )
+    .unwrap_err();
+    assert!(error.to_string().contains("SampleExtractionErr"), "{error}");
+    assert_eq!(
+        vector(
+            r#"sum(sum_over_time({service_name="api"} | logfmt | unwrap msg | __error__="" [10s]))"#
+        ),
+        []
+    );
+}

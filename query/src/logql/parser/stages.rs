@@ -20,6 +20,8 @@ impl Parser<'_> {
             Token::PipePattern | Token::NotPattern => {
                 return Err(Error::unsupported("pattern line filters (|> and !>)"))
             }
+            // `| unwrap` ends the pipeline; the range aggregation reads it.
+            Token::Pipe if self.peek_at(1) == &Token::Ident("unwrap".into()) => return Ok(None),
             Token::Pipe => {
                 self.position += 1;
                 return self.pipe_stage().map(Some);
@@ -118,7 +120,6 @@ impl Parser<'_> {
             "label_format" => Ok(Stage::LabelFormat(self.label_formats()?)),
             "drop" => Ok(Stage::Drop(self.label_selections()?)),
             "keep" => Ok(Stage::Keep(self.label_selections()?)),
-            "unwrap" => Err(Error::unsupported("| unwrap")),
             "regexp" | "pattern" | "unpack" | "decolorize" => {
                 Err(Error::unsupported(format!("| {name}")))
             }
@@ -212,7 +213,7 @@ impl Parser<'_> {
 
     /// Parses a label filter expression. `and` (also written `,` or a space) and `or` bind
     /// equally, left to right, as Loki documents: `a or b and c` is `(a or b) and c`.
-    fn label_filter(&mut self) -> Result<LabelFilter, Error> {
+    pub(super) fn label_filter(&mut self) -> Result<LabelFilter, Error> {
         let mut left = self.label_filter_primary()?;
         loop {
             let or = self.eat_ident("or");

@@ -314,6 +314,50 @@ fn metric_queries() {
 }
 
 #[test]
+fn unwrapped_range_aggregations() {
+    let quantile = metric(
+        r#"quantile_over_time(0.99, {cluster="ops-tools1",container="ingress-nginx"} | json | __error__ = "" | unwrap duration(request_time) | __error__="" [1m]) by (path)"#,
+    );
+    match quantile {
+        MetricExpr::Range {
+            op: RangeOp::QuantileOverTime,
+            unwrap: Some(unwrap),
+            parameter: Some(phi),
+            grouping: Some(Grouping::By(labels)),
+            log,
+            ..
+        } => {
+            assert_eq!(phi, 0.99);
+            assert_eq!(labels, ["path"]);
+            assert_eq!(unwrap.label, "request_time");
+            assert_eq!(unwrap.conversion, NumberKind::Duration);
+            assert_eq!(unwrap.post_filters.len(), 1);
+            assert_eq!(log.pipeline.len(), 2);
+        }
+        other => panic!("{other:?}"),
+    }
+    let summed = metric(
+        r#"sum by (org_id) (sum_over_time({cluster="ops-tools1",container="loki-dev"} |= "metrics.go" | logfmt | unwrap bytes_processed [1m]))"#,
+    );
+    assert!(matches!(summed, MetricExpr::Vector { .. }));
+    let bytes = metric(r#"avg_over_time(({a="b"} | logfmt | unwrap bytes(size))[5m])"#);
+    assert!(matches!(
+        bytes,
+        MetricExpr::Range {
+            unwrap: Some(Unwrap {
+                conversion: NumberKind::Bytes,
+                ..
+            }),
+            ..
+        }
+    ));
+    assert!(parse_error(r#"sum_over_time({a="b"}[1m])"#).contains("without unwrap"));
+    assert!(parse_error(r#"count_over_time({a="b"} | unwrap x [1m])"#).contains("with unwrap"));
+    assert!(parse_error(r#"count_over_time({a="b"}[1m]) by (x)"#).contains("grouping not allowed"));
+    assert!(parse_error(r#"{a="b"} | unwrap x"#).contains("range aggregation"));
+}
+
+#[test]
 fn binary_operators_and_literals() {
     // Grafana's data source health check.
     assert_eq!(
@@ -371,7 +415,7 @@ fn binary_operators_and_literals() {
 
 #[test]
 fn unsupported_constructs_are_named() {
-    assert!(unsupported(r#"sum_over_time({a="b"} | unwrap x [1m])"#).contains("sum_over_time"));
+    assert!(unsupported(r#"rate_counter({a="b"} | unwrap x [1m])"#).contains("rate_counter"));
     assert!(unsupported(r#"{a="b"} | pattern "<ip> <_>""#).contains("pattern"));
     assert!(unsupported(r#"{a="b"} | regexp "(?P<x>.*)""#).contains("regexp"));
     assert!(unsupported(r#"{a="b"} |> "<_> error""#).contains("pattern"));
