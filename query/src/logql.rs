@@ -29,6 +29,7 @@
 
 pub mod aggregate;
 pub mod ast;
+mod binary;
 pub mod eval;
 mod lexer;
 pub mod parser;
