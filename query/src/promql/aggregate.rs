@@ -1,6 +1,7 @@
 //! Aggregation operators (`sum`, `avg`, `min`, `max`, `count`, `group`, `stddev`, `stdvar`,
 //! `quantile`, `topk`, `bottomk`, `limitk`, `count_values`) with `by`/`without` grouping.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 use promql_parser::parser::token::{
@@ -34,7 +35,11 @@ pub(crate) fn eval_aggregate(
         (None, _) => Param::None,
     };
     let input = evaluator.eval_vector(&aggregate.expr, timestamp_ms)?;
-    let groups = group_samples(input, aggregate.modifier.as_ref());
+    let groups = evaluator.groups.group_samples(
+        aggregate as *const AggregateExpr as usize,
+        input,
+        aggregate.modifier.as_ref(),
+    );
     let mut out = Vec::new();
     match op {
         T_TOPK | T_BOTTOMK | T_LIMITK => {
@@ -114,33 +119,82 @@ fn eval_string(evaluator: &Evaluator<'_>, expr: &Expr, timestamp_ms: i64) -> Res
     }
 }
 
-/// Splits samples into groups by the `by`/`without` labels, in order of first appearance.
-fn group_samples(input: Vector, modifier: Option<&LabelModifier>) -> Vec<Group> {
-    let mut groups: Vec<Group> = Vec::new();
-    let mut index: HashMap<Labels, usize> = HashMap::new();
-    for sample in input {
-        let mut labels = sample.labels.clone();
+/// Remembers, per aggregation node and input label set, the output group's labels, and
+/// interns group label sets so that equal groups share storage. Entries hold a clone of
+/// their input label set, so its storage id cannot be reused by another set while cached.
+#[derive(Default)]
+pub(crate) struct GroupCache {
+    groups: RefCell<HashMap<(usize, usize), (Labels, Labels)>>,
+    interned: RefCell<HashMap<Labels, Labels>>,
+}
+
+/// Entries a [`GroupCache`] holds before it starts over (a guard for queries over millions
+/// of distinct series).
+const GROUP_CACHE_ENTRIES: usize = 1_000_000;
+
+impl GroupCache {
+    /// Splits samples into groups by the `by`/`without` labels, in order of first appearance.
+    fn group_samples(
+        &self,
+        node: usize,
+        input: Vector,
+        modifier: Option<&LabelModifier>,
+    ) -> Vec<Group> {
+        // Start over only between steps: within one, equal groups must share storage.
+        if self.groups.borrow().len() >= GROUP_CACHE_ENTRIES {
+            self.groups.borrow_mut().clear();
+            self.interned.borrow_mut().clear();
+        }
+        let mut groups: Vec<Group> = Vec::new();
+        let mut index: HashMap<usize, usize> = HashMap::new();
+        for sample in input {
+            let labels = self.group_labels(node, &sample.labels, modifier);
+            match index.get(&labels.storage_id()) {
+                Some(&i) => groups[i].samples.push(sample),
+                None => {
+                    index.insert(labels.storage_id(), groups.len());
+                    groups.push(Group {
+                        labels,
+                        samples: vec![sample],
+                    });
+                }
+            }
+        }
+        groups
+    }
+
+    /// The interned group labels of `labels` under `modifier`.
+    fn group_labels(
+        &self,
+        node: usize,
+        labels: &Labels,
+        modifier: Option<&LabelModifier>,
+    ) -> Labels {
+        let key = (node, labels.storage_id());
+        if let Some((_, group)) = self.groups.borrow().get(&key) {
+            return group.clone();
+        }
+        let mut group = labels.clone();
         match modifier {
             Some(LabelModifier::Include(by)) => {
-                labels.retain(|name| by.labels.iter().any(|l| l == name));
+                group.retain(|name| by.labels.iter().any(|l| l == name));
             }
-            Some(LabelModifier::Exclude(without)) => labels.retain(|name| {
+            Some(LabelModifier::Exclude(without)) => group.retain(|name| {
                 name != METRIC_NAME_LABEL && !without.labels.iter().any(|l| l == name)
             }),
-            None => labels = Labels::default(),
+            None => group = Labels::default(),
         }
-        match index.get(&labels) {
-            Some(&i) => groups[i].samples.push(sample),
-            None => {
-                index.insert(labels.clone(), groups.len());
-                groups.push(Group {
-                    labels,
-                    samples: vec![sample],
-                });
-            }
-        }
+        let group = self
+            .interned
+            .borrow_mut()
+            .entry(group.clone())
+            .or_insert(group)
+            .clone();
+        self.groups
+            .borrow_mut()
+            .insert(key, (labels.clone(), group.clone()));
+        group
     }
-    groups
 }
 
 /// Computes a numeric aggregation over one group's values (never empty).

@@ -166,6 +166,7 @@ impl Engine {
             query_step_ms: step_ms,
             subquery_step_ms: duration_ms(self.default_subquery_step).max(1),
             sample_budget: std::cell::Cell::new(self.max_samples),
+            groups: Default::default(),
         }
     }
 

@@ -52,6 +52,9 @@ pub(crate) struct Evaluator<'a> {
     pub(crate) sample_budget: Cell<i64>,
     /// Each selector's window, read once per query.
     pub(crate) plan: SelectionPlan,
+    /// The output group of each input label set, per aggregation: series keep their labels
+    /// from step to step, so the grouping is worked out once per series, not once per step.
+    pub(crate) groups: aggregate::GroupCache,
 }
 
 impl Evaluator<'_> {
@@ -252,6 +255,78 @@ impl Evaluator<'_> {
             }
         }
         Ok(matrix)
+    }
+
+    /// Applies `per_series` to each series of a range argument at `timestamp_ms`, as
+    /// `over_series(eval_matrix(expr))` does, but for a plain range selector it reads the
+    /// query's prefetched window in place instead of copying each series' samples at every
+    /// step (the bulk of a range query's work for `rate` and `*_over_time`).
+    pub(crate) fn map_range(
+        &self,
+        expr: &Expr,
+        timestamp_ms: i64,
+        keep_name: bool,
+        mut per_series: impl FnMut(&[(i64, f64)]) -> Option<f64>,
+    ) -> Result<Vector, Error> {
+        let selector = match expr {
+            Expr::MatrixSelector(selector) if selector.vs.at.is_none() => selector,
+            Expr::Paren(paren) => {
+                return self.map_range(&paren.expr, timestamp_ms, keep_name, per_series)
+            }
+            _ => {
+                let matrix = self.eval_matrix(expr, timestamp_ms)?;
+                return Ok(functions::range::over_series(
+                    matrix,
+                    timestamp_ms,
+                    keep_name,
+                    per_series,
+                ));
+            }
+        };
+        let vs = &selector.vs;
+        let reference_ms = self.reference_time_ms(&vs.at, &vs.offset, timestamp_ms);
+        let start_ms = reference_ms
+            .saturating_sub(duration_ms(selector.range))
+            .saturating_add(1);
+        let mut out = Vec::new();
+        let mut filtered = Vec::new();
+        let fetch = |from_ms, to_ms| self.select_from_source(vs, from_ms, to_ms);
+        let visited = self
+            .plan
+            .visit(vs, start_ms, reference_ms, fetch, |labels, points| {
+                let points = if points.iter().any(|(_, v)| is_stale_nan(*v)) {
+                    filtered.clear();
+                    filtered.extend(points.iter().filter(|(_, v)| !is_stale_nan(*v)));
+                    filtered.as_slice()
+                } else {
+                    points
+                };
+                if points.is_empty() {
+                    return Ok(());
+                }
+                self.spend_samples(points.len())?;
+                if let Some(value) = per_series(points) {
+                    out.push(Sample {
+                        labels: labels.clone(),
+                        timestamp_ms,
+                        value,
+                        drop_name: !keep_name,
+                    });
+                }
+                Ok(())
+            });
+        match visited {
+            Some(result) => result.map(|()| out),
+            None => {
+                let matrix = self.select_range(vs, duration_ms(selector.range), timestamp_ms)?;
+                Ok(functions::range::over_series(
+                    matrix,
+                    timestamp_ms,
+                    keep_name,
+                    per_series,
+                ))
+            }
+        }
     }
 
     /// Evaluates a subquery: the inner expression at every multiple of the step within

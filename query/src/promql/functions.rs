@@ -5,7 +5,7 @@ mod date;
 mod histogram;
 pub(crate) mod labels;
 pub(crate) mod math;
-mod range;
+pub(crate) mod range;
 
 use std::f64::consts::PI;
 
@@ -13,8 +13,7 @@ use promql_parser::parser::{Call, Expr};
 
 use self::labels::{absent_sample, label_join, label_replace, sort_by_labels, sort_by_value};
 use self::range::{
-    clamp, deriv, extrapolated_rate, instant_value, over_series, predict_linear, range_window,
-    simple_over_time,
+    clamp, deriv, extrapolated_rate, instant_value, predict_linear, range_window, simple_over_time,
 };
 use super::eval::{Evaluator, Val};
 use super::value::{Labels, Sample, Vector};
@@ -115,19 +114,19 @@ fn range_function(args: &Args<'_, '_>) -> Result<Option<Vector>, Error> {
         "rate" | "increase" | "delta" => {
             let window = range_window(evaluator, args.expr(0)?, ts)?;
             let (is_counter, is_rate) = (name != "delta", name == "rate");
-            over_series(args.matrix(0)?, ts, false, |points| {
+            evaluator.map_range(args.expr(0)?, ts, false, |points| {
                 extrapolated_rate(points, window, is_counter, is_rate)
-            })
+            })?
         }
-        "irate" | "idelta" => over_series(args.matrix(0)?, ts, false, |points| {
+        "irate" | "idelta" => evaluator.map_range(args.expr(0)?, ts, false, |points| {
             instant_value(points, name == "irate")
-        }),
-        "deriv" => over_series(args.matrix(0)?, ts, false, deriv),
+        })?,
+        "deriv" => evaluator.map_range(args.expr(0)?, ts, false, deriv)?,
         "predict_linear" => {
             let seconds = args.scalar(1)?;
-            over_series(args.matrix(0)?, ts, false, |points| {
+            evaluator.map_range(args.expr(0)?, ts, false, |points| {
                 predict_linear(points, ts, seconds)
-            })
+            })?
         }
         "double_exponential_smoothing" => {
             let (smoothing, trend) = (args.scalar(1)?, args.scalar(2)?);
@@ -147,17 +146,19 @@ fn range_function(args: &Args<'_, '_>) -> Result<Option<Vector>, Error> {
         }
         "quantile_over_time" => {
             let q = args.scalar(0)?;
-            over_series(args.matrix(1)?, ts, false, |points| {
+            evaluator.map_range(args.expr(1)?, ts, false, |points| {
                 Some(math::quantile(q, points.iter().map(|(_, v)| *v).collect()))
-            })
+            })?
         }
         "absent_over_time" => match args.matrix(0)?.is_empty() {
             true => vec![absent_sample(args.expr(0)?, ts)],
             false => Vec::new(),
         },
-        "last_over_time" | "first_over_time" => over_series(args.matrix(0)?, ts, true, |points| {
-            simple_over_time(name, points).flatten()
-        }),
+        "last_over_time" | "first_over_time" => {
+            evaluator.map_range(args.expr(0)?, ts, true, |points| {
+                simple_over_time(name, points).flatten()
+            })?
+        }
         "sum_over_time"
         | "avg_over_time"
         | "count_over_time"
@@ -172,9 +173,9 @@ fn range_function(args: &Args<'_, '_>) -> Result<Option<Vector>, Error> {
         | "ts_of_max_over_time"
         | "ts_of_min_over_time"
         | "resets"
-        | "changes" => over_series(args.matrix(0)?, ts, false, |points| {
+        | "changes" => evaluator.map_range(args.expr(0)?, ts, false, |points| {
             simple_over_time(name, points).flatten()
-        }),
+        })?,
         _ => return Ok(None),
     }))
 }

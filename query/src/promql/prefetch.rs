@@ -14,6 +14,7 @@ use promql_parser::parser::{Expr, Offset, VectorSelector};
 
 use super::engine::duration_ms;
 use super::source::SelectedSeries;
+use super::value::Labels;
 use super::Error;
 
 /// The windows to prefetch, keyed by the selector's address in the parsed expression (stable
@@ -22,6 +23,37 @@ use super::Error;
 pub(crate) struct SelectionPlan {
     windows: HashMap<usize, (i64, i64)>,
     fetched: RefCell<HashMap<usize, Rc<Vec<SelectedSeries>>>>,
+    /// Per selector and series, the last window start asked for and the index of its first
+    /// sample: a range query's steps move forward, so the next window starts a few samples
+    /// further on, and walking there beats a binary search that misses the cache at every
+    /// probe.
+    cursors: RefCell<HashMap<usize, Vec<(i64, usize)>>>,
+}
+
+/// Samples a cursor walks forward before it falls back to a binary search.
+const CURSOR_WALK: usize = 32;
+
+/// Returns the index of the first sample at or after `start_ms`, from the series' cursor
+/// when the window moved forward, and moves the cursor there.
+fn advance(points: &[(i64, f64)], cursor: &mut (i64, usize), start_ms: i64) -> usize {
+    let (last_start_ms, last_from) = *cursor;
+    let from = if start_ms >= last_start_ms && last_from <= points.len() {
+        let rest = &points[last_from..];
+        let walked = rest
+            .iter()
+            .take(CURSOR_WALK)
+            .take_while(|(t, _)| *t < start_ms)
+            .count();
+        if walked < CURSOR_WALK {
+            last_from + walked
+        } else {
+            last_from + rest.partition_point(|(t, _)| *t < start_ms)
+        }
+    } else {
+        points.partition_point(|(t, _)| *t < start_ms)
+    };
+    *cursor = (start_ms, from);
+    from
 }
 
 fn selector_key(selector: &VectorSelector) -> usize {
@@ -105,6 +137,65 @@ impl SelectionPlan {
         *entry = (entry.0.min(window.0), entry.1.max(window.1));
     }
 
+    /// Calls `visit` with each of the selector's series that has samples in `start_ms..=end_ms`
+    /// (a slice of the prefetched window, not a copy), fetching the window with `fetch` on
+    /// first use; `None` when the selector has no planned window covering the request.
+    pub(crate) fn visit(
+        &self,
+        selector: &VectorSelector,
+        start_ms: i64,
+        end_ms: i64,
+        fetch: impl FnOnce(i64, i64) -> Result<Vec<SelectedSeries>, Error>,
+        mut visit: impl FnMut(&Labels, &[(i64, f64)]) -> Result<(), Error>,
+    ) -> Option<Result<(), Error>> {
+        let all = match self.window(selector, start_ms, end_ms, fetch)? {
+            Ok(all) => all,
+            Err(error) => return Some(Err(error)),
+        };
+        let mut cursors = self.cursors.borrow_mut();
+        let cursors = cursors
+            .entry(selector_key(selector))
+            .or_insert_with(|| vec![(i64::MIN, 0); all.len()]);
+        for ((labels, points), cursor) in all.iter().zip(cursors.iter_mut()) {
+            let from = advance(points, cursor, start_ms);
+            let to = from
+                + points[from..]
+                    .iter()
+                    .take_while(|(t, _)| *t <= end_ms)
+                    .count();
+            if from < to {
+                if let Err(error) = visit(labels, &points[from..to]) {
+                    return Some(Err(error));
+                }
+            }
+        }
+        Some(Ok(()))
+    }
+
+    /// The selector's whole prefetched window, fetched on first use.
+    fn window(
+        &self,
+        selector: &VectorSelector,
+        start_ms: i64,
+        end_ms: i64,
+        fetch: impl FnOnce(i64, i64) -> Result<Vec<SelectedSeries>, Error>,
+    ) -> Option<Result<Rc<Vec<SelectedSeries>>, Error>> {
+        let key = selector_key(selector);
+        let &(window_start_ms, window_end_ms) = self.windows.get(&key)?;
+        if start_ms < window_start_ms || end_ms > window_end_ms {
+            return None;
+        }
+        let cached = self.fetched.borrow().get(&key).cloned();
+        Some(match cached {
+            Some(all) => Ok(all),
+            None => fetch(window_start_ms, window_end_ms).map(|all| {
+                let all = Rc::new(all);
+                self.fetched.borrow_mut().insert(key, Rc::clone(&all));
+                all
+            }),
+        })
+    }
+
     /// Returns the selector's series in `start_ms..=end_ms` from its prefetched window, fetching
     /// the window with `fetch` on first use; `None` when the selector has no planned window
     /// covering the request.
@@ -115,22 +206,9 @@ impl SelectionPlan {
         end_ms: i64,
         fetch: impl FnOnce(i64, i64) -> Result<Vec<SelectedSeries>, Error>,
     ) -> Option<Result<Vec<SelectedSeries>, Error>> {
-        let key = selector_key(selector);
-        let &(window_start_ms, window_end_ms) = self.windows.get(&key)?;
-        if start_ms < window_start_ms || end_ms > window_end_ms {
-            return None;
-        }
-        let cached = self.fetched.borrow().get(&key).cloned();
-        let all = match cached {
-            Some(all) => all,
-            None => match fetch(window_start_ms, window_end_ms) {
-                Ok(all) => {
-                    let all = Rc::new(all);
-                    self.fetched.borrow_mut().insert(key, Rc::clone(&all));
-                    all
-                }
-                Err(error) => return Some(Err(error)),
-            },
+        let all = match self.window(selector, start_ms, end_ms, fetch)? {
+            Ok(all) => all,
+            Err(error) => return Some(Err(error)),
         };
         let mut selected = Vec::new();
         for (labels, points) in all.iter() {

@@ -77,6 +77,12 @@ impl Labels {
         }
     }
 
+    /// Identifies this set's shared storage: equal for clones of one set (and only while one
+    /// of them lives), so a cache can recognise a label set it has seen without hashing it.
+    pub fn storage_id(&self) -> usize {
+        Arc::as_ptr(&self.0) as usize
+    }
+
     /// Iterates over the pairs in name order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
