@@ -60,7 +60,9 @@ fn send_metrics(server: &TestServer, transport: Transport, service: &str) {
         .u64_counter("http.server.requests")
         .with_description("Requests served.")
         .build();
-    let in_flight = meter.i64_up_down_counter("http.server.active_requests").build();
+    let in_flight = meter
+        .i64_up_down_counter("http.server.active_requests")
+        .build();
     let duration = meter
         .f64_histogram("http.server.request.duration")
         .with_unit("s")
@@ -90,7 +92,10 @@ fn query(server: &TestServer, promql: &str) -> Vec<Json> {
         .json()
         .unwrap();
     assert_eq!(body["status"], "success", "{promql}: {body}");
-    body["data"]["result"].as_array().cloned().unwrap_or_default()
+    body["data"]["result"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// The value of a one-sample vector result.
