@@ -64,9 +64,11 @@ pub struct TopByTimeSegment {
     heap: BinaryHeap<Ranked>,
 }
 
-fn columns(
-    segment: &SegmentReader,
-) -> tantivy::Result<(Arc<dyn ColumnValues<u64>>, Arc<dyn ColumnValues<u64>>)> {
+/// A segment's fast-field column of one u64 field.
+type U64Column = Arc<dyn ColumnValues<u64>>;
+
+/// The segment's time and sequence columns.
+fn columns(segment: &SegmentReader) -> tantivy::Result<(U64Column, U64Column)> {
     let fast = segment.fast_fields();
     Ok((
         fast.u64("ts")?.first_or_default_col(0),
