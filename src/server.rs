@@ -12,7 +12,7 @@ use axum::routing::get;
 use axum::Router;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use sightline_collector::Collector;
-use sightline_store::{MetricStore, SpanStore};
+use sightline_store::{LogStore, MetricStore, SpanStore};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -84,10 +84,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .context("cannot open the metric store")?;
 
+    let log_store = LogStore::open(file.store.clone())
+        .await
+        .context("cannot open the log store")?;
+
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
     store.spawn_background(&tracker, shutdown.child_token());
     metric_store.spawn_background(&tracker, shutdown.child_token());
+    log_store.spawn_background(&tracker, shutdown.child_token());
 
     let grpc_listener = bind("OTLP/gRPC", config.otlp_grpc_listen).await?;
     let otlp_http_listener = bind("OTLP/HTTP", config.otlp_http_listen).await?;
@@ -99,7 +104,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
 
     let receivers = shutdown.child_token();
-    let collector = Collector::new(file.collector.clone(), store.clone(), metric_store.clone());
+    let collector = Collector::new(
+        file.collector.clone(),
+        store.clone(),
+        metric_store.clone(),
+        log_store.clone(),
+    );
     let grpc = tracker.spawn(sightline_collector::serve_grpc(
         collector.clone(),
         grpc_listener,
@@ -112,13 +122,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     ));
 
     let ready = Arc::new(AtomicBool::new(false));
-    let app = sightline_query::router(store.clone(), metric_store.clone(), file.query.clone())
-        // Prometheus remote write shares the :7878 port and `/prometheus` prefix with the API.
-        .merge(collector.remote_write_router())
-        .merge(ops_router(OpsState {
-            ready: ready.clone(),
-            metrics,
-        }));
+    let app = sightline_query::router(
+        store.clone(),
+        metric_store.clone(),
+        log_store.clone(),
+        file.query.clone(),
+    )
+    // Prometheus remote write shares the :7878 port and `/prometheus` prefix with the API.
+    .merge(collector.remote_write_router())
+    .merge(ops_router(OpsState {
+        ready: ready.clone(),
+        metrics,
+    }));
     let query_shutdown = shutdown.child_token();
     let query_http = tracker.spawn(async move {
         axum::serve(http_listener, app)
@@ -157,9 +172,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let _ = tokio::time::timeout(drain, query_http).await;
     let spans_closed = store.close().await;
     let metrics_closed = metric_store.close().await;
+    let logs_closed = log_store.close().await;
     spans_closed.context("final span flush failed; the WAL keeps the data for the next start")?;
     metrics_closed
         .context("final metric flush failed; the WAL keeps the data for the next start")?;
+    logs_closed
+        .context("final log index commit failed; the WAL keeps the data for the next start")?;
     let _ = tokio::time::timeout(drain, tracker.wait()).await;
     tracing::info!("stopped");
     Ok(())

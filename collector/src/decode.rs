@@ -10,6 +10,7 @@ use std::io::Read;
 
 use bytes::Bytes;
 use flate2::read::MultiGzDecoder;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
@@ -130,6 +131,10 @@ impl ExportRequest for ExportTraceServiceRequest {
 
 impl ExportRequest for ExportMetricsServiceRequest {
     const NAME: &'static str = "ExportMetricsServiceRequest";
+}
+
+impl ExportRequest for ExportLogsServiceRequest {
+    const NAME: &'static str = "ExportLogsServiceRequest";
 }
 
 /// Decodes an (uncompressed) body into an export request of type `M`.

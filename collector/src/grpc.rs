@@ -1,6 +1,7 @@
 //! OTLP/gRPC receiver: `opentelemetry.proto.collector.trace.v1.TraceService/Export`
 //! (<https://opentelemetry.io/docs/specs/otlp/#otlpgrpc>), gzip accepted and offered, and
-//! [`otlp_metrics`]: `MetricsService/Export` on the same server ([`otlp_routes`]).
+//! [`otlp_metrics`]: `MetricsService/Export` and [`otlp_logs`]: `LogsService/Export` on the same
+//! server ([`otlp_routes`]).
 //!
 //! Budget before bytes: tonic reads and decodes the message before the handler runs, so a tower
 //! layer ([`GrpcBudgetLayer`]) reserves `max_body_size_bytes` from the byte budget before tonic
@@ -10,6 +11,7 @@
 //! enforces `max_body_size_bytes` on the decompressed message (it answers OUT_OF_RANGE) and answers
 //! undecodable messages with INVALID_ARGUMENT itself; that decode runs on the reactor.
 
+mod otlp_logs;
 mod otlp_metrics;
 
 use std::future::Future;

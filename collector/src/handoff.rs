@@ -1,7 +1,9 @@
 //! Decoded spans → the store: counts what was received and rejected, appends the accepted spans
 //! with [`SpanStore::append`] (which resolves once they are durable), and records the outcome
-//! of every request for both protocols. [`otlp_metrics`] does the same for OTLP metrics.
+//! of every request for both protocols. [`otlp_metrics`] does the same for OTLP metrics, and
+//! [`otlp_logs`] for OTLP logs.
 
+pub(crate) mod otlp_logs;
 pub(crate) mod otlp_metrics;
 
 use std::sync::atomic::{AtomicU64, Ordering};

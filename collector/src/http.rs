@@ -1,4 +1,5 @@
-//! OTLP/HTTP receiver: `POST /v1/traces` and ([`otlp_metrics`]) `POST /v1/metrics` with
+//! OTLP/HTTP receiver: `POST /v1/traces`, ([`otlp_metrics`]) `POST /v1/metrics` and
+//! ([`otlp_logs`]) `POST /v1/logs` with
 //! protobuf or JSON bodies, optionally gzip-encoded
 //! (<https://opentelemetry.io/docs/specs/otlp/#otlphttp>).
 //!
@@ -8,6 +9,7 @@
 //! retryable, 500 generic otherwise). Responses use the request's content type; error bodies are
 //! a `google.rpc.Status` (`code`, `message`) as the spec asks.
 
+mod otlp_logs;
 mod otlp_metrics;
 
 use std::time::Duration;
@@ -39,6 +41,9 @@ pub const TRACES_PATH: &str = "/v1/traces";
 /// The OTLP/HTTP metrics path.
 pub const METRICS_PATH: &str = "/v1/metrics";
 
+/// The OTLP/HTTP logs path.
+pub const LOGS_PATH: &str = "/v1/logs";
+
 /// The `protocol` label when the content type is not recognised.
 const UNKNOWN_PROTOCOL: &str = "http";
 
@@ -51,11 +56,12 @@ struct RpcStatus {
     message: String,
 }
 
-/// Builds the router with `POST /v1/traces` and `POST /v1/metrics`.
+/// Builds the router with `POST /v1/traces`, `POST /v1/metrics` and `POST /v1/logs`.
 pub(crate) fn otlp_router(collector: Collector) -> Router {
     Router::new()
         .route(TRACES_PATH, post(export_traces))
         .route(METRICS_PATH, post(otlp_metrics::export_metrics))
+        .route(LOGS_PATH, post(otlp_logs::export_logs))
         .with_state(collector)
 }
 

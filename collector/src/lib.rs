@@ -1,10 +1,12 @@
-//! Sightline's OTLP receivers: gRPC and HTTP in front of [`SpanStore`] and [`MetricStore`].
+//! Sightline's OTLP receivers: gRPC and HTTP in front of [`SpanStore`], [`MetricStore`] and
+//! [`LogStore`].
 //!
 //! Modules, in data-path order:
 //! - [`config`]: [`CollectorConfig`], body size limit, in-flight budget, tenancy.
-//! - `grpc`: OTLP/gRPC `TraceService/Export` and `MetricsService/Export` (tonic), with a budget
-//!   layer in front of decoding.
-//! - `http`: OTLP/HTTP `POST /v1/traces` and `POST /v1/metrics` (axum), protobuf and JSON.
+//! - `grpc`: OTLP/gRPC `TraceService/Export`, `MetricsService/Export` and `LogsService/Export`
+//!   (tonic), with a budget layer in front of decoding.
+//! - `http`: OTLP/HTTP `POST /v1/traces`, `POST /v1/metrics` and `POST /v1/logs` (axum),
+//!   protobuf and JSON.
 //! - `remote_write`: Prometheus remote write 1.0 `POST /prometheus/api/v1/write` (snappy
 //!   protobuf), validated per series, into [`MetricStore::append`].
 //! - `tenant`: `X-Scope-OrgID` → [`TenantId`](sightline_model::TenantId).
@@ -31,6 +33,9 @@
 //! `sightline_collector_points_received_total{protocol}`,
 //! `sightline_collector_points_rejected_total{reason}` and
 //! `sightline_dropped_total{signal="metrics",reason}`.
+//! OTLP logs add `sightline_collector_records_received_total{protocol,signal="logs"}`,
+//! `sightline_collector_records_rejected_total{signal="logs",reason}` and
+//! `sightline_dropped_total{signal="logs",reason}`.
 //! Remote write adds `sightline_remote_write_samples_received_total`,
 //! `sightline_dropped_total{signal="metrics",reason}` and `protocol="remote_write"`.
 //!
@@ -49,13 +54,13 @@ mod tenant;
 use std::sync::Arc;
 
 use sightline_store::otlp::metrics::{DeltaToCumulative, DeltaToCumulativeConfig};
-use sightline_store::{MetricStore, SpanStore};
+use sightline_store::{LogStore, MetricStore, SpanStore};
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 
 pub use config::CollectorConfig;
 pub use error::Error;
-pub use http::{METRICS_PATH, TRACES_PATH};
+pub use http::{LOGS_PATH, METRICS_PATH, TRACES_PATH};
 pub use remote_write::REMOTE_WRITE_PATH;
 pub use tenant::TENANT_HEADER;
 
@@ -72,6 +77,8 @@ struct CollectorInner {
     store: SpanStore,
     /// Where metric samples go (OTLP metrics, remote write).
     metrics: MetricStore,
+    /// Where OTLP log records go.
+    logs: LogStore,
     /// Running totals of OTLP delta streams, shared by both protocols.
     deltas: Arc<DeltaToCumulative>,
     budget: ByteBudget,
@@ -79,7 +86,12 @@ struct CollectorInner {
 
 impl Collector {
     /// Creates the collector state shared by the gRPC and HTTP receivers.
-    pub fn new(config: CollectorConfig, store: SpanStore, metrics: MetricStore) -> Self {
+    pub fn new(
+        config: CollectorConfig,
+        store: SpanStore,
+        metrics: MetricStore,
+        logs: LogStore,
+    ) -> Self {
         let budget = ByteBudget::new(config.max_in_flight_bytes);
         let deltas = Arc::new(DeltaToCumulative::new(DeltaToCumulativeConfig {
             max_streams: config.max_delta_streams,
@@ -90,13 +102,15 @@ impl Collector {
                 config,
                 store,
                 metrics,
+                logs,
                 deltas,
                 budget,
             }),
         }
     }
 
-    /// Returns the router serving OTLP/HTTP `POST /v1/traces` and `POST /v1/metrics`, to be
+    /// Returns the router serving OTLP/HTTP `POST /v1/traces`, `POST /v1/metrics` and
+    /// `POST /v1/logs`, to be
     /// merged into the binary's HTTP server or served with [`serve_http`].
     pub fn http_router(&self) -> axum::Router {
         http::otlp_router(self.clone())

@@ -1,8 +1,9 @@
-//! The HTTP routers (`native`, `jaeger`, `prometheus`) and what they share: state, tenant
+//! The HTTP routers (`native`, `logs`, `jaeger`, `prometheus`) and what they share: state, tenant
 //! selection, self-metrics, and loading traces from the store with assembly kept off the
 //! reactor.
 
 pub(crate) mod jaeger;
+pub(crate) mod logs;
 pub(crate) mod loki;
 pub(crate) mod native;
 pub(crate) mod prometheus;
@@ -16,7 +17,7 @@ use axum::response::Response;
 use futures::{StreamExt, TryStreamExt};
 use http::HeaderMap;
 use sightline_model::{SpanRow, TenantId, TraceId};
-use sightline_store::{MetricStore, SpanStore};
+use sightline_store::{LogStore, MetricStore, SpanStore};
 
 use crate::error::Error;
 use crate::trace::{assemble_trace, AssembledTrace};
@@ -34,6 +35,10 @@ pub(crate) struct AppState {
     pub(crate) store: SpanStore,
     /// Metric samples, for the Prometheus API.
     pub(crate) metrics: MetricStore,
+    /// Log records, for the native log API (and LogQL).
+    pub(crate) logs: LogStore,
+    /// Bounds concurrent live-tail subscribers (see `logs::tail`).
+    pub(crate) tail_permits: Arc<tokio::sync::Semaphore>,
     pub(crate) config: Arc<QueryConfig>,
     /// Bounds concurrent PromQL evaluations (see `prometheus::new_query_permits`).
     pub(crate) promql_permits: Arc<tokio::sync::Semaphore>,

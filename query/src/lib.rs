@@ -11,6 +11,7 @@
 //! - [`logql`]: LogQL text → streams or samples: parse, evaluate over a
 //!   [`logql::LogSource`] (the log store, or [`logql::InMemoryLogs`] in tests).
 //! - `api`: the HTTP routers: `api::native` (`/api/v1`, JSON for the UI and OTLP export),
+//!   `api::logs` (`/api/v1/logs`, search, histogram, live tail, a trace's logs),
 //!   `api::jaeger` (`/jaeger/api`, Jaeger's `structuredResponse` shapes) and
 //!   `api::prometheus` (`/prometheus/api/v1`, Prometheus' HTTP API for Grafana); tenant
 //!   selection and self-metrics shared by all.
@@ -43,7 +44,7 @@ mod api;
 use std::sync::Arc;
 
 use serde::Deserialize;
-use sightline_store::{MetricStore, SpanStore};
+use sightline_store::{LogStore, MetricStore, SpanStore};
 
 pub use error::Error;
 
@@ -103,24 +104,37 @@ impl QueryConfig {
     }
 }
 
-/// Builds the query HTTP router: the native API under `/api/v1`, the Jaeger query API under
-/// `/jaeger/api` and the Prometheus HTTP API under `/prometheus/api/v1`. The binary adds
-/// `/metrics`, `/healthz` and `/readyz` and serves it.
+/// Builds the query HTTP router: the native API under `/api/v1` (traces and logs), the Jaeger
+/// query API under `/jaeger/api`, the Prometheus HTTP API under `/prometheus/api/v1` and
+/// Loki's query API under `/loki/api/v1` (over the log store). The binary adds `/metrics`,
+/// `/healthz` and `/readyz` and serves it.
 ///
 /// Every request records `sightline_query_duration_seconds{api,endpoint}` and
 /// `sightline_query_requests_total{api,endpoint,status}`, where `endpoint` is the matched route
 /// template.
-pub fn router(store: SpanStore, metrics: MetricStore, config: QueryConfig) -> axum::Router {
+pub fn router(
+    store: SpanStore,
+    metrics: MetricStore,
+    logs: LogStore,
+    config: QueryConfig,
+) -> axum::Router {
     let state = api::AppState {
         store,
         metrics,
+        logs,
+        tail_permits: api::logs::new_tail_permits(),
         config: Arc::new(config),
         promql_permits: api::prometheus::new_query_permits(),
     };
+    let loki = loki_router(Arc::new(state.logs.clone()), (*state.config).clone());
     axum::Router::new()
-        .nest("/api/v1", api::native::router(state.clone()))
+        .nest(
+            "/api/v1",
+            api::native::router(state.clone()).merge(api::logs::router(state.clone())),
+        )
         .nest("/jaeger/api", api::jaeger::router(state.clone()))
         .nest("/prometheus/api/v1", api::prometheus::router(state))
+        .merge(loki)
 }
 
 /// Builds Loki's query API (`/loki/api/v1/...`: `query_range`, `query`, `labels`,

@@ -107,13 +107,19 @@ async fn test_api(config: QueryConfig) -> TestApi {
     })
     .await
     .unwrap();
+    let logs = sightline_store::LogStore::open(StoreConfig {
+        data_dir: dir.path().join("logs"),
+        ..StoreConfig::default()
+    })
+    .await
+    .unwrap();
     let outcome = metrics
         .append(&TenantId::default_tenant(), fixture_batch())
         .await
         .unwrap();
     assert_eq!(outcome.rejected_samples, 0);
     TestApi {
-        app: router(spans, metrics.clone(), config),
+        app: router(spans, metrics.clone(), logs, config),
         metrics,
         _dir: dir,
     }

@@ -72,6 +72,15 @@ async fn metric_store(dir: &tempfile::TempDir) -> MetricStore {
     .unwrap()
 }
 
+async fn log_store(dir: &tempfile::TempDir) -> sightline_store::LogStore {
+    sightline_store::LogStore::open(StoreConfig {
+        data_dir: dir.path().join("logs"),
+        ..StoreConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
 async fn store_with_trace(dir: &tempfile::TempDir) -> SpanStore {
     let store = SpanStore::open(StoreConfig {
         data_dir: dir.path().to_path_buf(),
@@ -149,6 +158,7 @@ async fn native_trace_formats_and_errors() {
     let app = router(
         store_with_trace(&dir).await,
         metric_store(&dir).await,
+        log_store(&dir).await,
         QueryConfig::default(),
     );
 
@@ -198,6 +208,7 @@ async fn native_search() {
     let app = router(
         store_with_trace(&dir).await,
         metric_store(&dir).await,
+        log_store(&dir).await,
         QueryConfig::default(),
     );
 
@@ -221,6 +232,7 @@ async fn jaeger_api() {
     let app = router(
         store_with_trace(&dir).await,
         metric_store(&dir).await,
+        log_store(&dir).await,
         QueryConfig::default(),
     );
 
@@ -272,6 +284,7 @@ async fn tenants_are_kept_apart() {
     let app = router(
         store_with_trace(&dir).await,
         metric_store(&dir).await,
+        log_store(&dir).await,
         config,
     );
     let uri = format!("/api/v1/traces/{TRACE}");

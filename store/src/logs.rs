@@ -10,6 +10,8 @@
 //! - [`filter`]: the query language ([`LogFilter`]), evaluated on the index and in memory.
 //! - [`query`]: [`LogQuery`], [`LogPage`], [`LogCursor`], [`LogHistogram`].
 //! - `collect`: tantivy collectors ordering hits by (time, sequence) and counting buckets.
+//! - `replay`: opening: day indexes, then the WAL replayed into the head, skipping what an
+//!   index already holds.
 //!
 //! Write path: [`LogStore::append`] → WAL (`{data_dir}/wal-logs`, group-commit fsync) →
 //! head (sequence numbers, tail subscribers) → ack. About every
@@ -30,6 +32,7 @@ pub mod filter;
 mod head;
 mod index;
 pub mod query;
+mod replay;
 mod schema;
 
 use std::collections::{BTreeMap, HashSet};
@@ -46,7 +49,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::StoreConfig;
 use crate::error::Error;
-use crate::wal::{self, Rotation, WalHead, WalRecord, WalWriter};
+use crate::wal::{self, Rotation, WalRecord, WalWriter};
 pub use filter::{FilterParseError, LogFilter};
 use head::{HeadBlock, LogEntry, LogHeads};
 pub use head::{TailBatch, TAIL_CHANNEL_CAPACITY};
@@ -109,7 +112,7 @@ impl LogStore {
         let data_dir = config.data_dir.clone();
         let max_batch = config.wal_group_commit_max_batch;
         let (indexes, heads, wal_dir, next_segment, replayed) =
-            tokio::task::spawn_blocking(move || open_blocking(&data_dir))
+            tokio::task::spawn_blocking(move || replay::open_blocking(&data_dir))
                 .await
                 .map_err(|error| Error::Task {
                     what: "log store open",
@@ -186,6 +189,20 @@ impl LogStore {
             search_blocking(&heads, &indexes, &tenant, Arc::new(query))
         })
         .await
+    }
+
+    /// Like [`LogStore::search`], on the calling thread, for callers already on a blocking
+    /// thread (query engines that pull pages in a loop).
+    ///
+    /// # Errors
+    /// As [`LogStore::search`].
+    pub fn search_blocking(&self, tenant: &TenantId, query: LogQuery) -> Result<LogPage, Error> {
+        search_blocking(
+            &self.inner.heads,
+            &self.inner.indexes,
+            tenant,
+            Arc::new(query),
+        )
     }
 
     /// Counts the records matching `query` (its cursor and limit are ignored) in `buckets`
@@ -519,72 +536,6 @@ fn search_blocking(
         .then(|| hits.last().map(LogHit::cursor))
         .flatten();
     Ok(LogPage { hits, next_cursor })
-}
-
-type Opened = (Arc<LogIndexes>, Arc<LogHeads>, PathBuf, u64, Vec<PathBuf>);
-
-fn open_blocking(data_dir: &Path) -> Result<Opened, Error> {
-    let wal_dir = data_dir.join("wal-logs");
-    std::fs::create_dir_all(&wal_dir).map_err(|source| Error::Io {
-        operation: "create log wal directory",
-        path: wal_dir.clone(),
-        source,
-    })?;
-    let indexes = Arc::new(LogIndexes::open(&data_dir.join("logs"))?);
-    let next_sequence = indexes.max_committed_sequence().map_or(0, |max| max + 1);
-    let heads = Arc::new(LogHeads::new(next_sequence));
-    let started = std::time::Instant::now();
-    let segments = wal::list_segments(&wal_dir)?;
-    let next_segment = segments.last().map_or(0, |(sequence, _)| sequence + 1);
-    let (mut replayed_records, mut skipped_records) = (0usize, 0usize);
-    let mut replayed = Vec::new();
-    for (segment_sequence, path) in segments {
-        let segment = wal::read_segment::<LogWalBatch>(&path)?;
-        if let Some(damage) = &segment.damage {
-            metrics::counter!("sightline_wal_damaged_segments_total").increment(1);
-            tracing::warn!(segment = %path.display(), damage, valid_bytes = segment.valid_bytes, "log wal segment ends in a damaged record; replayed what precedes it");
-        }
-        let mut entries = Vec::new();
-        for (record, frame_len) in segment.records {
-            let arrival = record.batch.arrival_unix_nano;
-            let rows: Vec<_> = record
-                .batch
-                .batch
-                .into_rows()
-                .into_iter()
-                .filter(|row| {
-                    let time = row.record.effective_time_unix_nano();
-                    let day = day_of(if time == 0 { arrival } else { time });
-                    let committed = indexes
-                        .get(&record.tenant, day)
-                        .and_then(|index| index.committed())
-                        .is_some_and(|payload| payload.wal_segment >= segment_sequence);
-                    skipped_records += usize::from(committed);
-                    !committed
-                })
-                .collect();
-            replayed_records += rows.len();
-            if !rows.is_empty() {
-                entries.push(LogEntry {
-                    tenant: record.tenant,
-                    approx_bytes: frame_len as u64 * 2 + rows.len() as u64 * HEAD_BYTES_PER_RECORD,
-                    rows,
-                    arrival_unix_nano: arrival,
-                });
-            }
-        }
-        heads.apply(entries);
-        replayed.push(path);
-    }
-    tracing::info!(
-        segments = replayed.len(),
-        replayed_records,
-        skipped_records,
-        indexes = indexes.all().len(),
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "replayed log write-ahead log"
-    );
-    Ok((indexes, heads, wal_dir, next_segment, replayed))
 }
 
 fn encode(record: WalRecord<LogWalBatch>) -> Result<(Vec<u8>, LogEntry), Error> {

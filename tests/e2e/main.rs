@@ -5,6 +5,7 @@ mod crash;
 mod fixtures;
 mod ingest_errors;
 mod jaeger_api;
+mod logs_otlp;
 mod metrics_otlp;
 mod native_api;
 mod ops;

@@ -8,6 +8,7 @@
 use std::convert::Infallible;
 use std::task::{Context, Poll};
 
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::LogsServiceServer;
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
     MetricsService, MetricsServiceServer,
 };
@@ -22,6 +23,7 @@ use tonic::codegen::{BoxFuture, StdError};
 use tonic::server::NamedService;
 use tower::Service;
 
+use super::otlp_logs::{logs_service, GrpcLogsService};
 use super::{trace_service, GrpcTraceService, ReservationSlot, PROTOCOL};
 use crate::decode::convert_off_reactor;
 use crate::error::{grpc_code_for_class, Error};
@@ -102,19 +104,22 @@ async fn export(
 }
 
 /// The OTLP gRPC services on one server, routed by path: metrics exports to the metrics
-/// service, everything else to the trace service (which answers UNIMPLEMENTED for unknown
-/// methods). A two-way match instead of tonic's router, which needs an extra feature.
+/// service, logs exports to the logs service, everything else to the trace service (which
+/// answers UNIMPLEMENTED for unknown methods). A match instead of tonic's router, which needs
+/// an extra feature.
 #[derive(Clone)]
 pub(crate) struct OtlpGrpcRoutes {
     traces: TraceServiceServer<GrpcTraceService>,
     metrics: MetricsServiceServer<GrpcMetricsService>,
+    logs: LogsServiceServer<GrpcLogsService>,
 }
 
 /// Builds the routes for a collector.
 pub(crate) fn otlp_routes(collector: Collector) -> OtlpGrpcRoutes {
     OtlpGrpcRoutes {
         traces: trace_service(collector.clone()),
-        metrics: metrics_service(collector),
+        metrics: metrics_service(collector.clone()),
+        logs: logs_service(collector),
     }
 }
 
@@ -128,24 +133,29 @@ where
     type Future = BoxFuture<Self::Response, Self::Error>;
 
     fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        // Both generated services are always ready; poll them anyway, as the contract asks.
+        // The generated services are always ready; poll them anyway, as the contract asks.
         match Service::<http::Request<B>>::poll_ready(&mut self.traces, context) {
-            Poll::Ready(Ok(())) => {
-                Service::<http::Request<B>>::poll_ready(&mut self.metrics, context)
-            }
-            other => other,
+            Poll::Ready(Ok(())) => {}
+            other => return other,
         }
+        match Service::<http::Request<B>>::poll_ready(&mut self.metrics, context) {
+            Poll::Ready(Ok(())) => {}
+            other => return other,
+        }
+        Service::<http::Request<B>>::poll_ready(&mut self.logs, context)
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let path = request.uri().path();
-        let metrics_prefix = <MetricsServiceServer<GrpcMetricsService> as NamedService>::NAME;
-        let is_metrics = path
-            .strip_prefix('/')
-            .and_then(|rest| rest.strip_prefix(metrics_prefix))
-            .is_some_and(|rest| rest.starts_with('/'));
-        if is_metrics {
+        let is_service = |name: &str| {
+            path.strip_prefix('/')
+                .and_then(|rest| rest.strip_prefix(name))
+                .is_some_and(|rest| rest.starts_with('/'))
+        };
+        if is_service(<MetricsServiceServer<GrpcMetricsService> as NamedService>::NAME) {
             self.metrics.call(request)
+        } else if is_service(<LogsServiceServer<GrpcLogsService> as NamedService>::NAME) {
+            self.logs.call(request)
         } else {
             self.traces.call(request)
         }

@@ -15,11 +15,13 @@ async fn start(config: CollectorConfig) -> (String, CancellationToken, tempfile:
         ..StoreConfig::default()
     };
     let store = SpanStore::open(store_config.clone()).await.unwrap();
-    let metrics = MetricStore::open(store_config).await.unwrap();
+    let metrics = MetricStore::open(store_config.clone()).await.unwrap();
+    let logs = sightline_store::LogStore::open(store_config).await.unwrap();
+
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let shutdown = CancellationToken::new();
-    let collector = Collector::new(config, store, metrics);
+    let collector = Collector::new(config, store, metrics, logs);
     tokio::spawn(serve_grpc(collector, listener, shutdown.clone()));
     (address, shutdown, dir)
 }

@@ -21,8 +21,10 @@ async fn collector(config: CollectorConfig) -> (Collector, tempfile::TempDir) {
         ..StoreConfig::default()
     };
     let store = SpanStore::open(store_config.clone()).await.unwrap();
-    let metrics = MetricStore::open(store_config).await.unwrap();
-    (Collector::new(config, store, metrics), dir)
+    let metrics = MetricStore::open(store_config.clone()).await.unwrap();
+    let logs = sightline_store::LogStore::open(store_config).await.unwrap();
+
+    (Collector::new(config, store, metrics, logs), dir)
 }
 
 fn post(headers: &[(&str, &str)], body: Vec<u8>) -> Request {

@@ -25,8 +25,10 @@ async fn collector_with(
     let spans = sightline_store::SpanStore::open(store_config.clone())
         .await
         .unwrap();
-    let metrics = MetricStore::open(store_config).await.unwrap();
-    (Collector::new(config, spans, metrics), dir)
+    let metrics = MetricStore::open(store_config.clone()).await.unwrap();
+    let logs = sightline_store::LogStore::open(store_config).await.unwrap();
+
+    (Collector::new(config, spans, metrics, logs), dir)
 }
 
 async fn collector() -> (Collector, tempfile::TempDir) {

@@ -29,11 +29,13 @@ async fn start(
         ..StoreConfig::default()
     };
     let store = SpanStore::open(store_config.clone()).await.unwrap();
-    let metrics = MetricStore::open(store_config).await.unwrap();
+    let metrics = MetricStore::open(store_config.clone()).await.unwrap();
+    let logs = sightline_store::LogStore::open(store_config).await.unwrap();
+
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let shutdown = CancellationToken::new();
-    let collector = Collector::new(config, store, metrics.clone());
+    let collector = Collector::new(config, store, metrics.clone(), logs);
     tokio::spawn(serve_grpc(collector, listener, shutdown.clone()));
     (address, metrics, shutdown, dir)
 }

@@ -88,8 +88,14 @@ async fn collector(
         ..StoreConfig::default()
     });
     let store = SpanStore::open(store_config.clone()).await.unwrap();
-    let metrics = MetricStore::open(store_config).await.unwrap();
-    (Collector::new(config, store, metrics.clone()), metrics, dir)
+    let metrics = MetricStore::open(store_config.clone()).await.unwrap();
+    let logs = sightline_store::LogStore::open(store_config).await.unwrap();
+
+    (
+        Collector::new(config, store, metrics.clone(), logs),
+        metrics,
+        dir,
+    )
 }
 
 fn post(headers: &[(&str, &str)], body: Vec<u8>) -> Request {

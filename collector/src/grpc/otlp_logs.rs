@@ -1,0 +1,92 @@
+//! OTLP/gRPC `opentelemetry.proto.collector.logs.v1.LogsService/Export`, served next to the
+//! trace and metrics services by [`super::otlp_routes`].
+//!
+//! The same budget layer, size limit and compression as for traces apply; validation runs
+//! on the blocking pool for large messages, then the records go to
+//! [`LogStore::append`](sightline_store::LogStore::append). Rejected records are answered in
+//! `partial_success.rejected_log_records`.
+
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use prost::Message;
+use sightline_store::otlp::logs::logs_from_otlp;
+use tonic::codec::CompressionEncoding;
+
+use super::{ReservationSlot, PROTOCOL};
+use crate::decode::convert_off_reactor;
+use crate::error::{grpc_code_for_class, Error};
+use crate::handoff::otlp_logs::{hand_off_logs, record_logs_success, LogsExportOutcome};
+use crate::handoff::{record_failure, record_request_bytes};
+use crate::tenant::{resolve_tenant, TENANT_HEADER};
+use crate::Collector;
+
+/// Builds the tonic logs service with compression and the decoded-size limit set.
+pub(crate) fn logs_service(collector: Collector) -> LogsServiceServer<GrpcLogsService> {
+    let max_message_bytes =
+        usize::try_from(collector.config().max_body_size_bytes).unwrap_or(usize::MAX);
+    LogsServiceServer::new(GrpcLogsService { collector })
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip)
+        .max_decoding_message_size(max_message_bytes)
+}
+
+/// The `LogsService` implementation.
+pub(crate) struct GrpcLogsService {
+    collector: Collector,
+}
+
+#[tonic::async_trait]
+impl LogsService for GrpcLogsService {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportLogsServiceRequest>,
+    ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
+        match export(&self.collector, request).await {
+            Ok(outcome) => {
+                record_logs_success(PROTOCOL, &outcome);
+                Ok(tonic::Response::new(outcome.to_response()))
+            }
+            Err(error) => {
+                let message = record_failure(PROTOCOL, &error);
+                Err(tonic::Status::new(
+                    grpc_code_for_class(error.class()),
+                    message,
+                ))
+            }
+        }
+    }
+}
+
+async fn export(
+    collector: &Collector,
+    request: tonic::Request<ExportLogsServiceRequest>,
+) -> Result<LogsExportOutcome, Error> {
+    let tenant = resolve_tenant(
+        collector.config().multi_tenancy,
+        request
+            .metadata()
+            .get(TENANT_HEADER)
+            .map(|value| value.as_encoded_bytes()),
+    )?;
+    let mut reservation = request
+        .extensions()
+        .get::<ReservationSlot>()
+        .and_then(ReservationSlot::take);
+    let message = request.into_inner();
+    let encoded_len = message.encoded_len();
+    record_request_bytes(PROTOCOL, encoded_len);
+    if let Some(reservation) = reservation.as_mut() {
+        reservation.shrink_to(encoded_len as u64);
+    }
+    let decoded = convert_off_reactor(message, encoded_len, logs_from_otlp).await?;
+    let outcome = hand_off_logs(&collector.inner.logs, &tenant, PROTOCOL, decoded).await?;
+    drop(reservation);
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests;

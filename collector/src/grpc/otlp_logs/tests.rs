@@ -1,0 +1,72 @@
+//! `LogsService/Export` through a real tonic client, into a real [`LogStore`], next to the
+//! trace service on the same server.
+
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use sightline_model::TenantId;
+use sightline_store::logs::{LogFilter, LogQuery};
+use sightline_store::{LogStore, MetricStore, SpanStore, StoreConfig};
+use tokio_util::sync::CancellationToken;
+
+use super::*;
+use crate::{serve_grpc, CollectorConfig};
+
+fn record(body: &str, span_id: Vec<u8>) -> LogRecord {
+    LogRecord {
+        time_unix_nano: 1_700_000_000_000_000_000,
+        severity_number: 17,
+        severity_text: "ERROR".into(),
+        body: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(body.into())),
+        }),
+        span_id,
+        ..LogRecord::default()
+    }
+}
+
+#[tokio::test]
+async fn export_stores_records_and_reports_rejections() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_config = StoreConfig {
+        data_dir: dir.path().to_path_buf(),
+        ..StoreConfig::default()
+    };
+    let store = SpanStore::open(store_config.clone()).await.unwrap();
+    let metrics = MetricStore::open(store_config.clone()).await.unwrap();
+    let logs = LogStore::open(store_config).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let shutdown = CancellationToken::new();
+    let collector = Collector::new(CollectorConfig::default(), store, metrics, logs.clone());
+    tokio::spawn(serve_grpc(collector, listener, shutdown.clone()));
+
+    let mut client = LogsServiceClient::connect(address).await.unwrap();
+    let request = ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            scope_logs: vec![ScopeLogs {
+                log_records: vec![
+                    record("disk full on /var", vec![1; 8]),
+                    record("bad span id", vec![1; 3]),
+                ],
+                ..ScopeLogs::default()
+            }],
+            ..ResourceLogs::default()
+        }],
+    };
+    let response = client.export(request).await.unwrap().into_inner();
+    let partial = response.partial_success.unwrap();
+    assert_eq!(partial.rejected_log_records, 1);
+    assert!(partial.error_message.contains("invalid span id"));
+    let query = LogQuery {
+        filter: LogFilter::parse("\"disk full\" level:error").unwrap(),
+        ..LogQuery::default()
+    };
+    let hits = logs
+        .search(&TenantId::default_tenant(), query)
+        .await
+        .unwrap()
+        .hits;
+    assert_eq!(hits.len(), 1);
+    shutdown.cancel();
+}
