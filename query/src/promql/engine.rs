@@ -29,9 +29,9 @@ pub struct Engine {
     /// The resolution of a subquery written without one (`x[5m:]`); Prometheus uses the
     /// global evaluation interval, 1 minute by default.
     pub default_subquery_step: Duration,
-    /// How many samples one query may select plus subquery steps it may evaluate, summed over
-    /// all its evaluation steps (in the spirit of Prometheus' `--query.max-samples`, 50
-    /// million by default); a guard against queries that would run for hours.
+    /// How many samples one evaluation step may select plus subquery steps it may evaluate
+    /// (in the spirit of Prometheus' `--query.max-samples`, 50 million by default, which
+    /// bounds the samples held at once); the query timeout bounds the work over all steps.
     pub max_samples: i64,
 }
 
@@ -219,6 +219,10 @@ impl Engine {
         let mut timestamp_ms = start_ms;
         while timestamp_ms <= end_ms {
             source.check_interrupted()?;
+            // The limit bounds what one step holds, as Prometheus' `--query.max-samples`
+            // bounds the samples loaded at once, not the sum over a long range query's steps;
+            // the query timeout bounds the total work.
+            evaluator.sample_budget.set(self.max_samples);
             match evaluator.eval(&expr, timestamp_ms)? {
                 Val::Scalar(value) => by_labels
                     .entry(Labels::default())

@@ -394,3 +394,38 @@ fn huge_queries_are_rejected_before_parsing() {
         Error::Parse { .. }
     ));
 }
+
+#[test]
+fn the_sample_limit_bounds_each_step_not_the_whole_range_query() {
+    let mut source = InMemorySeries::new();
+    source.append(
+        Labels::new([("__name__", "c")]),
+        (0..=600).map(|i| (i * 15_000, i as f64)),
+    );
+    // Each step's `rate(c[5m])` reads 20 samples; 121 steps read 2,420 in all.
+    let engine = Engine {
+        max_samples: 100,
+        ..Engine::default()
+    };
+    let matrix = engine
+        .range_query(
+            &source,
+            "rate(c[5m])",
+            30 * MINUTE_MS,
+            150 * MINUTE_MS,
+            MINUTE_MS,
+        )
+        .unwrap();
+    assert_eq!(matrix[0].points.len(), 121);
+    // One step over the limit still fails.
+    let error = engine
+        .range_query(
+            &source,
+            "rate(c[1h])",
+            90 * MINUTE_MS,
+            90 * MINUTE_MS,
+            MINUTE_MS,
+        )
+        .unwrap_err();
+    assert!(error.to_string().contains("too many samples"), "{error}");
+}
