@@ -589,4 +589,6 @@ fn now_unix_nano() -> u64 {
 }
 
 #[cfg(test)]
+mod measure;
+#[cfg(test)]
 mod tests;

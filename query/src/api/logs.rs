@@ -267,7 +267,89 @@ async fn trace_logs(
 
 #[cfg(test)]
 mod tests {
+    use http_body_util::BodyExt;
+    use sightline_model::{AnyValue, LogBatch, LogRecord, ResourceLogs, ScopeLogs, TenantId};
+    use sightline_store::{LogStore, MetricStore, SpanStore, StoreConfig};
+    use tower::ServiceExt;
+
     use super::*;
+
+    fn one_record(body: &str) -> LogBatch {
+        LogBatch {
+            resources: vec![ResourceLogs {
+                scopes: vec![ScopeLogs {
+                    logs: vec![LogRecord {
+                        time_unix_nano: now_unix_nano(),
+                        severity_number: 17,
+                        body: Some(AnyValue::String(body.to_string())),
+                        ..LogRecord::default()
+                    }],
+                    ..ScopeLogs::default()
+                }],
+                ..ResourceLogs::default()
+            }],
+        }
+    }
+
+    #[tokio::test]
+    async fn search_and_live_tail_over_http() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = StoreConfig {
+            data_dir: dir.path().to_path_buf(),
+            ..StoreConfig::default()
+        };
+        let logs = LogStore::open(config.clone()).await.unwrap();
+        let app = crate::router(
+            SpanStore::open(config.clone()).await.unwrap(),
+            MetricStore::open(config).await.unwrap(),
+            logs.clone(),
+            crate::QueryConfig::default(),
+        );
+        let tenant = TenantId::default_tenant();
+        logs.append(&tenant, one_record("disk almost full"))
+            .await
+            .unwrap();
+        let response = app
+            .clone()
+            .oneshot(
+                http::Request::get("/api/v1/logs?q=disk&severity=error")
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), http::StatusCode::OK);
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["records"][0]["body"], "disk almost full", "{json}");
+        assert_eq!(json["records"][0]["body_type"], "string");
+
+        let response = app
+            .oneshot(
+                http::Request::get("/api/v1/logs/tail?q=%22cpu%20hot%22")
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), http::StatusCode::OK);
+        let mut body = response.into_body();
+        logs.append(&tenant, one_record("ignored line"))
+            .await
+            .unwrap();
+        logs.append(&tenant, one_record("cpu hot on node 3"))
+            .await
+            .unwrap();
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(5), body.frame())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let text = String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap();
+        assert!(text.starts_with("event: log"), "{text}");
+        assert!(text.contains("cpu hot on node 3"), "{text}");
+        assert!(!text.contains("ignored"), "{text}");
+    }
 
     fn params(pairs: &[(&str, &str)]) -> QueryParams {
         QueryParams::new(
