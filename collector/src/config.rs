@@ -1,13 +1,19 @@
-//! [`CollectorConfig`]: receiver limits and tenancy. The binary layers file, env and flags on
-//! top of [`CollectorConfig::default`].
+//! [`CollectorConfig`]: receiver limits, tenancy, and the processors that derive span metrics
+//! and the service graph. The binary layers file, env and flags on top of
+//! [`CollectorConfig::default`].
 
 use serde::Deserialize;
 
 /// One mebibyte, for the defaults.
 const MIB: u64 = 1024 * 1024;
 
-/// Settings of the OTLP receivers (gRPC and HTTP).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// Tempo's default duration buckets: 2 ms doubling twelve times, up to 4.096 s.
+const DEFAULT_HISTOGRAM_BUCKETS: [f64; 12] = [
+    0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024, 2.048, 4.096,
+];
+
+/// Settings of the OTLP receivers (gRPC and HTTP) and of the span processors.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CollectorConfig {
     /// Largest accepted export request body in bytes, checked against the declared length, the
@@ -31,6 +37,37 @@ pub struct CollectorConfig {
     /// Seconds after which a delta metric stream without new points is forgotten. Default
     /// 600.
     pub delta_stream_stale_after_secs: u64,
+    /// Derives `traces_span_metrics_calls_total` and the `traces_span_metrics_duration_seconds`
+    /// histogram from every accepted span, by service, span name, kind and status. Default
+    /// true.
+    pub span_metrics_enabled: bool,
+    /// Derives the service graph (`traces_service_graph_request_total`, `..._failed_total`,
+    /// `..._request_server_seconds`, `..._request_client_seconds`) from client/server and
+    /// producer/consumer span pairs. Default true.
+    pub service_graph_enabled: bool,
+    /// Extra span-metrics labels: attribute keys (such as `http.route` or
+    /// `deployment.environment`) looked up on the span, then on its resource, and sanitised
+    /// into label names (`http_route`). Every distinct value makes new series. Default none.
+    pub span_metrics_dimensions: Vec<String>,
+    /// Upper bounds, in seconds, of the duration histograms' buckets (span metrics and the
+    /// service graph), ascending; `+Inf` is implied. Default Tempo's: 0.002 doubling to 4.096.
+    pub histogram_buckets: Vec<f64>,
+    /// Seconds between writes of the derived series to the metric store; every series is
+    /// written with its running total each time, stamped with the write time. Default 15.
+    pub flush_interval_seconds: u64,
+    /// Seconds a client or server span waits for the other half of its service-graph edge.
+    /// Unpaired spans then expire (`sightline_service_graph_expired_total`); a client span
+    /// naming its peer (`peer.service`, `messaging.system`, `server.address`) becomes an edge
+    /// to a virtual node. Default 10.
+    pub service_graph_wait_seconds: u64,
+    /// Unpaired spans held per tenant while they wait; further ones are dropped and counted in
+    /// `sightline_service_graph_dropped_total`. Default 10000.
+    pub service_graph_max_items: usize,
+    /// Derived series (each `_bucket`, `_sum` and `_count` counts) kept per tenant by both
+    /// processors together; spans that would start a series beyond it are left out of the
+    /// derived metrics and counted in `sightline_processors_series_refused_total`. Default
+    /// 100000.
+    pub max_series_per_tenant: usize,
 }
 
 impl Default for CollectorConfig {
@@ -42,6 +79,57 @@ impl Default for CollectorConfig {
             multi_tenancy: false,
             max_delta_streams: 100_000,
             delta_stream_stale_after_secs: 600,
+            span_metrics_enabled: true,
+            service_graph_enabled: true,
+            span_metrics_dimensions: Vec::new(),
+            histogram_buckets: DEFAULT_HISTOGRAM_BUCKETS.to_vec(),
+            flush_interval_seconds: 15,
+            service_graph_wait_seconds: 10,
+            service_graph_max_items: 10_000,
+            max_series_per_tenant: 100_000,
+        }
+    }
+}
+
+impl CollectorConfig {
+    /// Checks the processor settings and returns one line per problem, naming the key.
+    /// [`Collector::new`](crate::Collector::new) runs with the defaults in place of values
+    /// found wrong here (and logs why), so the binary should refuse to start on them first.
+    ///
+    /// # Errors
+    /// Every problem found.
+    pub fn validate(&self) -> Result<(), Vec<String>> {
+        let mut problems = Vec::new();
+        if let Err(problem) = crate::processors::check_histogram_buckets(&self.histogram_buckets) {
+            problems.push(format!("invalid collector.histogram_buckets: {problem}"));
+        }
+        for (key, value) in [
+            ("flush_interval_seconds", self.flush_interval_seconds),
+            (
+                "service_graph_wait_seconds",
+                self.service_graph_wait_seconds,
+            ),
+            (
+                "service_graph_max_items",
+                self.service_graph_max_items as u64,
+            ),
+            ("max_series_per_tenant", self.max_series_per_tenant as u64),
+        ] {
+            if value == 0 {
+                problems.push(format!(
+                    "invalid value 0 for collector.{key}: must be at least 1"
+                ));
+            }
+        }
+        problems.extend(
+            crate::processors::check_dimensions(&self.span_metrics_dimensions)
+                .into_iter()
+                .map(|problem| format!("invalid collector.span_metrics_dimensions: {problem}")),
+        );
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
         }
     }
 }
@@ -57,5 +145,22 @@ mod tests {
         let parsed: CollectorConfig = serde_json::from_str(r#"{"multi_tenancy":true}"#).unwrap();
         assert!(parsed.multi_tenancy);
         assert!(serde_json::from_str::<CollectorConfig>(r#"{"max_body_size":1}"#).is_err());
+    }
+
+    #[test]
+    fn processor_settings_are_validated() {
+        assert_eq!(CollectorConfig::default().validate(), Ok(()));
+        let config = CollectorConfig {
+            histogram_buckets: vec![0.5, 0.1],
+            flush_interval_seconds: 0,
+            span_metrics_dimensions: vec!["http.route".into(), "span.name".into(), "!".into()],
+            ..CollectorConfig::default()
+        };
+        let problems = config.validate().unwrap_err();
+        assert_eq!(problems.len(), 4, "{problems:?}");
+        assert!(problems[0].contains("histogram_buckets"));
+        assert!(problems[1].contains("flush_interval_seconds"));
+        assert!(problems[2].contains("span.name"), "{problems:?}");
+        assert!(problems[3].contains("\"!\""), "{problems:?}");
     }
 }

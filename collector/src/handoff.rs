@@ -1,23 +1,26 @@
 //! Decoded spans → the store: counts what was received and rejected, appends the accepted spans
-//! with [`SpanStore::append`] (which resolves once they are durable), and records the outcome
-//! of every request for both protocols. [`otlp_metrics`] does the same for OTLP metrics, and
-//! [`otlp_logs`] for OTLP logs.
+//! with [`SpanStore::append`] (which resolves once they are durable), feeds them to the span
+//! processors once they are, and records the outcome of every request for both protocols.
+//! [`otlp_metrics`] does the same for OTLP metrics, and [`otlp_logs`] for OTLP logs.
 
 pub(crate) mod otlp_logs;
 pub(crate) mod otlp_metrics;
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
 
 use metrics::counter;
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceResponse,
 };
-use sightline_model::{ErrorClass, TenantId};
+use sightline_model::{ErrorClass, SpanBatch, TenantId};
 use sightline_store::otlp::DecodedSpans;
 use sightline_store::SpanStore;
 
 use crate::error::{class_label, Error};
 use crate::limits::LogThrottle;
+use crate::processors::{PreparedSpans, Processors, PREPARE_INLINE_MAX_SPANS};
 
 /// The `signal` label of `sightline_dropped_total` for spans.
 const SIGNAL: &str = "traces";
@@ -49,12 +52,58 @@ impl ExportOutcome {
     }
 }
 
-/// Records metrics for a decoded request and appends its accepted spans to the store.
+/// Where accepted spans go: the span store, then (once durable) the processors that derive
+/// span metrics and the service graph from them.
+pub(crate) struct SpanSink {
+    store: SpanStore,
+    processors: Option<Arc<Processors>>,
+}
+
+impl SpanSink {
+    /// Pairs the store with the processors, if any are enabled.
+    pub(crate) fn new(store: SpanStore, processors: Option<Arc<Processors>>) -> Self {
+        Self { store, processors }
+    }
+
+    /// Returns the processors, if any are enabled.
+    pub(crate) fn processors(&self) -> Option<&Arc<Processors>> {
+        self.processors.as_ref()
+    }
+
+    /// Runs the processors' per-span work on an export, on the blocking pool when it is large.
+    /// Returns the batch untouched, for the append.
+    async fn prepare(&self, batch: SpanBatch, spans: usize) -> (SpanBatch, Option<PreparedSpans>) {
+        let Some(processors) = &self.processors else {
+            return (batch, None);
+        };
+        if spans <= PREPARE_INLINE_MAX_SPANS {
+            let prepared = processors.prepare(&batch);
+            return (batch, Some(prepared));
+        }
+        let processors = processors.clone();
+        let shared = Arc::new(batch);
+        let for_task = shared.clone();
+        let prepared = tokio::task::spawn_blocking(move || processors.prepare(&for_task)).await;
+        // The task has finished and dropped its handle, so the batch is ours alone again.
+        let batch = Arc::try_unwrap(shared).unwrap_or_else(|shared| (*shared).clone());
+        match prepared {
+            Ok(prepared) => (batch, Some(prepared)),
+            Err(error) => {
+                tracing::error!(%error, "span processors failed to prepare an export; its spans are not in the derived metrics");
+                (batch, None)
+            }
+        }
+    }
+}
+
+/// Records metrics for a decoded request, appends its accepted spans to the store, and once
+/// they are durable counts them in the span processors.
 ///
 /// # Errors
-/// [`Error::Store`] when the store could not make the spans durable; nothing is acknowledged.
+/// [`Error::Store`] when the store could not make the spans durable; nothing is acknowledged,
+/// and the processors count nothing.
 pub(crate) async fn hand_off_spans(
-    store: &SpanStore,
+    sink: &SpanSink,
     tenant: &TenantId,
     protocol: &'static str,
     decoded: DecodedSpans,
@@ -80,7 +129,8 @@ pub(crate) async fn hand_off_spans(
     }
     let accepted = decoded.accepted_spans;
     if accepted > 0 {
-        if let Err(error) = store.append(tenant, decoded.batch).await {
+        let (batch, prepared) = sink.prepare(decoded.batch, accepted).await;
+        if let Err(error) = sink.store.append(tenant, batch).await {
             let reason = match error.class() {
                 ErrorClass::Unavailable => "store_unavailable",
                 _ => "store_error",
@@ -88,6 +138,9 @@ pub(crate) async fn hand_off_spans(
             counter!("sightline_dropped_total", "signal" => SIGNAL, "reason" => reason)
                 .increment(accepted as u64);
             return Err(error.into());
+        }
+        if let (Some(processors), Some(prepared)) = (&sink.processors, prepared) {
+            processors.commit(tenant, prepared, Instant::now());
         }
     }
     Ok(ExportOutcome {

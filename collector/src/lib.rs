@@ -17,12 +17,16 @@
 //!   the collector's [`DeltaToCumulative`]).
 //! - `handoff`: metrics per request and [`SpanStore::append`] (or [`MetricStore::append`]),
 //!   awaited until durable.
+//! - `processors`: span metrics and the service graph, derived from spans once they are
+//!   durable and flushed into the [`MetricStore`] by [`Collector::spawn_processors`].
 //! - [`error`]: [`Error`], its [`ErrorClass`](sightline_model::ErrorClass), and the one HTTP
 //!   and one gRPC mapping of classes.
 //!
 //! Write path: `grpc` | `http` → `tenant` → `limits` (reserve bytes) → `decode` (blocking pool
-//! for large bodies) → `handoff` → [`SpanStore::append`] → response (with `partial_success`
-//! when spans were rejected). The reservation is released after the hand-off.
+//! for large bodies) → `handoff` (`processors` prepare) → [`SpanStore::append`] →
+//! (`processors` commit) → response (with `partial_success` when spans were rejected). The
+//! reservation is released after the hand-off. Derived series: `processors` → (every
+//! `flush_interval_seconds`) → [`MetricStore::append`].
 //!
 //! Self-metrics: `sightline_collector_spans_received_total{protocol}`,
 //! `sightline_collector_spans_rejected_total{reason}`,
@@ -48,6 +52,7 @@ mod grpc;
 mod handoff;
 mod http;
 mod limits;
+mod processors;
 mod remote_write;
 mod tenant;
 
@@ -57,6 +62,7 @@ use sightline_store::otlp::metrics::{DeltaToCumulative, DeltaToCumulativeConfig}
 use sightline_store::{LogStore, MetricStore, SpanStore};
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 pub use config::CollectorConfig;
 pub use error::Error;
@@ -64,7 +70,9 @@ pub use http::{LOGS_PATH, METRICS_PATH, TRACES_PATH};
 pub use remote_write::REMOTE_WRITE_PATH;
 pub use tenant::TENANT_HEADER;
 
+use handoff::SpanSink;
 use limits::ByteBudget;
+use processors::{ProcessorSettings, Processors};
 
 /// The OTLP receivers' shared state: config, store and in-flight byte budget. Cheap to clone.
 #[derive(Clone)]
@@ -74,7 +82,8 @@ pub struct Collector {
 
 struct CollectorInner {
     config: CollectorConfig,
-    store: SpanStore,
+    /// Where spans go: the store, then the span processors.
+    store: SpanSink,
     /// Where metric samples go (OTLP metrics, remote write).
     metrics: MetricStore,
     /// Where OTLP log records go.
@@ -85,7 +94,9 @@ struct CollectorInner {
 }
 
 impl Collector {
-    /// Creates the collector state shared by the gRPC and HTTP receivers.
+    /// Creates the collector state shared by the gRPC and HTTP receivers, with the span
+    /// processors the config enables (their settings that
+    /// [`CollectorConfig::validate`] refuses fall back to the defaults, with a warning).
     pub fn new(
         config: CollectorConfig,
         store: SpanStore,
@@ -97,10 +108,11 @@ impl Collector {
             max_streams: config.max_delta_streams,
             stale_after: std::time::Duration::from_secs(config.delta_stream_stale_after_secs),
         }));
+        let processors = Processors::new(ProcessorSettings::from_config(&config)).map(Arc::new);
         Self {
             inner: Arc::new(CollectorInner {
                 config,
-                store,
+                store: SpanSink::new(store, processors),
                 metrics,
                 logs,
                 deltas,
@@ -126,7 +138,26 @@ impl Collector {
         &self.inner.config
     }
 
-    pub(crate) fn store(&self) -> &SpanStore {
+    /// Spawns the task that writes the derived series (span metrics, service graph) into the
+    /// metric store every `flush_interval_seconds`, and once more when `shutdown` is
+    /// cancelled. Await the handle before closing the metric store, so the last flush lands.
+    /// With both processors off, the task ends at once.
+    pub fn spawn_processors(
+        &self,
+        tracker: &TaskTracker,
+        shutdown: CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
+        match self.inner.store.processors() {
+            Some(processors) => tracker.spawn(processors::run_flush_loop(
+                processors.clone(),
+                self.inner.metrics.clone(),
+                shutdown,
+            )),
+            None => tracker.spawn(async {}),
+        }
+    }
+
+    pub(crate) fn store(&self) -> &SpanSink {
         &self.inner.store
     }
 
