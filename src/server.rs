@@ -120,6 +120,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         otlp_http_listener,
         receivers.clone(),
     ));
+    // Span metrics and the service graph: flushed on an interval, and once more at shutdown
+    // (after the receivers drain, before the metric store closes).
+    let derived_metrics = collector.spawn_processors(&tracker, shutdown.child_token());
 
     let ready = Arc::new(AtomicBool::new(false));
     let app = sightline_query::router(
@@ -169,6 +172,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
     }
     shutdown.cancel();
+    let _ = tokio::time::timeout(drain, derived_metrics).await;
     let _ = tokio::time::timeout(drain, query_http).await;
     let spans_closed = store.close().await;
     let metrics_closed = metric_store.close().await;

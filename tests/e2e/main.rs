@@ -12,3 +12,4 @@ mod ops;
 mod prometheus_remote_write;
 mod sdk_clients;
 mod server;
+mod service_graph;
