@@ -40,6 +40,8 @@
 //! OTLP logs add `sightline_collector_records_received_total{protocol,signal="logs"}`,
 //! `sightline_collector_records_rejected_total{signal="logs",reason}` and
 //! `sightline_dropped_total{signal="logs",reason}`.
+//! The span processors add `sightline_processors_*` and `sightline_service_graph_*` (see
+//! `processors`).
 //! Remote write adds `sightline_remote_write_samples_received_total`,
 //! `sightline_dropped_total{signal="metrics",reason}` and `protocol="remote_write"`.
 //!

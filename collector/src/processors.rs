@@ -18,11 +18,15 @@
 //!   since the last flush is lost on `kill -9` (a graceful stop flushes it).
 //! - A span counts when, and only when, its export was made durable: an export the store
 //!   refused is not counted, and an export the client retries after a lost answer is counted
-//!   again, exactly as the WAL stores it again. So the span metrics count what the WAL holds;
-//!   the service graph counts a retried pair once (the second copy of a half replaces the
-//!   first while it waits; after pairing, it waits alone and expires).
-//! - A new series gets a zero sample at the previous flush time before its first value, so
-//!   that `increase` sees its first spans; a series without spans for
+//!   again, exactly as the WAL stores it again. So the span metrics count what the WAL holds.
+//!   The service graph counts a retried pair once while its halves wait (the second copy of
+//!   a half replaces the first); a copy that arrives after its pair was made waits alone and
+//!   expires uncounted, unless it is a client half naming its peer (`peer.service`, …),
+//!   which then counts once more, as a request to a virtual node. Database edges and edges
+//!   from `user` need no pairing and count every copy, as the span metrics do.
+//! - A new series gets a zero sample at the previous flush time (or when the tenant first
+//!   sent spans) before its first value, so that `increase` sees its first spans; a series
+//!   without spans for
 //!   [`SERIES_IDLE`] gets Prometheus' staleness marker and is forgotten.
 //! - Each tenant keeps at most `max_series_per_tenant` Prometheus series (every `_bucket` of a
 //!   histogram counts); spans that would start a series beyond it are left out of the derived
@@ -194,7 +198,8 @@ pub(crate) struct PreparedSpans {
 struct TenantState {
     span_metrics: SeriesTable<Histogram>,
     graph: GraphState,
-    /// When the previous flush was stamped: where new series put their zero sample.
+    /// When the previous flush was stamped (or, before the first, when the tenant sent its
+    /// first spans): where new series put their zero sample.
     last_flush_ms: i64,
 }
 
@@ -205,7 +210,6 @@ pub(crate) struct Processors {
     span_metrics: Option<SpanMetrics>,
     service_graph: Option<ServiceGraph>,
     tenants: RwLock<HashMap<TenantId, Arc<Mutex<TenantState>>>>,
-    started_ms: i64,
 }
 
 impl Processors {
@@ -226,7 +230,6 @@ impl Processors {
             span_metrics,
             service_graph,
             tenants: RwLock::new(HashMap::new()),
-            started_ms: unix_millis(SystemTime::now()),
         })
     }
 
@@ -315,7 +318,7 @@ impl Processors {
                 Arc::new(Mutex::new(TenantState {
                     span_metrics: SeriesTable::default(),
                     graph: GraphState::default(),
-                    last_flush_ms: self.started_ms,
+                    last_flush_ms: unix_millis(SystemTime::now()),
                 }))
             })
             .clone()

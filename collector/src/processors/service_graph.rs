@@ -8,7 +8,8 @@
 //! (`service_graph_wait_seconds`, then the half expires: `sightline_service_graph_expired_total`)
 //! and in count (`service_graph_max_items`, beyond which new halves are dropped:
 //! `sightline_service_graph_dropped_total`). A half that arrives twice (an exporter's retry)
-//! replaces the first, so a pair counts once.
+//! while it waits replaces the first, so a pair counts once; a copy arriving after the pair
+//! was made waits alone (see the expiry rules below).
 //!
 //! Edges, labelled `client`, `server` and `connection_type`:
 //! - a CLIENT/SERVER pair: `connection_type=""`;

@@ -262,7 +262,7 @@ fn counters_stay_cumulative_start_with_a_zero_and_end_with_a_staleness_marker() 
         .iter()
         .find(|series| series.labels.metric_name() == Some(CALLS))
         .unwrap();
-    // A zero before the first value, at the previous flush (here: start-up), so that
+    // A zero before the first value, at the previous flush (here: the tenant's first spans), so that
     // `increase` counts the first span.
     assert_eq!(calls.samples.len(), 2);
     assert_eq!(calls.samples[0].value, 0.0);
