@@ -30,6 +30,8 @@
 //! observation: an edge to a virtual node has only its client histogram, an edge from `user`
 //! only its server histogram.
 
+mod peer;
+
 use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -44,7 +46,7 @@ use super::series::{
     base_labels, bucket_names, AnyKey, BatchTable, Emit, ExemplarSlot, FlushedSeries, Histogram,
     KeyRef, SampleWriter, SeriesBudget, SeriesTable,
 };
-use super::span_metrics::attribute_text;
+use peer::Peer;
 
 /// Requests per edge.
 pub(crate) const REQUESTS: &str = "traces_service_graph_request_total";
@@ -553,63 +555,5 @@ fn exemplar_of(span: &Span) -> ExemplarSlot {
         span_id: span.span_id,
         value: span.duration_nanos() as f64 / 1e9,
         timestamp_ms: (span.end_time_unix_nano / 1_000_000) as i64,
-    }
-}
-
-/// The attributes of a client span that name what it calls, found in one pass.
-#[derive(Default)]
-struct Peer<'a> {
-    peer_service: Option<Cow<'a, str>>,
-    db_namespace: Option<Cow<'a, str>>,
-    db_name: Option<Cow<'a, str>>,
-    db_system: Option<Cow<'a, str>>,
-    messaging_system: Option<Cow<'a, str>>,
-    server_address: Option<Cow<'a, str>>,
-    net_peer_name: Option<Cow<'a, str>>,
-}
-
-impl<'a> Peer<'a> {
-    fn of(span: &'a Span) -> Self {
-        let mut peer = Peer::default();
-        for attribute in &span.attributes {
-            let slot = match attribute.key.as_str() {
-                "peer.service" => &mut peer.peer_service,
-                "db.namespace" => &mut peer.db_namespace,
-                "db.name" => &mut peer.db_name,
-                "db.system" | "db.system.name" => &mut peer.db_system,
-                "messaging.system" => &mut peer.messaging_system,
-                "server.address" => &mut peer.server_address,
-                "net.peer.name" => &mut peer.net_peer_name,
-                _ => continue,
-            };
-            let text = attribute_text(&attribute.value);
-            if !text.is_empty() {
-                *slot = Some(text);
-            }
-        }
-        peer
-    }
-
-    /// The database node's name, when the span calls a database.
-    fn database_name(&self) -> Option<Cow<'a, str>> {
-        let is_database =
-            self.db_system.is_some() || self.db_name.is_some() || self.db_namespace.is_some();
-        if !is_database {
-            return None;
-        }
-        self.peer_service
-            .clone()
-            .or_else(|| self.db_namespace.clone())
-            .or_else(|| self.db_name.clone())
-            .or_else(|| self.db_system.clone())
-    }
-
-    /// The virtual node's name, should the span's server never show up.
-    fn virtual_node_name(&self) -> Option<Cow<'a, str>> {
-        self.peer_service
-            .clone()
-            .or_else(|| self.messaging_system.clone())
-            .or_else(|| self.server_address.clone())
-            .or_else(|| self.net_peer_name.clone())
     }
 }
