@@ -85,6 +85,33 @@ async fn export(
     collector: &Collector,
     request: tonic::Request<ExportTraceServiceRequest>,
 ) -> Result<ExportOutcome, Error> {
+    let Received {
+        tenant,
+        reservation,
+        message,
+        encoded_len,
+    } = receive(collector, request)?;
+    let decoded = validate_off_reactor(message, encoded_len).await?;
+    let outcome = hand_off_spans(collector.store(), &tenant, PROTOCOL, decoded).await?;
+    drop(reservation);
+    Ok(outcome)
+}
+
+/// What every OTLP export handler starts with: the tenant, the request's budget reservation
+/// (shrunk to the decoded message's size), the message and that size.
+struct Received<M> {
+    tenant: sightline_model::TenantId,
+    reservation: Option<BudgetReservation>,
+    message: M,
+    encoded_len: usize,
+}
+
+/// Resolves the tenant, takes the reservation [`GrpcBudgetService`] made, and records the
+/// request's size; shared by the trace, metric and log services.
+fn receive<M: Message>(
+    collector: &Collector,
+    request: tonic::Request<M>,
+) -> Result<Received<M>, Error> {
     let tenant = resolve_tenant(
         collector.config().multi_tenancy,
         request
@@ -102,10 +129,12 @@ async fn export(
     if let Some(reservation) = reservation.as_mut() {
         reservation.shrink_to(encoded_len as u64);
     }
-    let decoded = validate_off_reactor(message, encoded_len).await?;
-    let outcome = hand_off_spans(collector.store(), &tenant, PROTOCOL, decoded).await?;
-    drop(reservation);
-    Ok(outcome)
+    Ok(Received {
+        tenant,
+        reservation,
+        message,
+        encoded_len,
+    })
 }
 
 /// Carries a budget reservation from [`GrpcBudgetService`] to the handler. Request extensions

@@ -12,16 +12,14 @@ use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
-use prost::Message;
 use sightline_store::otlp::logs::logs_from_otlp;
 use tonic::codec::CompressionEncoding;
 
-use super::{ReservationSlot, PROTOCOL};
+use super::{receive, Received, PROTOCOL};
 use crate::decode::convert_off_reactor;
 use crate::error::{grpc_code_for_class, Error};
 use crate::handoff::otlp_logs::{hand_off_logs, record_logs_success, LogsExportOutcome};
-use crate::handoff::{record_failure, record_request_bytes};
-use crate::tenant::{resolve_tenant, TENANT_HEADER};
+use crate::handoff::record_failure;
 use crate::Collector;
 
 /// Builds the tonic logs service with compression and the decoded-size limit set.
@@ -65,23 +63,12 @@ async fn export(
     collector: &Collector,
     request: tonic::Request<ExportLogsServiceRequest>,
 ) -> Result<LogsExportOutcome, Error> {
-    let tenant = resolve_tenant(
-        collector.config().multi_tenancy,
-        request
-            .metadata()
-            .get(TENANT_HEADER)
-            .map(|value| value.as_encoded_bytes()),
-    )?;
-    let mut reservation = request
-        .extensions()
-        .get::<ReservationSlot>()
-        .and_then(ReservationSlot::take);
-    let message = request.into_inner();
-    let encoded_len = message.encoded_len();
-    record_request_bytes(PROTOCOL, encoded_len);
-    if let Some(reservation) = reservation.as_mut() {
-        reservation.shrink_to(encoded_len as u64);
-    }
+    let Received {
+        tenant,
+        reservation,
+        message,
+        encoded_len,
+    } = receive(collector, request)?;
     let decoded = convert_off_reactor(message, encoded_len, logs_from_otlp).await?;
     let outcome = hand_off_logs(&collector.inner.logs, &tenant, PROTOCOL, decoded).await?;
     drop(reservation);

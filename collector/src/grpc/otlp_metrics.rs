@@ -16,7 +16,6 @@ use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::TraceServiceServer;
-use prost::Message;
 use sightline_store::otlp::metrics::metrics_from_otlp;
 use tonic::codec::CompressionEncoding;
 use tonic::codegen::{BoxFuture, StdError};
@@ -24,14 +23,14 @@ use tonic::server::NamedService;
 use tower::Service;
 
 use super::otlp_logs::{logs_service, GrpcLogsService};
-use super::{trace_service, GrpcTraceService, ReservationSlot, PROTOCOL};
+use super::{receive, trace_service, GrpcTraceService, Received, PROTOCOL};
 use crate::decode::convert_off_reactor;
 use crate::error::{grpc_code_for_class, Error};
 use crate::handoff::otlp_metrics::{
     hand_off_metrics, record_metrics_success, MetricsExportOutcome,
 };
-use crate::handoff::{record_failure, record_request_bytes};
-use crate::tenant::{resolve_tenant, TENANT_HEADER};
+use crate::handoff::record_failure;
+use crate::tenant::TENANT_HEADER;
 use crate::Collector;
 
 /// Builds the tonic metrics service with compression and the decoded-size limit set.
@@ -75,23 +74,12 @@ async fn export(
     collector: &Collector,
     request: tonic::Request<ExportMetricsServiceRequest>,
 ) -> Result<MetricsExportOutcome, Error> {
-    let tenant = resolve_tenant(
-        collector.config().multi_tenancy,
-        request
-            .metadata()
-            .get(TENANT_HEADER)
-            .map(|value| value.as_encoded_bytes()),
-    )?;
-    let mut reservation = request
-        .extensions()
-        .get::<ReservationSlot>()
-        .and_then(ReservationSlot::take);
-    let message = request.into_inner();
-    let encoded_len = message.encoded_len();
-    record_request_bytes(PROTOCOL, encoded_len);
-    if let Some(reservation) = reservation.as_mut() {
-        reservation.shrink_to(encoded_len as u64);
-    }
+    let Received {
+        tenant,
+        reservation,
+        message,
+        encoded_len,
+    } = receive(collector, request)?;
     let deltas = collector.inner.deltas.clone();
     let translation_tenant = tenant.clone();
     let decoded = convert_off_reactor(message, encoded_len, move |message| {
