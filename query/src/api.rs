@@ -2,6 +2,8 @@
 //! selection, self-metrics, and loading traces from the store with assembly kept off the
 //! reactor.
 
+pub(crate) mod evaluate;
+pub(crate) mod health;
 pub(crate) mod jaeger;
 pub(crate) mod logs;
 pub(crate) mod loki;

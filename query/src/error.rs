@@ -33,6 +33,12 @@ pub enum Error {
         /// The trace asked for.
         trace_id: TraceId,
     },
+    /// A service the health API was asked about has no data in the window.
+    #[error("service {service:?} has no span metrics or health checks in the window")]
+    ServiceNotFound {
+        /// The service asked for.
+        service: String,
+    },
     /// Reading from the store failed.
     #[error("store read failed: {0}")]
     Store(#[from] sightline_store::Error),
@@ -68,7 +74,7 @@ impl Error {
             Error::InvalidParameter { .. }
             | Error::InvalidTraceId { .. }
             | Error::InvalidTenant(_) => ErrorClass::InvalidInput,
-            Error::TraceNotFound { .. } => ErrorClass::NotFound,
+            Error::TraceNotFound { .. } | Error::ServiceNotFound { .. } => ErrorClass::NotFound,
             Error::Store(source) => source.class(),
             Error::Promql(source) => source.class(),
             Error::Encode { .. } | Error::TaskFailed(_) => ErrorClass::Internal,

@@ -34,6 +34,7 @@
 // clippy.toml, say so here.
 
 pub mod error;
+pub mod health;
 pub mod logql;
 pub mod promql;
 pub mod search;
@@ -49,7 +50,7 @@ use sightline_store::{LogStore, MetricStore, SpanStore};
 pub use error::Error;
 
 /// Settings of the query side.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct QueryConfig {
     /// How many traces a search returns when the request gives no `limit`.
@@ -64,6 +65,8 @@ pub struct QueryConfig {
     /// included; the Prometheus API's `timeout` parameter can only shorten it. A query past
     /// it stops and answers `timeout` (HTTP 503).
     pub promql_timeout_seconds: u64,
+    /// `[query.health]`: the objectives services are judged by (see [`health::objectives`]).
+    pub health: health::HealthConfig,
 }
 
 impl Default for QueryConfig {
@@ -73,6 +76,7 @@ impl Default for QueryConfig {
             max_search_limit: 1000,
             multi_tenancy: false,
             promql_timeout_seconds: 120,
+            health: health::HealthConfig::default(),
         }
     }
 }
@@ -96,6 +100,7 @@ impl QueryConfig {
         if self.promql_timeout_seconds == 0 {
             problems.push("query.promql_timeout_seconds must be at least 1".to_string());
         }
+        problems.extend(self.health.problems());
         if problems.is_empty() {
             Ok(())
         } else {
@@ -130,7 +135,9 @@ pub fn router(
     axum::Router::new()
         .nest(
             "/api/v1",
-            api::native::router(state.clone()).merge(api::logs::router(state.clone())),
+            api::native::router(state.clone())
+                .merge(api::logs::router(state.clone()))
+                .merge(api::health::router(state.clone())),
         )
         .nest("/jaeger/api", api::jaeger::router(state.clone()))
         .nest("/prometheus/api/v1", api::prometheus::router(state))

@@ -41,6 +41,7 @@ pub mod value;
 use sightline_model::ErrorClass;
 
 pub use engine::Engine;
+pub(crate) use functions::histogram::bucket_quantile;
 pub use promql_parser::label::{MatchOp, Matcher};
 pub use source::{InMemorySeries, SeriesSource};
 pub use store_source::MetricStoreSource;

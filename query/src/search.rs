@@ -264,7 +264,8 @@ fn parse_jaeger_tags(text: &str) -> Result<Vec<(String, String)>, String> {
         .collect())
 }
 
-fn optional_timestamp(
+/// Parses the timestamp parameter `name` (unix time in `integer_unit_nanos`, or RFC 3339).
+pub(crate) fn optional_timestamp(
     params: &QueryParams,
     name: &'static str,
     integer_unit_nanos: u64,
@@ -278,7 +279,11 @@ fn optional_timestamp(
         .transpose()
 }
 
-fn optional_duration(params: &QueryParams, name: &'static str) -> Result<Option<u64>, Error> {
+/// Parses the duration parameter `name` (Go-style, or integer milliseconds).
+pub(crate) fn optional_duration(
+    params: &QueryParams,
+    name: &'static str,
+) -> Result<Option<u64>, Error> {
     params
         .get(name)
         .map(|text| {

@@ -3,6 +3,7 @@
 
 mod crash;
 mod fixtures;
+mod health_api;
 mod ingest_errors;
 mod jaeger_api;
 mod logs_otlp;

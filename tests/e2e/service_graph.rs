@@ -1,7 +1,8 @@
 //! Span metrics and the service graph from a realistic multi-service workload, sent by real
 //! OpenTelemetry SDK span exporters (one per service, over gRPC, HTTP/protobuf and HTTP/JSON),
 //! checked with PromQL through the Prometheus API against the known truth, and again after a
-//! graceful restart (counters start over, which `resets` sees).
+//! graceful restart (counters start over, which `resets` sees). The health API is checked
+//! against the same truth (`health_api.rs`).
 //!
 //! The workload, `REQUESTS` times: a user calls `frontend` (`GET /checkout`), which calls
 //! `cart` (which reads Redis) and `checkout`; `checkout` writes to PostgreSQL (`orders`),
@@ -574,6 +575,7 @@ fn span_metrics_and_service_graph_from_a_multi_service_workload() {
     send_workload(&server, REQUESTS);
     check_service_graph(&server, REQUESTS as f64, FAILED_CHARGES as f64);
     check_span_metrics(&server);
+    crate::health_api::check_health_api(&server, REQUESTS as f64, FAILED_CHARGES as f64);
     // Only the calls to the uninstrumented API waited in vain, and nothing was dropped.
     assert_eq!(
         self_metric(&server, "sightline_service_graph_expired_total"),
@@ -598,4 +600,10 @@ fn span_metrics_and_service_graph_from_a_multi_service_workload() {
         &[],
     );
     assert_eq!(resets.values().next().copied(), Some(1.0));
+    // The health API counts across the restart: both workloads, the reset undone.
+    crate::health_api::check_health_api(
+        &server,
+        (REQUESTS + REQUESTS / 2) as f64,
+        (FAILED_CHARGES + FAILED_CHARGES / 2) as f64,
+    );
 }

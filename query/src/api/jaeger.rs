@@ -11,6 +11,11 @@
 //!   (or repeated `traceID=`) → `data: [trace]`, most recent first; parameters as in
 //!   [`crate::search::parse_jaeger_search`].
 //!
+//! - `GET /dependencies?endTs=&lookback=` (unix ms and ms; default now and 24 h) →
+//!   `data: [{parent, child, callCount}]`, from the service graph's request counter, so any
+//!   window within retention works; calls from outside (`user`) are left out, calls to
+//!   uninstrumented peers (databases, external APIs) are kept.
+//!
 //! Errors answer `{"data": null, "total": 0, "limit": 0, "offset": 0, "errors": [{code, msg}]}`
 //! with the status from [`Error::to_http`].
 
@@ -25,10 +30,14 @@ use http::{HeaderMap, StatusCode};
 use sightline_model::SpanKind;
 
 use self::model::{
-    jaeger_span_kind, jaeger_trace, jaeger_trace_id, Operation, StructuredError, StructuredResponse,
+    jaeger_span_kind, jaeger_trace, jaeger_trace_id, DependencyLink, Operation, StructuredError,
+    StructuredResponse,
 };
+use super::evaluate::evaluate_off_reactor;
 use super::{now_unix_nano, parse_trace_id, record_query_metrics, render_off_reactor, AppState};
 use crate::error::Error;
+use crate::health::graph::USER_NODE;
+use crate::health::stats::{edge_calls, Window};
 use crate::search::{parse_jaeger_search, QueryParams};
 use crate::trace::AssembledTrace;
 
@@ -43,6 +52,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/operations", get(operations))
         .route("/traces", get(search_traces))
         .route("/traces/{trace_id}", get(get_trace))
+        .route("/dependencies", get(dependencies))
         .route_layer(middleware::from_fn_with_state(
             API_LABEL,
             record_query_metrics,
@@ -90,6 +100,58 @@ fn query_params(
     let Query(pairs) =
         query.map_err(|rejection| Error::invalid_parameter("query", rejection.body_text()))?;
     Ok(QueryParams::new(pairs))
+}
+
+/// Jaeger's default `lookback` of `/dependencies`, in ms.
+const DEPENDENCIES_LOOKBACK_MS: i64 = 24 * 3_600_000;
+
+/// Parses a whole number of milliseconds.
+fn millis_param(params: &QueryParams, name: &'static str) -> Result<Option<i64>, Error> {
+    params
+        .get(name)
+        .map(|text| {
+            text.trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|value| *value > 0)
+                .ok_or_else(|| {
+                    Error::invalid_parameter(
+                        name,
+                        format!("{text:?} is not a positive number of milliseconds"),
+                    )
+                })
+        })
+        .transpose()
+}
+
+async fn dependencies(
+    State(state): State<AppState>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    headers: HeaderMap,
+) -> JaegerResult {
+    let params = query_params(query)?;
+    let now_ms = i64::try_from(now_unix_nano() / 1_000_000).unwrap_or(i64::MAX);
+    let window = Window {
+        end_ms: millis_param(&params, "endTs")?.unwrap_or(now_ms),
+        length_ms: millis_param(&params, "lookback")?.unwrap_or(DEPENDENCIES_LOOKBACK_MS),
+    };
+    let tenant = state.tenant(&headers)?;
+    let timeout = std::time::Duration::from_secs(state.config.promql_timeout_seconds);
+    let links = evaluate_off_reactor(&state, tenant, timeout, move |source| {
+        Ok(edge_calls(source, window)?)
+    })
+    .await?;
+    let links: Vec<DependencyLink> = links
+        .into_iter()
+        .filter(|((parent, _), _)| parent != USER_NODE)
+        .map(|((parent, child), calls)| DependencyLink {
+            parent,
+            child,
+            call_count: calls.round().max(0.0) as u64,
+        })
+        .filter(|link| link.call_count > 0)
+        .collect();
+    Ok(Json(StructuredResponse::data(links)).into_response())
 }
 
 async fn services(State(state): State<AppState>, headers: HeaderMap) -> JaegerResult {

@@ -9,7 +9,7 @@
 //!
 //! Errors are `{"error": "..."}` with the status from [`Error::to_http`].
 
-mod render;
+pub(crate) mod render;
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -42,7 +42,7 @@ pub(crate) fn router(state: AppState) -> Router {
 }
 
 /// An error answered as `{"error": "..."}`.
-struct NativeError(Error);
+pub(crate) struct NativeError(Error);
 
 impl From<Error> for NativeError {
     fn from(error: Error) -> Self {

@@ -4,7 +4,7 @@
 //!
 //! - `query` (`query`, `time`, `timeout`, `lookback_delta`) and `query_range` (`start`, `end`,
 //!   `step` as float seconds or a duration; at most 11,000 steps): PromQL over the metric
-//!   store, evaluated on a blocking thread (see `evaluate`).
+//!   store, evaluated on a blocking thread (see `super::evaluate`).
 //! - `series` (`match[]` required, `start`, `end`, `limit`), `labels` and
 //!   `label/{name}/values` (`match[]`, `start`, `end`, `limit`): metadata over the series
 //!   with samples in the range; a `limit` that cuts the answer adds a warning.
@@ -17,7 +17,6 @@
 //! `timeout`/`canceled`/`unavailable` 503, `not_found` 404, `internal` 500 (with the generic
 //! message of [`Error::to_http`]). See [`error_type`].
 
-mod evaluate;
 mod metadata;
 mod params;
 mod render;
@@ -36,9 +35,9 @@ use promql_parser::parser::Expr;
 use sightline_model::ErrorClass;
 use tokio::sync::Semaphore;
 
-use self::evaluate::{evaluate_off_reactor, MAX_CONCURRENT_QUERIES};
 use self::metadata::{label_names, label_values, metadata, query_exemplars, series};
 use self::params::{duration_param, required_time_param, time_param, FormParams, PromRequest};
+use super::evaluate::{evaluate_off_reactor, MAX_CONCURRENT_QUERIES};
 use super::{now_unix_nano, record_query_metrics, AppState};
 use crate::error::Error;
 use crate::promql::engine::{parse_query, MAX_POINTS_PER_SERIES};
@@ -138,7 +137,8 @@ pub(crate) fn error_type(error: &Error) -> ErrorType {
             | ErrorClass::TooLarge
             | ErrorClass::UnsupportedMediaType
             | ErrorClass::Unauthenticated
-            | ErrorClass::Forbidden => ErrorType::BadData,
+            | ErrorClass::Forbidden
+            | ErrorClass::Conflict => ErrorType::BadData,
         },
     }
 }

@@ -2,7 +2,7 @@
 //! functions here and the larger families in submodules.
 
 mod date;
-mod histogram;
+pub(crate) mod histogram;
 pub(crate) mod labels;
 pub(crate) mod math;
 pub(crate) mod range;

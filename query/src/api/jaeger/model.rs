@@ -70,6 +70,15 @@ pub(crate) struct Operation {
     pub(crate) span_kind: &'static str,
 }
 
+/// A link of `/api/dependencies`: `parent` called `child` `callCount` times.
+#[derive(Debug, Serialize)]
+pub(crate) struct DependencyLink {
+    pub(crate) parent: String,
+    pub(crate) child: String,
+    #[serde(rename = "callCount")]
+    pub(crate) call_count: u64,
+}
+
 /// Jaeger's name for a span kind: lowercase, empty when unspecified.
 pub(crate) fn jaeger_span_kind(kind: SpanKind) -> &'static str {
     match kind {

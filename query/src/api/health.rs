@@ -1,0 +1,439 @@
+//! The health API under `/api/v1`, for the UI and for automation; every figure is computed
+//! from stored metric series (see [`crate::health`]), so any window within retention can be
+//! asked for.
+//!
+//! - `GET /api/v1/services?start=&end=`: every service with span metrics or health checks in
+//!   the window: status and reasons, requests, rate, errors, error ratio, p50/p95/p99 latency,
+//!   health checks, firing alerts.
+//! - `GET /api/v1/services/{service}?start=&end=&step=`: the same summary, RED time series
+//!   (`step` defaults to about 120 points, never finer than `query.health`'s sample interval;
+//!   `rate` windows as Grafana's `$__rate_interval`), operations by requests, recent error
+//!   traces, and upstream (callers) and downstream (callees) edges. 404 when the service has
+//!   nothing in the window.
+//! - `GET /api/v1/dependencies?start=&end=`: the dependency graph's nodes (kind, health,
+//!   figures) and edges (figures).
+//!
+//! `start` and `end` are unix nanoseconds or RFC 3339; `end` defaults to now and `start` to an
+//! hour before it. See `render` for the JSON.
+
+mod render;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{middleware, Json, Router};
+use http::HeaderMap;
+use serde::Serialize;
+use sightline_model::StatusCode;
+use sightline_store::SpanQuery;
+
+use self::render::{EdgeJson, FiguresJson, NodeJson, OperationJson, SeriesJson, ServiceJson};
+use super::evaluate::evaluate_off_reactor;
+use super::native::render::TraceSummaryJson;
+use super::native::NativeError;
+use super::{now_unix_nano, record_query_metrics, AppState};
+use crate::error::Error;
+use crate::health::graph::build_graph;
+use crate::health::services::{judge_one, judge_services};
+use crate::health::stats::{
+    edge_red, firing_alerts, matcher, matchers, probe_states, red_series, span_red, Window,
+    ENTRY_KINDS,
+};
+use crate::promql::engine::MAX_POINTS_PER_SERIES;
+use crate::promql::Engine;
+use crate::search::{optional_duration, optional_timestamp, QueryParams, DEFAULT_LOOKBACK_NANOS};
+
+/// The `api` label of this router's self-metrics.
+const API_LABEL: &str = "native";
+
+/// How many recent error traces a service page lists.
+const ERROR_TRACES: usize = 10;
+
+/// About how many points a service page's series have when no `step` is given.
+const TARGET_POINTS: i64 = 120;
+
+/// Steps a service page's series snap to, in seconds.
+const NICE_STEPS_SECONDS: [i64; 18] = [
+    1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10_800, 21_600, 43_200, 86_400,
+];
+
+/// Builds the health routes, merged into `/api/v1`.
+pub(crate) fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/services", get(list_services))
+        .route("/services/{service}", get(service_page))
+        .route("/dependencies", get(dependencies))
+        .route_layer(middleware::from_fn_with_state(
+            API_LABEL,
+            record_query_metrics,
+        ))
+        .with_state(state)
+}
+
+type Answer<T> = Result<Json<T>, NativeError>;
+
+/// The window a request asks about.
+#[derive(Debug, Clone, Copy)]
+struct Asked {
+    start_unix_nano: u64,
+    end_unix_nano: u64,
+    window: Window,
+}
+
+fn asked_window(params: &QueryParams) -> Result<Asked, Error> {
+    let end_unix_nano = optional_timestamp(params, "end", 1)?.unwrap_or_else(now_unix_nano);
+    let start_unix_nano = optional_timestamp(params, "start", 1)?
+        .unwrap_or_else(|| end_unix_nano.saturating_sub(DEFAULT_LOOKBACK_NANOS));
+    if start_unix_nano >= end_unix_nano {
+        return Err(Error::invalid_parameter("start", "must be before end"));
+    }
+    let ms = |nanos: u64| i64::try_from(nanos / 1_000_000).unwrap_or(i64::MAX);
+    Ok(Asked {
+        start_unix_nano,
+        end_unix_nano,
+        window: Window {
+            end_ms: ms(end_unix_nano),
+            length_ms: (ms(end_unix_nano) - ms(start_unix_nano)).max(1),
+        },
+    })
+}
+
+fn query_params(
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<QueryParams, Error> {
+    let Query(pairs) =
+        query.map_err(|rejection| Error::invalid_parameter("query", rejection.body_text()))?;
+    Ok(QueryParams::new(pairs))
+}
+
+fn timeout(state: &AppState) -> Duration {
+    Duration::from_secs(state.config.promql_timeout_seconds)
+}
+
+/// The answer of `GET /api/v1/services`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ServicesJson {
+    start_unix_nano: String,
+    end_unix_nano: String,
+    services: Vec<ServiceJson>,
+}
+
+async fn list_services(
+    State(state): State<AppState>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    headers: HeaderMap,
+) -> Answer<ServicesJson> {
+    let asked = asked_window(&query_params(query)?)?;
+    let tenant = state.tenant(&headers)?;
+    let config = Arc::clone(&state.config);
+    let window = asked.window;
+    let services = evaluate_off_reactor(&state, tenant, timeout(&state), move |source| {
+        let engine = Engine::default();
+        let spans = span_red(source, window, &["service"], "")?;
+        let probes = probe_states(&engine, source, window, "")?;
+        let alerts = firing_alerts(&engine, source, window, "")?;
+        let services = judge_services(&config.health, spans, probes, alerts);
+        Ok(services
+            .iter()
+            .map(|service| ServiceJson::new(service, window.seconds()))
+            .collect())
+    })
+    .await?;
+    Ok(Json(ServicesJson {
+        start_unix_nano: asked.start_unix_nano.to_string(),
+        end_unix_nano: asked.end_unix_nano.to_string(),
+        services,
+    }))
+}
+
+/// The answer of `GET /api/v1/services/{service}`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ServicePageJson {
+    start_unix_nano: String,
+    end_unix_nano: String,
+    service: ServiceJson,
+    step_seconds: f64,
+    rate_window_seconds: f64,
+    series: SeriesJson,
+    operations: Vec<OperationJson>,
+    error_traces: Vec<TraceSummaryJson>,
+    /// Edges into the service (its callers).
+    upstream: Vec<EdgeJson>,
+    /// Edges out of it (what it calls).
+    downstream: Vec<EdgeJson>,
+}
+
+/// What a service page computes from metrics.
+struct ServiceFigures {
+    service: ServiceJson,
+    series: SeriesJson,
+    operations: Vec<OperationJson>,
+    upstream: Vec<EdgeJson>,
+    downstream: Vec<EdgeJson>,
+}
+
+/// The step of a service page's series and its `rate` window, both in ms.
+fn series_step(
+    params: &QueryParams,
+    window_ms: i64,
+    sample_interval_seconds: u64,
+) -> Result<(i64, i64), Error> {
+    let sample_ms = i64::try_from(sample_interval_seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let step_ms = match optional_duration(params, "step")? {
+        Some(nanos) => {
+            let step_ms = i64::try_from(nanos / 1_000_000).unwrap_or(i64::MAX);
+            if step_ms < 1000 {
+                return Err(Error::invalid_parameter("step", "must be at least 1s"));
+            }
+            if window_ms / step_ms > MAX_POINTS_PER_SERIES {
+                return Err(Error::invalid_parameter(
+                    "step",
+                    format!("gives more than {MAX_POINTS_PER_SERIES} points; use a larger step"),
+                ));
+            }
+            step_ms
+        }
+        None => {
+            let wanted_ms = (window_ms / TARGET_POINTS).max(sample_ms);
+            NICE_STEPS_SECONDS
+                .iter()
+                .map(|seconds| seconds * 1000)
+                .find(|step| *step >= wanted_ms)
+                .unwrap_or(wanted_ms)
+        }
+    };
+    let rate_window_ms = (step_ms + sample_ms).max(4 * sample_ms);
+    Ok((step_ms, rate_window_ms))
+}
+
+async fn service_page(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    headers: HeaderMap,
+) -> Answer<ServicePageJson> {
+    let Path(name) =
+        path.map_err(|rejection| Error::invalid_parameter("service", rejection.body_text()))?;
+    let params = query_params(query)?;
+    let asked = asked_window(&params)?;
+    let (step_ms, rate_window_ms) = series_step(
+        &params,
+        asked.window.length_ms,
+        state.config.health.sample_interval_seconds,
+    )?;
+    let tenant = state.tenant(&headers)?;
+    let config = Arc::clone(&state.config);
+    let window = asked.window;
+    let service_name = name.clone();
+    let figures = evaluate_off_reactor(&state, tenant.clone(), timeout(&state), move |source| {
+        let engine = Engine::default();
+        let name = service_name;
+        let selector = matchers(&[("service", "=", &name)]);
+        let only = matcher("service", "=", &name);
+        let spans = span_red(source, window, &["service"], &selector)?;
+        let probes = probe_states(&engine, source, window, &only)?;
+        let alerts = firing_alerts(&engine, source, window, &only)?;
+        let Some(figures) = spans
+            .into_values()
+            .next()
+            .or_else(|| (!probes.is_empty()).then(Default::default))
+        else {
+            return Err(Error::ServiceNotFound { service: name });
+        };
+        let health = judge_one(&config.health, name.clone(), &figures, probes, alerts);
+        let seconds = window.seconds();
+
+        let mut operations: Vec<OperationJson> =
+            span_red(source, window, &["span_name", "span_kind"], &selector)?
+                .into_iter()
+                .map(|(key, red)| {
+                    let mut key = key.into_iter();
+                    OperationJson {
+                        name: key.next().unwrap_or_default(),
+                        span_kind: key.next().unwrap_or_default(),
+                        figures: FiguresJson::new(&red.all, seconds),
+                    }
+                })
+                .collect();
+        operations.sort_by(|a, b| b.figures.requests().total_cmp(&a.figures.requests()));
+
+        let entry_kinds = ENTRY_KINDS.join("|");
+        let series_selector = if health.entry_spans_only {
+            matchers(&[("service", "=", &name), ("span_kind", "=~", &entry_kinds)])
+        } else {
+            selector
+        };
+        let end_ms = window.end_ms;
+        let start_ms = (end_ms - window.length_ms).div_euclid(step_ms) * step_ms + step_ms;
+        let series = red_series(
+            &engine,
+            source,
+            &series_selector,
+            (start_ms.min(end_ms), end_ms, step_ms),
+            rate_window_ms,
+        )?;
+
+        let edges = edge_red(
+            source,
+            window,
+            &[
+                matchers(&[("client", "=", &name)]),
+                matchers(&[("server", "=", &name)]),
+            ],
+        )?;
+        let mut upstream = Vec::new();
+        let mut downstream = Vec::new();
+        for (key, edge) in &edges {
+            if key.1 == name {
+                upstream.push(EdgeJson::new(key, edge, seconds));
+            }
+            if key.0 == name {
+                downstream.push(EdgeJson::new(key, edge, seconds));
+            }
+        }
+        Ok(ServiceFigures {
+            service: ServiceJson::new(&health, seconds),
+            series: series.into(),
+            operations,
+            upstream,
+            downstream,
+        })
+    })
+    .await?;
+
+    let errors = SpanQuery {
+        service: Some(name),
+        status: Some(StatusCode::Error),
+        start_unix_nano: asked.start_unix_nano,
+        end_unix_nano: asked.end_unix_nano,
+        limit: ERROR_TRACES,
+        ..SpanQuery::default()
+    };
+    let trace_ids = state
+        .store
+        .search_trace_ids(&tenant, &errors)
+        .await
+        .map_err(Error::from)?;
+    let error_traces = state
+        .load_traces(&tenant, trace_ids)
+        .await?
+        .iter()
+        .map(TraceSummaryJson::from_trace)
+        .collect();
+    Ok(Json(ServicePageJson {
+        start_unix_nano: asked.start_unix_nano.to_string(),
+        end_unix_nano: asked.end_unix_nano.to_string(),
+        service: figures.service,
+        step_seconds: step_ms as f64 / 1000.0,
+        rate_window_seconds: rate_window_ms as f64 / 1000.0,
+        series: figures.series,
+        operations: figures.operations,
+        error_traces,
+        upstream: figures.upstream,
+        downstream: figures.downstream,
+    }))
+}
+
+/// The answer of `GET /api/v1/dependencies`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DependenciesJson {
+    start_unix_nano: String,
+    end_unix_nano: String,
+    nodes: Vec<NodeJson>,
+    edges: Vec<EdgeJson>,
+}
+
+async fn dependencies(
+    State(state): State<AppState>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    headers: HeaderMap,
+) -> Answer<DependenciesJson> {
+    let asked = asked_window(&query_params(query)?)?;
+    let tenant = state.tenant(&headers)?;
+    let config = Arc::clone(&state.config);
+    let window = asked.window;
+    let (nodes, edges) = evaluate_off_reactor(&state, tenant, timeout(&state), move |source| {
+        let engine = Engine::default();
+        let spans = span_red(source, window, &["service"], "")?;
+        let probes = probe_states(&engine, source, window, "")?;
+        let alerts = firing_alerts(&engine, source, window, "")?;
+        let services = judge_services(&config.health, spans, probes, alerts);
+        let edges = edge_red(source, window, &[])?;
+        let graph = build_graph(&config.health, &services, edges);
+        let seconds = window.seconds();
+        Ok((
+            graph
+                .nodes
+                .iter()
+                .map(|node| NodeJson::new(node, seconds))
+                .collect(),
+            graph
+                .edges
+                .iter()
+                .map(|(key, edge)| EdgeJson::new(key, edge, seconds))
+                .collect(),
+        ))
+    })
+    .await?;
+    Ok(Json(DependenciesJson {
+        start_unix_nano: asked.start_unix_nano.to_string(),
+        end_unix_nano: asked.end_unix_nano.to_string(),
+        nodes,
+        edges,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(text: &str) -> QueryParams {
+        QueryParams::new(
+            text.split('&')
+                .filter_map(|pair| pair.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn windows_default_to_the_last_hour_and_must_be_ordered() {
+        let asked = asked_window(&params("end=7200000000000")).unwrap();
+        assert_eq!(asked.start_unix_nano, 3_600_000_000_000);
+        assert_eq!(asked.window.length_ms, 3_600_000);
+        assert_eq!(asked.window.end_ms, 7_200_000);
+        let error = asked_window(&params("start=5&end=5")).unwrap_err();
+        assert!(error.to_string().contains("start"), "{error}");
+    }
+
+    #[test]
+    fn steps_snap_to_nice_values_and_rate_windows_cover_four_samples() {
+        // One hour: 30 s steps (3600 / 120), rate over 45 s... at least 4 × 15 s.
+        assert_eq!(
+            series_step(&params(""), 3_600_000, 15).unwrap(),
+            (30_000, 60_000)
+        );
+        // A day: 15-minute steps.
+        assert_eq!(
+            series_step(&params(""), 86_400_000, 15).unwrap(),
+            (900_000, 915_000)
+        );
+        // Never finer than the sample interval.
+        assert_eq!(
+            series_step(&params(""), 60_000, 15).unwrap(),
+            (15_000, 60_000)
+        );
+        assert_eq!(
+            series_step(&params("step=5s"), 60_000, 1).unwrap(),
+            (5_000, 6_000)
+        );
+        assert!(series_step(&params("step=10ms"), 60_000, 1).is_err());
+        assert!(series_step(&params("step=1s"), 86_400_000 * 7, 1).is_err());
+    }
+}
