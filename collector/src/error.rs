@@ -135,6 +135,7 @@ pub fn grpc_code_for_class(class: ErrorClass) -> tonic::Code {
         ErrorClass::Unauthenticated => tonic::Code::Unauthenticated,
         ErrorClass::Forbidden => tonic::Code::PermissionDenied,
         ErrorClass::NotFound => tonic::Code::NotFound,
+        ErrorClass::Conflict => tonic::Code::AlreadyExists,
         ErrorClass::Unavailable => tonic::Code::Unavailable,
         ErrorClass::Internal => tonic::Code::Internal,
     }
@@ -149,6 +150,7 @@ pub(crate) fn class_label(class: ErrorClass) -> &'static str {
         ErrorClass::Unauthenticated => "unauthenticated",
         ErrorClass::Forbidden => "forbidden",
         ErrorClass::NotFound => "not_found",
+        ErrorClass::Conflict => "conflict",
         ErrorClass::RateLimited => "rate_limited",
         ErrorClass::Unavailable => "unavailable",
         ErrorClass::Internal => "internal",

@@ -16,6 +16,10 @@
 //! - [`logs`]: [`LogStore`], OTLP log records: their own WAL, an in-memory head searchable at
 //!   once, and a tantivy index per tenant and day committed about every second;
 //!   [`otlp::logs`] converts OTLP logs ⇄ [`sightline_model::LogBatch`].
+//! - [`state_db`]: [`StateDb`], the embedded SQLite file `{data_dir}/sightline.db` for
+//!   user-managed state (not telemetry), with versioned migrations.
+//! - [`health_checks`]: [`HealthCheckRegistry`], health-check targets from the config file and
+//!   the API (persisted in the state database), their last results, and a change signal.
 //!
 //! Write path: collector → [`SpanStore::append`] → `wal` (fsync, ticket resolves) → `head`
 //! → (size or age) → `part::writer` → `objects` → `wal` truncation.
@@ -27,11 +31,15 @@
 //!   version and a fixture test.
 //! - Part schema (`part::schema::FORMAT_VERSION`): readers dispatch on the version in the
 //!   Parquet key/value metadata.
+//! - State database tables: append a migration to `state_db::MIGRATIONS` (never edit a shipped
+//!   one); the stored health-check definition is the JSON of
+//!   [`sightline_model::HealthCheckDefinition`], so its field names are a stored format.
 
 pub mod compact;
 pub mod config;
 pub mod error;
 pub mod head;
+pub mod health_checks;
 pub mod logs;
 pub mod metrics;
 pub mod objects;
@@ -39,10 +47,13 @@ pub mod otlp;
 pub mod part;
 pub mod retention;
 pub mod spans;
+pub mod state_db;
 pub mod wal;
 
 pub use config::StoreConfig;
 pub use error::Error;
+pub use health_checks::{HealthCheckRegistry, RegistryError};
 pub use logs::LogStore;
 pub use metrics::{AppendOutcome, MetricStore};
 pub use spans::{SpanQuery, SpanStore};
+pub use state_db::StateDb;

@@ -16,6 +16,9 @@ pub enum ErrorClass {
     Forbidden,
     /// The thing asked for does not exist (HTTP 404, gRPC NOT_FOUND).
     NotFound,
+    /// The thing to create exists already, or the change conflicts with its state (HTTP 409,
+    /// gRPC ALREADY_EXISTS).
+    Conflict,
     /// A limit was hit; retry later (HTTP 429, gRPC RESOURCE_EXHAUSTED).
     RateLimited,
     /// The server cannot serve now; retry later (HTTP 503, gRPC UNAVAILABLE).
@@ -34,6 +37,7 @@ impl ErrorClass {
             Self::Unauthenticated => 401,
             Self::Forbidden => 403,
             Self::NotFound => 404,
+            Self::Conflict => 409,
             Self::RateLimited => 429,
             Self::Unavailable => 503,
             Self::Internal => 500,

@@ -10,6 +10,8 @@
 //! - [`labels`]: [`Labels`], a metric series' identity.
 //! - [`metric`]: [`MetricBatch`], samples in Prometheus' data model, as every metric source
 //!   is translated before the store sees it.
+//! - [`health_check`]: [`HealthCheckDefinition`] (a probe target as written in the config
+//!   file or an API body) and [`HealthCheckSpec`] (validated), with the labels of its series.
 //! - [`tenant`]: [`TenantId`], whose data is kept apart from every other tenant's.
 //! - [`time`]: calendar arithmetic (civil dates of day counts and back).
 //! - [`error`]: [`ErrorClass`], what kind of failure an error is, for the wire mappings.
@@ -21,6 +23,7 @@
 
 pub mod attr;
 pub mod error;
+pub mod health_check;
 pub mod hot;
 pub mod ids;
 pub mod labels;
@@ -32,6 +35,7 @@ pub mod time;
 
 pub use attr::{AnyValue, KeyValue};
 pub use error::ErrorClass;
+pub use health_check::{HealthCheckDefinition, HealthCheckSpec, ProbeKind, ProbeTarget};
 pub use ids::{IdParseError, SpanId, TraceId};
 pub use labels::{Labels, METRIC_NAME_LABEL};
 pub use log::{LogBatch, LogRecord, LogRow, ResourceLogs, ScopeLogs};
