@@ -19,6 +19,9 @@
 //!   awaited until durable.
 //! - `processors`: span metrics and the service graph, derived from spans once they are
 //!   durable and flushed into the [`MetricStore`] by [`Collector::spawn_processors`].
+//! - `probes`: health checks: HTTP(S), TCP and gRPC-health probes of the targets in a
+//!   [`HealthCheckRegistry`](sightline_store::HealthCheckRegistry), on their schedules, into
+//!   `probe_success` and `probe_duration_seconds` series ([`run_health_checks`]).
 //! - [`error`]: [`Error`], its [`ErrorClass`](sightline_model::ErrorClass), and the one HTTP
 //!   and one gRPC mapping of classes.
 //!
@@ -42,6 +45,8 @@
 //! `sightline_dropped_total{signal="logs",reason}`.
 //! The span processors add `sightline_processors_*` and `sightline_service_graph_*` (see
 //! `processors`).
+//! Health checks add `sightline_health_checks` and
+//! `sightline_health_check_probes_total{probe,outcome}` (see `probes`).
 //! Remote write adds `sightline_remote_write_samples_received_total`,
 //! `sightline_dropped_total{signal="metrics",reason}` and `protocol="remote_write"`.
 //!
@@ -54,6 +59,7 @@ mod grpc;
 mod handoff;
 mod http;
 mod limits;
+mod probes;
 mod processors;
 mod remote_write;
 mod tenant;
@@ -68,6 +74,7 @@ use tokio_util::task::TaskTracker;
 
 pub use config::CollectorConfig;
 pub use error::Error;
+pub use probes::run_health_checks;
 pub use http::{LOGS_PATH, METRICS_PATH, TRACES_PATH};
 pub use remote_write::REMOTE_WRITE_PATH;
 pub use tenant::TENANT_HEADER;
