@@ -11,7 +11,8 @@
 //! - firing alerts (`ALERTS{alertstate="firing"}`) with a `service` label count against that
 //!   service.
 //!
-//! Modules: [`stats`] runs the PromQL and folds its answers into [`stats::Red`] figures;
+//! Modules: [`stats`] counts requests, errors and latency into [`stats::Red`] figures;
+//! [`probes`] and [`alerts`] read health-check states and firing alerts;
 //! [`objectives`] holds the configurable objectives and the rule that turns figures into a
 //! [`objectives::HealthStatus`]; [`services`] judges each service; [`graph`] builds the dependency graph's nodes and edges.
 //!
@@ -21,8 +22,10 @@
 //! extrapolation of PromQL's `increase` (see [`stats::counted_in_window`]), so a user who
 //! sent 20 requests sees 20; rates over time use PromQL's `rate`, as dashboards do.
 
+pub mod alerts;
 pub mod graph;
 pub mod objectives;
+pub mod probes;
 pub mod services;
 pub mod stats;
 

@@ -36,11 +36,12 @@ use super::native::render::TraceSummaryJson;
 use super::native::NativeError;
 use super::{now_unix_nano, record_query_metrics, AppState};
 use crate::error::Error;
+use crate::health::alerts::firing_alerts;
 use crate::health::graph::build_graph;
+use crate::health::probes::probe_states;
 use crate::health::services::{judge_one, judge_services};
 use crate::health::stats::{
-    edge_red, firing_alerts, matcher, matchers, probe_states, red_series, span_red, Window,
-    ENTRY_KINDS,
+    edge_red, matcher, matchers, red_series, span_red, Window, ENTRY_KINDS,
 };
 use crate::promql::engine::MAX_POINTS_PER_SERIES;
 use crate::promql::Engine;

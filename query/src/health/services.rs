@@ -3,8 +3,10 @@
 
 use std::collections::BTreeMap;
 
+use super::alerts::FiringAlert;
 use super::objectives::{judge, Evidence, HealthConfig, HealthStatus};
-use super::stats::{FiringAlert, KindRed, ProbeState, Red};
+use super::probes::ProbeState;
+use super::stats::{KindRed, Red};
 
 /// One service's health over a window.
 #[derive(Debug, Clone, PartialEq)]

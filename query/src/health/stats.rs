@@ -1,6 +1,6 @@
-//! The PromQL behind the health API, and the folding of its answers into figures: requests,
-//! errors and latency buckets per service, operation or edge ([`Red`]), probe states and
-//! firing alerts. Every function reads through a [`SeriesSource`], so the same code runs over
+//! The figures behind the health API: requests, errors and latency buckets per service,
+//! operation or edge ([`Red`]) counted from the span-metric and service-graph series, and
+//! RED time series. Every function reads through a [`SeriesSource`], so the same code runs over
 //! the metric store and over [`crate::promql::InMemorySeries`] in tests.
 
 use std::collections::BTreeMap;
@@ -25,12 +25,6 @@ pub const EDGE_FAILED: &str = "traces_service_graph_request_failed_total";
 pub const EDGE_SERVER_BUCKET: &str = "traces_service_graph_request_server_seconds_bucket";
 /// The service-graph client-side duration buckets.
 pub const EDGE_CLIENT_BUCKET: &str = "traces_service_graph_request_client_seconds_bucket";
-/// The health checks' outcome (1 up, 0 down).
-pub const PROBE_SUCCESS: &str = "probe_success";
-/// The health checks' duration.
-pub const PROBE_DURATION: &str = "probe_duration_seconds";
-/// The `job` of health-check series.
-pub const PROBE_JOB: &str = "health_check";
 
 /// The span kinds on which a service serves a caller.
 pub const ENTRY_KINDS: [&str; 2] = ["SPAN_KIND_SERVER", "SPAN_KIND_CONSUMER"];
@@ -166,7 +160,7 @@ pub struct Window {
 
 impl Window {
     /// The PromQL range, `[…ms]`.
-    fn range(&self) -> String {
+    pub(crate) fn range(&self) -> String {
         format!("[{}ms]", self.length_ms.max(1))
     }
 
@@ -249,7 +243,8 @@ pub fn counted_in_window(
         .collect())
 }
 
-fn label<'a>(sample: &'a crate::promql::Sample, name: &str) -> &'a str {
+/// The value of label `name` of `sample` (empty when absent).
+pub(crate) fn label<'a>(sample: &'a crate::promql::Sample, name: &str) -> &'a str {
     sample.labels.get(name).unwrap_or_default()
 }
 
@@ -403,117 +398,6 @@ pub fn edge_calls(
         *out.entry(pair).or_default() += counted;
     }
     Ok(out)
-}
-
-/// One health check's state at the window's end.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ProbeState {
-    /// The check's name (`check` label).
-    pub check: String,
-    /// The service it is linked to.
-    pub service: String,
-    /// `http`, `tcp` or `grpc`.
-    pub probe: String,
-    /// What it probes (URL or host:port).
-    pub instance: String,
-    /// Its last outcome within the lookback before the window's end; `None` when it has
-    /// not reported since.
-    pub up: Option<bool>,
-    /// The share of successful probes over the window.
-    pub availability: Option<f64>,
-    /// Its last probe's duration in seconds.
-    pub duration_seconds: Option<f64>,
-}
-
-/// Health-check states over `window`, for the series `selector` picks (matchers joined to
-/// `job="health_check"`, such as `service="cart"`, or empty).
-///
-/// # Errors
-/// The engine's errors.
-pub fn probe_states(
-    engine: &Engine,
-    source: &dyn SeriesSource,
-    window: Window,
-    extra_matchers: &str,
-) -> Result<Vec<ProbeState>, Error> {
-    let selector = if extra_matchers.is_empty() {
-        format!("{{job={}}}", promql_string(PROBE_JOB))
-    } else {
-        format!("{{job={},{extra_matchers}}}", promql_string(PROBE_JOB))
-    };
-    let at = window.end_ms;
-    let range = window.range();
-    let mut states: BTreeMap<String, ProbeState> = BTreeMap::new();
-    let availability = format!("avg_over_time({PROBE_SUCCESS}{selector}{range})");
-    for sample in instant_vector(engine, source, &availability, at)? {
-        state_of(&mut states, &sample).availability = Some(sample.value);
-    }
-    for sample in instant_vector(engine, source, &format!("{PROBE_SUCCESS}{selector}"), at)? {
-        state_of(&mut states, &sample).up = Some(sample.value >= 1.0);
-    }
-    for sample in instant_vector(engine, source, &format!("{PROBE_DURATION}{selector}"), at)? {
-        state_of(&mut states, &sample).duration_seconds = Some(sample.value);
-    }
-    Ok(states.into_values().collect())
-}
-
-/// The state of the check `sample` belongs to, made on first sight.
-fn state_of<'a>(
-    states: &'a mut BTreeMap<String, ProbeState>,
-    sample: &crate::promql::Sample,
-) -> &'a mut ProbeState {
-    states
-        .entry(label(sample, "check").to_string())
-        .or_insert_with(|| ProbeState {
-            check: label(sample, "check").to_string(),
-            service: label(sample, "service").to_string(),
-            probe: label(sample, "probe").to_string(),
-            instance: label(sample, "instance").to_string(),
-            up: None,
-            availability: None,
-            duration_seconds: None,
-        })
-}
-
-/// An alert firing at the window's end.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FiringAlert {
-    /// `alertname`.
-    pub name: String,
-    /// The `service` label, when the rule sets one.
-    pub service: String,
-    /// The `severity` label, when the rule sets one.
-    pub severity: String,
-}
-
-/// The alerts firing at the window's end (`ALERTS{alertstate="firing"}`), for the series
-/// `extra_matchers` picks (such as `service="cart"`, or empty).
-///
-/// # Errors
-/// The engine's errors.
-pub fn firing_alerts(
-    engine: &Engine,
-    source: &dyn SeriesSource,
-    window: Window,
-    extra_matchers: &str,
-) -> Result<Vec<FiringAlert>, Error> {
-    let mut selector = String::from("ALERTS{alertstate=\"firing\"");
-    if !extra_matchers.is_empty() {
-        selector.push(',');
-        selector.push_str(extra_matchers);
-    }
-    selector.push('}');
-    let mut alerts: Vec<FiringAlert> = instant_vector(engine, source, &selector, window.end_ms)?
-        .iter()
-        .map(|sample| FiringAlert {
-            name: label(sample, "alertname").to_string(),
-            service: label(sample, "service").to_string(),
-            severity: label(sample, "severity").to_string(),
-        })
-        .collect();
-    alerts.sort_by(|a, b| (&a.service, &a.name).cmp(&(&b.service, &b.name)));
-    alerts.dedup();
-    Ok(alerts)
 }
 
 /// A service's rate, error ratio and latency quantiles over time.

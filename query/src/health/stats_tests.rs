@@ -183,69 +183,6 @@ fn edges_take_server_latency_when_the_server_is_instrumented() {
 }
 
 #[test]
-fn probes_report_their_last_state_and_availability() {
-    let mut source = InMemorySeries::new();
-    let labels = |name: &'static str| {
-        Labels::new([
-            ("__name__", name),
-            ("job", PROBE_JOB),
-            ("check", "cart-http"),
-            ("service", "cart"),
-            ("probe", "http"),
-            ("instance", "http://127.0.0.1:1/health"),
-        ])
-    };
-    // Up for the first half of the window (which excludes its start), down for the second.
-    source.append(
-        labels(PROBE_SUCCESS),
-        (0..=10).map(|i| (i * MINUTE, if i <= 5 { 1.0 } else { 0.0 })),
-    );
-    source.append(labels(PROBE_DURATION), (0..10).map(|i| (i * MINUTE, 0.25)));
-    let engine = Engine::default();
-    let states = probe_states(&engine, &source, window(), "").unwrap();
-    assert_eq!(
-        states,
-        [ProbeState {
-            check: "cart-http".into(),
-            service: "cart".into(),
-            probe: "http".into(),
-            instance: "http://127.0.0.1:1/health".into(),
-            up: Some(false),
-            availability: Some(0.5),
-            duration_seconds: Some(0.25),
-        }]
-    );
-    let other = probe_states(&engine, &source, window(), &matcher("service", "=", "x")).unwrap();
-    assert!(other.is_empty());
-}
-
-#[test]
-fn firing_alerts_are_read_from_the_alerts_series() {
-    let mut source = InMemorySeries::new();
-    for (name, state) in [("HighErrors", "firing"), ("SlowCart", "pending")] {
-        source.append(
-            Labels::new([
-                ("__name__", "ALERTS"),
-                ("alertname", name),
-                ("alertstate", state),
-                ("service", "cart"),
-                ("severity", "page"),
-            ]),
-            [(9 * MINUTE, 1.0)],
-        );
-    }
-    let alerts = firing_alerts(&Engine::default(), &source, window(), "").unwrap();
-    assert_eq!(
-        alerts,
-        [FiringAlert {
-            name: "HighErrors".into(),
-            service: "cart".into(),
-            severity: "page".into(),
-        }]
-    );
-}
-
-#[test]
 fn red_series_has_rate_error_ratio_and_quantiles_per_step() {
     let mut source = InMemorySeries::new();
     calls(

@@ -4,9 +4,11 @@
 
 use serde::Serialize;
 
+use crate::health::alerts::FiringAlert;
 use crate::health::graph::{Node, NodeKind};
+use crate::health::probes::ProbeState;
 use crate::health::services::ServiceHealth;
-use crate::health::stats::{EdgeKey, EdgeRed, FiringAlert, ProbeState, Red, RedSeries};
+use crate::health::stats::{EdgeKey, EdgeRed, Red, RedSeries};
 use crate::health::HealthStatus;
 
 /// Latency quantiles in milliseconds.
