@@ -4,6 +4,7 @@
 
 pub(crate) mod evaluate;
 pub(crate) mod health;
+pub(crate) mod health_checks;
 pub(crate) mod jaeger;
 pub(crate) mod logs;
 pub(crate) mod loki;

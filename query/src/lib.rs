@@ -26,7 +26,12 @@
 //! thread, [`promql::Engine`] over [`promql::MetricStoreSource`] → [`MetricStore::select`]
 //! → Prometheus JSON. Metadata endpoints call [`MetricStore`] directly.
 //!
-//! This crate persists nothing. Its wire formats are contracts, though: when you change
+//! Health-check targets: `api::health_checks` (`/api/v1/health-checks`) reads and changes
+//! the [`HealthCheckRegistry`] the binary hands to [`health_checks_router`]; the registry
+//! (in the store crate) persists them, and the collector's prober follows its changes.
+//!
+//! This crate persists nothing itself (state such as API-created health checks is kept by
+//! the store crate's registry it calls). Its wire formats are contracts, though: when you change
 //! `api::jaeger`'s JSON, check it against Jaeger UI; when you change the native JSON, change
 //! the UI (`ui/`) with it.
 
@@ -45,7 +50,7 @@ mod api;
 use std::sync::Arc;
 
 use serde::Deserialize;
-use sightline_store::{LogStore, MetricStore, SpanStore};
+use sightline_store::{HealthCheckRegistry, LogStore, MetricStore, SpanStore};
 
 pub use error::Error;
 
@@ -142,6 +147,17 @@ pub fn router(
         .nest("/jaeger/api", api::jaeger::router(state.clone()))
         .nest("/prometheus/api/v1", api::prometheus::router(state))
         .merge(loki)
+}
+
+/// Builds `/api/v1/health-checks` (list, create, read, replace, delete health-check targets,
+/// with each one's latest probe result) over `registry`. Tenant selection follows
+/// `config.multi_tenancy` as in [`router`]; config-file targets are read-only.
+pub fn health_checks_router(registry: HealthCheckRegistry, config: &QueryConfig) -> axum::Router {
+    let state = api::health_checks::HealthChecksState {
+        registry,
+        multi_tenancy: config.multi_tenancy,
+    };
+    axum::Router::new().nest("/api/v1", api::health_checks::router(state))
 }
 
 /// Builds Loki's query API (`/loki/api/v1/...`: `query_range`, `query`, `labels`,
