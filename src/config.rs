@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use clap::Parser;
 use serde::Deserialize;
 use sightline_collector::CollectorConfig;
+use sightline_model::{HealthCheckDefinition, HealthCheckSpec};
 use sightline_query::QueryConfig;
 use sightline_store::StoreConfig;
 
@@ -103,6 +104,9 @@ pub struct FileConfig {
     pub collector: CollectorConfig,
     /// Query APIs.
     pub query: QueryConfig,
+    /// Health-check targets (`[[health_checks]]`), probed in the default tenant; read-only
+    /// through the API.
+    pub health_checks: Vec<HealthCheckDefinition>,
 }
 
 /// The validated configuration the binary runs with.
@@ -114,6 +118,8 @@ pub struct Config {
     pub otlp_grpc_listen: SocketAddr,
     /// OTLP/HTTP address.
     pub otlp_http_listen: SocketAddr,
+    /// The config file's health-check targets, validated.
+    pub health_checks: Vec<HealthCheckSpec>,
     /// Everything else, as layered.
     pub file: FileConfig,
 }
@@ -202,6 +208,7 @@ pub fn load(flags: Flags) -> Result<Config, Vec<String>> {
             "invalid value 0 for collector.max_body_size_bytes: must be at least 1".to_string(),
         );
     }
+    let health_checks = validate_health_checks(&file.health_checks, &mut problems);
     match (http_listen, otlp_grpc_listen, otlp_http_listen) {
         (Some(http_listen), Some(otlp_grpc_listen), Some(otlp_http_listen))
             if problems.is_empty() =>
@@ -210,11 +217,35 @@ pub fn load(flags: Flags) -> Result<Config, Vec<String>> {
                 http_listen,
                 otlp_grpc_listen,
                 otlp_http_listen,
+                health_checks,
                 file,
             })
         }
         _ => Err(problems),
     }
+}
+
+/// Validates the `[[health_checks]]` targets: each one's fields, and unique names.
+fn validate_health_checks(
+    definitions: &[HealthCheckDefinition],
+    problems: &mut Vec<String>,
+) -> Vec<HealthCheckSpec> {
+    let mut specs: Vec<HealthCheckSpec> = Vec::with_capacity(definitions.len());
+    for (index, definition) in definitions.iter().enumerate() {
+        let key = format!("health_checks[{index}] ({:?})", definition.name);
+        match definition.validate() {
+            Err(found) => problems.extend(
+                found
+                    .into_iter()
+                    .map(|problem| format!("invalid {key}.{problem}")),
+            ),
+            Ok(spec) if specs.iter().any(|other| other.name == spec.name) => problems.push(
+                format!("invalid {key}.name: another health check already has this name"),
+            ),
+            Ok(spec) => specs.push(spec),
+        }
+    }
+    specs
 }
 
 fn override_with<T>(slot: &mut T, value: Option<T>) {
@@ -234,6 +265,76 @@ mod tests {
         assert_eq!(file.store, StoreConfig::default());
         assert_eq!(file.collector, CollectorConfig::default());
         assert_eq!(file.server.http_listen, ServerConfig::default().http_listen);
+    }
+
+    #[test]
+    fn example_health_checks_parse_and_validate() {
+        let text = include_str!("../sightline.example.toml");
+        let start = text.find("# [[health_checks]]").unwrap();
+        let uncommented: String = text[start..]
+            .lines()
+            .map(|line| {
+                line.strip_prefix("# ")
+                    .unwrap_or(line.trim_start_matches('#'))
+            })
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let file: FileConfig = toml::from_str(&uncommented).unwrap();
+        let mut problems = Vec::new();
+        let specs = validate_health_checks(&file.health_checks, &mut problems);
+        assert_eq!(problems, Vec::<String>::new());
+        assert_eq!(specs.len(), 3);
+    }
+
+    #[test]
+    fn health_check_problems_name_the_entry_and_field() {
+        let file: FileConfig = toml::from_str(
+            r#"
+            [[health_checks]]
+            name = "web"
+            service = "frontend"
+            probe = "http"
+            url = "http://web/"
+
+            [[health_checks]]
+            name = "web"
+            service = "frontend"
+            probe = "tcp"
+            address = "web:80"
+
+            [[health_checks]]
+            name = "db"
+            service = "orders"
+            probe = "tcp"
+            address = "db"
+            interval = "500ms"
+
+            [[health_checks]]
+            name = "slow"
+            service = "frontend"
+            probe = "http"
+            url = "https://web/"
+            interval = "2s"
+            timeout = "3s"
+            "#,
+        )
+        .unwrap();
+        let mut problems = Vec::new();
+        let specs = validate_health_checks(&file.health_checks, &mut problems);
+        assert_eq!(specs.len(), 1);
+        assert_eq!(
+            problems,
+            [
+                r#"invalid health_checks[1] ("web").name: another health check already has this name"#,
+                r#"invalid health_checks[2] ("db").interval: "500ms" is below the minimum of 1s"#,
+                r#"invalid health_checks[2] ("db").address: "db" must be host:port"#,
+                r#"invalid health_checks[3] ("slow").timeout: "3s" must be below the interval (2s)"#,
+            ]
+        );
+        let unknown = toml::from_str::<FileConfig>(
+            "[[health_checks]]\nname = \"x\"\nservice = \"s\"\nprobe = \"icmp\"\n",
+        );
+        assert!(unknown.is_err());
     }
 
     #[test]

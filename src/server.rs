@@ -12,7 +12,7 @@ use axum::routing::get;
 use axum::Router;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use sightline_collector::Collector;
-use sightline_store::{LogStore, MetricStore, SpanStore};
+use sightline_store::{HealthCheckRegistry, LogStore, MetricStore, SpanStore, StateDb};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -88,6 +88,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .context("cannot open the log store")?;
 
+    // User-managed state (API-created health checks) in {data_dir}/sightline.db.
+    let state_db = StateDb::open(&file.store.data_dir)
+        .await
+        .context("cannot open the state database")?;
+    let health_checks = HealthCheckRegistry::open(state_db, config.health_checks.clone())
+        .await
+        .context("cannot load the health checks")?;
+
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
     store.spawn_background(&tracker, shutdown.child_token());
@@ -124,6 +132,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // (after the receivers drain, before the metric store closes).
     let derived_metrics = collector.spawn_processors(&tracker, shutdown.child_token());
 
+    // Health checks: probe tasks follow the registry; stopped before the metric store closes.
+    let probes = tracker.spawn(sightline_collector::run_health_checks(
+        health_checks.clone(),
+        metric_store.clone(),
+        shutdown.child_token(),
+    ));
+
     let ready = Arc::new(AtomicBool::new(false));
     let app = sightline_query::router(
         store.clone(),
@@ -132,6 +147,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         file.query.clone(),
     )
     // Prometheus remote write shares the :7878 port and `/prometheus` prefix with the API.
+    .merge(sightline_query::health_checks_router(
+        health_checks,
+        &file.query,
+    ))
     .merge(collector.remote_write_router())
     .merge(ops_router(OpsState {
         ready: ready.clone(),
@@ -173,6 +192,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     shutdown.cancel();
     let _ = tokio::time::timeout(drain, derived_metrics).await;
+    let _ = tokio::time::timeout(drain, probes).await;
     let _ = tokio::time::timeout(drain, query_http).await;
     let spans_closed = store.close().await;
     let metrics_closed = metric_store.close().await;

@@ -74,8 +74,8 @@ use tokio_util::task::TaskTracker;
 
 pub use config::CollectorConfig;
 pub use error::Error;
-pub use probes::run_health_checks;
 pub use http::{LOGS_PATH, METRICS_PATH, TRACES_PATH};
+pub use probes::run_health_checks;
 pub use remote_write::REMOTE_WRITE_PATH;
 pub use tenant::TENANT_HEADER;
 

@@ -4,6 +4,7 @@
 mod crash;
 mod fixtures;
 mod health_api;
+mod health_checks;
 mod ingest_errors;
 mod jaeger_api;
 mod logs_otlp;
