@@ -2,9 +2,10 @@
 //! drives it over OTLP/gRPC with many concurrent connections, then measures queries.
 //!
 //! Run: `cargo bench --bench loadgen -- [--spans N] [--connections N] [--batch-traces N]
-//! [--queries N] [--dump-ndjson PATH] [--sample-ids PATH]` (build the server first with
-//! `cargo build --release`). Prints one report; figures and the machine go in
-//! `benches/README.md`.
+//! [--queries N] [--no-processors] [--dump-ndjson PATH] [--sample-ids PATH]` (build the
+//! server first with `cargo build --release`). `--no-processors` turns the span-metrics and
+//! service-graph processors off, to measure what they cost ingest. Prints one report; figures
+//! and the machine go in `benches/README.md`.
 //!
 //! `--dump-ndjson PATH` also writes every span sent as one JSON line in the ClickHouse
 //! exporter's `otel_traces` column form (see `ndjson.rs`); `--sample-ids PATH` writes the trace
@@ -31,6 +32,7 @@ struct Options {
     queries: usize,
     dump_ndjson: Option<PathBuf>,
     sample_ids: Option<PathBuf>,
+    processors: bool,
 }
 
 fn parse_options() -> Options {
@@ -41,10 +43,16 @@ fn parse_options() -> Options {
         queries: 200,
         dump_ndjson: None,
         sample_ids: None,
+        processors: true,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut index = 1;
     while index < args.len() {
+        if args[index] == "--no-processors" {
+            options.processors = false;
+            index += 1;
+            continue;
+        }
         let path = args.get(index + 1).map(PathBuf::from);
         match (args[index].as_str(), path) {
             ("--dump-ndjson", Some(path)) => {
@@ -84,7 +92,7 @@ struct Server {
     data_dir: tempfile::TempDir,
 }
 
-fn start_server() -> Server {
+fn start_server(processors: bool) -> Server {
     let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/release/sightline");
     assert!(
         binary.is_file(),
@@ -94,11 +102,13 @@ fn start_server() -> Server {
     let data_dir = tempfile::tempdir().expect("temp dir");
     // Frequent maintenance, so the queries after ingest run over compacted parts.
     let config = data_dir.path().join("loadgen.toml");
-    std::fs::write(
-        &config,
-        "[store]\nmaintenance_interval_seconds = 3\ncompaction_min_parts = 3\n",
-    )
-    .expect("write config");
+    let mut config_text =
+        String::from("[store]\nmaintenance_interval_seconds = 3\ncompaction_min_parts = 3\n");
+    if !processors {
+        config_text
+            .push_str("[collector]\nspan_metrics_enabled = false\nservice_graph_enabled = false\n");
+    }
+    std::fs::write(&config, config_text).expect("write config");
     let mut child = Command::new(&binary)
         .arg("--config")
         .arg(&config)
@@ -311,11 +321,14 @@ async fn wait_for_compaction(client: &reqwest::Client, base: &str) {
 #[tokio::main]
 async fn main() {
     let options = parse_options();
-    let server = start_server();
+    let server = start_server(options.processors);
     let pid = server.child.id();
     println!(
-        "sightline loadgen: {} spans over {} gRPC connections, {} traces per export",
-        options.spans, options.connections, options.batch_traces
+        "sightline loadgen: {} spans over {} gRPC connections, {} traces per export, span metrics and service graph {}",
+        options.spans,
+        options.connections,
+        options.batch_traces,
+        if options.processors { "on" } else { "off" }
     );
     let (spans, elapsed, trace_ids) = ingest(&server, &options).await;
     if let Some(path) = &options.dump_ndjson {

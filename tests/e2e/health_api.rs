@@ -47,7 +47,12 @@ fn check_services(server: &TestServer, n: f64, failed: f64) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|service| (service["name"].as_str().unwrap().to_string(), service.clone()))
+        .map(|service| {
+            (
+                service["name"].as_str().unwrap().to_string(),
+                service.clone(),
+            )
+        })
         .collect();
     let names: Vec<&str> = services.keys().map(String::as_str).collect();
     assert_eq!(
@@ -77,7 +82,10 @@ fn check_services(server: &TestServer, n: f64, failed: f64) {
     close(&latency["p50"], 384.0);
     close(&latency["p99"], 256.0 + 256.0 * 0.99);
     // Every charge took 80 ms, in (64 ms, 128 ms].
-    close(&services["payments"]["latencyMs"]["p99"], 64.0 + 64.0 * 0.99);
+    close(
+        &services["payments"]["latencyMs"]["p99"],
+        64.0 + 64.0 * 0.99,
+    );
 }
 
 fn check_service_page(server: &TestServer, n: f64, failed: f64) {
@@ -154,7 +162,10 @@ fn check_service_page(server: &TestServer, n: f64, failed: f64) {
 
     let (status, missing) = get(server, "/api/v1/services/no-such-service");
     assert_eq!(status, 404, "{missing}");
-    assert!(missing["error"].as_str().unwrap().contains("no-such-service"));
+    assert!(missing["error"]
+        .as_str()
+        .unwrap()
+        .contains("no-such-service"));
 }
 
 fn check_dependencies(server: &TestServer, n: f64, failed: f64) {
