@@ -30,7 +30,6 @@ use crate::handoff::otlp_metrics::{
     hand_off_metrics, record_metrics_success, MetricsExportOutcome,
 };
 use crate::handoff::record_failure;
-use crate::tenant::TENANT_HEADER;
 use crate::Collector;
 
 /// Builds the tonic metrics service with compression and the decoded-size limit set.

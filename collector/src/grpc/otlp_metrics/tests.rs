@@ -14,6 +14,7 @@ use sightline_store::{MetricStore, SpanStore, StoreConfig};
 use tokio_util::sync::CancellationToken;
 
 use super::*;
+use crate::tenant::TENANT_HEADER;
 use crate::{serve_grpc, CollectorConfig};
 
 /// 2023-11-14T22:13:20Z, in nanoseconds.
