@@ -197,6 +197,9 @@ pub fn load(flags: Flags) -> Result<Config, Vec<String>> {
     if let Err(query_problems) = file.query.validate() {
         problems.extend(query_problems);
     }
+    if let Err(collector_problems) = file.collector.validate() {
+        problems.extend(collector_problems);
+    }
     if file.collector.multi_tenancy != file.query.multi_tenancy {
         problems.push(format!(
             "collector.multi_tenancy ({}) and query.multi_tenancy ({}) must agree, or data is written to tenants no query can read",
@@ -264,6 +267,7 @@ mod tests {
         let file: FileConfig = toml::from_str(text).unwrap();
         assert_eq!(file.store, StoreConfig::default());
         assert_eq!(file.collector, CollectorConfig::default());
+        assert_eq!(file.query, QueryConfig::default());
         assert_eq!(file.server.http_listen, ServerConfig::default().http_listen);
     }
 
@@ -351,6 +355,27 @@ mod tests {
         let problems = load(flags).unwrap_err();
         assert_eq!(problems.len(), 3, "{problems:?}");
         assert!(problems[0].contains("server.http_listen"));
+    }
+
+    #[test]
+    fn collector_and_health_settings_are_checked_at_start_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sightline.toml");
+        std::fs::write(
+            &path,
+            "[collector]\nflush_interval_seconds = 0\n[query.health]\nunhealthy_error_ratio = 2\n",
+        )
+        .unwrap();
+        let path = path.display().to_string();
+        let problems =
+            load(Flags::parse_from(["sightline", "--config", path.as_str()])).unwrap_err();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems
+            .iter()
+            .any(|p| p.contains("query.health.unhealthy_error_ratio")));
+        assert!(problems
+            .iter()
+            .any(|p| p.contains("collector.flush_interval_seconds")));
     }
 
     #[test]

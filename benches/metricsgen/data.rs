@@ -16,6 +16,7 @@
 
 use std::f64::consts::TAU;
 
+use crate::ingest::EncodedRequest;
 use crate::prompb::{Label, Sample, TimeSeries, WriteRequest};
 
 /// Scrape interval of the generated data.
@@ -96,15 +97,6 @@ impl Shape {
     pub fn slices(&self) -> usize {
         self.steps.div_ceil(self.steps_per_request)
     }
-}
-
-/// One encoded request: snappy-compressed protobuf and the samples it holds.
-pub struct EncodedRequest {
-    /// The body as sent, leaked so every target's sends share it without a copy (it lives
-    /// as long as the bench).
-    pub body: &'static [u8],
-    /// Samples in it.
-    pub samples: u64,
 }
 
 /// Generates and encodes every request, `[group][slice]`, on `threads` threads.

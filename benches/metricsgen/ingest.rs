@@ -4,8 +4,6 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::data::EncodedRequest;
-
 /// How far (in time slices) one connection may run ahead of the slowest one. Prometheus
 /// refuses samples more than an hour older than its head's newest ("out of bounds"), so
 /// the connections must advance through time together.
@@ -13,6 +11,15 @@ const MAX_SKEW_SLICES: usize = 2;
 /// Attempts of a request answered 429, 5xx or with a transport error before giving up.
 const MAX_ATTEMPTS: u32 = 6_000;
 const RETRY_PAUSE: Duration = Duration::from_millis(50);
+
+/// One encoded request: snappy-compressed protobuf and the samples it holds.
+pub struct EncodedRequest {
+    /// The body as sent, leaked so every target's sends share it without a copy (it lives
+    /// as long as the bench).
+    pub body: &'static [u8],
+    /// Samples in it.
+    pub samples: u64,
+}
 
 /// What an ingest run did.
 #[derive(Debug, Default)]

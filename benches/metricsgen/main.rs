@@ -197,7 +197,7 @@ const QUERY_OFFSET_SECONDS: i64 = 7;
 async fn run_target(
     kind: Kind,
     shape: &Shape,
-    requests: &Arc<Vec<Vec<data::EncodedRequest>>>,
+    requests: &Arc<Vec<Vec<ingest::EncodedRequest>>>,
     options: &Options,
 ) -> TargetReport {
     let binary = options.sightline_binary.clone();
@@ -255,7 +255,7 @@ async fn run_target(
 async fn ingest_phase(
     client: &reqwest::Client,
     target: &Target,
-    requests: &Arc<Vec<Vec<data::EncodedRequest>>>,
+    requests: &Arc<Vec<Vec<ingest::EncodedRequest>>>,
     options: &Options,
     report: &mut TargetReport,
 ) {
