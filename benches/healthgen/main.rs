@@ -132,6 +132,14 @@ async fn main() {
         outcome.samples_acknowledged as f64 / outcome.elapsed.as_secs_f64()
     );
 
+    let settled = Instant::now();
+    targets::wait_until_idle(&client, &server).await;
+    println!(
+        "idle after {:.0} s, {} parts",
+        settled.elapsed().as_secs_f64(),
+        targets::metric_value(&client, &server.base, "sightline_metric_parts").await
+    );
+
     let end_ns = u128::try_from(workload.end_ms()).unwrap_or(0) * 1_000_000;
     let day_ns = u128::try_from(options.hours).unwrap_or(0) * 3_600_000_000_000;
     let hour_ns = 3_600_000_000_000u128;

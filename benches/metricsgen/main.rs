@@ -218,7 +218,7 @@ async fn run_target(
     let mut report = TargetReport::new(kind, target.version.clone());
     ingest_phase(&client, &target, requests, options, &mut report).await;
     let started = Instant::now();
-    wait_until_idle(&client, &target).await;
+    targets::wait_until_idle(&client, &target).await;
     report.settle_seconds = started.elapsed().as_secs_f64();
     println!("idle after {:.0}s", report.settle_seconds);
     report.families = count_families(&client, &target, shape).await;
@@ -322,31 +322,6 @@ async fn query_phase(
     report.query_cpu_seconds = server_cpu;
     report.query_other_cpu_seconds = other_cpu;
     report.peak_rss_mib = targets::process_usage(pid).0;
-}
-
-/// Waits until the server has used less than 5% of a core for three 2-second windows in a
-/// row (its own flushes, merges and compactions done), at most 10 minutes.
-async fn wait_until_idle(client: &reqwest::Client, target: &Target) {
-    let pid = target.child.id();
-    let started = Instant::now();
-    let mut quiet = 0;
-    let mut last_parts = -1.0;
-    while quiet < 3 && started.elapsed() < Duration::from_secs(600) {
-        let (_, before) = targets::process_usage(pid);
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let (_, after) = targets::process_usage(pid);
-        let parts = if target.kind == Kind::Sightline {
-            targets::metric_value(client, &target.base, "sightline_metric_parts").await
-        } else {
-            0.0
-        };
-        quiet = if (after - before) / 2.0 < 0.05 && parts == last_parts {
-            quiet + 1
-        } else {
-            0
-        };
-        last_parts = parts;
-    }
 }
 
 /// Counts, per metric family, the samples the target returns over the whole window.
@@ -490,7 +465,7 @@ async fn measure_disk(client: &reqwest::Client, target: &mut Target) -> DiskRepo
                 .await;
             // The merge runs in the background.
             tokio::time::sleep(Duration::from_secs(2)).await;
-            wait_until_idle(client, target).await;
+            targets::wait_until_idle(client, target).await;
             let data = targets::dir_bytes(&storage.join("data"));
             let index = targets::dir_bytes(&storage.join("indexdb"));
             disk.bytes = data + index;

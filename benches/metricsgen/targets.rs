@@ -425,3 +425,28 @@ pub async fn metric_value(client: &reqwest::Client, base: &str, name: &str) -> f
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
+
+/// Waits until the server has used less than 5% of a core for three 2-second windows in a
+/// row (its own flushes, merges and compactions done), at most 10 minutes.
+pub async fn wait_until_idle(client: &reqwest::Client, target: &Target) {
+    let pid = target.child.id();
+    let started = Instant::now();
+    let mut quiet = 0;
+    let mut last_parts = -1.0;
+    while quiet < 3 && started.elapsed() < Duration::from_secs(600) {
+        let (_, before) = process_usage(pid);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let (_, after) = process_usage(pid);
+        let parts = if target.kind == Kind::Sightline {
+            metric_value(client, &target.base, "sightline_metric_parts").await
+        } else {
+            0.0
+        };
+        quiet = if (after - before) / 2.0 < 0.05 && parts == last_parts {
+            quiet + 1
+        } else {
+            0
+        };
+        last_parts = parts;
+    }
+}

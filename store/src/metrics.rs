@@ -18,6 +18,7 @@
 
 mod catalog;
 mod compact;
+mod count;
 mod head;
 pub mod part;
 mod read;

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use promql_parser::parser::Expr;
 
 use crate::promql::engine::parse_query;
-use crate::promql::value::{is_stale_nan, METRIC_NAME_LABEL};
+use crate::promql::value::METRIC_NAME_LABEL;
 use crate::promql::{
     bucket_quantile, Engine, Error, Labels, MatchOp, Matcher, Matrix, SeriesSource, Value, Vector,
 };
@@ -198,7 +198,9 @@ fn selector_matchers(metric: &str, selector: &str) -> Result<Vec<Matcher>, Error
 /// [`BASELINE_LOOKBACK_MS`]; else from its first sample in the window), a fall counting as
 /// a reset to zero. Unlike PromQL's `increase`, nothing is extrapolated to the window's
 /// edges, so the counts are the whole numbers that were counted (the derived series start
-/// at zero, so a series born in the window counts from zero).
+/// at zero, so a series born in the window counts from zero). The source may answer from
+/// summaries ([`SeriesSource::counted_in_window`]): the metric store reads a long window's
+/// whole parts as per-series rollups.
 ///
 /// # Errors
 /// A bad selector; the source's errors.
@@ -211,36 +213,7 @@ pub fn counted_in_window(
     source.check_interrupted()?;
     let matchers = selector_matchers(metric, selector)?;
     let start_ms = window.end_ms.saturating_sub(window.length_ms);
-    let series = source.select_series(
-        &matchers,
-        start_ms.saturating_sub(BASELINE_LOOKBACK_MS),
-        window.end_ms,
-    )?;
-    Ok(series
-        .into_iter()
-        .filter_map(|(labels, points)| {
-            let mut previous: Option<f64> = None;
-            let mut counted = 0.0;
-            let mut in_window = false;
-            for (at, value) in points {
-                if is_stale_nan(value) || value.is_nan() {
-                    continue;
-                }
-                if at > start_ms {
-                    in_window = true;
-                    if let Some(previous) = previous {
-                        counted += if value >= previous {
-                            value - previous
-                        } else {
-                            value
-                        };
-                    }
-                }
-                previous = Some(value);
-            }
-            in_window.then_some((labels, counted))
-        })
-        .collect())
+    source.counted_in_window(&matchers, start_ms, window.end_ms, BASELINE_LOOKBACK_MS)
 }
 
 /// The value of label `name` of `sample` (empty when absent).

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use promql_parser::label::Matcher;
+use sightline_model::CounterFold;
 
 use super::value::Labels;
 use super::Error;
@@ -36,6 +37,38 @@ pub trait SeriesSource: Send + Sync {
     /// [`Error::Timeout`] or [`Error::Canceled`] to stop the query.
     fn check_interrupted(&self) -> Result<(), Error> {
         Ok(())
+    }
+
+    /// Every series matching `matchers` with what it counted as a counter after
+    /// `start_exclusive_ms` up to `end_ms`, from its last sample at or before the start
+    /// (looked for up to `lookback_ms` earlier), as [`CounterFold`] counts; series without a
+    /// sample in the window are left out. The default folds [`SeriesSource::select_series`];
+    /// a store may answer from summaries instead, with the same result.
+    ///
+    /// # Errors
+    /// Whatever selecting fails with.
+    fn counted_in_window(
+        &self,
+        matchers: &[Matcher],
+        start_exclusive_ms: i64,
+        end_ms: i64,
+        lookback_ms: i64,
+    ) -> Result<Vec<(Labels, f64)>, Error> {
+        let series = self.select_series(
+            matchers,
+            start_exclusive_ms.saturating_sub(lookback_ms),
+            end_ms,
+        )?;
+        Ok(series
+            .into_iter()
+            .filter_map(|(labels, points)| {
+                let mut fold = CounterFold::new(start_exclusive_ms);
+                for (timestamp_ms, value) in points {
+                    fold.sample(timestamp_ms, value);
+                }
+                fold.finish().map(|counted| (labels, counted))
+            })
+            .collect())
     }
 }
 

@@ -21,6 +21,7 @@ use sightline_store::MetricStore;
 use tokio::runtime::Handle;
 
 use super::source::{SelectedSeries, SeriesSource};
+use super::value::Labels;
 use super::Error;
 
 /// Reads series of one tenant from a [`MetricStore`], for one query.
@@ -62,6 +63,17 @@ impl MetricStoreSource {
         self
     }
 
+    /// Keeps a store failure for [`MetricStoreSource::take_store_error`] and turns it into
+    /// the evaluator's [`Error::Source`].
+    fn keep_store_error(&self, error: sightline_store::Error) -> Error {
+        let reason = error.to_string();
+        self.store_error
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .get_or_insert(error);
+        Error::Source { reason }
+    }
+
     /// Takes the store failure behind the last [`Error::Source`] this source returned, if any.
     pub fn take_store_error(&self) -> Option<sightline_store::Error> {
         self.store_error
@@ -96,16 +108,26 @@ impl SeriesSource for MetricStoreSource {
                     (labels, points)
                 })
                 .collect()),
-            Err(error) => {
-                let reason = error.to_string();
-                let mut kept = self
-                    .store_error
-                    .lock()
-                    .unwrap_or_else(|poison| poison.into_inner());
-                kept.get_or_insert(error);
-                Err(Error::Source { reason })
-            }
+            Err(error) => Err(self.keep_store_error(error)),
         }
+    }
+
+    fn counted_in_window(
+        &self,
+        matchers: &[Matcher],
+        start_exclusive_ms: i64,
+        end_ms: i64,
+        lookback_ms: i64,
+    ) -> Result<Vec<(Labels, f64)>, Error> {
+        self.check_interrupted()?;
+        let counted = self.runtime.block_on(self.store.counted_in_window(
+            &self.tenant,
+            matchers,
+            start_exclusive_ms,
+            end_ms,
+            lookback_ms,
+        ));
+        counted.map_err(|error| self.keep_store_error(error))
     }
 
     fn check_interrupted(&self) -> Result<(), Error> {

@@ -10,6 +10,7 @@
 //! - [`labels`]: [`Labels`], a metric series' identity.
 //! - [`metric`]: [`MetricBatch`], samples in Prometheus' data model, as every metric source
 //!   is translated before the store sees it.
+//! - [`counter`]: [`CounterFold`] and [`CounterRollup`], what a counter counted in a window.
 //! - [`health_check`]: [`HealthCheckDefinition`] (a probe target as written in the config
 //!   file or an API body) and [`HealthCheckSpec`] (validated), with the labels of its series.
 //! - [`tenant`]: [`TenantId`], whose data is kept apart from every other tenant's.
@@ -22,6 +23,7 @@
 #![deny(missing_docs)]
 
 pub mod attr;
+pub mod counter;
 pub mod error;
 pub mod health_check;
 pub mod hot;
@@ -34,6 +36,7 @@ pub mod tenant;
 pub mod time;
 
 pub use attr::{AnyValue, KeyValue};
+pub use counter::{CounterFold, CounterRollup};
 pub use error::ErrorClass;
 pub use health_check::{HealthCheckDefinition, HealthCheckSpec, ProbeKind, ProbeTarget};
 pub use ids::{IdParseError, SpanId, TraceId};

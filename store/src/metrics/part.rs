@@ -7,8 +7,11 @@
 //!   few bits per sample.
 //! - `{id}.series.parquet`: one row per series, sorted by labels: `series_ref`,
 //!   `metric_name`, `labels` (a map of the other labels), `first_row` and `row_count` (where
-//!   its samples are), `min_time_ms`, `max_time_ms`. Its key/value metadata holds the part's
-//!   time range and the metric families' metadata (JSON).
+//!   its samples are), `min_time_ms`, `max_time_ms`, and the series' [`CounterRollup`]
+//!   (`first_value`, `last_value`, `counter_increase`; NaN when no sample is a number), so
+//!   that counting a counter over a window that holds the whole part reads no samples. Its
+//!   key/value metadata holds the part's time range and the metric families' metadata (JSON).
+//!   Parts written before the rollup columns existed have none; readers then read samples.
 //!
 //! The samples object is written first; the series object commits the part (a samples
 //! object without one is debris from a crash and is deleted at start-up). Readers load the
@@ -33,7 +36,9 @@ use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
 use parquet::schema::types::ColumnPath;
-use sightline_model::{Labels, MetricMetadata, MetricSample, TenantId, METRIC_NAME_LABEL};
+use sightline_model::{
+    CounterRollup, Labels, MetricMetadata, MetricSample, TenantId, METRIC_NAME_LABEL,
+};
 
 use crate::error::Error;
 
@@ -80,6 +85,12 @@ pub mod columns {
     pub const MIN_TIME: &str = "min_time_ms";
     /// The series' latest sample.
     pub const MAX_TIME: &str = "max_time_ms";
+    /// The series' first value that is a number ([`super::CounterRollup::first`]).
+    pub const FIRST_VALUE: &str = "first_value";
+    /// Its last value that is a number.
+    pub const LAST_VALUE: &str = "last_value";
+    /// What it counted as a counter within the part.
+    pub const COUNTER_INCREASE: &str = "counter_increase";
 }
 
 /// The schema of the samples object.
@@ -124,6 +135,9 @@ pub fn series_schema() -> SchemaRef {
         Field::new(columns::ROW_COUNT, DataType::UInt32, false),
         Field::new(columns::MIN_TIME, DataType::Int64, false),
         Field::new(columns::MAX_TIME, DataType::Int64, false),
+        Field::new(columns::FIRST_VALUE, DataType::Float64, false),
+        Field::new(columns::LAST_VALUE, DataType::Float64, false),
+        Field::new(columns::COUNTER_INCREASE, DataType::Float64, false),
     ]))
 }
 
@@ -194,6 +208,7 @@ pub fn encode_part<'a>(
     let mut row_counts = Vec::with_capacity(series_count);
     let mut min_times = Vec::with_capacity(series_count);
     let mut max_times = Vec::with_capacity(series_count);
+    let mut rollups = Vec::with_capacity(series_count);
     let mut refs = Vec::new();
     let mut timestamps = Vec::new();
     let mut values = Vec::new();
@@ -214,6 +229,7 @@ pub fn encode_part<'a>(
         };
         min_times.push(first);
         max_times.push(last);
+        rollups.push(CounterRollup::of(samples.iter().map(|sample| sample.value)));
         min_time = min_time.min(first);
         max_time = max_time.max(last);
         for sample in samples {
@@ -243,6 +259,15 @@ pub fn encode_part<'a>(
         Arc::new(UInt32Array::from(row_counts)),
         Arc::new(Int64Array::from(min_times)),
         Arc::new(Int64Array::from(max_times)),
+        Arc::new(Float64Array::from_iter_values(
+            rollups.iter().map(|r| r.map_or(f64::NAN, |r| r.first)),
+        )),
+        Arc::new(Float64Array::from_iter_values(
+            rollups.iter().map(|r| r.map_or(f64::NAN, |r| r.last)),
+        )),
+        Arc::new(Float64Array::from_iter_values(
+            rollups.iter().map(|r| r.map_or(f64::NAN, |r| r.increase)),
+        )),
     ];
     let batch = RecordBatch::try_new(series_schema(), columns).map_err(arrow_error)?;
     let metadata_json = serde_json::to_string(metadata).map_err(|error| Error::Corrupt {
@@ -330,6 +355,9 @@ pub struct SeriesTable {
     pub min_time_ms: Vec<i64>,
     /// Latest sample by series ref.
     pub max_time_ms: Vec<i64>,
+    /// Counter rollups by series ref (`None`: no sample is a number); empty for parts
+    /// written before rollups were kept.
+    pub rollups: Vec<Option<CounterRollup>>,
     /// Series refs by metric name, ascending.
     pub by_metric: BTreeMap<String, Vec<u32>>,
 }
@@ -374,6 +402,19 @@ impl SeriesTable {
                 .as_any()
                 .downcast_ref::<Int64Array>()
                 .ok_or_else(|| corrupt("max_time_ms is not i64"))?;
+            let float_column = |name: &str| -> Option<&Float64Array> {
+                batch
+                    .column_by_name(name)
+                    .and_then(|column| column.as_any().downcast_ref::<Float64Array>())
+            };
+            let rollup_columns = match (
+                float_column(columns::FIRST_VALUE),
+                float_column(columns::LAST_VALUE),
+                float_column(columns::COUNTER_INCREASE),
+            ) {
+                (Some(first), Some(last), Some(increase)) => Some((first, last, increase)),
+                _ => None,
+            };
             let keys = labels
                 .keys()
                 .as_any()
@@ -406,7 +447,19 @@ impl SeriesTable {
                 table.row_count.push(row_count.value(row));
                 table.min_time_ms.push(min_time.value(row));
                 table.max_time_ms.push(max_time.value(row));
+                if let Some((first, last, increase)) = rollup_columns {
+                    let first = first.value(row);
+                    table.rollups.push((!first.is_nan()).then(|| CounterRollup {
+                        first,
+                        last: last.value(row),
+                        increase: increase.value(row),
+                    }));
+                }
             }
+        }
+        if table.rollups.len() != table.labels.len() {
+            // Some batch (or the whole part) predates the rollup columns.
+            table.rollups.clear();
         }
         Ok(table)
     }

@@ -373,3 +373,81 @@ async fn exemplars_and_tenants_are_kept_apart() {
         .unwrap();
     assert_eq!(theirs[0].0.get("pod"), Some("b"));
 }
+
+#[tokio::test]
+async fn counting_with_rollups_matches_counting_every_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MetricStore::open(config(&dir)).await.unwrap();
+    let base = base_ms();
+    // Four 10-minute windows of a counter that resets in the second and a gauge-like series
+    // with a staleness marker; the first three flushed into three parts, the last in the head.
+    for window in 0..4i64 {
+        let start = base + window * 600_000;
+        let counter = (0..40).map(move |i| {
+            let step = window * 40 + i;
+            let value = if window == 1 && i >= 20 {
+                (i - 20) as f64
+            } else {
+                step as f64 * 3.0
+            };
+            (start + i * 15_000, value)
+        });
+        let stale = f64::from_bits(0x7ff0_0000_0000_0002);
+        let gauge = (0..40).map(move |i| {
+            let value = if i == 10 { stale } else { (i % 7) as f64 };
+            (start + i * 15_000, value)
+        });
+        store
+            .append(
+                &tenant(),
+                batch(vec![
+                    series("http_requests_total", "a", counter),
+                    series("http_requests_total", "b", gauge),
+                ]),
+            )
+            .await
+            .unwrap();
+        if window < 3 {
+            store.flush().await.unwrap();
+        }
+    }
+    assert_eq!(store.inner.catalog.all().len(), 3);
+    let matchers = [eq("__name__", "http_requests_total")];
+    let lookback = 300_000;
+    let check = |start: i64, end: i64| {
+        let store = store.clone();
+        let matchers = matchers.clone();
+        async move {
+            let fast = store
+                .counted_in_window(&tenant(), &matchers, start, end, lookback)
+                .await
+                .unwrap();
+            let slow = store
+                .counted_by_samples(&tenant(), &matchers, start, end, start - lookback)
+                .await
+                .unwrap();
+            assert_eq!(fast, slow, "window ({start}, {end}]");
+            fast
+        }
+    };
+    // The whole range (every part inside), windows straddling part edges, one inside a part.
+    let whole = check(base - 1, base + 4 * 600_000).await;
+    assert_eq!(whole.len(), 2);
+    check(base + 300_000, base + 2_000_000).await;
+    check(base + 600_000, base + 1_800_000).await;
+    check(base + 650_000, base + 700_000).await;
+    check(base + 5_000_000, base + 6_000_000).await;
+    // A head block overlapping a flushed part (a late sample) falls back to every sample.
+    store
+        .append(
+            &tenant(),
+            batch(vec![series(
+                "http_requests_total",
+                "a",
+                [(base + 7_500, 1.0)],
+            )]),
+        )
+        .await
+        .unwrap();
+    check(base - 1, base + 4 * 600_000).await;
+}
