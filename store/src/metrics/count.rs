@@ -1,20 +1,25 @@
 //! Counting counters over a window ([`MetricStore::counted_in_window`]) without reading every
 //! sample: a part whose samples of a series all lie inside the window contributes that
 //! series' [`CounterRollup`] from its series table; only the parts that straddle the window's
-//! start (which hold the baseline) and the head are read sample by sample. A day's window
-//! over a day of parts thus reads a few series tables instead of millions of samples.
+//! edges (the start's holds the baseline) and the head are read sample by sample, and of a
+//! straddling part only the rows near the edges, found by interpolating the series' sample
+//! times (a guess that turns out not to reach past an edge is read again whole). A day's
+//! window over a day of parts thus reads a few series tables and a few rows per series
+//! instead of millions of samples.
 //!
 //! The answer is exactly what folding every sample would give ([`CounterFold`]). When a
 //! series' pieces overlap in time (a part and the head both holding a just-flushed block, or
 //! parts not yet compacted after out-of-order writes), rollups cannot be ordered against
 //! samples, and that call falls back to reading every sample.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use promql_parser::label::Matcher;
 use sightline_model::{CounterFold, CounterRollup, Labels, MetricSample, TenantId};
 
-use super::{read, MetricStore};
+use super::part::SeriesTable;
+use super::read::{self, SeriesRows};
+use super::MetricStore;
 use crate::error::Error;
 
 /// A time-ordered piece of one series.
@@ -49,7 +54,8 @@ impl MetricStore {
     /// Every series matching `matchers` with what it counted, as a counter, after
     /// `start_exclusive_ms` up to `end_ms`: its rises from its last sample at or before the
     /// start (looked for up to `lookback_ms` before it), a fall counting as a reset, NaNs
-    /// skipped (see [`CounterFold`]). Series without a sample in the window are left out.
+    /// skipped (see [`CounterFold`]). Series without a sample in the window are left out;
+    /// the rest come in no particular order.
     ///
     /// # Errors
     /// Object store or Parquet failures while reading parts.
@@ -62,7 +68,7 @@ impl MetricStore {
         lookback_ms: i64,
     ) -> Result<Vec<(Labels, f64)>, Error> {
         let from_ms = start_exclusive_ms.saturating_sub(lookback_ms);
-        let mut pieces: BTreeMap<Labels, Vec<Piece>> = BTreeMap::new();
+        let mut pieces: HashMap<Labels, Vec<Piece>> = HashMap::new();
         let mut head = BTreeMap::new();
         self.inner
             .heads
@@ -96,12 +102,59 @@ impl MetricStore {
                     _ => to_read.push(series_ref),
                 }
             }
+            // Read only the rows around the window's edges, found by interpolating the
+            // series' times (exact for regular samples); a guess that missed is read again
+            // whole.
+            let guesses: Vec<SeriesRows> = to_read
+                .iter()
+                .map(|&series_ref| guess_rows(&table, series_ref, start_exclusive_ms, end_ms))
+                .collect();
+            let mut guessed: Vec<Vec<MetricSample>> = vec![Vec::new(); guesses.len()];
+            read::read_rows(
+                &self.inner.objects,
+                &part,
+                &table,
+                &guesses,
+                |position, timestamps, values| {
+                    guessed[position].extend(timestamps.iter().zip(values).map(|(t, v)| {
+                        MetricSample {
+                            timestamp_ms: *t,
+                            value: *v,
+                        }
+                    }));
+                },
+            )
+            .await?;
+            let mut missed = Vec::new();
+            for (guess, samples) in guesses.iter().zip(guessed) {
+                let i = guess.series_ref as usize;
+                let labels = &table.labels[i];
+                let count = table.row_count[i] as usize;
+                let covers_start = guess.skip == 0
+                    || samples
+                        .first()
+                        .is_some_and(|s| s.timestamp_ms <= start_exclusive_ms);
+                let covers_end = guess.skip + guess.rows == count
+                    || samples.last().is_some_and(|s| s.timestamp_ms > end_ms);
+                if covers_start && covers_end {
+                    let kept: Vec<MetricSample> = samples
+                        .into_iter()
+                        .filter(|s| s.timestamp_ms >= from_ms && s.timestamp_ms <= end_ms)
+                        .collect();
+                    pieces
+                        .entry(labels.clone())
+                        .or_default()
+                        .push(Piece::Samples(kept));
+                } else {
+                    missed.push(guess.series_ref);
+                }
+            }
             let mut read = BTreeMap::new();
             read::read_series(
                 &self.inner.objects,
                 &part,
                 &table,
-                &to_read,
+                &missed,
                 from_ms,
                 end_ms,
                 &mut read,
@@ -150,6 +203,51 @@ impl MetricStore {
                 fold.finish().map(|value| (labels, value))
             })
             .collect())
+    }
+}
+
+/// Rows a guess adds on each side of the interpolated edges.
+const GUESS_MARGIN_ROWS: usize = 4;
+
+/// The rows of a series a window `(start_exclusive_ms, end_ms]` needs, guessed by
+/// interpolating its sample times between its first and last: from a few rows before the
+/// start (for the baseline) to a few after the end.
+fn guess_rows(
+    table: &SeriesTable,
+    series_ref: u32,
+    start_exclusive_ms: i64,
+    end_ms: i64,
+) -> SeriesRows {
+    let i = series_ref as usize;
+    let count = table.row_count[i] as usize;
+    let (min, max) = (table.min_time_ms[i], table.max_time_ms[i]);
+    let whole = SeriesRows {
+        series_ref,
+        skip: 0,
+        rows: count,
+    };
+    if count <= 4 * GUESS_MARGIN_ROWS || max <= min {
+        return whole;
+    }
+    let last_row = count - 1;
+    let row_at = |t: i64| (t - min) as f64 / (max - min) as f64 * last_row as f64;
+    let first = if start_exclusive_ms <= min {
+        0
+    } else {
+        (row_at(start_exclusive_ms).floor().max(0.0) as usize).saturating_sub(GUESS_MARGIN_ROWS)
+    };
+    let last = if end_ms >= max {
+        last_row
+    } else {
+        ((row_at(end_ms).ceil().max(0.0) as usize) + GUESS_MARGIN_ROWS).min(last_row)
+    };
+    if first > last {
+        return whole;
+    }
+    SeriesRows {
+        series_ref,
+        skip: first,
+        rows: last + 1 - first,
     }
 }
 

@@ -64,7 +64,61 @@ pub(crate) async fn read_series(
     end_ms: i64,
     out: &mut BTreeMap<Labels, Vec<MetricSample>>,
 ) -> Result<(), Error> {
-    if series.is_empty() {
+    let rows: Vec<SeriesRows> = series
+        .iter()
+        .map(|&series_ref| SeriesRows {
+            series_ref,
+            skip: 0,
+            rows: table.row_count[series_ref as usize] as usize,
+        })
+        .collect();
+    read_rows(
+        objects,
+        part,
+        table,
+        &rows,
+        |position, timestamps, values| {
+            let from = timestamps.partition_point(|t| *t < start_ms);
+            let to = timestamps.partition_point(|t| *t <= end_ms);
+            if from < to {
+                let labels = &table.labels[rows[position].series_ref as usize];
+                out.entry(labels.clone()).or_default().extend(
+                    timestamps[from..to]
+                        .iter()
+                        .zip(&values[from..to])
+                        .map(|(t, v)| MetricSample {
+                            timestamp_ms: *t,
+                            value: *v,
+                        }),
+                );
+            }
+        },
+    )
+    .await
+}
+
+/// Some of one series' sample rows: `rows` rows from its `skip`-th.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SeriesRows {
+    /// The series.
+    pub(crate) series_ref: u32,
+    /// Rows of the series skipped before the first one read.
+    pub(crate) skip: usize,
+    /// Rows read.
+    pub(crate) rows: usize,
+}
+
+/// Reads the given rows of each series (refs ascending) of one part, handing each decoded
+/// run of rows to `visit` with the position in `series` it belongs to (a series' rows may
+/// come in several runs, in order).
+pub(crate) async fn read_rows(
+    objects: &Arc<dyn ObjectStore>,
+    part: &MetricPart,
+    table: &SeriesTable,
+    series: &[SeriesRows],
+    mut visit: impl FnMut(usize, &[i64], &[f64]),
+) -> Result<(), Error> {
+    if series.iter().all(|s| s.rows == 0) {
         return Ok(());
     }
     let parquet_error = |source| Error::Parquet {
@@ -73,15 +127,13 @@ pub(crate) async fn read_series(
     };
     let mut selectors = Vec::with_capacity(series.len() * 2);
     let mut position = 0u64;
-    for series_ref in series {
-        let i = *series_ref as usize;
-        let first = table.first_row[i];
-        let rows = table.row_count[i] as usize;
+    for selected in series.iter().filter(|s| s.rows > 0) {
+        let first = table.first_row[selected.series_ref as usize] + selected.skip as u64;
         if first > position {
             selectors.push(RowSelector::skip((first - position) as usize));
         }
-        selectors.push(RowSelector::select(rows));
-        position = first + rows as u64;
+        selectors.push(RowSelector::select(selected.rows));
+        position = first + selected.rows as u64;
     }
     let schema = part.samples_metadata.parquet_schema();
     let timestamp_leaf = leaf_index(schema, columns::TIMESTAMP, part)?;
@@ -98,8 +150,8 @@ pub(crate) async fn read_series(
     .map_err(parquet_error)?;
 
     // Batches arrive in row order: walk the selected series, each taking its row count.
-    let mut series_iter = series.iter();
-    let mut current: Option<(usize, usize)> = None; // (series index, rows left)
+    let mut series_iter = series.iter().enumerate().filter(|(_, s)| s.rows > 0);
+    let mut current: Option<(usize, usize)> = None; // (position in `series`, rows left)
     while let Some(batch) = stream.try_next().await.map_err(parquet_error)? {
         let corrupt = |reason: &str| Error::Corrupt {
             what: "metric samples",
@@ -119,30 +171,18 @@ pub(crate) async fn read_series(
             let (index, left) = match current {
                 Some((index, left)) if left > 0 => (index, left),
                 _ => {
-                    let next = series_iter
+                    let (position, next) = series_iter
                         .next()
                         .ok_or_else(|| corrupt("more rows than the series table says"))?;
-                    let index = *next as usize;
-                    (index, table.row_count[index] as usize)
+                    (position, next.rows)
                 }
             };
             let take = left.min(batch.num_rows() - row);
-            let timestamps = &timestamps.values()[row..row + take];
-            let values = &values.values()[row..row + take];
-            let from = timestamps.partition_point(|t| *t < start_ms);
-            let to = timestamps.partition_point(|t| *t <= end_ms);
-            if from < to {
-                let samples = out.entry(table.labels[index].clone()).or_default();
-                samples.extend(
-                    timestamps[from..to]
-                        .iter()
-                        .zip(&values[from..to])
-                        .map(|(t, v)| MetricSample {
-                            timestamp_ms: *t,
-                            value: *v,
-                        }),
-                );
-            }
+            visit(
+                index,
+                &timestamps.values()[row..row + take],
+                &values.values()[row..row + take],
+            );
             row += take;
             current = Some((index, left - take));
         }

@@ -418,10 +418,11 @@ async fn counting_with_rollups_matches_counting_every_sample() {
         let store = store.clone();
         let matchers = matchers.clone();
         async move {
-            let fast = store
+            let mut fast = store
                 .counted_in_window(&tenant(), &matchers, start, end, lookback)
                 .await
                 .unwrap();
+            fast.sort_by(|a, b| a.0.cmp(&b.0));
             let slow = store
                 .counted_by_samples(&tenant(), &matchers, start, end, start - lookback)
                 .await
@@ -450,4 +451,41 @@ async fn counting_with_rollups_matches_counting_every_sample() {
         .await
         .unwrap();
     check(base - 1, base + 4 * 600_000).await;
+}
+
+#[tokio::test]
+async fn counting_irregular_samples_in_a_straddling_part_stays_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MetricStore::open(config(&dir)).await.unwrap();
+    let base = base_ms();
+    // Thirty samples in the first 30 s, then ten over the next 10 minutes: interpolating
+    // the rows of a time guesses far from where they are.
+    let dense = (0..30).map(|i| (base + i * 1_000, i as f64));
+    let sparse = (1..=10).map(|i| (base + 30_000 + i * 60_000, 30.0 + i as f64 * 10.0));
+    let points: Vec<(i64, f64)> = dense.chain(sparse).collect();
+    store
+        .append(
+            &tenant(),
+            batch(vec![series("http_requests_total", "a", points)]),
+        )
+        .await
+        .unwrap();
+    store.flush().await.unwrap();
+    let matchers = [eq("__name__", "http_requests_total")];
+    for (start, end) in [
+        (base + 5_000, base + 20_000),
+        (base + 100_000, base + 400_000),
+        (base + 29_000, base + 700_000),
+    ] {
+        let fast = store
+            .counted_in_window(&tenant(), &matchers, start, end, 300_000)
+            .await
+            .unwrap();
+        let slow = store
+            .counted_by_samples(&tenant(), &matchers, start, end, start - 300_000)
+            .await
+            .unwrap();
+        assert_eq!(fast, slow, "window ({start}, {end}]");
+        assert_eq!(fast.len(), 1);
+    }
 }
