@@ -215,6 +215,15 @@ impl Workload {
     }
 }
 
+/// A bucket bound as the `le` label writes it.
+fn le_text(bound: f64) -> String {
+    if bound.is_infinite() {
+        "+Inf".to_string()
+    } else {
+        bound.to_string()
+    }
+}
+
 /// Service `index`'s span metrics and its outgoing (and, for front ends, incoming) edges.
 fn service_series(index: usize, services: usize) -> Vec<Series> {
     let service = service_name(index);
@@ -243,11 +252,7 @@ fn service_series(index: usize, services: usize) -> Vec<Series> {
             share,
         });
         for bound in BOUNDS {
-            let le = if bound.is_infinite() {
-                "+Inf".to_string()
-            } else {
-                bound.to_string()
-            };
+            let le = le_text(bound);
             let mut pairs = base.to_vec();
             pairs.push(("__name__", DURATION_BUCKET));
             pairs.push(("le", le.as_str()));
@@ -306,11 +311,7 @@ fn service_series(index: usize, services: usize) -> Vec<Series> {
                 continue;
             }
             for bound in BOUNDS {
-                let le = if bound.is_infinite() {
-                    "+Inf".to_string()
-                } else {
-                    bound.to_string()
-                };
+                let le = le_text(bound);
                 let mut pairs = base.to_vec();
                 pairs.push(("__name__", name));
                 pairs.push(("le", le.as_str()));

@@ -12,9 +12,10 @@ pub(crate) mod native;
 pub(crate) mod prometheus;
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{MatchedPath, Query, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use futures::{StreamExt, TryStreamExt};
@@ -23,6 +24,7 @@ use sightline_model::{SpanRow, TenantId, TraceId};
 use sightline_store::{LogStore, MetricStore, SpanStore};
 
 use crate::error::Error;
+use crate::search::QueryParams;
 use crate::trace::{assemble_trace, AssembledTrace};
 use crate::QueryConfig;
 
@@ -52,6 +54,11 @@ impl AppState {
     /// request carries `X-Scope-OrgID`.
     pub(crate) fn tenant(&self, headers: &HeaderMap) -> Result<TenantId, Error> {
         tenant_from_headers(headers, self.config.multi_tenancy)
+    }
+
+    /// How long a PromQL evaluation may run (`query.promql_timeout_seconds`).
+    pub(crate) fn promql_timeout(&self) -> Duration {
+        Duration::from_secs(self.config.promql_timeout_seconds)
     }
 
     /// Loads and assembles one trace.
@@ -86,6 +93,15 @@ impl AppState {
             .await?;
         Ok(traces.into_iter().flatten().collect())
     }
+}
+
+/// The query string's parameters, or a 400 naming what could not be parsed.
+pub(crate) fn query_params(
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<QueryParams, Error> {
+    let Query(pairs) =
+        query.map_err(|rejection| Error::invalid_parameter("query", rejection.body_text()))?;
+    Ok(QueryParams::new(pairs))
 }
 
 /// Parses a trace id from a path segment.

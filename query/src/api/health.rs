@@ -19,7 +19,6 @@
 mod render;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -34,7 +33,7 @@ use self::render::{EdgeJson, FiguresJson, NodeJson, OperationJson, SeriesJson, S
 use super::evaluate::evaluate_off_reactor;
 use super::native::render::TraceSummaryJson;
 use super::native::NativeError;
-use super::{now_unix_nano, record_query_metrics, AppState};
+use super::{now_unix_nano, query_params, record_query_metrics, AppState};
 use crate::error::Error;
 use crate::health::alerts::firing_alerts;
 use crate::health::graph::build_graph;
@@ -102,18 +101,6 @@ fn asked_window(params: &QueryParams) -> Result<Asked, Error> {
     })
 }
 
-fn query_params(
-    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
-) -> Result<QueryParams, Error> {
-    let Query(pairs) =
-        query.map_err(|rejection| Error::invalid_parameter("query", rejection.body_text()))?;
-    Ok(QueryParams::new(pairs))
-}
-
-fn timeout(state: &AppState) -> Duration {
-    Duration::from_secs(state.config.promql_timeout_seconds)
-}
-
 /// The answer of `GET /api/v1/services`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -132,7 +119,7 @@ async fn list_services(
     let tenant = state.tenant(&headers)?;
     let config = Arc::clone(&state.config);
     let window = asked.window;
-    let services = evaluate_off_reactor(&state, tenant, timeout(&state), move |source| {
+    let services = evaluate_off_reactor(&state, tenant, state.promql_timeout(), move |source| {
         let engine = Engine::default();
         let spans = span_red(source, window, &["service"], "")?;
         let probes = probe_states(&engine, source, window, "")?;
@@ -231,80 +218,85 @@ async fn service_page(
     let config = Arc::clone(&state.config);
     let window = asked.window;
     let service_name = name.clone();
-    let figures = evaluate_off_reactor(&state, tenant.clone(), timeout(&state), move |source| {
-        let engine = Engine::default();
-        let name = service_name;
-        let selector = matchers(&[("service", "=", &name)]);
-        let only = matcher("service", "=", &name);
-        let spans = span_red(source, window, &["service"], &selector)?;
-        let probes = probe_states(&engine, source, window, &only)?;
-        let alerts = firing_alerts(&engine, source, window, &only)?;
-        let Some(figures) = spans
-            .into_values()
-            .next()
-            .or_else(|| (!probes.is_empty()).then(Default::default))
-        else {
-            return Err(Error::ServiceNotFound { service: name });
-        };
-        let health = judge_one(&config.health, name.clone(), &figures, probes, alerts);
-        let seconds = window.seconds();
+    let figures = evaluate_off_reactor(
+        &state,
+        tenant.clone(),
+        state.promql_timeout(),
+        move |source| {
+            let engine = Engine::default();
+            let name = service_name;
+            let selector = matchers(&[("service", "=", &name)]);
+            let only = matcher("service", "=", &name);
+            let spans = span_red(source, window, &["service"], &selector)?;
+            let probes = probe_states(&engine, source, window, &only)?;
+            let alerts = firing_alerts(&engine, source, window, &only)?;
+            let Some(figures) = spans
+                .into_values()
+                .next()
+                .or_else(|| (!probes.is_empty()).then(Default::default))
+            else {
+                return Err(Error::ServiceNotFound { service: name });
+            };
+            let health = judge_one(&config.health, name.clone(), &figures, probes, alerts);
+            let seconds = window.seconds();
 
-        let mut operations: Vec<OperationJson> =
-            span_red(source, window, &["span_name", "span_kind"], &selector)?
-                .into_iter()
-                .map(|(key, red)| {
-                    let mut key = key.into_iter();
-                    OperationJson {
-                        name: key.next().unwrap_or_default(),
-                        span_kind: key.next().unwrap_or_default(),
-                        figures: FiguresJson::new(&red.all, seconds),
-                    }
-                })
-                .collect();
-        operations.sort_by(|a, b| b.figures.requests().total_cmp(&a.figures.requests()));
+            let mut operations: Vec<OperationJson> =
+                span_red(source, window, &["span_name", "span_kind"], &selector)?
+                    .into_iter()
+                    .map(|(key, red)| {
+                        let mut key = key.into_iter();
+                        OperationJson {
+                            name: key.next().unwrap_or_default(),
+                            span_kind: key.next().unwrap_or_default(),
+                            figures: FiguresJson::new(&red.all, seconds),
+                        }
+                    })
+                    .collect();
+            operations.sort_by(|a, b| b.figures.requests().total_cmp(&a.figures.requests()));
 
-        let entry_kinds = ENTRY_KINDS.join("|");
-        let series_selector = if health.entry_spans_only {
-            matchers(&[("service", "=", &name), ("span_kind", "=~", &entry_kinds)])
-        } else {
-            selector
-        };
-        let end_ms = window.end_ms;
-        let start_ms = (end_ms - window.length_ms).div_euclid(step_ms) * step_ms + step_ms;
-        let series = red_series(
-            &engine,
-            source,
-            &series_selector,
-            (start_ms.min(end_ms), end_ms, step_ms),
-            rate_window_ms,
-        )?;
+            let entry_kinds = ENTRY_KINDS.join("|");
+            let series_selector = if health.entry_spans_only {
+                matchers(&[("service", "=", &name), ("span_kind", "=~", &entry_kinds)])
+            } else {
+                selector
+            };
+            let end_ms = window.end_ms;
+            let start_ms = (end_ms - window.length_ms).div_euclid(step_ms) * step_ms + step_ms;
+            let series = red_series(
+                &engine,
+                source,
+                &series_selector,
+                (start_ms.min(end_ms), end_ms, step_ms),
+                rate_window_ms,
+            )?;
 
-        let edges = edge_red(
-            source,
-            window,
-            &[
-                matchers(&[("client", "=", &name)]),
-                matchers(&[("server", "=", &name)]),
-            ],
-        )?;
-        let mut upstream = Vec::new();
-        let mut downstream = Vec::new();
-        for (key, edge) in &edges {
-            if key.1 == name {
-                upstream.push(EdgeJson::new(key, edge, seconds));
+            let edges = edge_red(
+                source,
+                window,
+                &[
+                    matchers(&[("client", "=", &name)]),
+                    matchers(&[("server", "=", &name)]),
+                ],
+            )?;
+            let mut upstream = Vec::new();
+            let mut downstream = Vec::new();
+            for (key, edge) in &edges {
+                if key.1 == name {
+                    upstream.push(EdgeJson::new(key, edge, seconds));
+                }
+                if key.0 == name {
+                    downstream.push(EdgeJson::new(key, edge, seconds));
+                }
             }
-            if key.0 == name {
-                downstream.push(EdgeJson::new(key, edge, seconds));
-            }
-        }
-        Ok(ServiceFigures {
-            service: ServiceJson::new(&health, seconds),
-            series: series.into(),
-            operations,
-            upstream,
-            downstream,
-        })
-    })
+            Ok(ServiceFigures {
+                service: ServiceJson::new(&health, seconds),
+                series: series.into(),
+                operations,
+                upstream,
+                downstream,
+            })
+        },
+    )
     .await?;
 
     let errors = SpanQuery {
@@ -359,29 +351,30 @@ async fn dependencies(
     let tenant = state.tenant(&headers)?;
     let config = Arc::clone(&state.config);
     let window = asked.window;
-    let (nodes, edges) = evaluate_off_reactor(&state, tenant, timeout(&state), move |source| {
-        let engine = Engine::default();
-        let spans = span_red(source, window, &["service"], "")?;
-        let probes = probe_states(&engine, source, window, "")?;
-        let alerts = firing_alerts(&engine, source, window, "")?;
-        let services = judge_services(&config.health, spans, probes, alerts);
-        let edges = edge_red(source, window, &[])?;
-        let graph = build_graph(&config.health, &services, edges);
-        let seconds = window.seconds();
-        Ok((
-            graph
-                .nodes
-                .iter()
-                .map(|node| NodeJson::new(node, seconds))
-                .collect(),
-            graph
-                .edges
-                .iter()
-                .map(|(key, edge)| EdgeJson::new(key, edge, seconds))
-                .collect(),
-        ))
-    })
-    .await?;
+    let (nodes, edges) =
+        evaluate_off_reactor(&state, tenant, state.promql_timeout(), move |source| {
+            let engine = Engine::default();
+            let spans = span_red(source, window, &["service"], "")?;
+            let probes = probe_states(&engine, source, window, "")?;
+            let alerts = firing_alerts(&engine, source, window, "")?;
+            let services = judge_services(&config.health, spans, probes, alerts);
+            let edges = edge_red(source, window, &[])?;
+            let graph = build_graph(&config.health, &services, edges);
+            let seconds = window.seconds();
+            Ok((
+                graph
+                    .nodes
+                    .iter()
+                    .map(|node| NodeJson::new(node, seconds))
+                    .collect(),
+                graph
+                    .edges
+                    .iter()
+                    .map(|(key, edge)| EdgeJson::new(key, edge, seconds))
+                    .collect(),
+            ))
+        })
+        .await?;
     Ok(Json(DependenciesJson {
         start_unix_nano: asked.start_unix_nano.to_string(),
         end_unix_nano: asked.end_unix_nano.to_string(),

@@ -34,7 +34,9 @@ use self::model::{
     StructuredResponse,
 };
 use super::evaluate::evaluate_off_reactor;
-use super::{now_unix_nano, parse_trace_id, record_query_metrics, render_off_reactor, AppState};
+use super::{
+    now_unix_nano, parse_trace_id, query_params, record_query_metrics, render_off_reactor, AppState,
+};
 use crate::error::Error;
 use crate::health::graph::USER_NODE;
 use crate::health::stats::{edge_calls, Window};
@@ -94,14 +96,6 @@ impl IntoResponse for JaegerError {
 
 type JaegerResult = Result<Response, JaegerError>;
 
-fn query_params(
-    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
-) -> Result<QueryParams, Error> {
-    let Query(pairs) =
-        query.map_err(|rejection| Error::invalid_parameter("query", rejection.body_text()))?;
-    Ok(QueryParams::new(pairs))
-}
-
 /// Jaeger's default `lookback` of `/dependencies`, in ms.
 const DEPENDENCIES_LOOKBACK_MS: i64 = 24 * 3_600_000;
 
@@ -136,8 +130,7 @@ async fn dependencies(
         length_ms: millis_param(&params, "lookback")?.unwrap_or(DEPENDENCIES_LOOKBACK_MS),
     };
     let tenant = state.tenant(&headers)?;
-    let timeout = std::time::Duration::from_secs(state.config.promql_timeout_seconds);
-    let links = evaluate_off_reactor(&state, tenant, timeout, move |source| {
+    let links = evaluate_off_reactor(&state, tenant, state.promql_timeout(), move |source| {
         Ok(edge_calls(source, window)?)
     })
     .await?;
