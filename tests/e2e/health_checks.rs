@@ -216,6 +216,31 @@ fn self_metric(server: &TestServer, name: &str) -> Option<f64> {
         .and_then(|value| value.trim().parse().ok())
 }
 
+/// Each service of `/api/v1/services` with its status and reasons.
+fn service_health(server: &TestServer) -> BTreeMap<String, (String, Vec<String>)> {
+    let body: Json = reqwest::blocking::get(server.url("/api/v1/services"))
+        .unwrap()
+        .json()
+        .unwrap();
+    body["services"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{body}"))
+        .iter()
+        .map(|service| {
+            let reasons = service["reasons"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|reason| reason.as_str().unwrap().to_string())
+                .collect();
+            (
+                service["name"].as_str().unwrap().to_string(),
+                (service["status"].as_str().unwrap().to_string(), reasons),
+            )
+        })
+        .collect()
+}
+
 fn key(check: &str, instance: &str, probe: &str, service: &str) -> Vec<String> {
     [check, instance, "health_check", probe, service]
         .map(str::to_string)
@@ -286,6 +311,17 @@ fn health_checks_probe_config_and_api_targets() {
         "{durations:?}"
     );
 
+    // The health API lists the probed services with their checks, all up.
+    let services = service_health(&server);
+    assert_eq!(
+        services.keys().collect::<Vec<_>>(),
+        ["billing", "cart", "frontend", "orders"]
+    );
+    assert!(
+        services.values().all(|(status, _)| status == "healthy"),
+        "{services:?}"
+    );
+
     // A deleted target's series go stale at once.
     let (status, _) = api(&server, reqwest::Method::DELETE, "/api-temp", None);
     assert_eq!(status, 204);
@@ -306,6 +342,20 @@ fn health_checks_probe_config_and_api_targets() {
             results.len() == 3 && !results.contains_key(&key("api-db", &api_tcp, "tcp", "billing"))
         },
     );
+    // A failing check makes its service unhealthy in the health API, and says which.
+    let services = service_health(&server);
+    for (service, check) in [("frontend", "web"), ("orders", "db"), ("cart", "cart")] {
+        assert_eq!(
+            services[service],
+            (
+                "unhealthy".to_string(),
+                vec![format!("health check \"{check}\" failing")]
+            ),
+            "{services:?}"
+        );
+    }
+    assert_eq!(services["billing"].0, "healthy");
+
     let (status, list) = api(&server, reqwest::Method::GET, "", None);
     assert_eq!(status, 200);
     let errors: BTreeMap<String, (String, Json)> = list["health_checks"]
