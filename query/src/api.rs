@@ -3,6 +3,7 @@
 //! reactor.
 
 pub(crate) mod evaluate;
+pub(crate) mod form;
 pub(crate) mod health;
 pub(crate) mod health_checks;
 pub(crate) mod jaeger;

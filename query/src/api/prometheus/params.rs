@@ -5,20 +5,16 @@
 
 use axum::body::Body;
 use axum::extract::{FromRequest, Request};
-use http::header::CONTENT_TYPE;
-use http::{HeaderMap, Method};
+use http::HeaderMap;
 use promql_parser::label::{MatchOp, Matcher};
 use promql_parser::parser::{Expr, VectorSelector};
 
 use super::PrometheusError;
+use crate::api::form::request_pairs;
 use crate::api::AppState;
 use crate::error::Error;
 use crate::promql::engine::parse_query;
 use crate::promql::value::METRIC_NAME_LABEL;
-
-/// The largest form-encoded body read, as Go's `ParseForm` allows (10 MB); larger bodies are
-/// refused with `bad_data`.
-const MAX_FORM_BODY_BYTES: usize = 10 << 20;
 
 /// Prometheus' earliest timestamp (`minTime` in `web/api/v1`), the default start of metadata
 /// queries, in ms.
@@ -85,77 +81,12 @@ impl FromRequest<AppState> for PromRequest {
         request: Request<Body>,
         _state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let (parts, body) = request.into_parts();
-        let mut pairs = Vec::new();
-        let is_form = parts.method == Method::POST
-            && parts
-                .headers
-                .get(CONTENT_TYPE)
-                .and_then(|value| value.to_str().ok())
-                .is_some_and(|value| {
-                    value
-                        .trim_start()
-                        .to_ascii_lowercase()
-                        .starts_with("application/x-www-form-urlencoded")
-                });
-        if is_form {
-            let bytes = axum::body::to_bytes(body, MAX_FORM_BODY_BYTES)
-                .await
-                .map_err(|error| {
-                    Error::invalid_parameter("body", format!("error reading form values: {error}"))
-                })?;
-            decode_form(&bytes, &mut pairs)
-                .map_err(|reason| Error::invalid_parameter("body", reason))?;
-        }
-        if let Some(query) = parts.uri.query() {
-            decode_form(query.as_bytes(), &mut pairs)
-                .map_err(|reason| Error::invalid_parameter("query string", reason))?;
-        }
+        let (pairs, headers) = request_pairs(request).await?;
         Ok(Self {
             params: FormParams(pairs),
-            headers: parts.headers,
+            headers,
         })
     }
-}
-
-/// Decodes `application/x-www-form-urlencoded` text (`a=1&b=x+y%21`) into `out`.
-fn decode_form(text: &[u8], out: &mut Vec<(String, String)>) -> Result<(), String> {
-    for pair in text.split(|&b| b == b'&').filter(|pair| !pair.is_empty()) {
-        let (name, value) = match pair.iter().position(|&b| b == b'=') {
-            Some(at) => (&pair[..at], &pair[at + 1..]),
-            None => (pair, &pair[pair.len()..]),
-        };
-        out.push((percent_decode(name)?, percent_decode(value)?));
-    }
-    Ok(())
-}
-
-/// Decodes `+` and `%XX` escapes; the result must be UTF-8.
-fn percent_decode(text: &[u8]) -> Result<String, String> {
-    let mut bytes = Vec::with_capacity(text.len());
-    let mut i = 0;
-    while i < text.len() {
-        match text[i] {
-            b'+' => bytes.push(b' '),
-            b'%' => {
-                let hex = text
-                    .get(i + 1..i + 3)
-                    .and_then(|hex| std::str::from_utf8(hex).ok())
-                    .and_then(|hex| u8::from_str_radix(hex, 16).ok())
-                    .ok_or_else(|| {
-                        format!(
-                            "invalid URL escape {:?}",
-                            String::from_utf8_lossy(&text[i..text.len().min(i + 3)])
-                        )
-                    })?;
-                bytes.push(hex);
-                i += 2;
-            }
-            other => bytes.push(other),
-        }
-        i += 1;
-    }
-    String::from_utf8(bytes).map_err(|_| "form values must be UTF-8".to_string())
 }
 
 /// Parses a timestamp parameter, `default_ms` when absent.
@@ -337,6 +268,7 @@ pub(crate) fn limit_param(params: &FormParams) -> Result<Option<usize>, Error> {
 #[cfg(test)]
 pub(crate) mod tests_support {
     use super::*;
+    use crate::api::form::decode_form;
 
     /// Parameters from form-encoded text.
     pub(crate) fn form(text: &str) -> FormParams {
@@ -349,6 +281,7 @@ pub(crate) mod tests_support {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::form::decode_form;
 
     fn decoded(text: &str) -> Vec<(String, String)> {
         let mut pairs = Vec::new();
