@@ -44,10 +44,32 @@ pub(crate) use otlp_metrics::otlp_routes;
 /// The `protocol` metric label.
 const PROTOCOL: &str = "grpc";
 
+/// The largest decoded message the gRPC services accept (`max_body_size_bytes`).
+pub(crate) fn max_message_bytes(collector: &Collector) -> usize {
+    usize::try_from(collector.config().max_body_size_bytes).unwrap_or(usize::MAX)
+}
+
+/// Records a failed export and turns it into the status its class maps to.
+pub(crate) fn failure_status(error: &Error) -> tonic::Status {
+    let message = record_failure(PROTOCOL, error);
+    tonic::Status::new(grpc_code_for_class(error.class()), message)
+}
+
+/// Answers an export: `respond` (which records the success) on its outcome, or the status
+/// of its failure.
+pub(crate) fn answer<O, R>(
+    result: Result<O, Error>,
+    respond: impl FnOnce(&O) -> R,
+) -> Result<tonic::Response<R>, tonic::Status> {
+    match result {
+        Ok(outcome) => Ok(tonic::Response::new(respond(&outcome))),
+        Err(error) => Err(failure_status(&error)),
+    }
+}
+
 /// Builds the tonic service with compression and the decoded-size limit set.
 pub(crate) fn trace_service(collector: Collector) -> TraceServiceServer<GrpcTraceService> {
-    let max_message_bytes =
-        usize::try_from(collector.config().max_body_size_bytes).unwrap_or(usize::MAX);
+    let max_message_bytes = max_message_bytes(&collector);
     TraceServiceServer::new(GrpcTraceService { collector })
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip)
@@ -65,19 +87,10 @@ impl TraceService for GrpcTraceService {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        match export(&self.collector, request).await {
-            Ok(outcome) => {
-                record_success(PROTOCOL, &outcome);
-                Ok(tonic::Response::new(outcome.to_response()))
-            }
-            Err(error) => {
-                let message = record_failure(PROTOCOL, &error);
-                Err(tonic::Status::new(
-                    grpc_code_for_class(error.class()),
-                    message,
-                ))
-            }
-        }
+        answer(export(&self.collector, request).await, |outcome| {
+            record_success(PROTOCOL, outcome);
+            outcome.to_response()
+        })
     }
 }
 
@@ -223,11 +236,7 @@ where
                     request.extensions_mut().insert(slot);
                     inner.call(request).await
                 }
-                Err(error) => {
-                    let message = record_failure(PROTOCOL, &error);
-                    let status = tonic::Status::new(grpc_code_for_class(error.class()), message);
-                    Ok(status.into_http())
-                }
+                Err(error) => Ok(failure_status(&error).into_http()),
             }
         })
     }

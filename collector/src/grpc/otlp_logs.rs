@@ -15,17 +15,15 @@ use opentelemetry_proto::tonic::collector::logs::v1::{
 use sightline_store::otlp::logs::logs_from_otlp;
 use tonic::codec::CompressionEncoding;
 
-use super::{receive, Received, PROTOCOL};
+use super::{answer, max_message_bytes, receive, Received, PROTOCOL};
 use crate::decode::convert_off_reactor;
-use crate::error::{grpc_code_for_class, Error};
+use crate::error::Error;
 use crate::handoff::otlp_logs::{hand_off_logs, record_logs_success, LogsExportOutcome};
-use crate::handoff::record_failure;
 use crate::Collector;
 
 /// Builds the tonic logs service with compression and the decoded-size limit set.
 pub(crate) fn logs_service(collector: Collector) -> LogsServiceServer<GrpcLogsService> {
-    let max_message_bytes =
-        usize::try_from(collector.config().max_body_size_bytes).unwrap_or(usize::MAX);
+    let max_message_bytes = max_message_bytes(&collector);
     LogsServiceServer::new(GrpcLogsService { collector })
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip)
@@ -43,19 +41,10 @@ impl LogsService for GrpcLogsService {
         &self,
         request: tonic::Request<ExportLogsServiceRequest>,
     ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
-        match export(&self.collector, request).await {
-            Ok(outcome) => {
-                record_logs_success(PROTOCOL, &outcome);
-                Ok(tonic::Response::new(outcome.to_response()))
-            }
-            Err(error) => {
-                let message = record_failure(PROTOCOL, &error);
-                Err(tonic::Status::new(
-                    grpc_code_for_class(error.class()),
-                    message,
-                ))
-            }
-        }
+        answer(export(&self.collector, request).await, |outcome| {
+            record_logs_success(PROTOCOL, outcome);
+            outcome.to_response()
+        })
     }
 }
 

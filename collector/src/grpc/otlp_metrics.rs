@@ -23,19 +23,19 @@ use tonic::server::NamedService;
 use tower::Service;
 
 use super::otlp_logs::{logs_service, GrpcLogsService};
-use super::{receive, trace_service, GrpcTraceService, Received, PROTOCOL};
+use super::{
+    answer, max_message_bytes, receive, trace_service, GrpcTraceService, Received, PROTOCOL,
+};
 use crate::decode::convert_off_reactor;
-use crate::error::{grpc_code_for_class, Error};
+use crate::error::Error;
 use crate::handoff::otlp_metrics::{
     hand_off_metrics, record_metrics_success, MetricsExportOutcome,
 };
-use crate::handoff::record_failure;
 use crate::Collector;
 
 /// Builds the tonic metrics service with compression and the decoded-size limit set.
 pub(crate) fn metrics_service(collector: Collector) -> MetricsServiceServer<GrpcMetricsService> {
-    let max_message_bytes =
-        usize::try_from(collector.config().max_body_size_bytes).unwrap_or(usize::MAX);
+    let max_message_bytes = max_message_bytes(&collector);
     MetricsServiceServer::new(GrpcMetricsService { collector })
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip)
@@ -53,19 +53,10 @@ impl MetricsService for GrpcMetricsService {
         &self,
         request: tonic::Request<ExportMetricsServiceRequest>,
     ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
-        match export(&self.collector, request).await {
-            Ok(outcome) => {
-                record_metrics_success(PROTOCOL, &outcome);
-                Ok(tonic::Response::new(outcome.to_response()))
-            }
-            Err(error) => {
-                let message = record_failure(PROTOCOL, &error);
-                Err(tonic::Status::new(
-                    grpc_code_for_class(error.class()),
-                    message,
-                ))
-            }
-        }
+        answer(export(&self.collector, request).await, |outcome| {
+            record_metrics_success(PROTOCOL, outcome);
+            outcome.to_response()
+        })
     }
 }
 
