@@ -18,6 +18,8 @@
 //!   [`otlp::logs`] converts OTLP logs ⇄ [`sightline_model::LogBatch`].
 //! - [`state_db`]: [`StateDb`], the embedded SQLite file `{data_dir}/sightline.db` for
 //!   user-managed state (not telemetry), with versioned migrations.
+//! - [`alerting`]: [`AlertingDb`], alert rules and receivers created through the API, each
+//!   rule's active alerts and the history of state changes, in the state database.
 //! - [`health_checks`]: [`HealthCheckRegistry`], health-check targets from the config file and
 //!   the API (persisted in the state database), their last results, and a change signal.
 //!
@@ -35,6 +37,7 @@
 //!   one); the stored health-check definition is the JSON of
 //!   [`sightline_model::HealthCheckDefinition`], so its field names are a stored format.
 
+pub mod alerting;
 pub mod compact;
 pub mod config;
 pub mod error;
@@ -50,6 +53,7 @@ pub mod spans;
 pub mod state_db;
 pub mod wal;
 
+pub use alerting::AlertingDb;
 pub use config::StoreConfig;
 pub use error::Error;
 pub use health_checks::{HealthCheckRegistry, RegistryError};

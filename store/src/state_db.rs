@@ -1,5 +1,6 @@
 //! The state database: small, durable, user-managed state that is not telemetry (health-check
-//! targets created through the API; alert rules and API tokens later), in one embedded SQLite
+//! targets and alert rules and receivers created through the API, alert states and history;
+//! API tokens later), in one embedded SQLite
 //! file next to the data, `{data_dir}/sightline.db`.
 //!
 //! Schema changes are versioned migrations ([`MIGRATIONS`]), applied in order at open, each in
@@ -39,10 +40,11 @@ pub struct Migration {
 }
 
 /// Every migration of the state database, in order. Append only.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "health_checks",
-    sql: "CREATE TABLE health_checks (
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "health_checks",
+        sql: "CREATE TABLE health_checks (
               tenant TEXT NOT NULL,
               name TEXT NOT NULL,
               definition TEXT NOT NULL,
@@ -50,7 +52,46 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
               updated_at_ms INTEGER NOT NULL,
               PRIMARY KEY (tenant, name)
           ) STRICT;",
-}];
+    },
+    Migration {
+        version: 2,
+        name: "alerting",
+        sql: "CREATE TABLE alert_rules (
+              tenant TEXT NOT NULL,
+              name TEXT NOT NULL,
+              definition TEXT NOT NULL,
+              created_at_ms INTEGER NOT NULL,
+              updated_at_ms INTEGER NOT NULL,
+              PRIMARY KEY (tenant, name)
+          ) STRICT;
+          CREATE TABLE alert_receivers (
+              tenant TEXT NOT NULL,
+              name TEXT NOT NULL,
+              definition TEXT NOT NULL,
+              created_at_ms INTEGER NOT NULL,
+              updated_at_ms INTEGER NOT NULL,
+              PRIMARY KEY (tenant, name)
+          ) STRICT;
+          CREATE TABLE alert_states (
+              tenant TEXT NOT NULL,
+              rule_key TEXT NOT NULL,
+              state TEXT NOT NULL,
+              updated_at_ms INTEGER NOT NULL,
+              PRIMARY KEY (tenant, rule_key)
+          ) STRICT;
+          CREATE TABLE alert_history (
+              id INTEGER PRIMARY KEY AUTOINCREMENT,
+              tenant TEXT NOT NULL,
+              rule_key TEXT NOT NULL,
+              alertname TEXT NOT NULL,
+              labels TEXT NOT NULL,
+              state TEXT NOT NULL,
+              value REAL,
+              at_ms INTEGER NOT NULL
+          ) STRICT;
+          CREATE INDEX alert_history_by_time ON alert_history (tenant, at_ms);",
+    },
+];
 
 /// What went wrong with the state database.
 #[derive(Debug, thiserror::Error)]
