@@ -10,6 +10,9 @@ use clap::Parser;
 use serde::Deserialize;
 use sightline_collector::CollectorConfig;
 use sightline_model::{HealthCheckDefinition, HealthCheckSpec};
+use sightline_query::alerts::config::{AlertingConfig, AlertingSettings};
+use sightline_query::alerts::rule::RuleGroup;
+use sightline_query::alerts::rule_file::load_rules_dir;
 use sightline_query::QueryConfig;
 use sightline_store::StoreConfig;
 
@@ -107,6 +110,8 @@ pub struct FileConfig {
     /// Health-check targets (`[[health_checks]]`), probed in the default tenant; read-only
     /// through the API.
     pub health_checks: Vec<HealthCheckDefinition>,
+    /// Alerting: rule files, evaluation, receivers and delivery (`[alerting]`).
+    pub alerting: AlertingConfig,
 }
 
 /// The validated configuration the binary runs with.
@@ -120,6 +125,10 @@ pub struct Config {
     pub otlp_http_listen: SocketAddr,
     /// The config file's health-check targets, validated.
     pub health_checks: Vec<HealthCheckSpec>,
+    /// Alerting settings, validated.
+    pub alerting: AlertingSettings,
+    /// The rule files' groups, loaded and validated.
+    pub rule_groups: Vec<RuleGroup>,
     /// Everything else, as layered.
     pub file: FileConfig,
 }
@@ -212,8 +221,33 @@ pub fn load(flags: Flags) -> Result<Config, Vec<String>> {
         );
     }
     let health_checks = validate_health_checks(&file.health_checks, &mut problems);
-    match (http_listen, otlp_grpc_listen, otlp_http_listen) {
-        (Some(http_listen), Some(otlp_grpc_listen), Some(otlp_http_listen))
+    let default_external_url = format!("http://{}", file.server.http_listen);
+    let alerting = match file.alerting.validate(&default_external_url) {
+        Ok(settings) => Some(settings),
+        Err(found) => {
+            problems.extend(found);
+            None
+        }
+    };
+    let rule_groups = match alerting
+        .as_ref()
+        .and_then(|settings| Some((settings.rules_dir.as_ref()?, settings)))
+    {
+        None => Vec::new(),
+        Some((dir, settings)) => match load_rules_dir(dir, settings.evaluation_interval) {
+            Ok(groups) => groups,
+            Err(found) => {
+                problems.extend(
+                    found
+                        .into_iter()
+                        .map(|problem| format!("invalid rule file {problem}")),
+                );
+                Vec::new()
+            }
+        },
+    };
+    match (http_listen, otlp_grpc_listen, otlp_http_listen, alerting) {
+        (Some(http_listen), Some(otlp_grpc_listen), Some(otlp_http_listen), Some(alerting))
             if problems.is_empty() =>
         {
             Ok(Config {
@@ -221,6 +255,8 @@ pub fn load(flags: Flags) -> Result<Config, Vec<String>> {
                 otlp_grpc_listen,
                 otlp_http_listen,
                 health_checks,
+                alerting,
+                rule_groups,
                 file,
             })
         }
@@ -268,6 +304,7 @@ mod tests {
         assert_eq!(file.store, StoreConfig::default());
         assert_eq!(file.collector, CollectorConfig::default());
         assert_eq!(file.query, QueryConfig::default());
+        assert_eq!(file.alerting, AlertingConfig::default());
         assert_eq!(file.server.http_listen, ServerConfig::default().http_listen);
     }
 
@@ -376,6 +413,56 @@ mod tests {
         assert!(problems
             .iter()
             .any(|p| p.contains("collector.flush_interval_seconds")));
+    }
+
+    #[test]
+    fn rule_file_and_alerting_problems_are_reported_at_start_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let rules = dir.path().join("rules");
+        std::fs::create_dir(&rules).unwrap();
+        std::fs::write(
+            rules.join("bad.yml"),
+            "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: rate(x[5m]\n",
+        )
+        .unwrap();
+        let path = dir.path().join("sightline.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[alerting]\nrules_dir = {:?}\nresend_delay = \"soon\"\n[[alerting.receivers]]\nname = \"x\"\ntype = \"webhook\"\n",
+                rules.display().to_string()
+            ),
+        )
+        .unwrap();
+        let path = path.display().to_string();
+        let problems =
+            load(Flags::parse_from(["sightline", "--config", path.as_str()])).unwrap_err();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("invalid alerting.receivers[0] (\"x\").url")),
+            "{problems:?}"
+        );
+        assert!(
+            problems.iter().any(|p| p.contains("alerting.resend_delay")),
+            "{problems:?}"
+        );
+        std::fs::write(
+            &path,
+            format!(
+                "[alerting]\nrules_dir = {:?}\n",
+                rules.display().to_string()
+            ),
+        )
+        .unwrap();
+        let problems =
+            load(Flags::parse_from(["sightline", "--config", path.as_str()])).unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("invalid rule file ")
+                && problems[0].contains("bad.yml: group \"g\": rule 1 (alert \"A\"): expr: "),
+            "{problems:?}"
+        );
     }
 
     #[test]

@@ -12,7 +12,10 @@ use axum::routing::get;
 use axum::Router;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use sightline_collector::Collector;
-use sightline_store::{HealthCheckRegistry, LogStore, MetricStore, SpanStore, StateDb};
+use sightline_query::alerts::evaluator::{run_alerting, AlertingContext};
+use sightline_query::alerts::notify::Notifier;
+use sightline_query::alerts::registry::AlertRegistry;
+use sightline_store::{AlertingDb, HealthCheckRegistry, LogStore, MetricStore, SpanStore, StateDb};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -92,9 +95,30 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let state_db = StateDb::open(&file.store.data_dir)
         .await
         .context("cannot open the state database")?;
-    let health_checks = HealthCheckRegistry::open(state_db, config.health_checks.clone())
+    let health_checks = HealthCheckRegistry::open(state_db.clone(), config.health_checks.clone())
         .await
         .context("cannot load the health checks")?;
+    // Alerting: rules from files and the API, receivers, states persisted in the same file.
+    let notifier = Notifier::new(
+        config.alerting.delivery.clone(),
+        config.alerting.external_url.clone(),
+    )
+    .context("cannot start the alert notifier")?;
+    let alert_registry = AlertRegistry::open(
+        AlertingDb::new(state_db),
+        config.rule_groups.clone(),
+        config.alerting.receivers.clone(),
+        config.alerting.evaluation_interval,
+        notifier.clone(),
+    )
+    .await
+    .context("cannot load the alerting rules and receivers")?;
+    let alerting_context = Arc::new(AlertingContext {
+        registry: alert_registry,
+        store: metric_store.clone(),
+        engine: sightline_query::promql::Engine::default(),
+        settings: config.alerting.clone(),
+    });
 
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
@@ -139,6 +163,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         shutdown.child_token(),
     ));
 
+    // Rule evaluation: one task per group; stopped before the metric store closes.
+    let alerting = tracker.spawn(run_alerting(
+        alerting_context.clone(),
+        shutdown.child_token(),
+    ));
+
     let ready = Arc::new(AtomicBool::new(false));
     let app = sightline_query::router(
         store.clone(),
@@ -149,6 +179,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     // Prometheus remote write shares the :7878 port and `/prometheus` prefix with the API.
     .merge(sightline_query::health_checks_router(
         health_checks,
+        &file.query,
+    ))
+    .merge(sightline_query::alerts_router(
+        alerting_context,
         &file.query,
     ))
     .merge(collector.remote_write_router())
@@ -193,6 +227,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     shutdown.cancel();
     let _ = tokio::time::timeout(drain, derived_metrics).await;
     let _ = tokio::time::timeout(drain, probes).await;
+    let _ = tokio::time::timeout(drain, alerting).await;
+    notifier.shutdown(drain).await;
     let _ = tokio::time::timeout(drain, query_http).await;
     let spans_closed = store.close().await;
     let metrics_closed = metric_store.close().await;

@@ -2,6 +2,7 @@
 //! selection, self-metrics, and loading traces from the store with assembly kept off the
 //! reactor.
 
+pub(crate) mod alerts;
 pub(crate) mod evaluate;
 pub(crate) mod form;
 pub(crate) mod health;

@@ -8,6 +8,9 @@
 //!   timestamps, logfmt and JSON attribute filters).
 //! - [`promql`]: PromQL text → [`promql::Value`]: parse (`promql-parser`), evaluate over a
 //!   [`promql::SeriesSource`] with Prometheus' semantics.
+//! - [`alerts`]: alerting and recording rules (rule files, the API, quick health rules),
+//!   their evaluation with Prometheus' state semantics, `ALERTS` series, persisted states and
+//!   history, and notifications to webhooks and Alertmanagers.
 //! - [`logql`]: LogQL text → streams or samples: parse, evaluate over a
 //!   [`logql::LogSource`] (the log store, or [`logql::InMemoryLogs`] in tests).
 //! - `api`: the HTTP routers: `api::native` (`/api/v1`, JSON for the UI and OTLP export),
@@ -30,14 +33,25 @@
 //! the [`HealthCheckRegistry`] the binary hands to [`health_checks_router`]; the registry
 //! (in the store crate) persists them, and the collector's prober follows its changes.
 //!
-//! This crate persists nothing itself (state such as API-created health checks is kept by
-//! the store crate's registry it calls). Its wire formats are contracts, though: when you change
+//! Alerting: [`alerts::evaluator::run_alerting`] runs one task per rule group over the
+//! [`alerts::registry::AlertRegistry`] (rules, receivers, states; persisted through the
+//! store's [`sightline_store::AlertingDb`]) → PromQL over [`promql::MetricStoreSource`] →
+//! [`alerts::state`] → `ALERTS` into the [`MetricStore`], notifications to
+//! [`alerts::notify::Notifier`]; `api::alerts` serves `/api/v1/alerts/...` and Prometheus'
+//! `/rules` and `/alerts` ([`alerts_router`]).
+//!
+//! This crate persists nothing itself (state such as API-created health checks, alert rules
+//! and alert states is kept in the store crate's state database). Stored formats it owns: the
+//! JSON of [`alerts::rule::RuleDefinition`], [`alerts::notify::ReceiverDefinition`] and
+//! [`alerts::state::RuleState`] (rows of `alert_rules`, `alert_receivers`, `alert_states`);
+//! rename a field only with a serde alias. Its wire formats are contracts, too: when you change
 //! `api::jaeger`'s JSON, check it against Jaeger UI; when you change the native JSON, change
 //! the UI (`ui/`) with it.
 
 // STYLE.md §9 allows unwrap in tests (`allow-unwrap-in-tests`); until the workspace has its
 // clippy.toml, say so here.
 
+pub mod alerts;
 pub mod error;
 pub mod health;
 pub mod logql;
@@ -158,6 +172,22 @@ pub fn health_checks_router(registry: HealthCheckRegistry, config: &QueryConfig)
         multi_tenancy: config.multi_tenancy,
     };
     axum::Router::new().nest("/api/v1", api::health_checks::router(state))
+}
+
+/// Builds the alerting API: `/api/v1/alerts/...` (rules, alerts, history, receivers) and
+/// Prometheus' `/prometheus/api/v1/rules` and `/prometheus/api/v1/alerts`, over the
+/// evaluator's context. Tenant selection follows `config.multi_tenancy` as in [`router`].
+pub fn alerts_router(
+    context: Arc<alerts::evaluator::AlertingContext>,
+    config: &QueryConfig,
+) -> axum::Router {
+    let state = api::alerts::AlertsState {
+        context,
+        multi_tenancy: config.multi_tenancy,
+    };
+    axum::Router::new()
+        .nest("/api/v1", api::alerts::router(state.clone()))
+        .nest("/prometheus/api/v1", api::alerts::prometheus_router(state))
 }
 
 /// Builds Loki's query API (`/loki/api/v1/...`: `query_range`, `query`, `labels`,

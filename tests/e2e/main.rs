@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `sightline` binary, real OpenTelemetry SDK clients, real HTTP.
 #![allow(clippy::unwrap_used)] // a test binary: a failed unwrap is a failed test
 
+mod alerts;
 mod crash;
 mod fixtures;
 mod health_api;
