@@ -12,6 +12,7 @@ pub(crate) mod logs;
 pub(crate) mod loki;
 pub(crate) mod native;
 pub(crate) mod prometheus;
+pub(crate) mod write_error;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

@@ -143,17 +143,8 @@ impl AlertingDb {
             "INSERT OR IGNORE INTO {} (tenant, name, definition, created_at_ms, updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?4)",
             table.sql_name()
         );
-        let (tenant, name) = (tenant.as_str().to_string(), name.to_string());
-        let inserted = self
-            .db
-            .call("insert definition", move |connection| {
-                connection.execute(
-                    &sql,
-                    rusqlite::params![tenant, name, definition, unix_millis_now()],
-                )
-            })
-            .await?;
-        Ok(inserted > 0)
+        self.write_definition("insert definition", sql, tenant, name, Some(definition))
+            .await
     }
 
     /// Replaces a definition; returns `false` when there is none of that name.
@@ -171,17 +162,8 @@ impl AlertingDb {
             "UPDATE {} SET definition = ?3, updated_at_ms = ?4 WHERE tenant = ?1 AND name = ?2",
             table.sql_name()
         );
-        let (tenant, name) = (tenant.as_str().to_string(), name.to_string());
-        let updated = self
-            .db
-            .call("update definition", move |connection| {
-                connection.execute(
-                    &sql,
-                    rusqlite::params![tenant, name, definition, unix_millis_now()],
-                )
-            })
-            .await?;
-        Ok(updated > 0)
+        self.write_definition("update definition", sql, tenant, name, Some(definition))
+            .await
     }
 
     /// Deletes a definition; returns `false` when there was none of that name.
@@ -198,14 +180,32 @@ impl AlertingDb {
             "DELETE FROM {} WHERE tenant = ?1 AND name = ?2",
             table.sql_name()
         );
+        self.write_definition("delete definition", sql, tenant, name, None)
+            .await
+    }
+
+    /// Runs one statement on a definition row: parameters `?1` tenant, `?2` name, and with a
+    /// `definition`, `?3` it and `?4` the time now. Says whether a row changed.
+    async fn write_definition(
+        &self,
+        what: &str,
+        sql: String,
+        tenant: &TenantId,
+        name: &str,
+        definition: Option<String>,
+    ) -> Result<bool, StateDbError> {
         let (tenant, name) = (tenant.as_str().to_string(), name.to_string());
-        let deleted = self
+        let changed = self
             .db
-            .call("delete definition", move |connection| {
-                connection.execute(&sql, rusqlite::params![tenant, name])
+            .call(what, move |connection| match definition {
+                Some(definition) => connection.execute(
+                    &sql,
+                    rusqlite::params![tenant, name, definition, unix_millis_now()],
+                ),
+                None => connection.execute(&sql, rusqlite::params![tenant, name]),
             })
             .await?;
-        Ok(deleted > 0)
+        Ok(changed > 0)
     }
 
     /// Returns every rule's persisted state: `(tenant, rule key, state JSON)`.

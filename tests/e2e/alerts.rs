@@ -18,7 +18,7 @@ use axum::Json;
 use serde_json::{json, Value};
 use tokio::runtime::Runtime;
 
-use crate::fixtures::now_nanos;
+use crate::fixtures::{now_nanos, single_span, trace_id_hex};
 use crate::server::TestServer;
 
 const ALERTMANAGER_BINARY: &str = "/usr/bin/prometheus-alertmanager";
@@ -213,8 +213,8 @@ fn wait_until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     }
 }
 
-/// Sends `queue_depth{queue="orders"}` of service `worker` every 300 ms: 50 while `high`,
-/// else 1.
+/// Sends `queue_depth{queue="orders"}` of service `worker` every 300 ms (50 while `high`,
+/// else 1), and two `worker` server spans, one of them failed.
 struct GaugeSender {
     high: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
@@ -249,7 +249,23 @@ impl GaugeSender {
                     }]}]
                 }]});
                 let url = target.lock().unwrap().clone();
-                let _ = client.post(url).json(&body).send();
+                let _ = client.post(&url).json(&body).send();
+                let traces_url = url.replace("/v1/metrics", "/v1/traces");
+                for failed in [false, true] {
+                    let seed = now_nanos();
+                    let mut spans = single_span(
+                        &trace_id_hex(seed),
+                        &format!("{:016x}", seed | 1),
+                        "worker",
+                        "GET /jobs",
+                        now_nanos() - 5_000_000,
+                    );
+                    if failed {
+                        spans["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["status"] =
+                            json!({"code": 2});
+                    }
+                    let _ = client.post(&traces_url).json(&spans).send();
+                }
                 std::thread::sleep(Duration::from_millis(300));
             }
         });
@@ -307,6 +323,9 @@ fn config(dir: &Path, receivers: &Receivers, alertmanager: &Alertmanager) -> Str
     .unwrap();
     format!(
         r#"
+[collector]
+flush_interval_seconds = 1
+
 [alerting]
 rules_dir = "{rules}"
 evaluation_interval = "1s"
@@ -603,11 +622,13 @@ fn api_rules_and_receivers(
         .unwrap();
     assert_eq!(quiet["alerts"], json!([]));
 
-    // A quick health rule becomes PromQL over the span metrics.
+    // A quick health rule becomes PromQL over the span metrics, and fires from the spans
+    // (half of them failed); disabled, its alert resolves.
     let quick: Value = client
         .post(&rules_url)
         .json(&json!({"name": "WorkerErrors", "interval": "1s",
-                      "quick": {"kind": "error_ratio_above", "service": "worker", "threshold": 5}}))
+                      "quick": {"kind": "error_ratio_above", "service": "worker",
+                                "threshold": 5, "window": "1m"}}))
         .send()
         .unwrap()
         .json()
@@ -619,6 +640,22 @@ fn api_rules_and_receivers(
             .contains("traces_span_metrics_calls_total{service=\"worker\""),
         "{quick}"
     );
+    let worker_errors = |state: &str| {
+        get_json(client, &server.url("/api/v1/alerts"))["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|alert| alert["labels"]["alertname"] == "WorkerErrors" && alert["state"] == state)
+            .cloned()
+    };
+    let fired = wait_until("the quick rule to fire", || worker_errors("firing"));
+    assert_eq!(fired["labels"]["service"], "worker");
+    assert_eq!(fired["labels"]["severity"], "warning");
+    assert_eq!(fired["value"], 0.5);
+    assert_eq!(
+        fired["annotations"]["summary"],
+        "worker: error ratio 50% is above 5%"
+    );
     let disabled: Value = client
         .post(server.url("/api/v1/alerts/rules/WorkerErrors/disable"))
         .send()
@@ -626,6 +663,9 @@ fn api_rules_and_receivers(
         .json()
         .unwrap();
     assert_eq!(disabled["enabled"], false);
+    wait_until("the disabled rule's alert to resolve", || {
+        Some(()).filter(|_| worker_errors("firing").is_none())
+    });
     let listed = get_json(client, &rules_url);
     assert_eq!(listed["rules"].as_array().unwrap().len(), 4, "{listed}");
 

@@ -250,14 +250,7 @@ impl AlertRegistry {
         let mut api: BTreeMap<(TenantId, String), RuleGroup> = BTreeMap::new();
         for ((tenant, _), valid) in read(&self.inner.api_rules).iter() {
             api.entry((tenant.clone(), valid.group.clone()))
-                .or_insert_with(|| RuleGroup {
-                    tenant: tenant.clone(),
-                    name: valid.group.clone(),
-                    file: None,
-                    interval: valid.interval,
-                    limit: 0,
-                    rules: Vec::new(),
-                })
+                .or_insert_with(|| RuleGroup::api(tenant, valid))
                 .rules
                 .push(valid.rule.clone());
         }

@@ -209,6 +209,18 @@ pub struct RuleGroup {
 }
 
 impl RuleGroup {
+    /// An empty API group of `tenant`, named and timed as `valid` says.
+    pub fn api(tenant: &TenantId, valid: &ValidRule) -> Self {
+        Self {
+            tenant: tenant.clone(),
+            name: valid.group.clone(),
+            file: None,
+            interval: valid.interval,
+            limit: 0,
+            rules: Vec::new(),
+        }
+    }
+
     /// The group's identity: tenant, file (empty for the API) and name.
     pub fn key(&self) -> (TenantId, String, String) {
         (

@@ -282,10 +282,7 @@ impl RuleState {
                     false
                 }
                 AlertState::Firing => {
-                    alert.state = AlertState::Inactive;
-                    alert.resolved_at_ms = Some(at_ms);
-                    alert.keep_firing_since_ms = None;
-                    transitions.push(resolved(alert, at_ms));
+                    transitions.push(resolve(alert, at_ms));
                     true
                 }
                 AlertState::Inactive => alert
@@ -307,10 +304,7 @@ impl RuleState {
                 false
             }
             AlertState::Firing => {
-                alert.state = AlertState::Inactive;
-                alert.resolved_at_ms = Some(at_ms);
-                alert.keep_firing_since_ms = None;
-                transitions.push(resolved(alert, at_ms));
+                transitions.push(resolve(alert, at_ms));
                 true
             }
         });
@@ -330,6 +324,15 @@ impl RuleState {
     }
 }
 
+/// Turns a firing alert inactive (resolved at `at_ms`).
+fn resolve(alert: &mut Alert, at_ms: i64) -> Transition {
+    alert.state = AlertState::Inactive;
+    alert.resolved_at_ms = Some(at_ms);
+    alert.keep_firing_since_ms = None;
+    resolved(alert, at_ms)
+}
+
+/// The transition of an alert into `inactive`.
 fn resolved(alert: &Alert, at_ms: i64) -> Transition {
     Transition {
         labels: alert.labels.clone(),

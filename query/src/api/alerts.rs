@@ -30,10 +30,11 @@ use axum::routing::{get, post};
 use axum::{middleware, Json, Router};
 use http::HeaderMap;
 use serde_json::{json, Value};
-use sightline_model::{ErrorClass, TenantId};
+use sightline_model::TenantId;
 use sightline_store::alerting::HistoryFilter;
 
-use super::{record_query_metrics, tenant_from_headers};
+use super::record_query_metrics;
+use super::write_error::{request_tenant, ApiError};
 use crate::alerts::evaluator::{instant_vector, unix_millis_now, AlertingContext};
 use crate::alerts::notify::ReceiverDefinition;
 use crate::alerts::registry::AlertsError;
@@ -52,10 +53,7 @@ pub(crate) struct AlertsState {
 
 impl AlertsState {
     fn tenant(&self, headers: &HeaderMap) -> Result<TenantId, ApiError> {
-        tenant_from_headers(headers, self.multi_tenancy).map_err(|error| {
-            let (status, message) = error.to_http();
-            ApiError::plain(status, message)
-        })
+        request_tenant(headers, self.multi_tenancy)
     }
 }
 
@@ -102,65 +100,13 @@ pub(crate) fn prometheus_router(state: AlertsState) -> Router {
         .with_state(state)
 }
 
-/// An error answered as `{"error": "...", "problems": ["field: message", …]}`.
-pub(crate) struct ApiError {
-    status: StatusCode,
-    message: String,
-    problems: Vec<String>,
-}
-
-impl ApiError {
-    fn plain(status: StatusCode, message: String) -> Self {
-        Self {
-            status,
-            message,
-            problems: Vec::new(),
-        }
-    }
-
-    fn bad_request(message: String) -> Self {
-        Self::plain(StatusCode::BAD_REQUEST, message)
-    }
-}
-
 impl From<AlertsError> for ApiError {
     fn from(error: AlertsError) -> Self {
-        let class = error.class();
-        let status =
-            StatusCode::from_u16(class.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if class == ErrorClass::Internal {
-            tracing::error!(%error, "alerting registry failed");
-            return Self::plain(
-                status,
-                "internal error; details are in the server log".into(),
-            );
-        }
         let problems = match &error {
-            AlertsError::Invalid { problems, .. } => problems.clone(),
+            AlertsError::Invalid { problems, .. } => problems.iter().map(|p| json!(p)).collect(),
             _ => Vec::new(),
         };
-        Self {
-            status,
-            message: error.to_string(),
-            problems,
-        }
-    }
-}
-
-impl From<JsonRejection> for ApiError {
-    fn from(rejection: JsonRejection) -> Self {
-        Self::bad_request(rejection.body_text())
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = if self.problems.is_empty() {
-            json!({ "error": self.message })
-        } else {
-            json!({ "error": self.message, "problems": self.problems })
-        };
-        (self.status, Json(body)).into_response()
+        ApiError::from_class(error.class(), &error, "alerting registry", problems)
     }
 }
 
@@ -319,14 +265,7 @@ async fn test_definition(
     let tenant = state.tenant(&headers)?;
     let Json(definition) = body?;
     let valid = state.context.registry.validate(&definition)?;
-    let group = RuleGroup {
-        tenant: tenant.clone(),
-        name: valid.group.clone(),
-        file: None,
-        interval: valid.interval,
-        limit: 0,
-        rules: Vec::new(),
-    };
+    let group = RuleGroup::api(&tenant, &valid);
     test_evaluation(&state, &group, &valid.rule, &params).await
 }
 

@@ -23,11 +23,13 @@ use axum::routing::get;
 use axum::{middleware, Json, Router};
 use http::HeaderMap;
 use serde::Serialize;
-use sightline_model::{ErrorClass, HealthCheckDefinition, TenantId};
+use serde_json::json;
+use sightline_model::{HealthCheckDefinition, TenantId};
 use sightline_store::health_checks::{HealthCheckEntry, HealthCheckSource};
 use sightline_store::{HealthCheckRegistry, RegistryError};
 
-use super::{record_query_metrics, tenant_from_headers};
+use super::record_query_metrics;
+use super::write_error::{request_tenant, ApiError};
 
 /// The `api` label of this router's self-metrics.
 const API_LABEL: &str = "native";
@@ -41,10 +43,7 @@ pub(crate) struct HealthChecksState {
 
 impl HealthChecksState {
     fn tenant(&self, headers: &HeaderMap) -> Result<TenantId, ApiError> {
-        tenant_from_headers(headers, self.multi_tenancy).map_err(|error| {
-            let (status, message) = error.to_http();
-            ApiError::plain(status, message)
-        })
+        request_tenant(headers, self.multi_tenancy)
     }
 }
 
@@ -100,75 +99,16 @@ struct ListJson {
     health_checks: Vec<TargetJson>,
 }
 
-#[derive(Debug, Serialize)]
-struct ProblemJson {
-    field: &'static str,
-    message: String,
-}
-
-/// An error answered as `{"error": "...", "problems": [{"field", "message"}]}` (`problems`
-/// only for invalid definitions).
-struct ApiError {
-    status: StatusCode,
-    message: String,
-    problems: Vec<ProblemJson>,
-}
-
-impl ApiError {
-    fn plain(status: StatusCode, message: String) -> Self {
-        Self {
-            status,
-            message,
-            problems: Vec::new(),
-        }
-    }
-}
-
 impl From<RegistryError> for ApiError {
     fn from(error: RegistryError) -> Self {
-        let class = error.class();
-        let status =
-            StatusCode::from_u16(class.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if class == ErrorClass::Internal {
-            tracing::error!(%error, "health check registry failed");
-            return Self::plain(
-                status,
-                "internal error; details are in the server log".to_string(),
-            );
-        }
         let problems = match &error {
             RegistryError::Invalid(problems) => problems
                 .iter()
-                .map(|problem| ProblemJson {
-                    field: problem.field,
-                    message: problem.message.clone(),
-                })
+                .map(|problem| json!({"field": problem.field, "message": problem.message}))
                 .collect(),
             _ => Vec::new(),
         };
-        Self {
-            status,
-            message: error.to_string(),
-            problems,
-        }
-    }
-}
-
-impl From<JsonRejection> for ApiError {
-    fn from(rejection: JsonRejection) -> Self {
-        // Serde's message names the field: "missing field `service`", "unknown field `urll`".
-        Self::plain(StatusCode::BAD_REQUEST, rejection.body_text())
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = if self.problems.is_empty() {
-            serde_json::json!({ "error": self.message })
-        } else {
-            serde_json::json!({ "error": self.message, "problems": self.problems })
-        };
-        (self.status, Json(body)).into_response()
+        ApiError::from_class(error.class(), &error, "health check registry", problems)
     }
 }
 
