@@ -37,7 +37,7 @@ use super::config::AlertingSettings;
 use super::outbox::{take_outbox, Outbox, OutboxSettings};
 use super::registry::{AlertRegistry, GroupRuntime, RuleRuntime, RuntimeKey};
 use super::rule::{AlertingRule, RecordingRule, Rule, RuleGroup, RuleKind};
-use super::state::{RuleState, TemplateContext, Transition};
+use super::state::{RuleState, StateError, TemplateContext, Transition};
 use crate::promql::value::{stale_nan, Value};
 use crate::promql::{Engine, MetricStoreSource};
 
@@ -216,22 +216,29 @@ async fn evaluate_alerting(
     let key: RuntimeKey = (group.tenant.clone(), rule.key.clone());
     let settings = outbox_settings(context, group.interval, &alerting.expr);
     let template_context = context.template_context();
-    let (applied, outbox, state, written_before) = context.registry.with_runtime(&key, |runtime| {
-        let applied = runtime
-            .state
-            .apply(alerting, series, at_ms, group.limit, &template_context);
-        let outbox = take_outbox(&mut runtime.state, &alerting.name, at_ms, &settings);
-        (
-            applied,
-            outbox,
-            runtime.state.clone(),
-            std::mem::take(&mut runtime.written_series),
-        )
-    });
-    let (transitions, error) = match applied {
-        Ok(transitions) => (transitions, None),
-        Err(error) => (Vec::new(), Some(error.to_string())),
-    };
+    let (transitions, error, outbox, state, written_before) =
+        context.registry.with_runtime(&key, |runtime| {
+            let applied =
+                runtime
+                    .state
+                    .apply(alerting, series, at_ms, group.limit, &template_context);
+            let (transitions, error) = match applied {
+                Ok(transitions) => (transitions, None),
+                // Over the limit, Prometheus drops every alert; receivers hear they resolved.
+                Err(error @ StateError::LimitExceeded { .. }) => {
+                    (runtime.state.resolve_all(at_ms), Some(error.to_string()))
+                }
+                Err(error) => (Vec::new(), Some(error.to_string())),
+            };
+            let outbox = take_outbox(&mut runtime.state, &alerting.name, at_ms, &settings);
+            (
+                transitions,
+                error,
+                outbox,
+                runtime.state.clone(),
+                std::mem::take(&mut runtime.written_series),
+            )
+        });
     let written = write_alert_series(context, &group.tenant, &state, written_before, at_ms).await;
     context
         .registry

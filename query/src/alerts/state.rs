@@ -166,8 +166,9 @@ impl RuleState {
     /// transitions it caused.
     ///
     /// # Errors
-    /// [`StateError`]; the state is then left as it was, except that an exceeded `limit`
-    /// drops every alert (as Prometheus does) and reports those that were firing resolved.
+    /// [`StateError`]; the state is then left as it was (an exceeded limit drops every alert
+    /// in Prometheus: the caller does that with [`RuleState::resolve_all`], so that receivers
+    /// hear of it).
     pub fn apply(
         &mut self,
         rule: &AlertingRule,
@@ -204,19 +205,13 @@ impl RuleState {
                 return Err(StateError::DuplicateLabelset);
             }
         }
-        let mut transitions = Vec::new();
         if limit > 0 && returned.len() > limit {
-            for alert in self.alerts.values() {
-                if alert.state == AlertState::Firing {
-                    transitions.push(resolved(alert, at_ms));
-                }
-            }
-            self.alerts.clear();
             return Err(StateError::LimitExceeded {
                 limit,
                 found: returned.len(),
             });
         }
+        let mut transitions = Vec::new();
         for (key, (labels, annotations, value)) in returned.iter() {
             match self.alerts.get_mut(key) {
                 Some(alert) if alert.state != AlertState::Inactive => {

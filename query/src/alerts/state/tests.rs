@@ -179,7 +179,9 @@ fn duplicate_labelsets_and_limits_fail_the_evaluation() {
         )
         .unwrap_err();
     assert_eq!(error, StateError::LimitExceeded { limit: 1, found: 2 });
-    assert!(state.alerts.is_empty());
+    assert_eq!(state.active().count(), 1, "left as it was");
+    assert_eq!(state.resolve_all(SECOND).len(), 1);
+    assert_eq!(state.active().count(), 0);
 }
 
 #[test]
