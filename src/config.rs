@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use clap::Parser;
 use serde::Deserialize;
 use sightline_collector::CollectorConfig;
+use sightline_model::auth::{TokenDefinition, TokenSpec};
 use sightline_model::{HealthCheckDefinition, HealthCheckSpec};
 use sightline_query::alerts::config::{AlertingConfig, AlertingSettings};
 use sightline_query::alerts::rule::RuleGroup;
@@ -112,6 +113,17 @@ pub struct FileConfig {
     pub health_checks: Vec<HealthCheckDefinition>,
     /// Alerting: rule files, evaluation, receivers and delivery (`[alerting]`).
     pub alerting: AlertingConfig,
+    /// Authentication (`[auth]`).
+    pub auth: AuthConfig,
+}
+
+/// Authentication settings.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Bearer tokens (`[[auth.tokens]]`); read-only through the API, where more can be made.
+    /// With none here or there, authentication is off.
+    pub tokens: Vec<TokenDefinition>,
 }
 
 /// The validated configuration the binary runs with.
@@ -129,6 +141,8 @@ pub struct Config {
     pub alerting: AlertingSettings,
     /// The rule files' groups, loaded and validated.
     pub rule_groups: Vec<RuleGroup>,
+    /// The config file's bearer tokens, validated.
+    pub tokens: Vec<TokenSpec>,
     /// Everything else, as layered.
     pub file: FileConfig,
 }
@@ -221,6 +235,7 @@ pub fn load(flags: Flags) -> Result<Config, Vec<String>> {
         );
     }
     let health_checks = validate_health_checks(&file.health_checks, &mut problems);
+    let tokens = validate_tokens(&file.auth.tokens, &mut problems);
     let default_external_url = format!("http://{}", file.server.http_listen);
     let alerting = match file.alerting.validate(&default_external_url) {
         Ok(settings) => Some(settings),
@@ -257,6 +272,7 @@ pub fn load(flags: Flags) -> Result<Config, Vec<String>> {
                 health_checks,
                 alerting,
                 rule_groups,
+                tokens,
                 file,
             })
         }
@@ -287,6 +303,32 @@ fn validate_health_checks(
     specs
 }
 
+/// Validates the `[[auth.tokens]]`: each one's fields, and unique names.
+fn validate_tokens(definitions: &[TokenDefinition], problems: &mut Vec<String>) -> Vec<TokenSpec> {
+    let mut specs: Vec<TokenSpec> = Vec::with_capacity(definitions.len());
+    for (index, definition) in definitions.iter().enumerate() {
+        let key = format!("auth.tokens[{index}] ({:?})", definition.name);
+        match definition.validate() {
+            Err(found) => problems.extend(
+                found
+                    .into_iter()
+                    .map(|problem| format!("invalid {key}.{problem}")),
+            ),
+            Ok(spec)
+                if specs
+                    .iter()
+                    .any(|other| other.principal.name == spec.principal.name) =>
+            {
+                problems.push(format!(
+                    "invalid {key}.name: another token already has this name"
+                ))
+            }
+            Ok(spec) => specs.push(spec),
+        }
+    }
+    specs
+}
+
 fn override_with<T>(slot: &mut T, value: Option<T>) {
     if let Some(value) = value {
         *slot = value;
@@ -305,6 +347,7 @@ mod tests {
         assert_eq!(file.collector, CollectorConfig::default());
         assert_eq!(file.query, QueryConfig::default());
         assert_eq!(file.alerting, AlertingConfig::default());
+        assert_eq!(file.auth, AuthConfig::default());
         assert_eq!(file.server.http_listen, ServerConfig::default().http_listen);
     }
 
@@ -463,6 +506,44 @@ mod tests {
                 && problems[0].contains("bad.yml: group \"g\": rule 1 (alert \"A\"): expr: "),
             "{problems:?}"
         );
+    }
+
+    #[test]
+    fn token_problems_name_the_entry_and_field() {
+        let file: FileConfig = toml::from_str(
+            r#"
+            [[auth.tokens]]
+            name = "a"
+            scopes = ["read"]
+            secret = "0123456789abcdef"
+
+            [[auth.tokens]]
+            name = "a"
+            scopes = ["ingest"]
+            secret = "fedcba9876543210"
+
+            [[auth.tokens]]
+            name = "b"
+            scopes = []
+            secret = "short"
+            "#,
+        )
+        .unwrap();
+        let mut problems = Vec::new();
+        let specs = validate_tokens(&file.auth.tokens, &mut problems);
+        assert_eq!(specs.len(), 1);
+        assert_eq!(
+            problems,
+            [
+                r#"invalid auth.tokens[1] ("a").name: another token already has this name"#,
+                r#"invalid auth.tokens[2] ("b").scopes: give at least one of ingest, read, admin"#,
+                r#"invalid auth.tokens[2] ("b").secret: must be at least 16 characters without spaces"#,
+            ]
+        );
+        assert!(toml::from_str::<FileConfig>(
+            "[[auth.tokens]]\nname = \"x\"\nscopes = [\"root\"]\nsecret = \"0123456789abcdef\"\n"
+        )
+        .is_err());
     }
 
     #[test]

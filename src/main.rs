@@ -5,6 +5,7 @@
 //! Shutdown (SIGTERM/SIGINT): /readyz turns 503 → optional delay → receivers stop accepting and
 //! drain → the store flushes its head and closes the WAL → exit 0.
 
+mod auth;
 mod config;
 mod server;
 

@@ -15,7 +15,9 @@ use sightline_collector::Collector;
 use sightline_query::alerts::evaluator::{run_alerting, AlertingContext};
 use sightline_query::alerts::notify::Notifier;
 use sightline_query::alerts::registry::AlertRegistry;
-use sightline_store::{AlertingDb, HealthCheckRegistry, LogStore, MetricStore, SpanStore, StateDb};
+use sightline_store::{
+    AlertingDb, HealthCheckRegistry, LogStore, MetricStore, SpanStore, StateDb, TokenRegistry,
+};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -98,6 +100,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let health_checks = HealthCheckRegistry::open(state_db.clone(), config.health_checks.clone())
         .await
         .context("cannot load the health checks")?;
+    // Bearer tokens (config file and API); authentication is on while any exists.
+    let tokens = TokenRegistry::open(state_db.clone(), config.tokens.clone())
+        .await
+        .context("cannot load the tokens")?;
     // Alerting: rules from files and the API, receivers, states persisted in the same file.
     let notifier = Notifier::new(
         config.alerting.delivery.clone(),
@@ -142,6 +148,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         metric_store.clone(),
         log_store.clone(),
     );
+    collector.set_tokens(tokens.clone());
     let grpc = tracker.spawn(sightline_collector::serve_grpc(
         collector.clone(),
         grpc_listener,
@@ -186,10 +193,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         &file.query,
     ))
     .merge(collector.remote_write_router())
+    .merge(sightline_query::tokens_router(tokens.clone()))
     .merge(ops_router(OpsState {
         ready: ready.clone(),
         metrics,
-    }));
+    }))
+    .layer(axum::middleware::from_fn_with_state(
+        tokens.clone(),
+        crate::auth::authenticate,
+    ));
     let query_shutdown = shutdown.child_token();
     let query_http = tracker.spawn(async move {
         axum::serve(http_listener, app)
@@ -204,6 +216,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         http = %addresses.2,
         "listening"
     );
+    if tokens.is_enabled() {
+        tracing::info!(
+            tokens = tokens.list().len(),
+            "authentication on: every endpoint but /healthz and /readyz needs a bearer token"
+        );
+    } else {
+        tracing::info!(
+            "authentication off: no tokens configured ([[auth.tokens]] or POST /api/v1/tokens)"
+        );
+    }
     if addresses.2.ip().is_loopback() {
         tracing::info!(
             "the query API listens on loopback only; set --http-listen 0.0.0.0:7878 to expose it"

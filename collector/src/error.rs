@@ -67,6 +67,15 @@ pub enum Error {
     /// Multi-tenancy is on and the request has no `X-Scope-OrgID`.
     #[error("missing X-Scope-OrgID header: multi-tenancy is enabled")]
     MissingTenant,
+    /// Authentication is on and the request has no bearer token, or an unknown one.
+    #[error("missing or unknown bearer token: send Authorization: Bearer <token>")]
+    Unauthenticated,
+    /// The request's token does not allow ingest.
+    #[error("token {token:?} does not allow ingest")]
+    Forbidden {
+        /// The token's name.
+        token: String,
+    },
     /// The `X-Scope-OrgID` value is not a valid tenant id.
     #[error("invalid X-Scope-OrgID: {0}")]
     InvalidTenant(#[from] TenantIdError),
@@ -100,7 +109,8 @@ impl Error {
             | Error::Json { .. }
             | Error::InvalidTenant(_) => ErrorClass::InvalidInput,
             Error::BudgetExhausted { .. } => ErrorClass::RateLimited,
-            Error::MissingTenant => ErrorClass::Unauthenticated,
+            Error::MissingTenant | Error::Unauthenticated => ErrorClass::Unauthenticated,
+            Error::Forbidden { .. } => ErrorClass::Forbidden,
             Error::Store(error) => error.class(),
             Error::DecodeTask(_) | Error::Serve { .. } => ErrorClass::Internal,
         }

@@ -36,7 +36,7 @@ use crate::handoff::{
     hand_off_spans, record_failure, record_request_bytes, record_success, ExportOutcome,
 };
 use crate::limits::{BudgetReservation, ByteBudget};
-use crate::tenant::{resolve_tenant, TENANT_HEADER};
+use crate::tenant::{AUTHORIZATION_HEADER, TENANT_HEADER};
 use crate::Collector;
 
 pub(crate) use otlp_metrics::otlp_routes;
@@ -125,10 +125,12 @@ fn receive<M: Message>(
     collector: &Collector,
     request: tonic::Request<M>,
 ) -> Result<Received<M>, Error> {
-    let tenant = resolve_tenant(
-        collector.config().multi_tenancy,
-        request
-            .metadata()
+    let metadata = request.metadata();
+    let tenant = collector.ingest_tenant(
+        metadata
+            .get(AUTHORIZATION_HEADER)
+            .map(|value| value.as_encoded_bytes()),
+        metadata
             .get(TENANT_HEADER)
             .map(|value| value.as_encoded_bytes()),
     )?;

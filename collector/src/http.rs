@@ -32,7 +32,7 @@ use crate::handoff::{
     hand_off_spans, record_failure, record_request_bytes, record_success, ExportOutcome,
 };
 use crate::limits::BudgetReservation;
-use crate::tenant::{resolve_tenant, TENANT_HEADER};
+use crate::tenant::{AUTHORIZATION_HEADER, TENANT_HEADER};
 use crate::Collector;
 
 /// The OTLP/HTTP traces path.
@@ -123,8 +123,11 @@ async fn receive_body(
     let format = BodyFormat::from_content_type(header_text(&parts.headers, CONTENT_TYPE))?;
     let encoding =
         BodyEncoding::from_content_encoding(header_text(&parts.headers, CONTENT_ENCODING))?;
-    let tenant = resolve_tenant(
-        config.multi_tenancy,
+    let tenant = collector.ingest_tenant(
+        parts
+            .headers
+            .get(AUTHORIZATION_HEADER)
+            .map(HeaderValue::as_bytes),
         parts.headers.get(TENANT_HEADER).map(HeaderValue::as_bytes),
     )?;
     let max_body_size_bytes = config.max_body_size_bytes;

@@ -67,7 +67,7 @@ mod tenant;
 use std::sync::Arc;
 
 use sightline_store::otlp::metrics::{DeltaToCumulative, DeltaToCumulativeConfig};
-use sightline_store::{LogStore, MetricStore, SpanStore};
+use sightline_store::{LogStore, MetricStore, SpanStore, TokenRegistry};
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -100,6 +100,8 @@ struct CollectorInner {
     /// Running totals of OTLP delta streams, shared by both protocols.
     deltas: Arc<DeltaToCumulative>,
     budget: ByteBudget,
+    /// Bearer tokens, once the binary hands them over; authentication is on while any exists.
+    tokens: std::sync::OnceLock<TokenRegistry>,
 }
 
 impl Collector {
@@ -126,8 +128,30 @@ impl Collector {
                 logs,
                 deltas,
                 budget,
+                tokens: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Authenticates every export with `tokens` from now on (while any token exists). A
+    /// second call is ignored.
+    pub fn set_tokens(&self, tokens: TokenRegistry) {
+        let _ = self.inner.tokens.set(tokens);
+    }
+
+    /// Authenticates an export and resolves its tenant from its `Authorization` and
+    /// `X-Scope-OrgID` values (see [`tenant`]).
+    pub(crate) fn ingest_tenant(
+        &self,
+        authorization: Option<&[u8]>,
+        tenant_header: Option<&[u8]>,
+    ) -> Result<sightline_model::TenantId, Error> {
+        tenant::ingest_tenant(
+            self.inner.tokens.get(),
+            self.inner.config.multi_tenancy,
+            authorization,
+            tenant_header,
+        )
     }
 
     /// Returns the router serving OTLP/HTTP `POST /v1/traces`, `POST /v1/metrics` and

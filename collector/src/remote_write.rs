@@ -49,7 +49,7 @@ use crate::decode::BLOCKING_DECODE_THRESHOLD_BYTES;
 use crate::error::{class_label, http_status_for_class, Error};
 use crate::handoff::{record_failure, record_request_bytes, record_success, ExportOutcome};
 use crate::limits::LogThrottle;
-use crate::tenant::{resolve_tenant, TENANT_HEADER};
+use crate::tenant::{AUTHORIZATION_HEADER, TENANT_HEADER};
 use crate::Collector;
 
 /// The remote write path, under the Prometheus-compatible API prefix.
@@ -325,8 +325,11 @@ async fn write(collector: &Collector, request: Request) -> Result<WriteOutcome, 
     let (parts, body) = request.into_parts();
     check_content_type(header_text(&parts.headers, CONTENT_TYPE))?;
     check_content_encoding(header_text(&parts.headers, CONTENT_ENCODING))?;
-    let tenant = resolve_tenant(
-        config.multi_tenancy,
+    let tenant = collector.ingest_tenant(
+        parts
+            .headers
+            .get(AUTHORIZATION_HEADER)
+            .map(HeaderValue::as_bytes),
         parts.headers.get(TENANT_HEADER).map(HeaderValue::as_bytes),
     )?;
     let limit_bytes = config.max_body_size_bytes;

@@ -1,9 +1,46 @@
-//! Which tenant an export belongs to: `X-Scope-OrgID` (the Cortex/Tempo/Loki convention) when
-//! multi-tenancy is on, the default tenant otherwise.
+//! Which tenant an export belongs to. With authentication on (any bearer token configured,
+//! see [`sightline_store::TokenRegistry`]): the tenant of the request's token, which must
+//! allow `ingest` (an `admin` token may name another with `X-Scope-OrgID`). Without it:
+//! `X-Scope-OrgID` (the Cortex/Tempo/Loki convention) when multi-tenancy is on, the default
+//! tenant otherwise.
 
+use sightline_model::auth::{bearer_secret, Scope};
 use sightline_model::TenantId;
+use sightline_store::TokenRegistry;
 
 use crate::error::Error;
+
+/// The header (HTTP) and metadata key (gRPC) bearer tokens come in.
+pub const AUTHORIZATION_HEADER: &str = "authorization";
+
+/// Authenticates an export and resolves its tenant (see the module docs).
+///
+/// # Errors
+/// [`Error::Unauthenticated`] without a known token, [`Error::Forbidden`] when it does not
+/// allow ingest, and [`resolve_tenant`]'s errors.
+pub(crate) fn ingest_tenant(
+    tokens: Option<&TokenRegistry>,
+    multi_tenancy: bool,
+    authorization: Option<&[u8]>,
+    tenant_header: Option<&[u8]>,
+) -> Result<TenantId, Error> {
+    let Some(tokens) = tokens.filter(|tokens| tokens.is_enabled()) else {
+        return resolve_tenant(multi_tenancy, tenant_header);
+    };
+    let principal = authorization
+        .and_then(bearer_secret)
+        .and_then(|secret| tokens.authenticate(secret))
+        .ok_or(Error::Unauthenticated)?;
+    if !principal.allows(Scope::Ingest) {
+        return Err(Error::Forbidden {
+            token: principal.name,
+        });
+    }
+    match tenant_header {
+        Some(header) if principal.allows(Scope::Admin) => resolve_tenant(true, Some(header)),
+        _ => Ok(principal.tenant),
+    }
+}
 
 /// The header (HTTP) and metadata key (gRPC, lowercase) that names the tenant.
 pub const TENANT_HEADER: &str = "x-scope-orgid";

@@ -12,6 +12,7 @@ pub(crate) mod logs;
 pub(crate) mod loki;
 pub(crate) mod native;
 pub(crate) mod prometheus;
+pub(crate) mod tokens;
 pub(crate) mod write_error;
 
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use futures::{StreamExt, TryStreamExt};
 use http::HeaderMap;
+use sightline_model::auth::AUTHENTICATED_TENANT_HEADER;
 use sightline_model::{SpanRow, TenantId, TraceId};
 use sightline_store::{LogStore, MetricStore, SpanStore};
 
@@ -127,11 +129,17 @@ pub(crate) fn now_unix_nano() -> u64 {
         })
 }
 
-/// Selects the tenant from the headers.
+/// Selects the tenant from the headers: the one the binary's authentication set
+/// ([`AUTHENTICATED_TENANT_HEADER`], which it strips from what clients send), else
+/// `X-Scope-OrgID` when multi-tenancy is on, else the default tenant.
 pub(crate) fn tenant_from_headers(
     headers: &HeaderMap,
     multi_tenancy: bool,
 ) -> Result<TenantId, Error> {
+    if let Some(value) = headers.get(AUTHENTICATED_TENANT_HEADER) {
+        let text = String::from_utf8_lossy(value.as_bytes());
+        return Ok(TenantId::new(text.trim())?);
+    }
     if !multi_tenancy {
         return Ok(TenantId::default_tenant());
     }
@@ -212,6 +220,16 @@ mod tests {
                 .unwrap()
                 .as_str(),
             "default"
+        );
+        let mut authenticated = headers.clone();
+        authenticated.insert(
+            AUTHENTICATED_TENANT_HEADER,
+            HeaderValue::from_static("team-b"),
+        );
+        assert_eq!(
+            tenant_from_headers(&authenticated, false).unwrap().as_str(),
+            "team-b",
+            "the authenticated tenant wins, multi-tenancy or not"
         );
         headers.insert(TENANT_HEADER, HeaderValue::from_static("../etc"));
         let error = tenant_from_headers(&headers, true).unwrap_err();

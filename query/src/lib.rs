@@ -190,6 +190,13 @@ pub fn alerts_router(
         .nest("/prometheus/api/v1", api::alerts::prometheus_router(state))
 }
 
+/// Builds `/api/v1/tokens` (list, create — answering the secret once — and delete bearer
+/// tokens) over `tokens`. The binary admits only `admin` tokens here once authentication is
+/// on.
+pub fn tokens_router(tokens: sightline_store::TokenRegistry) -> axum::Router {
+    axum::Router::new().nest("/api/v1", api::tokens::router(tokens))
+}
+
 /// Builds Loki's query API (`/loki/api/v1/...`: `query_range`, `query`, `labels`,
 /// `label/{name}/values`, `series`, `index/stats`, `index/volume`, …) over a log source, for
 /// Grafana's Loki data source pointed at `http://host:7878/loki`. Tenant selection follows

@@ -20,6 +20,8 @@
 //!   user-managed state (not telemetry), with versioned migrations.
 //! - [`alerting`]: [`AlertingDb`], alert rules and receivers created through the API, each
 //!   rule's active alerts and the history of state changes, in the state database.
+//! - [`tokens`]: [`TokenRegistry`], the bearer tokens of the config file and the API (stored
+//!   as their SHA-256), which turn authentication on.
 //! - [`health_checks`]: [`HealthCheckRegistry`], health-check targets from the config file and
 //!   the API (persisted in the state database), their last results, and a change signal.
 //!
@@ -51,6 +53,7 @@ pub mod part;
 pub mod retention;
 pub mod spans;
 pub mod state_db;
+pub mod tokens;
 pub mod wal;
 
 pub use alerting::AlertingDb;
@@ -61,3 +64,4 @@ pub use logs::LogStore;
 pub use metrics::{AppendOutcome, MetricStore};
 pub use spans::{SpanQuery, SpanStore};
 pub use state_db::StateDb;
+pub use tokens::TokenRegistry;

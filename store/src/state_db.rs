@@ -91,6 +91,17 @@ pub const MIGRATIONS: &[Migration] = &[
           ) STRICT;
           CREATE INDEX alert_history_by_time ON alert_history (tenant, at_ms);",
     },
+    Migration {
+        version: 3,
+        name: "api_tokens",
+        sql: "CREATE TABLE api_tokens (
+              name TEXT PRIMARY KEY,
+              tenant TEXT NOT NULL,
+              scopes TEXT NOT NULL,
+              secret_sha256 TEXT NOT NULL UNIQUE,
+              created_at_ms INTEGER NOT NULL
+          ) STRICT;",
+    },
 ];
 
 /// What went wrong with the state database.

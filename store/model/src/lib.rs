@@ -23,6 +23,7 @@
 #![deny(missing_docs)]
 
 pub mod attr;
+pub mod auth;
 pub mod counter;
 pub mod error;
 pub mod health_check;

@@ -22,10 +22,11 @@ async fn fresh_file_gets_every_migration_once() {
     let dir = tempfile::tempdir().unwrap();
     let db = StateDb::open(dir.path()).await.unwrap();
     assert_eq!(db.path(), dir.path().join("sightline.db"));
-    assert_eq!(db.schema_version().await.unwrap(), 2);
+    assert_eq!(db.schema_version().await.unwrap(), 3);
     let all = [
         (1, "health_checks".to_string()),
         (2, "alerting".to_string()),
+        (3, "api_tokens".to_string()),
     ];
     assert_eq!(applied(&db), all);
     drop(db);
