@@ -68,6 +68,30 @@ pub struct CollectorConfig {
     /// derived metrics and counted in `sightline_processors_series_refused_total`. Default
     /// 100000.
     pub max_series_per_tenant: usize,
+    /// Request bytes per second each tenant may send (OTLP and remote write together, as
+    /// received, before decompression is not counted: the decoded message size is); beyond
+    /// it exports are refused with HTTP 429 / gRPC RESOURCE_EXHAUSTED and a retry delay.
+    /// 0 = unlimited. Default 0.
+    pub tenant_ingest_bytes_per_second: u64,
+    /// Items (spans, log records, metric points and samples) per second each tenant may send;
+    /// refused as for bytes. 0 = unlimited. Default 0.
+    pub tenant_ingest_items_per_second: u64,
+    /// Seconds of the rates above a tenant may send at once after a quiet spell (the token
+    /// buckets' size). Default 2.
+    pub tenant_ingest_burst_seconds: u64,
+    /// Per-tenant rates replacing the two above (`[collector.tenant_limits.<tenant>]` with
+    /// `bytes_per_second` and/or `items_per_second`; 0 = unlimited).
+    pub tenant_limits: std::collections::BTreeMap<String, TenantIngestLimits>,
+}
+
+/// One tenant's ingest rates, replacing the defaults where given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TenantIngestLimits {
+    /// Request bytes per second (0 = unlimited).
+    pub bytes_per_second: Option<u64>,
+    /// Items per second (0 = unlimited).
+    pub items_per_second: Option<u64>,
 }
 
 impl Default for CollectorConfig {
@@ -87,6 +111,10 @@ impl Default for CollectorConfig {
             service_graph_wait_seconds: 10,
             service_graph_max_items: 10_000,
             max_series_per_tenant: 100_000,
+            tenant_ingest_bytes_per_second: 0,
+            tenant_ingest_items_per_second: 0,
+            tenant_ingest_burst_seconds: 2,
+            tenant_limits: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -114,11 +142,20 @@ impl CollectorConfig {
                 self.service_graph_max_items as u64,
             ),
             ("max_series_per_tenant", self.max_series_per_tenant as u64),
+            (
+                "tenant_ingest_burst_seconds",
+                self.tenant_ingest_burst_seconds,
+            ),
         ] {
             if value == 0 {
                 problems.push(format!(
                     "invalid value 0 for collector.{key}: must be at least 1"
                 ));
+            }
+        }
+        for tenant in self.tenant_limits.keys() {
+            if let Err(error) = sightline_model::TenantId::new(tenant) {
+                problems.push(format!("invalid collector.tenant_limits.{tenant}: {error}"));
             }
         }
         problems.extend(

@@ -64,6 +64,16 @@ pub enum Error {
         /// How long it waited.
         waited_millis: u64,
     },
+    /// The tenant sends faster than its ingest rate limit.
+    #[error("tenant {tenant:?} is over its ingest rate limit ({limit} per second); retry in {}", format_retry(*retry_after))]
+    RateLimited {
+        /// The tenant.
+        tenant: String,
+        /// `bytes` or `items`.
+        limit: &'static str,
+        /// How long until the export would fit.
+        retry_after: std::time::Duration,
+    },
     /// Multi-tenancy is on and the request has no `X-Scope-OrgID`.
     #[error("missing X-Scope-OrgID header: multi-tenancy is enabled")]
     MissingTenant,
@@ -108,7 +118,7 @@ impl Error {
             | Error::Protobuf { .. }
             | Error::Json { .. }
             | Error::InvalidTenant(_) => ErrorClass::InvalidInput,
-            Error::BudgetExhausted { .. } => ErrorClass::RateLimited,
+            Error::BudgetExhausted { .. } | Error::RateLimited { .. } => ErrorClass::RateLimited,
             Error::MissingTenant | Error::Unauthenticated => ErrorClass::Unauthenticated,
             Error::Forbidden { .. } => ErrorClass::Forbidden,
             Error::Store(error) => error.class(),
@@ -121,6 +131,23 @@ impl Error {
         self.class().is_retryable()
     }
 
+    /// How long a client should wait before retrying, when it should: the rate limit's own
+    /// wait (rounded up to whole seconds for `Retry-After`), else one second.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Error::RateLimited { retry_after, .. } => Some(*retry_after),
+            _ if self.is_retryable() => Some(std::time::Duration::from_secs(1)),
+            _ => None,
+        }
+    }
+
+    /// [`Error::retry_after`] in whole seconds (at least 1), for `Retry-After`.
+    pub fn retry_after_seconds(&self) -> Option<u64> {
+        self.retry_after()
+            .map(|wait| wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
+            .map(|seconds| seconds.max(1))
+    }
+
     /// Returns the message a client may see: the error itself, or a generic text for internal
     /// errors, whose detail only goes to the log.
     pub fn client_message(&self) -> String {
@@ -129,6 +156,10 @@ impl Error {
             _ => self.to_string(),
         }
     }
+}
+
+fn format_retry(wait: std::time::Duration) -> String {
+    format!("{:.3}s", wait.as_secs_f64())
 }
 
 /// Maps an error class to its HTTP status: the one HTTP mapping of the collector.

@@ -28,6 +28,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use prost::Message;
 use tonic::codec::CompressionEncoding;
+use tonic_types::{ErrorDetails, StatusExt};
 use tower::{Layer, Service};
 
 use crate::decode::validate_off_reactor;
@@ -49,10 +50,19 @@ pub(crate) fn max_message_bytes(collector: &Collector) -> usize {
     usize::try_from(collector.config().max_body_size_bytes).unwrap_or(usize::MAX)
 }
 
-/// Records a failed export and turns it into the status its class maps to.
+/// Records a failed export and turns it into the status its class maps to; a retryable one
+/// carries `google.rpc.RetryInfo` with the delay (the OTLP specification's throttling answer).
 pub(crate) fn failure_status(error: &Error) -> tonic::Status {
     let message = record_failure(PROTOCOL, error);
-    tonic::Status::new(grpc_code_for_class(error.class()), message)
+    let code = grpc_code_for_class(error.class());
+    match error.retry_after() {
+        Some(delay) => tonic::Status::with_error_details(
+            code,
+            message,
+            ErrorDetails::with_retry_info(Some(delay)),
+        ),
+        None => tonic::Status::new(code, message),
+    }
 }
 
 /// Answers an export: `respond` (which records the success) on its outcome, or the status
@@ -103,8 +113,9 @@ async fn export(
         reservation,
         message,
         encoded_len,
-    } = receive(collector, request)?;
+    } = receive(collector, "traces", request)?;
     let decoded = validate_off_reactor(message, encoded_len).await?;
+    collector.charge_items(&tenant, decoded.accepted_spans);
     let outcome = hand_off_spans(collector.store(), &tenant, PROTOCOL, decoded).await?;
     drop(reservation);
     Ok(outcome)
@@ -123,6 +134,7 @@ struct Received<M> {
 /// request's size; shared by the trace, metric and log services.
 fn receive<M: Message>(
     collector: &Collector,
+    signal: &'static str,
     request: tonic::Request<M>,
 ) -> Result<Received<M>, Error> {
     let metadata = request.metadata();
@@ -141,6 +153,7 @@ fn receive<M: Message>(
     let message = request.into_inner();
     let encoded_len = message.encoded_len();
     record_request_bytes(PROTOCOL, encoded_len);
+    collector.admit(&tenant, signal, encoded_len)?;
     if let Some(reservation) = reservation.as_mut() {
         reservation.shrink_to(encoded_len as u64);
     }

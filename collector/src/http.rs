@@ -87,7 +87,7 @@ async fn export(
     protocol: &'static str,
     request: Request,
 ) -> Result<ExportOutcome, Error> {
-    let received = receive_body(collector, protocol, request).await?;
+    let received = receive_body(collector, protocol, "traces", request).await?;
     let max_body_size_bytes = collector.config().max_body_size_bytes;
     let decoded = decode_http_body_off_reactor(
         received.body,
@@ -96,6 +96,7 @@ async fn export(
         max_body_size_bytes,
     )
     .await?;
+    collector.charge_items(&received.tenant, decoded.accepted_spans);
     let outcome = hand_off_spans(collector.store(), &received.tenant, protocol, decoded).await?;
     drop(received.reservation);
     Ok(outcome)
@@ -116,6 +117,7 @@ struct ReceivedBody {
 async fn receive_body(
     collector: &Collector,
     protocol: &'static str,
+    signal: &'static str,
     request: Request,
 ) -> Result<ReceivedBody, Error> {
     let config = collector.config();
@@ -148,6 +150,7 @@ async fn receive_body(
     let mut reservation = collector.budget().reserve(reserve_bytes, wait).await?;
     let body = read_body_with_limit(body, max_body_size_bytes).await?;
     record_request_bytes(protocol, body.len());
+    collector.admit(&tenant, signal, body.len())?;
     if encoding == BodyEncoding::Identity {
         reservation.shrink_to(body.len() as u64);
     }
@@ -205,10 +208,10 @@ fn error_response(format: BodyFormat, error: &Error, message: String) -> Respons
             .into_bytes(),
     };
     let mut response = with_content_type(http_status_for_class(class), format, body);
-    if error.is_retryable() {
+    if let Some(seconds) = error.retry_after_seconds() {
         response
             .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            .insert(RETRY_AFTER, HeaderValue::from(seconds));
     }
     response
 }

@@ -9,7 +9,10 @@
 //!   protobuf and JSON.
 //! - `remote_write`: Prometheus remote write 1.0 `POST /prometheus/api/v1/write` (snappy
 //!   protobuf), validated per series, into [`MetricStore::append`].
-//! - `tenant`: `X-Scope-OrgID` → [`TenantId`](sightline_model::TenantId).
+//! - `tenant`: authentication (bearer token → tenant, `ingest` scope, when any token exists)
+//!   or `X-Scope-OrgID` → [`TenantId`](sightline_model::TenantId).
+//! - `rate_limit`: per-tenant ingest rates (bytes before decoding, items after), refused with
+//!   a retry delay.
 //! - `limits`: the in-flight byte budget (reserved before a body is read) and log throttling.
 //! - `decode`: content types, gzip with a limit on the decompressed size, protobuf/JSON
 //!   decoding, then validation by [`sightline_store::otlp::spans_from_otlp`] (or translation
@@ -25,8 +28,8 @@
 //! - [`error`]: [`Error`], its [`ErrorClass`](sightline_model::ErrorClass), and the one HTTP
 //!   and one gRPC mapping of classes.
 //!
-//! Write path: `grpc` | `http` → `tenant` → `limits` (reserve bytes) → `decode` (blocking pool
-//! for large bodies) → `handoff` (`processors` prepare) → [`SpanStore::append`] →
+//! Write path: `grpc` | `http` → `tenant` → `limits` (reserve bytes) → `rate_limit` (admit
+//! bytes) → `decode` (blocking pool for large bodies) → `rate_limit` (charge items) → `handoff` (`processors` prepare) → [`SpanStore::append`] →
 //! (`processors` commit) → response (with `partial_success` when spans were rejected). The
 //! reservation is released after the hand-off. Derived series: `processors` → (every
 //! `flush_interval_seconds`) → [`MetricStore::append`].
@@ -61,6 +64,7 @@ mod http;
 mod limits;
 mod probes;
 mod processors;
+mod rate_limit;
 mod remote_write;
 mod tenant;
 
@@ -100,6 +104,8 @@ struct CollectorInner {
     /// Running totals of OTLP delta streams, shared by both protocols.
     deltas: Arc<DeltaToCumulative>,
     budget: ByteBudget,
+    /// Per-tenant ingest rate limits, when the config sets any.
+    rate_limits: Option<rate_limit::TenantRateLimits>,
     /// Bearer tokens, once the binary hands them over; authentication is on while any exists.
     tokens: std::sync::OnceLock<TokenRegistry>,
 }
@@ -120,6 +126,7 @@ impl Collector {
             stale_after: std::time::Duration::from_secs(config.delta_stream_stale_after_secs),
         }));
         let processors = Processors::new(ProcessorSettings::from_config(&config)).map(Arc::new);
+        let rate_limits = rate_limit::TenantRateLimits::from_config(&config);
         Self {
             inner: Arc::new(CollectorInner {
                 config,
@@ -129,6 +136,7 @@ impl Collector {
                 deltas,
                 budget,
                 tokens: std::sync::OnceLock::new(),
+                rate_limits,
             }),
         }
     }
@@ -137,6 +145,27 @@ impl Collector {
     /// second call is ignored.
     pub fn set_tokens(&self, tokens: TokenRegistry) {
         let _ = self.inner.tokens.set(tokens);
+    }
+
+    /// Admits an export of `bytes` under the tenant's ingest rate limits, before it is
+    /// decoded (see [`rate_limit`]).
+    pub(crate) fn admit(
+        &self,
+        tenant: &sightline_model::TenantId,
+        signal: &'static str,
+        bytes: usize,
+    ) -> Result<(), Error> {
+        match &self.inner.rate_limits {
+            None => Ok(()),
+            Some(limits) => limits.admit(tenant, signal, bytes as u64),
+        }
+    }
+
+    /// Charges the items decoded from an admitted export to the tenant's rate limit.
+    pub(crate) fn charge_items(&self, tenant: &sightline_model::TenantId, items: usize) {
+        if let Some(limits) = &self.inner.rate_limits {
+            limits.charge_items(tenant, items as u64);
+        }
     }
 
     /// Authenticates an export and resolves its tenant from its `Authorization` and

@@ -365,7 +365,9 @@ async fn write(collector: &Collector, request: Request) -> Result<WriteOutcome, 
         drop(reservation);
         reservation = collector.budget().reserve(needed_bytes, wait).await?;
     }
+    collector.admit(&tenant, "metrics", body.len())?;
     let decoded = decode_write_request_off_reactor(body, decompressed_bytes).await?;
+    collector.charge_items(&tenant, decoded.received_samples);
     let outcome = hand_off_write(&collector.inner.metrics, &tenant, decoded).await?;
     drop(reservation);
     Ok(outcome)
@@ -745,10 +747,14 @@ fn outcome_response(outcome: &WriteOutcome) -> Response {
 
 fn error_response(error: &RemoteWriteError, message: String) -> Response {
     let mut response = text_response(http_status_for_class(error.class()), message);
-    if error.class().is_retryable() {
+    let retry_after_seconds = match error {
+        RemoteWriteError::Collector(error) => error.retry_after_seconds(),
+        _ => error.class().is_retryable().then_some(1),
+    };
+    if let Some(seconds) = retry_after_seconds {
         response
             .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            .insert(RETRY_AFTER, HeaderValue::from(seconds));
     }
     response
 }

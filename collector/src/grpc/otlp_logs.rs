@@ -57,8 +57,9 @@ async fn export(
         reservation,
         message,
         encoded_len,
-    } = receive(collector, request)?;
+    } = receive(collector, "logs", request)?;
     let decoded = convert_off_reactor(message, encoded_len, logs_from_otlp).await?;
+    collector.charge_items(&tenant, decoded.accepted_records);
     let outcome = hand_off_logs(&collector.inner.logs, &tenant, PROTOCOL, decoded).await?;
     drop(reservation);
     Ok(outcome)

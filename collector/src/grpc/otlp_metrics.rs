@@ -69,13 +69,14 @@ async fn export(
         reservation,
         message,
         encoded_len,
-    } = receive(collector, request)?;
+    } = receive(collector, "metrics", request)?;
     let deltas = collector.inner.deltas.clone();
     let translation_tenant = tenant.clone();
     let decoded = convert_off_reactor(message, encoded_len, move |message| {
         metrics_from_otlp(message, &translation_tenant, &deltas)
     })
     .await?;
+    collector.charge_items(&tenant, decoded.accepted_points);
     let outcome = hand_off_metrics(&collector.inner.metrics, &tenant, PROTOCOL, decoded).await?;
     drop(reservation);
     Ok(outcome)

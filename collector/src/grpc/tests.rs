@@ -77,3 +77,32 @@ async fn oversized_messages_and_missing_tenants_are_refused() {
     assert_eq!(status.code(), tonic::Code::OutOfRange);
     shutdown.cancel();
 }
+
+#[tokio::test]
+async fn a_tenant_over_its_rate_answers_resource_exhausted_with_retry_info() {
+    let config = CollectorConfig {
+        tenant_ingest_bytes_per_second: 10,
+        tenant_ingest_burst_seconds: 1,
+        ..CollectorConfig::default()
+    };
+    let (address, shutdown, _dir) = start(config).await;
+    let mut client = TraceServiceClient::connect(address).await.unwrap();
+    // The first export empties the ten-byte bucket; the next is refused with a delay.
+    client.export(request_with_invalid_span()).await.unwrap();
+    let status = client
+        .export(request_with_invalid_span())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+    assert!(
+        status.message().contains("rate limit"),
+        "{}",
+        status.message()
+    );
+    let delay = status
+        .get_details_retry_info()
+        .and_then(|info| info.retry_delay)
+        .expect("RetryInfo with a delay");
+    assert!(delay > std::time::Duration::ZERO && delay <= std::time::Duration::from_secs(1));
+    shutdown.cancel();
+}

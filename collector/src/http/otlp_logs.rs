@@ -42,7 +42,7 @@ async fn export(
     protocol: &'static str,
     request: Request,
 ) -> Result<LogsExportOutcome, Error> {
-    let received = receive_body(collector, protocol, request).await?;
+    let received = receive_body(collector, protocol, "logs", request).await?;
     let decoded = decode_http_body_off_reactor_with(
         received.body,
         received.format,
@@ -51,6 +51,7 @@ async fn export(
         |request: ExportLogsServiceRequest| logs_from_otlp(request),
     )
     .await?;
+    collector.charge_items(&received.tenant, decoded.accepted_records);
     let outcome = hand_off_logs(&collector.inner.logs, &received.tenant, protocol, decoded).await?;
     drop(received.reservation);
     Ok(outcome)

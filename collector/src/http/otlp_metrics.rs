@@ -47,7 +47,7 @@ async fn export(
     protocol: &'static str,
     request: Request,
 ) -> Result<MetricsExportOutcome, Error> {
-    let received = receive_body(collector, protocol, request).await?;
+    let received = receive_body(collector, protocol, "metrics", request).await?;
     let deltas = collector.inner.deltas.clone();
     let tenant = received.tenant.clone();
     let decoded = decode_http_body_off_reactor_with(
@@ -58,6 +58,7 @@ async fn export(
         move |request: ExportMetricsServiceRequest| metrics_from_otlp(request, &tenant, &deltas),
     )
     .await?;
+    collector.charge_items(&received.tenant, decoded.accepted_points);
     let outcome = hand_off_metrics(
         &collector.inner.metrics,
         &received.tenant,
