@@ -406,3 +406,165 @@ fn without_tokens_everything_is_open_until_the_first_is_made() {
         200
     );
 }
+
+/// Sends, as `secret`'s tenant, a gauge `queue_depth` of `value`, a log line and a server span
+/// for `service`, all over OTLP/HTTP.
+fn send_tenant_data(server: &TestServer, secret: &str, service: &str, value: f64) {
+    let client = reqwest::blocking::Client::new();
+    let resource =
+        json!({"attributes": [{"key": "service.name", "value": {"stringValue": service}}]});
+    let now = now_nanos();
+    let bodies = [
+        (
+            "/v1/metrics",
+            json!({"resourceMetrics": [{"resource": resource, "scopeMetrics": [{"metrics": [{
+                "name": "queue_depth",
+                "gauge": {"dataPoints": [{"asDouble": value, "timeUnixNano": now.to_string()}]}
+            }]}]}]}),
+        ),
+        (
+            "/v1/logs",
+            json!({"resourceLogs": [{"resource": resource, "scopeLogs": [{"logRecords": [{
+                "timeUnixNano": now.to_string(), "severityText": "INFO",
+                "body": {"stringValue": format!("hello from {service}")}
+            }]}]}]}),
+        ),
+        (
+            "/v1/traces",
+            single_span(
+                &trace_id_hex(value as u64),
+                "00f067aa0ba902b9",
+                service,
+                "GET /",
+                now - 5_000_000,
+            ),
+        ),
+    ];
+    for (path, body) in bodies {
+        let status = client
+            .post(server.otlp_url(path))
+            .header("authorization", bearer(secret))
+            .json(&body)
+            .send()
+            .unwrap()
+            .status();
+        assert_eq!(status, 200, "{path}");
+    }
+}
+
+/// GETs `path` with `query` as `secret`, until `accept` holds for the JSON answer.
+fn read_until(
+    server: &TestServer,
+    secret: &str,
+    path: &str,
+    query: &[(&str, &str)],
+    accept: impl Fn(&Value) -> bool,
+) -> Value {
+    let url = reqwest::Url::parse_with_params(&server.url(path), query).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let path_and_query = format!("{}?{}", url.path(), url.query().unwrap_or_default());
+        let (status, body) = get(server, &path_and_query, Some(&bearer(secret)));
+        if status == 200 && accept(&body) {
+            return body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{path} {query:?} never gave what was expected: {status} {body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn every_api_answers_only_the_tokens_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("sightline.toml");
+    std::fs::write(
+        &config_path,
+        format!("[collector]\nflush_interval_seconds = 1\n{}", config()),
+    )
+    .unwrap();
+    let config_arg = config_path.display().to_string();
+    let server = TestServer::start_in(&dir.path().join("data"), &["--config", config_arg.as_str()]);
+    send_tenant_data(&server, INGEST_A, "checkout", 1.0);
+    send_tenant_data(&server, INGEST_READ_B, "billing", 2.0);
+    let now = now_nanos();
+    let (start, end) = (
+        (now - 3_600_000_000_000).to_string(),
+        (now + 60_000_000_000).to_string(),
+    );
+    for (secret, service, value) in [(READ_A, "checkout", "1"), (INGEST_READ_B, "billing", "2")] {
+        // Prometheus: the tenant's series only, and its label values.
+        let answer = read_until(
+            &server,
+            secret,
+            "/prometheus/api/v1/query",
+            &[("query", "queue_depth")],
+            |body| !body["data"]["result"].as_array().unwrap().is_empty(),
+        );
+        let result = answer["data"]["result"].as_array().unwrap();
+        assert_eq!(result.len(), 1, "{answer}");
+        assert_eq!(result[0]["value"][1], value);
+        assert_eq!(result[0]["metric"]["job"], service);
+        let jobs = read_until(
+            &server,
+            secret,
+            "/prometheus/api/v1/label/job/values",
+            &[],
+            |_| true,
+        );
+        assert!(
+            !jobs["data"].to_string().contains(if service == "checkout" {
+                "billing"
+            } else {
+                "checkout"
+            }),
+            "{jobs}"
+        );
+        // Loki and the native log search: the tenant's lines only.
+        let loki = read_until(
+            &server,
+            secret,
+            "/loki/api/v1/query_range",
+            &[
+                ("query", "{service_name=~\".+\"}"),
+                ("start", &start),
+                ("end", &end),
+            ],
+            |body| !body["data"]["result"].as_array().unwrap().is_empty(),
+        );
+        let streams = loki["data"]["result"].as_array().unwrap();
+        assert_eq!(streams.len(), 1, "{loki}");
+        assert_eq!(streams[0]["stream"]["service_name"], service);
+        let logs = read_until(&server, secret, "/api/v1/logs", &[("q", "hello")], |body| {
+            !body["records"].as_array().unwrap().is_empty()
+        });
+        let records = logs["records"].as_array().unwrap();
+        assert_eq!(records.len(), 1, "{logs}");
+        assert!(
+            records[0]
+                .to_string()
+                .contains(&format!("hello from {service}")),
+            "{logs}"
+        );
+        // Jaeger, the native search and service health: the tenant's services only.
+        let services = read_until(&server, secret, "/jaeger/api/services", &[], |body| {
+            !body["data"].as_array().unwrap().is_empty()
+        });
+        assert_eq!(services["data"], json!([service]));
+        let search = read_until(&server, secret, "/api/v1/traces", &[], |body| {
+            !body.to_string().is_empty()
+        });
+        let other = if service == "checkout" {
+            "billing"
+        } else {
+            "checkout"
+        };
+        assert!(!search.to_string().contains(other), "{search}");
+        let health = read_until(&server, secret, "/api/v1/services", &[], |body| {
+            body.to_string().contains(service)
+        });
+        assert!(!health.to_string().contains(other), "{health}");
+    }
+}
