@@ -86,6 +86,14 @@ pub struct QueryConfig {
     pub promql_timeout_seconds: u64,
     /// `[query.health]`: the objectives services are judged by (see [`health::objectives`]).
     pub health: health::HealthConfig,
+    /// The longest time range one query may span, in hours (trace search, Prometheus range
+    /// queries, Loki range queries); a longer one is refused with HTTP 400 naming this key.
+    /// 0 = unlimited. Default 768 (32 days).
+    pub max_query_range_hours: u64,
+    /// The most series one PromQL query may select (all its selectors together, like
+    /// Mimir's `max_fetched_series_per_query`); beyond it the query stops with an
+    /// `execution` error (HTTP 422). 0 = unlimited. Default 500000.
+    pub max_series_per_query: usize,
 }
 
 impl Default for QueryConfig {
@@ -96,7 +104,32 @@ impl Default for QueryConfig {
             multi_tenancy: false,
             promql_timeout_seconds: 120,
             health: health::HealthConfig::default(),
+            max_query_range_hours: 768,
+            max_series_per_query: 500_000,
         }
+    }
+}
+
+impl QueryConfig {
+    /// Refuses a time range longer than `max_query_range_hours`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidParameter`] naming `end`, the range and the limit.
+    pub fn check_time_range(&self, start_unix_nano: u64, end_unix_nano: u64) -> Result<(), Error> {
+        const HOUR_NANOS: u64 = 3_600_000_000_000;
+        let limit_nanos = self.max_query_range_hours.saturating_mul(HOUR_NANOS);
+        let range_nanos = end_unix_nano.saturating_sub(start_unix_nano);
+        if self.max_query_range_hours == 0 || range_nanos <= limit_nanos {
+            return Ok(());
+        }
+        Err(Error::invalid_parameter(
+            "end",
+            format!(
+                "the query time range ({:.1}h) exceeds the limit of {}h (query.max_query_range_hours); narrow start and end",
+                range_nanos as f64 / HOUR_NANOS as f64,
+                self.max_query_range_hours
+            ),
+        ))
     }
 }
 
@@ -234,5 +267,28 @@ mod tests {
             ..QueryConfig::default()
         };
         assert_eq!(no_time.validate().unwrap_err().len(), 1);
+    }
+
+    #[test]
+    fn long_time_ranges_are_refused_naming_the_key() {
+        const HOUR: u64 = 3_600_000_000_000;
+        let config = QueryConfig {
+            max_query_range_hours: 24,
+            ..QueryConfig::default()
+        };
+        assert!(config.check_time_range(0, 24 * HOUR).is_ok());
+        let error = config.check_time_range(0, 25 * HOUR).unwrap_err();
+        assert_eq!(error.to_http().0, http::StatusCode::BAD_REQUEST);
+        assert!(
+            error
+                .to_string()
+                .contains("(25.0h) exceeds the limit of 24h (query.max_query_range_hours)"),
+            "{error}"
+        );
+        let unlimited = QueryConfig {
+            max_query_range_hours: 0,
+            ..QueryConfig::default()
+        };
+        assert!(unlimited.check_time_range(0, u64::MAX).is_ok());
     }
 }

@@ -113,6 +113,7 @@ pub fn parse_native_search(
         end_unix_nano,
         limit,
     };
+    config.check_time_range(query.start_unix_nano, query.end_unix_nano)?;
     check_ranges(query)
 }
 
@@ -193,6 +194,7 @@ pub fn parse_jaeger_search(
         end_unix_nano,
         limit,
     };
+    config.check_time_range(query.start_unix_nano, query.end_unix_nano)?;
     Ok(JaegerSearch {
         trace_ids,
         query: check_ranges(query)?,

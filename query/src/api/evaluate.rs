@@ -48,7 +48,8 @@ pub(crate) async fn evaluate_off_reactor<T: Send + 'static>(
     let canceled = Arc::new(AtomicBool::new(false));
     let _cancel_on_drop = CancelOnDrop(Arc::clone(&canceled));
     let mut source = MetricStoreSource::new(state.metrics.clone(), tenant, Handle::current())
-        .with_cancel_flag(canceled);
+        .with_cancel_flag(canceled)
+        .with_max_series(state.config.max_series_per_query);
     if let Some(deadline) = deadline {
         source = source.with_deadline(deadline);
     }

@@ -210,6 +210,7 @@ async fn range_query(
     let expr = logql::parse(request.query()?)?;
     let now = now_unix_nano();
     let (start, end) = request.time_range(now, HOUR_NANOS)?;
+    state.config.check_time_range(start, end)?;
     let mut params = QueryParams {
         start_unix_nano: start,
         end_unix_nano: end,

@@ -309,6 +309,10 @@ fn check_range_expression(expr: &Expr) -> Result<(), Error> {
 async fn range_query(State(state): State<AppState>, request: PromRequest) -> Answer {
     let params = &request.params;
     let range = range_params(params)?;
+    let ms_to_nanos = |ms: i64| u64::try_from(ms).unwrap_or(0).saturating_mul(1_000_000);
+    state
+        .config
+        .check_time_range(ms_to_nanos(range.start_ms), ms_to_nanos(range.end_ms))?;
     let timeout = query_timeout(params, &state.config)?;
     let engine = engine_for(params)?;
     let query = params.first("query").unwrap_or_default().to_string();

@@ -34,6 +34,10 @@ pub struct MetricStoreSource {
     /// The first store failure, kept whole so the caller can answer with the store's own
     /// error class instead of the evaluator's [`Error::Source`] text.
     store_error: Mutex<Option<sightline_store::Error>>,
+    /// The most series the query may select in all (`None`: no limit).
+    max_series: Option<usize>,
+    /// How many it has selected so far.
+    selected_series: std::sync::atomic::AtomicUsize,
 }
 
 impl MetricStoreSource {
@@ -47,7 +51,16 @@ impl MetricStoreSource {
             deadline: None,
             canceled: Arc::new(AtomicBool::new(false)),
             store_error: Mutex::new(None),
+            max_series: None,
+            selected_series: std::sync::atomic::AtomicUsize::new(0),
         }
+    }
+
+    /// Stops the query with an execution error once its selectors have selected more than
+    /// `limit` series in all (`query.max_series_per_query`; 0 = no limit).
+    pub fn with_max_series(mut self, limit: usize) -> Self {
+        self.max_series = (limit > 0).then_some(limit);
+        self
     }
 
     /// Stops the query with [`Error::Timeout`] once `deadline` has passed.
@@ -97,6 +110,19 @@ impl SeriesSource for MetricStoreSource {
         let selected =
             self.runtime
                 .block_on(self.store.select(&self.tenant, matchers, start_ms, end_ms));
+        if let (Ok(series), Some(limit)) = (&selected, self.max_series) {
+            let total = self
+                .selected_series
+                .fetch_add(series.len(), Ordering::Relaxed)
+                + series.len();
+            if total > limit {
+                return Err(Error::Execution {
+                    message: format!(
+                        "the query selected more than {limit} series (query.max_series_per_query); narrow its selectors"
+                    ),
+                });
+            }
+        }
         match selected {
             Ok(series) => Ok(series
                 .into_iter()
@@ -224,5 +250,27 @@ mod tests {
         .unwrap();
         assert_eq!(timeout, Err(Error::Timeout));
         assert_eq!(cancel, Err(Error::Canceled));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn the_series_limit_stops_a_query() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_one_series(&dir).await;
+        let limited = MetricStoreSource::new(store, TenantId::default_tenant(), Handle::current())
+            .with_max_series(1);
+        let (one, two) = tokio::task::spawn_blocking(move || {
+            let engine = Engine::default();
+            (
+                engine.instant_query(&limited, "up", 60_000).map(|_| ()),
+                engine.instant_query(&limited, "up", 60_000).map(|_| ()),
+            )
+        })
+        .await
+        .unwrap();
+        assert_eq!(one, Ok(()));
+        let Err(Error::Execution { message }) = two else {
+            panic!("the second selection goes over the limit")
+        };
+        assert!(message.contains("max_series_per_query"), "{message}");
     }
 }
