@@ -80,6 +80,11 @@ pub struct ServerConfig {
     pub log: String,
     /// Log format: "text" or "json".
     pub log_format: String,
+    /// PEM certificate chain: with `tls_key_file`, every listener (query, OTLP/HTTP,
+    /// OTLP/gRPC) speaks TLS only.
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of `tls_cert_file`.
+    pub tls_key_file: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -92,6 +97,8 @@ impl Default for ServerConfig {
             shutdown_drain_seconds: 10,
             log: "info".to_string(),
             log_format: "text".to_string(),
+            tls_cert_file: None,
+            tls_key_file: None,
         }
     }
 }
@@ -210,6 +217,12 @@ pub fn load(flags: Flags) -> Result<Config, Vec<String>> {
             "invalid value {:?} for server.log_format: expected \"text\" or \"json\"",
             file.server.log_format
         ));
+    }
+    if file.server.tls_cert_file.is_some() != file.server.tls_key_file.is_some() {
+        problems.push(
+            "server.tls_cert_file and server.tls_key_file go together: give both or neither"
+                .to_string(),
+        );
     }
     if file.store.retention_hours == 0 {
         problems.push("invalid value 0 for store.retention_hours: must be at least 1".to_string());
@@ -544,6 +557,20 @@ mod tests {
             "[[auth.tokens]]\nname = \"x\"\nscopes = [\"root\"]\nsecret = \"0123456789abcdef\"\n"
         )
         .is_err());
+    }
+
+    #[test]
+    fn tls_files_go_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sightline.toml");
+        std::fs::write(&path, "[server]\ntls_cert_file = \"/x/cert.pem\"\n").unwrap();
+        let path = path.display().to_string();
+        let problems =
+            load(Flags::parse_from(["sightline", "--config", path.as_str()])).unwrap_err();
+        assert_eq!(
+            problems,
+            ["server.tls_cert_file and server.tls_key_file go together: give both or neither"]
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 mod auth;
 mod config;
 mod server;
+mod tls;
 
 use std::process::ExitCode;
 

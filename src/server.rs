@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, ServerConfig};
+use crate::tls;
 
 /// Installs the tracing subscriber.
 pub fn init_logging(server: &ServerConfig) {
@@ -149,16 +150,46 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         log_store.clone(),
     );
     collector.set_tokens(tokens.clone());
-    let grpc = tracker.spawn(sightline_collector::serve_grpc(
-        collector.clone(),
-        grpc_listener,
-        receivers.clone(),
-    ));
-    let otlp_http = tracker.spawn(sightline_collector::serve_http(
-        collector.clone(),
-        otlp_http_listener,
-        receivers.clone(),
-    ));
+    let tls = match (&server.tls_cert_file, &server.tls_key_file) {
+        (Some(cert), Some(key)) => Some((
+            tls::server_config(cert, key, tls::Alpn::Http)?,
+            tls::server_config(cert, key, tls::Alpn::Grpc)?,
+        )),
+        _ => None,
+    };
+    let (grpc, otlp_http) = match &tls {
+        None => (
+            tracker.spawn(sightline_collector::serve_grpc(
+                collector.clone(),
+                grpc_listener,
+                receivers.clone(),
+            )),
+            tracker.spawn(sightline_collector::serve_http(
+                collector.clone(),
+                otlp_http_listener,
+                receivers.clone(),
+            )),
+        ),
+        Some((http_tls, grpc_tls)) => {
+            let accepted = tls::accept_tls(grpc_listener, grpc_tls.clone(), receivers.clone());
+            let incoming = tokio_stream::StreamExt::map(
+                tokio_stream::wrappers::ReceiverStream::new(accepted),
+                |(connection, _)| Ok::<_, std::io::Error>(connection),
+            );
+            (
+                tracker.spawn(sightline_collector::serve_grpc_incoming(
+                    collector.clone(),
+                    incoming,
+                    receivers.clone(),
+                )),
+                tracker.spawn(sightline_collector::serve_http(
+                    collector.clone(),
+                    tls::TlsListener::new(otlp_http_listener, http_tls.clone(), receivers.clone())?,
+                    receivers.clone(),
+                )),
+            )
+        }
+    };
     // Span metrics and the service graph: flushed on an interval, and once more at shutdown
     // (after the receivers drain, before the metric store closes).
     let derived_metrics = collector.spawn_processors(&tracker, shutdown.child_token());
@@ -203,14 +234,26 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         crate::auth::authenticate,
     ));
     let query_shutdown = shutdown.child_token();
-    let query_http = tracker.spawn(async move {
-        axum::serve(http_listener, app)
-            .with_graceful_shutdown(async move { query_shutdown.cancelled().await })
-            .await
-    });
+    let query_http = match &tls {
+        None => tracker.spawn(async move {
+            axum::serve(http_listener, app)
+                .with_graceful_shutdown(async move { query_shutdown.cancelled().await })
+                .await
+        }),
+        Some((http_tls, _)) => {
+            let listener =
+                tls::TlsListener::new(http_listener, http_tls.clone(), query_shutdown.clone())?;
+            tracker.spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async move { query_shutdown.cancelled().await })
+                    .await
+            })
+        }
+    };
     tracker.close();
     ready.store(true, Ordering::Relaxed);
     tracing::info!(
+        tls = tls.is_some(),
         otlp_grpc = %addresses.0,
         otlp_http = %addresses.1,
         http = %addresses.2,

@@ -240,21 +240,44 @@ pub async fn serve_grpc(
 ) -> Result<(), Error> {
     let local_addr = listener.local_addr().ok();
     tracing::info!(?local_addr, "otlp grpc receiver listening");
+    serve_grpc_incoming(collector, TcpListenerStream::new(listener), shutdown).await?;
+    tracing::info!(?local_addr, "otlp grpc receiver stopped");
+    Ok(())
+}
+
+/// Serves OTLP/gRPC on the connections `incoming` yields (TLS ones, say) until `shutdown` is
+/// cancelled, then drains the requests in flight.
+///
+/// # Errors
+/// [`Error::Serve`] when the server fails.
+pub async fn serve_grpc_incoming<I, IO, IE>(
+    collector: Collector,
+    incoming: I,
+    shutdown: CancellationToken,
+) -> Result<(), Error>
+where
+    I: tokio_stream::Stream<Item = Result<IO, IE>>,
+    IO: tokio::io::AsyncRead
+        + tokio::io::AsyncWrite
+        + tonic::transport::server::Connected
+        + Unpin
+        + Send
+        + 'static,
+    IE: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     // Two services, routed by path in `grpc::otlp_routes` (tonic's router is an extra feature).
     tonic::transport::Server::builder()
         .layer(grpc::GrpcBudgetLayer::new(&collector))
         .serve_with_incoming_shutdown(
             grpc::otlp_routes(collector),
-            TcpListenerStream::new(listener),
+            incoming,
             shutdown.cancelled_owned(),
         )
         .await
         .map_err(|error| Error::Serve {
             protocol: "grpc",
             reason: error.to_string(),
-        })?;
-    tracing::info!(?local_addr, "otlp grpc receiver stopped");
-    Ok(())
+        })
 }
 
 /// Serves OTLP/HTTP on `listener` until `shutdown` is cancelled, then stops accepting and
@@ -262,11 +285,15 @@ pub async fn serve_grpc(
 ///
 /// # Errors
 /// [`Error::Serve`] when the server fails.
-pub async fn serve_http(
+pub async fn serve_http<L>(
     collector: Collector,
-    listener: tokio::net::TcpListener,
+    listener: L,
     shutdown: CancellationToken,
-) -> Result<(), Error> {
+) -> Result<(), Error>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     let local_addr = listener.local_addr().ok();
     tracing::info!(?local_addr, "otlp http receiver listening");
     axum::serve(listener, collector.http_router())

@@ -17,3 +17,4 @@ mod prometheus_remote_write;
 mod sdk_clients;
 mod server;
 mod service_graph;
+mod tls;

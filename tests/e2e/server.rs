@@ -21,6 +21,10 @@ pub struct TestServer {
     pub grpc: SocketAddr,
     /// OTLP/HTTP address.
     pub otlp_http: SocketAddr,
+    /// `http` or `https`.
+    scheme: &'static str,
+    /// The client readiness is checked with (trusting the test CA under TLS).
+    client: reqwest::blocking::Client,
 }
 
 impl TestServer {
@@ -34,6 +38,23 @@ impl TestServer {
 
     /// Starts a server on `data_dir` with extra flags, and waits until it is ready.
     pub fn start_in(data_dir: &Path, extra_args: &[&str]) -> Self {
+        Self::start_with(data_dir, extra_args, None)
+    }
+
+    /// Starts a server whose config turns TLS on; `client` trusts its certificate.
+    pub fn start_tls_in(
+        data_dir: &Path,
+        extra_args: &[&str],
+        client: reqwest::blocking::Client,
+    ) -> Self {
+        Self::start_with(data_dir, extra_args, Some(client))
+    }
+
+    fn start_with(
+        data_dir: &Path,
+        extra_args: &[&str],
+        tls_client: Option<reqwest::blocking::Client>,
+    ) -> Self {
         let binary = env!("CARGO_BIN_EXE_sightline");
         let mut args: Vec<String> = [
             "--http-listen",
@@ -78,6 +99,12 @@ impl TestServer {
             http: "0.0.0.0:0".parse().unwrap(),
             grpc: "0.0.0.0:0".parse().unwrap(),
             otlp_http: "0.0.0.0:0".parse().unwrap(),
+            scheme: if tls_client.is_some() {
+                "https"
+            } else {
+                "http"
+            },
+            client: tls_client.unwrap_or_default(),
         };
         let line = match addresses_rx.recv_timeout(Duration::from_secs(60)) {
             Ok(line) => line,
@@ -99,25 +126,26 @@ impl TestServer {
     fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         let url = self.url("/readyz");
+        let mut last = String::new();
         while Instant::now() < deadline {
-            if let Ok(response) = reqwest::blocking::get(&url) {
-                if response.status().is_success() {
-                    return;
-                }
+            match self.client.get(&url).send() {
+                Ok(response) if response.status().is_success() => return,
+                Ok(response) => last = format!("status {}", response.status()),
+                Err(error) => last = format!("{error:?}"),
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("{url} did not turn ready within 30s");
+        panic!("{url} did not turn ready within 30s; last: {last}");
     }
 
     /// Returns a URL on the query port.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.http, path)
+        format!("{}://{}{}", self.scheme, self.http, path)
     }
 
     /// Returns a URL on the OTLP/HTTP port.
     pub fn otlp_url(&self, path: &str) -> String {
-        format!("http://{}{}", self.otlp_http, path)
+        format!("{}://{}{}", self.scheme, self.otlp_http, path)
     }
 
     /// Kills the process with SIGKILL, as a crash would.
