@@ -80,6 +80,13 @@ pub struct ServerConfig {
     pub log: String,
     /// Log format: "text" or "json".
     pub log_format: String,
+    /// Worker threads of the query runtime, which serves the query port and evaluates rules
+    /// apart from ingest (a bulkhead: a flood of slow queries cannot take ingest's threads or
+    /// blocking pool). At least 1.
+    pub query_worker_threads: usize,
+    /// Blocking threads the query runtime may start (PromQL evaluation, trace assembly, Parquet
+    /// reads for queries); further blocking work waits. At least 1.
+    pub query_max_blocking_threads: usize,
     /// PEM certificate chain: with `tls_key_file`, every listener (query, OTLP/HTTP,
     /// OTLP/gRPC) speaks TLS only.
     pub tls_cert_file: Option<PathBuf>,
@@ -97,6 +104,8 @@ impl Default for ServerConfig {
             shutdown_drain_seconds: 10,
             log: "info".to_string(),
             log_format: "text".to_string(),
+            query_worker_threads: 2,
+            query_max_blocking_threads: 64,
             tls_cert_file: None,
             tls_key_file: None,
         }
@@ -217,6 +226,19 @@ pub fn load(flags: Flags) -> Result<Config, Vec<String>> {
             "invalid value {:?} for server.log_format: expected \"text\" or \"json\"",
             file.server.log_format
         ));
+    }
+    for (key, value) in [
+        ("query_worker_threads", file.server.query_worker_threads),
+        (
+            "query_max_blocking_threads",
+            file.server.query_max_blocking_threads,
+        ),
+    ] {
+        if value == 0 {
+            problems.push(format!(
+                "invalid value 0 for server.{key}: must be at least 1"
+            ));
+        }
     }
     if file.server.tls_cert_file.is_some() != file.server.tls_key_file.is_some() {
         problems.push(

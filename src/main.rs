@@ -42,7 +42,23 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(server::run(config)) {
+    // The query runtime: a bulkhead between queries and ingest (see `server::run`).
+    let query_runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("sightline-query")
+        .worker_threads(config.file.server.query_worker_threads)
+        .max_blocking_threads(config.file.server.query_max_blocking_threads)
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("sightline: cannot start the query runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(server::run(config, query_runtime.handle().clone()));
+    query_runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(

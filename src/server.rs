@@ -73,9 +73,13 @@ async fn bind(what: &str, address: std::net::SocketAddr) -> anyhow::Result<TcpLi
 
 /// Runs the server until SIGTERM or SIGINT, then shuts down in order.
 ///
+/// Ingest (the OTLP receivers, remote write's decoding aside, the stores' background work)
+/// runs on the current runtime; the query port and rule evaluation run on `query`, another
+/// runtime with its own workers and blocking pool, so that neither can starve the other.
+///
 /// # Errors
 /// Start-up failures (store, listeners); a failed final flush.
-pub async fn run(config: Config) -> anyhow::Result<()> {
+pub async fn run(config: Config, query: tokio::runtime::Handle) -> anyhow::Result<()> {
     let metrics = PrometheusBuilder::new()
         .install_recorder()
         .context("cannot install the metrics recorder")?;
@@ -202,10 +206,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     ));
 
     // Rule evaluation: one task per group; stopped before the metric store closes.
-    let alerting = tracker.spawn(run_alerting(
-        alerting_context.clone(),
-        shutdown.child_token(),
-    ));
+    let alerting = tracker.spawn_on(
+        run_alerting(alerting_context.clone(), shutdown.child_token()),
+        &query,
+    );
 
     let ready = Arc::new(AtomicBool::new(false));
     let app = sightline_query::router(
@@ -235,19 +239,27 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     ));
     let query_shutdown = shutdown.child_token();
     let query_http = match &tls {
-        None => tracker.spawn(async move {
-            axum::serve(http_listener, app)
-                .with_graceful_shutdown(async move { query_shutdown.cancelled().await })
-                .await
-        }),
-        Some((http_tls, _)) => {
-            let listener =
-                tls::TlsListener::new(http_listener, http_tls.clone(), query_shutdown.clone())?;
-            tracker.spawn(async move {
-                axum::serve(listener, app)
+        None => tracker.spawn_on(
+            async move {
+                axum::serve(http_listener, app)
                     .with_graceful_shutdown(async move { query_shutdown.cancelled().await })
                     .await
-            })
+            },
+            &query,
+        ),
+        Some((http_tls, _)) => {
+            // The accept loop and handshakes run on the query runtime too.
+            let _entered = query.enter();
+            let listener =
+                tls::TlsListener::new(http_listener, http_tls.clone(), query_shutdown.clone())?;
+            tracker.spawn_on(
+                async move {
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(async move { query_shutdown.cancelled().await })
+                        .await
+                },
+                &query,
+            )
         }
     };
     tracker.close();
