@@ -320,42 +320,58 @@ fn validate_health_checks(
     definitions: &[HealthCheckDefinition],
     problems: &mut Vec<String>,
 ) -> Vec<HealthCheckSpec> {
-    let mut specs: Vec<HealthCheckSpec> = Vec::with_capacity(definitions.len());
-    for (index, definition) in definitions.iter().enumerate() {
-        let key = format!("health_checks[{index}] ({:?})", definition.name);
-        match definition.validate() {
-            Err(found) => problems.extend(
-                found
-                    .into_iter()
-                    .map(|problem| format!("invalid {key}.{problem}")),
-            ),
-            Ok(spec) if specs.iter().any(|other| other.name == spec.name) => problems.push(
-                format!("invalid {key}.name: another health check already has this name"),
-            ),
-            Ok(spec) => specs.push(spec),
-        }
-    }
-    specs
+    validate_named(
+        ("health_checks", "health check"),
+        definitions,
+        |definition| &definition.name,
+        |definition| {
+            definition
+                .validate()
+                .map_err(|found| found.iter().map(ToString::to_string).collect())
+        },
+        |spec| &spec.name,
+        problems,
+    )
 }
 
 /// Validates the `[[auth.tokens]]`: each one's fields, and unique names.
 fn validate_tokens(definitions: &[TokenDefinition], problems: &mut Vec<String>) -> Vec<TokenSpec> {
-    let mut specs: Vec<TokenSpec> = Vec::with_capacity(definitions.len());
+    validate_named(
+        ("auth.tokens", "token"),
+        definitions,
+        |definition| &definition.name,
+        TokenDefinition::validate,
+        |spec| &spec.principal.name,
+        problems,
+    )
+}
+
+/// Validates a list of named entries (`[[key]]`, each a `what`): every field of each, and
+/// that names are unique; one problem per line, naming the entry by index and name.
+fn validate_named<D, S>(
+    (key, what): (&str, &str),
+    definitions: &[D],
+    name_of: impl Fn(&D) -> &String,
+    validate: impl Fn(&D) -> Result<S, Vec<String>>,
+    spec_name: impl Fn(&S) -> &String,
+    problems: &mut Vec<String>,
+) -> Vec<S> {
+    let mut specs: Vec<S> = Vec::with_capacity(definitions.len());
     for (index, definition) in definitions.iter().enumerate() {
-        let key = format!("auth.tokens[{index}] ({:?})", definition.name);
-        match definition.validate() {
+        let entry = format!("{key}[{index}] ({:?})", name_of(definition));
+        match validate(definition) {
             Err(found) => problems.extend(
                 found
                     .into_iter()
-                    .map(|problem| format!("invalid {key}.{problem}")),
+                    .map(|problem| format!("invalid {entry}.{problem}")),
             ),
             Ok(spec)
                 if specs
                     .iter()
-                    .any(|other| other.principal.name == spec.principal.name) =>
+                    .any(|other| spec_name(other) == spec_name(&spec)) =>
             {
                 problems.push(format!(
-                    "invalid {key}.name: another token already has this name"
+                    "invalid {entry}.name: another {what} already has this name"
                 ))
             }
             Ok(spec) => specs.push(spec),

@@ -169,21 +169,29 @@ fn raw_grpc_code(server: &TestServer, authorization: Option<&str>) -> tonic::Cod
 }
 
 fn wait_for_trace(server: &TestServer, trace_id: &str, authorization: &str) -> Value {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let path = format!("/api/v1/traces/{trace_id}");
+    poll_get(server, &path, authorization, |_| true)
+}
+
+/// GETs `path_and_query` with `authorization` until it answers 200 with a body `accept`
+/// takes, or panics after 30 s.
+fn poll_get(
+    server: &TestServer,
+    path_and_query: &str,
+    authorization: &str,
+    accept: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let (status, body) = get(
-            server,
-            &format!("/api/v1/traces/{trace_id}"),
-            Some(authorization),
-        );
-        if status == 200 {
+        let (status, body) = get(server, path_and_query, Some(authorization));
+        if status == 200 && accept(&body) {
             return body;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "trace {trace_id} never readable: {status} {body}"
+            "{path_and_query} never gave what was expected: {status} {body}"
         );
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 
@@ -461,19 +469,8 @@ fn read_until(
     accept: impl Fn(&Value) -> bool,
 ) -> Value {
     let url = reqwest::Url::parse_with_params(&server.url(path), query).unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let path_and_query = format!("{}?{}", url.path(), url.query().unwrap_or_default());
-        let (status, body) = get(server, &path_and_query, Some(&bearer(secret)));
-        if status == 200 && accept(&body) {
-            return body;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{path} {query:?} never gave what was expected: {status} {body}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let path_and_query = format!("{}?{}", url.path(), url.query().unwrap_or_default());
+    poll_get(server, &path_and_query, &bearer(secret), accept)
 }
 
 #[test]
