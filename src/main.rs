@@ -9,6 +9,7 @@ mod auth;
 mod config;
 mod server;
 mod tls;
+mod ui;
 
 use std::process::ExitCode;
 

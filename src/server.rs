@@ -236,7 +236,9 @@ pub async fn run(config: Config, query: tokio::runtime::Handle) -> anyhow::Resul
     .layer(axum::middleware::from_fn_with_state(
         tokens.clone(),
         crate::auth::authenticate,
-    ));
+    ))
+    // The web UI's files, outside authentication: `/` and every non-API path.
+    .merge(crate::ui::router());
     let query_shutdown = shutdown.child_token();
     let query_http = match &tls {
         None => tracker.spawn_on(

@@ -73,6 +73,19 @@ fn sha256(bytes: &[u8]) -> Vec<u8> {
     hex::decode(text.split_whitespace().next().unwrap()).unwrap()
 }
 
+/// Whether the server logs a line containing `text` within a few seconds (start-up lines
+/// after "listening" may still be on their way to the test's log reader).
+fn logged(server: &TestServer, text: &str) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        if server.logs().iter().any(|line| line.contains(text)) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
 fn bearer(secret: &str) -> String {
     format!("Bearer {secret}")
 }
@@ -203,10 +216,7 @@ fn tokens_scopes_and_tenants_on_every_listener() {
     let config_arg = config_path.display().to_string();
     let server = TestServer::start_in(&dir.path().join("data"), &["--config", config_arg.as_str()]);
     assert!(
-        server
-            .logs()
-            .iter()
-            .any(|line| line.contains("authentication on")),
+        logged(&server, "authentication on"),
         "start-up says authentication is on"
     );
 
@@ -393,10 +403,7 @@ fn tokens_scopes_and_tenants_on_every_listener() {
 #[test]
 fn without_tokens_everything_is_open_until_the_first_is_made() {
     let server = TestServer::start();
-    assert!(server
-        .logs()
-        .iter()
-        .any(|line| line.contains("authentication off")));
+    assert!(logged(&server, "authentication off"));
     assert_eq!(post_span(&server, None, &trace_id_hex(3), "open"), 200);
     assert_eq!(get(&server, "/jaeger/api/services", None).0, 200);
     let created: Value = reqwest::blocking::Client::new()

@@ -18,3 +18,4 @@ mod sdk_clients;
 mod server;
 mod service_graph;
 mod tls;
+mod ui;
