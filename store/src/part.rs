@@ -6,11 +6,13 @@
 //! - [`io`]: Parquet's async reader over an object store object.
 //! - [`scan`]: columnar span filtering, shared with the head.
 //! - [`catalog`]: the parts of every tenant, their metadata and cached bloom filters.
+//! - [`quarantine`]: corrupt parts moved out of service, so the rest keeps serving.
 //!
 //! Object layout: `spans/{tenant}/{yyyy-mm-dd}/{ulid}.parquet`.
 
 pub mod catalog;
 pub mod io;
+pub mod quarantine;
 pub mod reader;
 pub mod scan;
 pub mod schema;

@@ -16,7 +16,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::StoreConfig;
 use crate::error::Error;
 use crate::head::{HeadEntry, Heads};
-use crate::part::{reader, PartCatalog};
+use crate::part::{quarantine, reader, PartCatalog, PartInfo};
 use crate::wal::{self, Rotation, WalRecord, WalWriter};
 use crate::{compact, objects, retention};
 
@@ -182,7 +182,10 @@ impl SpanStore {
     ) -> Result<Vec<SpanRow>, Error> {
         let mut rows = self.inner.heads.find_trace(tenant, &trace_id)?;
         for part in self.inner.catalog.parts(tenant) {
-            rows.extend(reader::find_trace_in_part(&self.inner.objects, &part, &trace_id).await?);
+            let found = reader::find_trace_in_part(&self.inner.objects, &part, &trace_id).await;
+            if let Some(found) = self.unless_corrupt(&part, found).await? {
+                rows.extend(found);
+            }
         }
         Ok(rows)
     }
@@ -217,7 +220,10 @@ impl SpanStore {
             if full_and_newer {
                 break;
             }
-            hits.extend(reader::search_part(&self.inner.objects, &part, query).await?);
+            let found = reader::search_part(&self.inner.objects, &part, query).await;
+            if let Some(found) = self.unless_corrupt(&part, found).await? {
+                hits.extend(found);
+            }
         }
         Ok(newest_distinct(&hits, query.limit)
             .into_iter()
@@ -253,6 +259,26 @@ impl SpanStore {
             .filter(|(owner, _, _)| owner == service)
             .map(|(_, name, kind)| (name, kind))
             .collect())
+    }
+
+    /// Passes a part read's result on, except that a corrupt part is quarantined and read as
+    /// nothing (see [`crate::part::quarantine`]).
+    async fn unless_corrupt<T>(
+        &self,
+        part: &PartInfo,
+        read: Result<T, Error>,
+    ) -> Result<Option<T>, Error> {
+        match read {
+            Ok(found) => Ok(Some(found)),
+            Err(error) if quarantine::is_corruption(&error) => {
+                self.inner
+                    .catalog
+                    .remove(&part.tenant, std::slice::from_ref(&part.path));
+                quarantine::quarantine(&self.inner.objects, &part.path, "traces", &error).await;
+                Ok(None)
+            }
+            Err(error) => Err(error),
+        }
     }
 
     fn all_operations(&self, tenant: &TenantId) -> BTreeSet<(String, String, SpanKind)> {

@@ -220,7 +220,7 @@ impl PartCatalog {
                 }
                 Err(error) => {
                     metrics::counter!("sightline_parts_unreadable_total").increment(1);
-                    tracing::error!(%error, part = %meta.location, "skipping unreadable part");
+                    super::quarantine::quarantine(objects, &meta.location, "traces", &error).await;
                 }
             }
         }

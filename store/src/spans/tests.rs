@@ -532,3 +532,122 @@ async fn streaming_compaction_keeps_every_row_sorted_by_trace() {
         );
     }
 }
+
+/// Every `.parquet` file under `dir`.
+fn parquet_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path
+                .extension()
+                .is_some_and(|extension| extension == "parquet")
+            {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[tokio::test]
+async fn corrupt_parts_are_quarantined_and_the_rest_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = TenantId::default_tenant();
+    let start = now_nanos();
+    let store = SpanStore::open(config(dir.path())).await.unwrap();
+    for trace in 1..=3 {
+        let spans = (1..=20)
+            .map(|id| span(trace, id, None, start + u64::from(id)))
+            .collect();
+        store.append(&tenant, batch("a", spans)).await.unwrap();
+        store.flush().await.unwrap();
+    }
+    let spans_dir = dir.path().join("objects").join("spans");
+    let parts = parquet_files(&spans_dir);
+    assert_eq!(parts.len(), 3);
+    // A part's footer keeps its trace ids' min and max in the clear.
+    let part_of = |trace: u8| -> std::path::PathBuf {
+        let needle = TraceId([trace; 16]).0;
+        parquet_files(&spans_dir)
+            .into_iter()
+            .find(|path| {
+                std::fs::read(path)
+                    .unwrap()
+                    .windows(16)
+                    .any(|window| window == needle)
+            })
+            .expect("a part holds the trace")
+    };
+    // Part of trace 1: its data pages garbled (the footer intact), found when read.
+    let data_corrupt = part_of(1);
+    let mut bytes = std::fs::read(&data_corrupt).unwrap();
+    let half = bytes.len() / 2;
+    for byte in &mut bytes[4..half] {
+        *byte ^= 0x5a;
+    }
+    std::fs::write(&data_corrupt, bytes).unwrap();
+    assert!(store
+        .find_trace(&tenant, TraceId([1; 16]))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .find_trace(&tenant, TraceId([2; 16]))
+            .await
+            .unwrap()
+            .len(),
+        20
+    );
+    let quarantine = dir.path().join("objects").join("quarantine");
+    assert_eq!(
+        parquet_files(&quarantine).len(),
+        1,
+        "the garbled part moved"
+    );
+    assert_eq!(parquet_files(&spans_dir).len(), 2);
+    store.close().await.unwrap();
+
+    // Part of trace 2: its footer garbled, found at start-up.
+    let footer_corrupt = part_of(2);
+    let mut bytes = std::fs::read(&footer_corrupt).unwrap();
+    let length = bytes.len();
+    for byte in &mut bytes[length - 40..length - 8] {
+        *byte ^= 0xff;
+    }
+    std::fs::write(&footer_corrupt, bytes).unwrap();
+    let reopened = SpanStore::open(config(dir.path())).await.unwrap();
+    assert_eq!(parquet_files(&quarantine).len(), 2);
+    assert!(reopened
+        .find_trace(&tenant, TraceId([2; 16]))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        reopened
+            .find_trace(&tenant, TraceId([3; 16]))
+            .await
+            .unwrap()
+            .len(),
+        20
+    );
+    let everything = SpanQuery {
+        service: Some("a".into()),
+        start_unix_nano: 0,
+        end_unix_nano: u64::MAX,
+        limit: 10,
+        ..SpanQuery::default()
+    };
+    assert_eq!(
+        reopened
+            .search_trace_ids(&tenant, &everything)
+            .await
+            .unwrap(),
+        [TraceId([3; 16])]
+    );
+}
