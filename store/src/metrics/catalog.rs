@@ -247,7 +247,8 @@ pub struct MetricCatalog {
 
 impl MetricCatalog {
     /// Lists and loads every committed part under `metrics/`, deletes samples objects whose
-    /// part was never committed, and reports and skips unreadable parts.
+    /// part was never committed, and quarantines corrupt parts (see
+    /// [`crate::part::quarantine`]).
     ///
     /// # Errors
     /// Failures listing the object store.
@@ -285,8 +286,11 @@ impl MetricCatalog {
                     catalog.add(Arc::new(part));
                 }
                 Err(error) => {
-                    metrics::counter!("sightline_parts_unreadable_total").increment(1);
-                    tracing::error!(%error, part = %meta.location, "skipping unreadable metric part");
+                    // Samples first: a crash between the two leaves a series object without
+                    // samples, which is skipped, never an uncommitted-looking samples object.
+                    let paths = [samples_path.clone(), meta.location.clone()];
+                    crate::part::quarantine::quarantine_or_skip(objects, &paths, "metrics", &error)
+                        .await;
                 }
             }
         }

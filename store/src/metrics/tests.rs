@@ -489,3 +489,46 @@ async fn counting_irregular_samples_in_a_straddling_part_stays_exact() {
         assert_eq!(fast.len(), 1);
     }
 }
+
+#[tokio::test]
+async fn a_corrupt_part_is_quarantined_at_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = base_ms();
+    let store = MetricStore::open(config(&dir)).await.unwrap();
+    store.append(&tenant(), workload(base)).await.unwrap();
+    store.flush().await.unwrap();
+    store.close().await.unwrap();
+    let day_dir = std::fs::read_dir(dir.path().join("objects/metrics").join(tenant().as_str()))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let series_object = std::fs::read_dir(&day_dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.to_string_lossy().ends_with(".series.parquet"))
+        .unwrap();
+    let mut bytes = std::fs::read(&series_object).unwrap();
+    let length = bytes.len();
+    for byte in &mut bytes[length - 40..length - 8] {
+        *byte ^= 0xff;
+    }
+    std::fs::write(&series_object, bytes).unwrap();
+
+    let reopened = MetricStore::open(config(&dir)).await.unwrap();
+    assert!(reopened.inner.catalog.all().is_empty());
+    let quarantined = dir
+        .path()
+        .join("objects/quarantine/metrics")
+        .join(tenant().as_str());
+    let moved: Vec<_> = std::fs::read_dir(quarantined.join(day_dir.file_name().unwrap()))
+        .unwrap()
+        .collect();
+    assert_eq!(moved.len(), 2, "the samples and the series object");
+    assert!(std::fs::read_dir(&day_dir).unwrap().next().is_none());
+    let name = eq("__name__", "http_requests_total");
+    assert!(selected(&reopened, &[name], base, base + HOUR_MS)
+        .await
+        .is_empty());
+}

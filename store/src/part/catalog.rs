@@ -219,8 +219,8 @@ impl PartCatalog {
                     catalog.add(Arc::new(part));
                 }
                 Err(error) => {
-                    metrics::counter!("sightline_parts_unreadable_total").increment(1);
-                    super::quarantine::quarantine(objects, &meta.location, "traces", &error).await;
+                    let paths = [meta.location.clone()];
+                    super::quarantine::quarantine_or_skip(objects, &paths, "traces", &error).await;
                 }
             }
         }

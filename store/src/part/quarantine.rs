@@ -19,12 +19,33 @@ pub const QUARANTINE_PREFIX: &str = "quarantine";
 
 /// Whether `error` says a part's bytes are corrupt (not that reading them failed).
 pub fn is_corruption(error: &Error) -> bool {
-    matches!(error, Error::Parquet { .. } | Error::Arrow { .. })
+    matches!(
+        error,
+        Error::Parquet { .. } | Error::Arrow { .. } | Error::Corrupt { .. }
+    )
 }
 
 /// The path a part is moved to.
 pub fn quarantine_path(path: &Path) -> Path {
     Path::from(format!("{QUARANTINE_PREFIX}/{path}"))
+}
+
+/// Takes a part that could not be loaded at start-up out of service: quarantined (every one of
+/// its `objects`) when it is corrupt, only skipped (and reported) otherwise.
+pub async fn quarantine_or_skip(
+    objects: &Arc<dyn ObjectStore>,
+    paths: &[Path],
+    signal: &'static str,
+    error: &Error,
+) {
+    metrics::counter!("sightline_parts_unreadable_total").increment(1);
+    if !is_corruption(error) {
+        tracing::error!(part = %paths.first().map(ToString::to_string).unwrap_or_default(), %error, "skipping unreadable part");
+        return;
+    }
+    for path in paths {
+        quarantine(objects, path, signal, error).await;
+    }
 }
 
 /// Moves the part at `path` under [`QUARANTINE_PREFIX`] and reports it; the caller drops it
