@@ -54,7 +54,7 @@ pub async fn quarantine(
     objects: &Arc<dyn ObjectStore>,
     path: &Path,
     signal: &'static str,
-    error: &dyn std::fmt::Display,
+    error: &(dyn std::fmt::Display + Sync),
 ) {
     let target = quarantine_path(path);
     let moved = objects.rename(path, &target).await;
