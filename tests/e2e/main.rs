@@ -17,5 +17,6 @@ mod prometheus_remote_write;
 mod sdk_clients;
 mod server;
 mod service_graph;
+mod soak;
 mod tls;
 mod ui;

@@ -148,6 +148,11 @@ impl TestServer {
         format!("{}://{}{}", self.scheme, self.otlp_http, path)
     }
 
+    /// The server process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("server is running").id()
+    }
+
     /// Kills the process with SIGKILL, as a crash would.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
