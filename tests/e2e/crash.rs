@@ -142,6 +142,29 @@ fn write_logs_and_metrics(
         .collect()
 }
 
+/// Says which acknowledged items (by sequence number, looked up as `key`) are not in `found`.
+fn all_found(
+    acknowledged: &[u64],
+    found: &std::collections::HashSet<String>,
+    key: impl Fn(u64) -> String,
+    what: &str,
+) -> Result<(), String> {
+    let lost: Vec<u64> = acknowledged
+        .iter()
+        .copied()
+        .filter(|seq| !found.contains(&key(*seq)))
+        .collect();
+    if lost.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} acknowledged {what} lost, e.g. {:?}",
+            lost.len(),
+            &lost[..lost.len().min(5)]
+        ))
+    }
+}
+
 /// Polls `check` for up to 30 s; returns its last answer.
 fn settle(mut check: impl FnMut() -> Result<(), String>) -> Result<(), String> {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -208,19 +231,12 @@ fn acknowledged_logs_and_metrics_survive_kill_9_at_random_moments() {
                 .flat_map(|stream| stream["values"].as_array().cloned().unwrap_or_default())
                 .filter_map(|value| value[1].as_str().map(str::to_string))
                 .collect();
-            let lost: Vec<&u64> = logs
-                .iter()
-                .filter(|seq| !found.contains(&format!("crashlog-{seq}")))
-                .collect();
-            if lost.is_empty() {
-                Ok(())
-            } else {
-                Err(format!(
-                    "{} acknowledged log records lost, e.g. {:?}",
-                    lost.len(),
-                    &lost[..lost.len().min(5)]
-                ))
-            }
+            all_found(
+                &logs,
+                &found,
+                |seq| format!("crashlog-{seq}"),
+                "log records",
+            )
         });
         assert_eq!(result, Ok(()), "round {round}: logs after kill -9");
         let result = settle(|| {
@@ -241,19 +257,7 @@ fn acknowledged_logs_and_metrics_survive_kill_9_at_random_moments() {
                 .flatten()
                 .filter_map(|series| series["metric"]["seq"].as_str().map(str::to_string))
                 .collect();
-            let lost: Vec<&u64> = points
-                .iter()
-                .filter(|seq| !found.contains(&seq.to_string()))
-                .collect();
-            if lost.is_empty() {
-                Ok(())
-            } else {
-                Err(format!(
-                    "{} acknowledged metric points lost, e.g. {:?}",
-                    lost.len(),
-                    &lost[..lost.len().min(5)]
-                ))
-            }
+            all_found(&points, &found, |seq| seq.to_string(), "metric points")
         });
         assert_eq!(result, Ok(()), "round {round}: metrics after kill -9");
         drop(server);
