@@ -29,6 +29,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+use crate::part::quarantine;
 use promql_parser::label::Matcher;
 use sightline_model::{Exemplar, Labels, MetricBatch, MetricMetadata, MetricSample, TenantId};
 use tokio_util::sync::CancellationToken;
@@ -192,21 +194,47 @@ impl MetricStore {
             .heads
             .select(tenant, matchers, start_ms, end_ms, &mut merged);
         for part in self.parts_in(tenant, start_ms, end_ms) {
-            let table = part.series_table().await?;
-            let series = read::matching_series(&table, matchers, start_ms, end_ms);
-            read::read_series(
-                &self.inner.objects,
-                &part,
-                &table,
-                &series,
-                start_ms,
-                end_ms,
-                &mut merged,
-            )
-            .await?;
+            let read = async {
+                let table = part.series_table().await?;
+                let series = read::matching_series(&table, matchers, start_ms, end_ms);
+                read::read_series(
+                    &self.inner.objects,
+                    &part,
+                    &table,
+                    &series,
+                    start_ms,
+                    end_ms,
+                    &mut merged,
+                )
+                .await
+            };
+            let result = read.await;
+            self.unless_corrupt(&part, result).await?;
         }
         read::normalise(&mut merged);
         Ok(merged.into_iter().collect())
+    }
+
+    /// Passes a part read's result on, except that a corrupt part is quarantined (both of its
+    /// objects) and read as nothing (see [`crate::part::quarantine`]); what it yielded before
+    /// the corruption was found was decoded whole and is kept.
+    async fn unless_corrupt(
+        &self,
+        part: &MetricPart,
+        read: Result<(), Error>,
+    ) -> Result<(), Error> {
+        match read {
+            Err(error) if quarantine::is_corruption(&error) => {
+                self.inner
+                    .catalog
+                    .remove(&part.tenant, std::slice::from_ref(&part.series_path));
+                for path in [&part.samples_path, &part.series_path] {
+                    quarantine::quarantine(&self.inner.objects, path, "metrics", &error).await;
+                }
+                Ok(())
+            }
+            other => other,
+        }
     }
 
     fn parts_in(&self, tenant: &TenantId, start_ms: i64, end_ms: i64) -> Vec<Arc<MetricPart>> {

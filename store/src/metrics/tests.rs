@@ -532,3 +532,32 @@ async fn a_corrupt_part_is_quarantined_at_start_up() {
         .await
         .is_empty());
 }
+
+#[tokio::test]
+async fn a_part_found_corrupt_by_a_query_is_quarantined_and_the_query_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = base_ms();
+    let store = MetricStore::open(config(&dir)).await.unwrap();
+    store.append(&tenant(), workload(base)).await.unwrap();
+    store.flush().await.unwrap();
+    let part = store.inner.catalog.all().pop().unwrap();
+    let samples_file = dir.path().join("objects").join(part.samples_path.as_ref());
+    let mut bytes = std::fs::read(&samples_file).unwrap();
+    let half = bytes.len() / 2;
+    for byte in &mut bytes[4..half] {
+        *byte ^= 0x5a;
+    }
+    std::fs::write(&samples_file, bytes).unwrap();
+    let name = eq("__name__", "http_requests_total");
+    let selected = store
+        .select(&tenant(), &[name], base, base + HOUR_MS)
+        .await
+        .expect("the query goes on without the part");
+    assert!(selected.is_empty());
+    assert!(store.inner.catalog.all().is_empty());
+    let quarantined = dir
+        .path()
+        .join("objects/quarantine")
+        .join(part.samples_path.as_ref());
+    assert!(quarantined.is_file(), "{}", quarantined.display());
+}
