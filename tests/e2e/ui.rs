@@ -1,7 +1,10 @@
 //! The web UI in a real headless Chromium: the real binary receives a known workload over
 //! OTLP/HTTP JSON, then `ui/e2e/walk.mjs` (playwright-core driving Debian's Chromium) walks
-//! the services table, trace search, the trace view (a small trace and a 10,000-span one),
-//! deep links and error pages, and saves screenshots under `target/ui-screenshots/`.
+//! the services table, a service's page, the dependency map, trace search, the trace view (a
+//! small trace and a 10,000-span one), the logs explorer (search, histogram, details, live
+//! tail), the metrics explorer (completion, graph, table), the alerts page (a rule file, and
+//! a rule created, tested, disabled and deleted through the form), deep links and error
+//! pages, and saves screenshots under `target/ui-screenshots/`.
 //!
 //! Chromium is not skipped when missing: the test fails and says how to install it (`.ci/run`
 //! installs it on CI). `playwright-core` comes from `ui/node_modules`, which the build's
@@ -174,6 +177,106 @@ fn big_trace(trace_id: &str, start: u64) -> (Value, String) {
     )
 }
 
+/// A checkout span that reads the `orders` database (a CLIENT span with `db.system`): the
+/// service graph draws an edge to a virtual database node for it at once.
+fn database_trace(trace_id: &str, seed: usize, start: u64) -> Value {
+    json!({"resourceSpans": [resource_spans("checkout", vec![span(SpanSpec {
+        trace_id,
+        span_id: format!("f{seed:015x}"),
+        parent: None,
+        name: "SELECT orders",
+        kind: 3,
+        start,
+        end: start + 7 * MS,
+        error: None,
+        attributes: vec![attribute("db.system", "postgresql"), attribute("db.name", "orders")],
+    })])]})
+}
+
+/// Log records of checkout: an error carrying a rare token and the declined charge's trace
+/// and span, an info and a warning.
+fn checkout_logs(now: u64, trace_id: &str, span_id: &str) -> Value {
+    let record = |ago_ms: u64, severity: u8, text: &str, body: &str| {
+        json!({
+            "timeUnixNano": (now - ago_ms * MS).to_string(),
+            "severityNumber": severity,
+            "severityText": text,
+            "body": {"stringValue": body},
+        })
+    };
+    let mut error = record(
+        30_000,
+        17,
+        "ERROR",
+        "charge failed: zebracorn card declined",
+    );
+    error["attributes"] = json!([attribute("payment.provider", "stripe")]);
+    error["traceId"] = json!(trace_id);
+    error["spanId"] = json!(span_id);
+    json!({"resourceLogs": [{
+        "resource": {"attributes": [attribute("service.name", "checkout")]},
+        "scopeLogs": [{"scope": {"name": "ui-e2e"}, "logRecords": [
+            record(40_000, 9, "INFO", "checkout started"),
+            error,
+            record(20_000, 13, "WARN", "slow inventory lookup"),
+        ]}]
+    }]})
+}
+
+/// Polls the log API until a search for `token` finds a record.
+fn wait_for_logs(server: &TestServer, token: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let body: Value = reqwest::blocking::get(server.url(&format!("/api/v1/logs?q={token}")))
+            .unwrap()
+            .json()
+            .unwrap();
+        if body["records"]
+            .as_array()
+            .is_some_and(|records| !records.is_empty())
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no log record with {token} within 30s: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Polls the dependency API until every edge in `wanted` (client, server, connection type)
+/// is there.
+fn wait_for_edges(server: &TestServer, wanted: &[(&str, &str, &str)]) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let body: Value = reqwest::blocking::get(server.url("/api/v1/dependencies"))
+            .unwrap()
+            .json()
+            .unwrap();
+        let edges: Vec<(&str, &str, &str)> = body["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|edge| {
+                (
+                    edge["client"].as_str().unwrap_or_default(),
+                    edge["server"].as_str().unwrap_or_default(),
+                    edge["connectionType"].as_str().unwrap_or_default(),
+                )
+            })
+            .collect();
+        if wanted.iter().all(|edge| edges.contains(edge)) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "edges {wanted:?} not all in the dependency graph within 30s: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// Polls the health API until every service in `names` is listed.
 fn wait_for_services(server: &TestServer, names: &[&str]) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -202,7 +305,16 @@ fn wait_for_services(server: &TestServer, names: &[&str]) {
 /// Checks how the binary serves the UI: the index for pages, cached hashed assets, and 404s
 /// (not HTML) for unknown API paths.
 fn check_serving(server: &TestServer) {
-    for path in ["/", "/traces", "/traces/abc?span=1"] {
+    for path in [
+        "/",
+        "/traces",
+        "/traces/abc?span=1",
+        "/services/checkout?range=6h",
+        "/map?from=a&to=b",
+        "/logs?q=x",
+        "/metrics-explorer?query=up",
+        "/alerts",
+    ] {
         let response = reqwest::blocking::get(server.url(path)).unwrap();
         assert_eq!(response.status(), 200, "{path}");
         assert_eq!(
@@ -248,6 +360,18 @@ fn workspace_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A rule file: its alert is always pending (`for: 1h`), so the alerts page lists it.
+const FILE_RULES: &str = r#"groups:
+  - name: ui
+    interval: 1s
+    rules:
+      - alert: AlwaysPending
+        expr: vector(1)
+        for: 1h
+        labels:
+          severity: info
+"#;
+
 /// The read token of the server started with authentication on.
 const READ_TOKEN: &str = "ui-e2e-read-token";
 
@@ -288,6 +412,7 @@ fn run_walk(
         .current_dir(&ui)
         .env("SIGHTLINE_URL", server.url(""))
         .env("SIGHTLINE_EXPECT", expect.to_string())
+        .env("SIGHTLINE_OTLP_URL", server.otlp_url(""))
         .env("SIGHTLINE_AUTH_URL", auth_server.url(""))
         .env("SIGHTLINE_AUTH_TOKEN", READ_TOKEN)
         .env("SCREENSHOT_DIR", screenshots)
@@ -376,7 +501,21 @@ fn ui_walk_in_headless_chromium() {
     );
     let data = tempfile::tempdir().unwrap();
     let config = data.path().join("sightline.toml");
-    std::fs::write(&config, "[collector]\nflush_interval_seconds = 1\n").unwrap();
+    // Derived series (span metrics, the service graph) flushed every second, and unpaired
+    // halves of a call expire after a second, so the map is there by the time the walk starts.
+    // A rule file (read-only in the UI) whose alert stays pending, evaluated every second.
+    let rules_dir = data.path().join("rules");
+    std::fs::create_dir_all(&rules_dir).unwrap();
+    std::fs::write(rules_dir.join("ui.yml"), FILE_RULES).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "[collector]\nflush_interval_seconds = 1\nservice_graph_wait_seconds = 1\n\n\
+             [alerting]\nrules_dir = {:?}\nevaluation_interval = \"1s\"\n",
+            rules_dir.display().to_string()
+        ),
+    )
+    .unwrap();
     let config_arg = config.display().to_string();
     let server = TestServer::start_in(&data.path().join("data"), &["--config", &config_arg]);
     check_serving(&server);
@@ -396,6 +535,12 @@ fn ui_walk_in_headless_chromium() {
         );
         assert_eq!(response.status(), 200, "{}", response.text().unwrap());
     }
+    for seed in 0..3 {
+        let trace_id = trace_id_hex(seed as u64 + 200);
+        let start = now - (50 - seed as u64 * 10) * 1_000 * MS;
+        let response = post_json(&client, &otlp, &database_trace(&trace_id, seed, start));
+        assert_eq!(response.status(), 200, "{}", response.text().unwrap());
+    }
     let rich_id = trace_id_hex(7);
     let response = post_json(&client, &otlp, &rich_trace(&rich_id, now - 20_000 * MS));
     assert_eq!(response.status(), 200);
@@ -404,6 +549,18 @@ fn ui_walk_in_headless_chromium() {
     let response = post_json(&client, &otlp, &big);
     assert_eq!(response.status(), 200, "{}", response.text().unwrap());
     wait_for_services(&server, &["frontend", "checkout", "payments", "importer"]);
+    let map_edges = [
+        ("user", "frontend", "virtual_node"),
+        ("frontend", "checkout", ""),
+        ("checkout", "payments", ""),
+        ("checkout", "orders", "database"),
+    ];
+    wait_for_edges(&server, &map_edges);
+    let [_, _, _, declined_charge, _] = checkout_span_ids(1);
+    let logs = checkout_logs(now, &checkout_ids[1], &declined_charge);
+    let response = post_json(&client, &server.otlp_url("/v1/logs"), &logs);
+    assert_eq!(response.status(), 200, "{}", response.text().unwrap());
+    wait_for_logs(&server, "zebracorn");
 
     let [root, call, checkout, charge, payment] = checkout_span_ids(1);
     let expect = json!({
@@ -418,6 +575,46 @@ fn ui_walk_in_headless_chromium() {
             "criticalSpanIds": [&root, call, checkout, &charge, &payment],
             "errorSpanIds": [&charge, &payment],
             "detailsContain": ["card declined", "charge", "checkout"],
+        },
+        "servicePage": {
+            "name": "payments",
+            "health": "unhealthy",
+            "operations": ["POST /charge"],
+            "errorTraceIds": [&checkout_ids[1], &checkout_ids[4]],
+            "upstream": ["checkout"],
+            // checkout's callees: [name, linked to a service page]
+            "upstreamDownstream": [["payments", true], ["orders", false]],
+        },
+        "logs": {
+            "token": "zebracorn",
+            "traceId": &checkout_ids[1],
+            "spanId": declined_charge,
+            "warnOrAbove": 2,
+        },
+        "metrics": {
+            "query": "sum by (service) (rate(traces_span_metrics_calls_total[5m]))",
+            "services": ["checkout", "payments"],
+        },
+        "alerts": {
+            "fileRule": "AlwaysPending",
+            // A quick rule on payments' error ratio (2 of 6 failed) fires at once.
+            "quick": {"name": "PaymentsErrors", "service": "payments", "threshold": "5"},
+        },
+        "map": {
+            // name → [kind, health]; frontend's health depends on the rich trace's error.
+            "nodes": {
+                "user": ["user", "healthy"],
+                "frontend": ["service", null],
+                "checkout": ["service", "healthy"],
+                "payments": ["service", "unhealthy"],
+                "orders": ["database", "healthy"],
+            },
+            "edges": map_edges
+                .iter()
+                .map(|(client, server, kind)| json!([client, server, kind]))
+                .collect::<Vec<_>>(),
+            // 2 of the 6 charges were declined.
+            "failingEdge": {"client": "checkout", "server": "payments", "errorText": "33.3% err"},
         },
         "richTrace": {
             "id": rich_id,

@@ -1,5 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import {
+  DEFAULT_METRICS_STATE,
+  metricsStateToQuery,
+  parseMetricsState,
+  DEFAULT_LOGS_STATE,
+  logsApiQuery,
+  logsStateToQuery,
+  logsTailQuery,
+  parseLogsState,
+  alertsStateToQuery,
+  parseAlertsState,
+  mapEdgePath,
+  parseServicePageState,
+  searchForOperation,
+  servicePath,
+  DEFAULT_MAP_STATE,
+  mapStateToQuery,
+  parseMapState,
   DEFAULT_SEARCH_STATE,
   DEFAULT_SERVICES_STATE,
   parseRoute,
@@ -123,5 +140,82 @@ describe('trace view state', () => {
   it('links a trace and a span', () => {
     expect(tracePath('ab12')).toBe('/traces/ab12');
     expect(tracePath('ab12', 'cd34')).toBe('/traces/ab12?span=cd34');
+  });
+});
+
+describe('dependency map state', () => {
+  it('round-trips range and the selected node or edge', () => {
+    expect(parseRoute('/map')).toEqual({ page: 'map' });
+    expect(parseMapState('')).toEqual(DEFAULT_MAP_STATE);
+    expect(mapStateToQuery(DEFAULT_MAP_STATE)).toBe('');
+    const edge = { range: '6h' as const, node: '', from: 'checkout', to: 'orders', type: 'database' };
+    expect(mapStateToQuery(edge)).toBe('?range=6h&from=checkout&to=orders&type=database');
+    expect(parseMapState(mapStateToQuery(edge))).toEqual(edge);
+    const node = { ...DEFAULT_MAP_STATE, node: 'orders' };
+    expect(parseMapState(mapStateToQuery(node))).toEqual(node);
+  });
+
+  it('keeps one selection: an edge wins over a node, and half an edge is none', () => {
+    expect(parseMapState('?node=a&from=b&to=c')).toMatchObject({ node: '', from: 'b', to: 'c', type: '' });
+    expect(parseMapState('?from=b&type=database')).toMatchObject({ node: '', from: '', to: '', type: '' });
+    expect(parseMapState('?range=bogus').range).toBe('1h');
+  });
+});
+
+describe('service page addresses', () => {
+  it('routes /services/{name} and round-trips the range', () => {
+    expect(parseRoute('/services/check%20out')).toEqual({ page: 'service', name: 'check out' });
+    expect(parseRoute('/services/')).toEqual({ page: 'notFound', path: '/services/' });
+    expect(servicePath('check out')).toBe('/services/check%20out');
+    expect(servicePath('a/b', '6h')).toBe('/services/a%2Fb?range=6h');
+    expect(parseServicePageState('?range=6h')).toEqual({ range: '6h' });
+    expect(parseServicePageState('?range=2y')).toEqual({ range: '1h' });
+  });
+
+  it('links operations to the trace search and edges to the map', () => {
+    expect(searchForOperation('checkout', 'POST /checkout', '1h')).toBe('/traces?service=checkout&operation=POST+%2Fcheckout');
+    expect(mapEdgePath({ client: 'checkout', server: 'orders', connectionType: 'database' }, '6h')).toBe(
+      '/map?range=6h&from=checkout&to=orders&type=database',
+    );
+  });
+});
+
+describe('alerts page state', () => {
+  it('round-trips the form mode and the history filter', () => {
+    expect(parseRoute('/alerts')).toEqual({ page: 'alerts' });
+    expect(parseAlertsState('')).toEqual({ mode: 'promql', rule: '' });
+    expect(alertsStateToQuery({ mode: 'promql', rule: '' })).toBe('');
+    const state = { mode: 'quick' as const, rule: 'file:rules.yml:g:HighErrors' };
+    expect(parseAlertsState(alertsStateToQuery(state))).toEqual(state);
+    expect(parseAlertsState('?mode=other').mode).toBe('promql');
+  });
+});
+
+describe('logs explorer state', () => {
+  it('round-trips query, service, severity, range and the live tail', () => {
+    expect(parseRoute('/logs')).toEqual({ page: 'logs' });
+    expect(parseLogsState('')).toEqual(DEFAULT_LOGS_STATE);
+    expect(logsStateToQuery(DEFAULT_LOGS_STATE)).toBe('');
+    const state = { q: 'card AND "declined now"', service: 'checkout', severity: 'warn' as const, range: '15m' as const, live: true };
+    expect(parseLogsState(logsStateToQuery(state))).toEqual(state);
+    expect(parseLogsState('?severity=loud&live=yes')).toMatchObject({ severity: '', live: false });
+  });
+
+  it('asks the API for the window ending now, and tails without one', () => {
+    const state = { ...DEFAULT_LOGS_STATE, q: 'boom', severity: 'error' as const, range: '15m' as const };
+    expect(logsApiQuery(state, 1_000_000, [['limit', 100]])).toBe('?q=boom&severity=error&start=100000000000&end=1000000000000&limit=100');
+    expect(logsTailQuery(state)).toBe('?q=boom&severity=error');
+  });
+});
+
+describe('metrics explorer state', () => {
+  it('round-trips query, range, step and view, and drops a bad step', () => {
+    expect(parseRoute('/metrics-explorer')).toEqual({ page: 'metrics' });
+    expect(parseMetricsState('')).toEqual(DEFAULT_METRICS_STATE);
+    expect(metricsStateToQuery(DEFAULT_METRICS_STATE)).toBe('');
+    const state = { query: 'sum by (service) (rate(x[5m]))', range: '6h' as const, step: '30s', view: 'table' as const };
+    expect(parseMetricsState(metricsStateToQuery(state))).toEqual(state);
+    expect(parseMetricsState('?step=soon&view=pie')).toMatchObject({ step: '', view: 'graph' });
+    expect(parseMetricsState('?step=15').step).toBe('15');
   });
 });

@@ -10,6 +10,11 @@ export type Route =
   | { page: 'services' }
   | { page: 'search' }
   | { page: 'trace'; traceId: string }
+  | { page: 'map' }
+  | { page: 'service'; name: string }
+  | { page: 'alerts' }
+  | { page: 'logs' }
+  | { page: 'metrics' }
   | { page: 'notFound'; path: string };
 
 /** Reads the page from a path. */
@@ -17,6 +22,12 @@ export function parseRoute(pathname: string): Route {
   const path = pathname.replace(/\/+$/, '') || '/';
   if (path === '/') return { page: 'services' };
   if (path === '/traces') return { page: 'search' };
+  if (path === '/map') return { page: 'map' };
+  if (path === '/alerts') return { page: 'alerts' };
+  if (path === '/logs') return { page: 'logs' };
+  if (path === '/metrics-explorer') return { page: 'metrics' };
+  const service = /^\/services\/([^/]+)$/.exec(path);
+  if (service?.[1]) return { page: 'service', name: decodeURIComponent(service[1]) };
   const trace = /^\/traces\/([^/]+)$/.exec(path);
   if (trace?.[1]) return { page: 'trace', traceId: decodeURIComponent(trace[1]) };
   return { page: 'notFound', path: pathname };
@@ -234,4 +245,193 @@ export function searchForService(service: string, range: RangeKey): string {
 /** The address of a trace, optionally with a span's details open. */
 export function tracePath(traceId: string, spanId?: string): string {
   return `/traces/${encodeURIComponent(traceId)}${spanId ? toQuery([['span', spanId]]) : ''}`;
+}
+
+/** The API's `start` and `end` for a relative range ending at `nowMs`. */
+export function windowQuery(range: RangeKey, nowMs: number): string {
+  return toQuery([
+    ['start', millisToNanosText(nowMs - rangeMillis(range))],
+    ['end', millisToNanosText(nowMs)],
+  ]);
+}
+
+// ---- Dependency map ----
+
+export interface MapState {
+  range: RangeKey;
+  /** The node whose panel is open. */
+  node: string;
+  /** The edge whose panel is open: its client, server and connection type (`type`). */
+  from: string;
+  to: string;
+  type: string;
+}
+
+export const DEFAULT_MAP_STATE: MapState = { range: DEFAULT_RANGE, node: '', from: '', to: '', type: '' };
+
+export function parseMapState(search: string): MapState {
+  const params = new URLSearchParams(search);
+  const text = (key: string) => params.get(key) ?? '';
+  const from = text('from');
+  const to = text('to');
+  const edge = from !== '' && to !== '';
+  return {
+    range: parseRange(params.get('range')),
+    // One panel at a time: an edge wins over a node.
+    node: edge ? '' : text('node'),
+    from: edge ? from : '',
+    to: edge ? to : '',
+    type: edge ? text('type') : '',
+  };
+}
+
+export function mapStateToQuery(state: MapState): string {
+  const edge = state.from !== '' && state.to !== '';
+  return toQuery([
+    ['range', state.range === DEFAULT_RANGE ? null : state.range],
+    ['node', edge ? null : state.node],
+    ['from', edge ? state.from : null],
+    ['to', edge ? state.to : null],
+    ['type', edge ? state.type : null],
+  ]);
+}
+
+// ---- Service page ----
+
+export interface ServicePageState {
+  range: RangeKey;
+}
+
+export function parseServicePageState(search: string): ServicePageState {
+  return { range: parseRange(new URLSearchParams(search).get('range')) };
+}
+
+/** The address of a service's page. */
+export function servicePath(name: string, range: RangeKey = DEFAULT_RANGE): string {
+  return `/services/${encodeURIComponent(name)}${toQuery([['range', range === DEFAULT_RANGE ? null : range]])}`;
+}
+
+/** The trace search for one operation of a service. */
+export function searchForOperation(service: string, operation: string, range: RangeKey): string {
+  return `/traces${searchStateToQuery({ ...DEFAULT_SEARCH_STATE, service, operation, range })}`;
+}
+
+/** The dependency map with an edge's panel open. */
+export function mapEdgePath(edge: { client: string; server: string; connectionType: string }, range: RangeKey): string {
+  return `/map${mapStateToQuery({ ...DEFAULT_MAP_STATE, range, from: edge.client, to: edge.server, type: edge.connectionType })}`;
+}
+
+// ---- Alerts ----
+
+export interface AlertsState {
+  /** The new-rule form's mode. */
+  mode: 'promql' | 'quick';
+  /** Shows only this rule's history (its id). */
+  rule: string;
+}
+
+export const DEFAULT_ALERTS_STATE: AlertsState = { mode: 'promql', rule: '' };
+
+export function parseAlertsState(search: string): AlertsState {
+  const params = new URLSearchParams(search);
+  return { mode: params.get('mode') === 'quick' ? 'quick' : 'promql', rule: params.get('rule')?.trim() ?? '' };
+}
+
+export function alertsStateToQuery(state: AlertsState): string {
+  return toQuery([
+    ['mode', state.mode === 'promql' ? null : state.mode],
+    ['rule', state.rule],
+  ]);
+}
+
+// ---- Logs explorer ----
+
+export const LOG_SEVERITIES = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+
+export interface LogsState {
+  /** The native query: words, "phrases", AND/OR/NOT, key:value. */
+  q: string;
+  service: string;
+  /** The minimum severity, or '' for all. */
+  severity: (typeof LOG_SEVERITIES)[number] | '';
+  range: RangeKey;
+  /** Live tail on. */
+  live: boolean;
+}
+
+export const DEFAULT_LOGS_STATE: LogsState = { q: '', service: '', severity: '', range: DEFAULT_RANGE, live: false };
+
+export function parseLogsState(search: string): LogsState {
+  const params = new URLSearchParams(search);
+  const text = (key: string) => params.get(key)?.trim() ?? '';
+  return {
+    q: text('q'),
+    service: text('service'),
+    severity: LOG_SEVERITIES.find((level) => level === text('severity')) ?? '',
+    range: parseRange(params.get('range')),
+    live: params.get('live') === '1',
+  };
+}
+
+export function logsStateToQuery(state: LogsState): string {
+  return toQuery([
+    ['q', state.q],
+    ['service', state.service],
+    ['severity', state.severity],
+    ['range', state.range === DEFAULT_RANGE ? null : state.range],
+    ['live', state.live ? 1 : null],
+  ]);
+}
+
+/** The log API's query string (search and histogram) for a state, the window ending at `nowMs`. */
+export function logsApiQuery(state: LogsState, nowMs: number, extra: [string, string | number | null][] = []): string {
+  return toQuery([
+    ['q', state.q],
+    ['service', state.service],
+    ['severity', state.severity],
+    ['start', millisToNanosText(nowMs - rangeMillis(state.range))],
+    ['end', millisToNanosText(nowMs)],
+    ...extra,
+  ]);
+}
+
+/** The live tail's query string: the filters, no window. */
+export function logsTailQuery(state: LogsState): string {
+  return toQuery([
+    ['q', state.q],
+    ['service', state.service],
+    ['severity', state.severity],
+  ]);
+}
+
+// ---- Metrics explorer ----
+
+export interface MetricsState {
+  query: string;
+  range: RangeKey;
+  /** The range query's step as the Prometheus API takes it (`15s`, `1m`, seconds), or '' for automatic. */
+  step: string;
+  view: 'graph' | 'table';
+}
+
+export const DEFAULT_METRICS_STATE: MetricsState = { query: '', range: DEFAULT_RANGE, step: '', view: 'graph' };
+
+export function parseMetricsState(search: string): MetricsState {
+  const params = new URLSearchParams(search);
+  const step = params.get('step')?.trim() ?? '';
+  return {
+    query: params.get('query')?.trim() ?? '',
+    range: parseRange(params.get('range')),
+    step: /^[0-9]+(\.[0-9]+)?(ms|s|m|h|d|w|y)?$/.test(step) ? step : '',
+    view: params.get('view') === 'table' ? 'table' : 'graph',
+  };
+}
+
+export function metricsStateToQuery(state: MetricsState): string {
+  return toQuery([
+    ['query', state.query],
+    ['range', state.range === DEFAULT_RANGE ? null : state.range],
+    ['step', state.step],
+    ['view', state.view === 'graph' ? null : state.view],
+  ]);
 }

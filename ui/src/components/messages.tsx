@@ -95,7 +95,9 @@ export function ErrorPanel({ error, what }: { error: unknown; what: string }) {
           {apiError.status ? ': ' : ''}
           <span class="error-detail">{apiError.detail}</span>
           <div class="error-url">
-            <code>GET {apiError.url}</code>
+            <code>
+              {apiError.method} {apiError.url}
+            </code>
           </div>
           {apiError.needsToken ? <TokenForm /> : null}
         </>

@@ -1,5 +1,6 @@
 // Services (home): the health table of `GET /api/v1/services` for a time range, sortable by
-// any column; range and sort live in the query string.
+// any column; range and sort live in the query string. A service's name opens its page, its
+// "traces" link the trace search.
 
 import { useState } from 'preact/hooks';
 import { api } from '../api';
@@ -14,6 +15,7 @@ import {
   parseServicesState,
   rangeMillis,
   searchForService,
+  servicePath,
   servicesStateToQuery,
   toggleSort,
   toQuery,
@@ -70,8 +72,11 @@ function ServiceRow({ service, state }: { service: ServiceHealth; state: Service
   return (
     <tr data-service={service.name}>
       <td>
-        <a href={searchForService(service.name, state.range)} class="service-link" title="Search this service's traces">
+        <a href={servicePath(service.name, state.range)} class="service-link" title="This service's page: RED charts, operations, error traces, dependencies">
           {service.name}
+        </a>{' '}
+        <a href={searchForService(service.name, state.range)} class="traces-link small" title="Search this service's traces">
+          traces
         </a>
         {service.measuredOn === 'all_spans' ? (
           <span class="muted small" title="No SERVER or CONSUMER spans: measured on all its spans">
