@@ -302,7 +302,7 @@ export interface RuleTestResponse {
 export interface LogRecord {
   time: string;
   time_unix_nano: string;
-  observed_time_unix_nano: string;
+  observed_time_unix_nano: string | null;
   severity_number: number;
   severity_text: string;
   body: unknown;

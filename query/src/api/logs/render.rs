@@ -1,7 +1,8 @@
 //! The JSON shapes of the native log API.
 //!
 //! A record: `time` (RFC 3339, nanoseconds), `time_unix_nano` and `observed_time_unix_nano`
-//! (decimal strings, as JavaScript numbers cannot hold them), `severity_number`,
+//! (decimal strings, as JavaScript numbers cannot hold them; the observed time is null when
+//! the record has none, OTLP's 0), `severity_number`,
 //! `severity_text`, `body` (typed: a string stays a string, a map an object, numbers numbers,
 //! bytes a hex string) with `body_type`, `attributes`, `resource` (`service_name`,
 //! `attributes`), `scope` (`name`, `version`), `trace_id` and `span_id` (hex, or null),
@@ -57,7 +58,7 @@ pub(crate) struct ScopeJson {
 pub(crate) struct RecordJson {
     pub(crate) time: String,
     pub(crate) time_unix_nano: String,
-    pub(crate) observed_time_unix_nano: String,
+    pub(crate) observed_time_unix_nano: Option<String>,
     pub(crate) severity_number: i32,
     pub(crate) severity_text: String,
     pub(crate) body: serde_json::Value,
@@ -79,7 +80,8 @@ impl RecordJson {
         Self {
             time: rfc3339(hit.timestamp_unix_nano),
             time_unix_nano: hit.timestamp_unix_nano.to_string(),
-            observed_time_unix_nano: record.observed_time_unix_nano.to_string(),
+            observed_time_unix_nano: (record.observed_time_unix_nano != 0)
+                .then(|| record.observed_time_unix_nano.to_string()),
             severity_number: record.severity_number,
             severity_text: record.severity_text.clone(),
             body: body.map_or(serde_json::Value::Null, AnyValue::to_json),
