@@ -260,8 +260,11 @@ async fn service_page(
             } else {
                 selector
             };
+            // Points end at the window's end itself (not at the last multiple of the step before
+            // it), so the newest requests show up at once.
             let end_ms = window.end_ms;
-            let start_ms = (end_ms - window.length_ms).div_euclid(step_ms) * step_ms + step_ms;
+            let points = (window.length_ms / step_ms).max(1);
+            let start_ms = end_ms - (points - 1) * step_ms;
             let series = red_series(
                 &engine,
                 source,
