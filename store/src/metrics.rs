@@ -15,6 +15,10 @@
 //!
 //! The read methods take `promql_parser` matchers, the type the PromQL engine and the
 //! Prometheus HTTP API parse into; a missing label matches as the empty string.
+//!
+//! This file is the facade (about 700 lines): every public read and write method of the store
+//! in one place, each a few lines over the submodules above, which hold the logic. Splitting
+//! the `impl` by method kind would scatter one type's API over files.
 
 mod catalog;
 mod compact;
