@@ -4,10 +4,8 @@
 //! one whose circuit breaker opens, and a real Alertmanager (`/usr/bin/prometheus-alertmanager`,
 //! Debian package `prometheus-alertmanager`) that receives the alerts and routes them on.
 
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener as StdListener};
+use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -19,6 +17,7 @@ use serde_json::{json, Value};
 use tokio::runtime::Runtime;
 
 use crate::fixtures::{now_nanos, single_span, trace_id_hex};
+use crate::process::ExternalProcess;
 use crate::server::TestServer;
 
 const ALERTMANAGER_BINARY: &str = "/usr/bin/prometheus-alertmanager";
@@ -105,27 +104,15 @@ impl Receivers {
     }
 }
 
-/// A running Alertmanager; dropping it kills it, and on a failing test prints its log tail.
-struct Alertmanager {
-    child: Child,
-    address: String,
-    logs: Arc<Mutex<Vec<String>>>,
-    _dir: tempfile::TempDir,
-}
-
-impl Alertmanager {
-    /// Starts Alertmanager on a free loopback port, routing every alert to `webhook_url`.
-    fn start(webhook_url: &str) -> Self {
-        assert!(
-            Path::new(ALERTMANAGER_BINARY).is_file(),
-            "{ALERTMANAGER_BINARY} is missing: this test needs a real Alertmanager; install it \
-             with `apt-get install -y --no-install-recommends prometheus-alertmanager` (as \
-             .ci/run does)"
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let address = format!("127.0.0.1:{}", free_port());
-        let config = format!(
-            "route:
+/// Starts Alertmanager on a free loopback port, routing every alert to `webhook_url`.
+fn start_alertmanager(webhook_url: &str) -> ExternalProcess {
+    ExternalProcess::require(ALERTMANAGER_BINARY, "prometheus-alertmanager");
+    let webhook_url = webhook_url.to_string();
+    ExternalProcess::start(
+        ALERTMANAGER_BINARY,
+        move |address, dir| {
+            let config = format!(
+                "route:
   receiver: sink
   group_by: ['alertname']
   group_wait: 1s
@@ -137,68 +124,19 @@ receivers:
       - url: {webhook_url}
         send_resolved: true
 "
-        );
-        let config_path = dir.path().join("alertmanager.yml");
-        std::fs::write(&config_path, config).unwrap();
-        let mut child = Command::new(ALERTMANAGER_BINARY)
-            .arg(format!("--config.file={}", config_path.display()))
-            .arg(format!(
-                "--storage.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address={address}"))
-            .arg("--cluster.listen-address=")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|error| panic!("cannot start {ALERTMANAGER_BINARY}: {error}"));
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let stderr = child.stderr.take().unwrap();
-        let sink = logs.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let alertmanager = Self {
-            child,
-            address,
-            logs,
-            _dir: dir,
-        };
-        wait_until("alertmanager ready", || {
-            reqwest::blocking::get(alertmanager.url("/-/ready"))
-                .ok()
-                .filter(|response| response.status().is_success())
-        });
-        alertmanager
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.address)
-    }
-}
-
-impl Drop for Alertmanager {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!("--- alertmanager on {} ---", self.address);
-            let logs = self.logs.lock().unwrap();
-            for line in logs.iter().skip(logs.len().saturating_sub(30)) {
-                eprintln!("  {line}");
-            }
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+            );
+            let config_path = dir.join("alertmanager.yml");
+            std::fs::write(&config_path, config).unwrap();
+            vec![
+                format!("--config.file={}", config_path.display()),
+                format!("--storage.path={}", dir.join("data").display()),
+                format!("--web.listen-address={address}"),
+                "--cluster.listen-address=".to_string(),
+            ]
+        },
+        "/-/ready",
+        WAIT,
+    )
 }
 
 /// Polls `check` until it returns something, or panics naming `what` after [`WAIT`].
@@ -300,7 +238,7 @@ fn backlog_alerts(client: &reqwest::blocking::Client, server: &TestServer) -> Ve
         .collect()
 }
 
-fn config(dir: &Path, receivers: &Receivers, alertmanager: &Alertmanager) -> String {
+fn config(dir: &Path, receivers: &Receivers, alertmanager: &ExternalProcess) -> String {
     let rules_dir = dir.join("rules");
     std::fs::create_dir_all(&rules_dir).unwrap();
     std::fs::write(
@@ -357,7 +295,7 @@ urls = ["http://{alertmanager}"]
 #[test]
 fn alerts_fire_notify_survive_a_restart_and_resolve() {
     let receivers = Receivers::start();
-    let alertmanager = Alertmanager::start(&receivers.url("/am-hook"));
+    let alertmanager = start_alertmanager(&receivers.url("/am-hook"));
     let dir = tempfile::tempdir().unwrap();
     let config_path = dir.path().join("sightline.toml");
     std::fs::write(&config_path, config(dir.path(), &receivers, &alertmanager)).unwrap();

@@ -13,6 +13,7 @@ mod logs_otlp;
 mod metrics_otlp;
 mod native_api;
 mod ops;
+mod process;
 mod prometheus_remote_write;
 mod sdk_clients;
 mod server;

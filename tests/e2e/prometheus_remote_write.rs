@@ -5,15 +5,12 @@
 //! Prometheus is not skipped when missing: the test fails and says how to install it
 //! (`.ci/run` installs it on CI).
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::process::ExternalProcess;
 use crate::server::TestServer;
 
 /// Where the Debian package installs Prometheus.
@@ -21,28 +18,16 @@ const PROMETHEUS_BINARY: &str = "/usr/bin/prometheus";
 /// How long Prometheus may take to become ready, and then its samples to arrive.
 const WAIT: Duration = Duration::from_secs(30);
 
-/// A running Prometheus; dropping it kills it, and on a failing test prints its log tail.
-struct PrometheusProcess {
-    child: Child,
-    command: String,
-    logs: Arc<Mutex<Vec<String>>>,
-    address: String,
-    _dir: tempfile::TempDir,
-}
-
-impl PrometheusProcess {
-    /// Starts Prometheus on a free loopback port with a temporary TSDB, scraping itself every
-    /// second and remote-writing to `remote_write_url`.
-    fn start(remote_write_url: &str) -> Self {
-        assert!(
-            Path::new(PROMETHEUS_BINARY).is_file(),
-            "{PROMETHEUS_BINARY} is missing: this test needs a real Prometheus; install it with \
-             `apt-get install -y --no-install-recommends prometheus` (as .ci/run does)"
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let address = format!("127.0.0.1:{}", free_port());
-        let config = format!(
-            "global:
+/// Starts Prometheus on a free loopback port with a temporary TSDB, scraping itself every
+/// second and remote-writing to `remote_write_url`.
+fn start_prometheus(remote_write_url: &str) -> ExternalProcess {
+    ExternalProcess::require(PROMETHEUS_BINARY, "prometheus");
+    let remote_write_url = remote_write_url.to_string();
+    ExternalProcess::start(
+        PROMETHEUS_BINARY,
+        move |address, dir| {
+            let config = format!(
+                "global:
   scrape_interval: 1s
   scrape_timeout: 1s
   evaluation_interval: 1s
@@ -59,96 +44,33 @@ remote_write:
     metadata_config:
       send_interval: 1s
 "
-        );
-        let config_path = dir.path().join("prometheus.yml");
-        std::fs::write(&config_path, config).unwrap();
-        let args = [
-            format!("--config.file={}", config_path.display()),
-            format!("--storage.tsdb.path={}", dir.path().join("tsdb").display()),
-            format!("--web.listen-address={address}"),
-        ];
-        let command = format!("{PROMETHEUS_BINARY} {}", args.join(" "));
-        let mut child = Command::new(PROMETHEUS_BINARY)
-            .args(&args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|error| panic!("cannot start {command}: {error}"));
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let stderr = child.stderr.take().unwrap();
-        let sink = logs.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let prometheus = Self {
-            child,
-            command,
-            logs,
-            address,
-            _dir: dir,
-        };
-        prometheus.wait_ready();
-        prometheus
-    }
-
-    fn wait_ready(&self) {
-        let url = format!("http://{}/-/ready", self.address);
-        let deadline = Instant::now() + WAIT;
-        while Instant::now() < deadline {
-            if let Ok(response) = reqwest::blocking::get(&url) {
-                if response.status().is_success() {
-                    return;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("{url} did not turn ready within {WAIT:?}");
-    }
-
-    /// Returns `version` as `prometheus --version` prints it ("2.42.0+ds").
-    fn version() -> String {
-        let output = Command::new(PROMETHEUS_BINARY)
-            .arg("--version")
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&output.stdout).into_owned()
-            + &String::from_utf8_lossy(&output.stderr);
-        text.split_whitespace()
-            .skip_while(|word| *word != "version")
-            .nth(1)
-            .unwrap_or_else(|| panic!("no version in {text:?}"))
-            .to_string()
-    }
-}
-
-impl Drop for PrometheusProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!(
-                "--- prometheus ---\ncommand: {}\naddress: {}",
-                self.command, self.address
             );
-            let logs = self.logs.lock().unwrap();
-            eprintln!("last log lines:");
-            for line in logs.iter().skip(logs.len().saturating_sub(40)) {
-                eprintln!("  {line}");
-            }
-        }
-    }
+            let config_path = dir.join("prometheus.yml");
+            std::fs::write(&config_path, config).unwrap();
+            vec![
+                format!("--config.file={}", config_path.display()),
+                format!("--storage.tsdb.path={}", dir.join("tsdb").display()),
+                format!("--web.listen-address={address}"),
+            ]
+        },
+        "/-/ready",
+        WAIT,
+    )
 }
 
-/// Returns a loopback port that was free a moment ago (Prometheus must know its own port to
-/// scrape itself, so it cannot be given port 0).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Returns `version` as `prometheus --version` prints it ("2.42.0+ds").
+fn prometheus_version() -> String {
+    let output = Command::new(PROMETHEUS_BINARY)
+        .arg("--version")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    text.split_whitespace()
+        .skip_while(|word| *word != "version")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no version in {text:?}"))
+        .to_string()
 }
 
 /// Runs an instant query on sightline and returns the result vector, or why not. `query` is
@@ -201,7 +123,7 @@ fn wait_for_result(
 #[test]
 fn prometheus_remote_writes_its_own_series_into_sightline() {
     let server = TestServer::start();
-    let prometheus = PrometheusProcess::start(&server.url("/prometheus/api/v1/write"));
+    let prometheus = start_prometheus(&server.url("/prometheus/api/v1/write"));
     let client = reqwest::blocking::Client::new();
 
     let up = wait_for_result(&client, &server, "up", |result| {
@@ -226,7 +148,7 @@ fn prometheus_remote_writes_its_own_series_into_sightline() {
         .as_secs_f64();
     assert!((now - timestamp).abs() < 300.0, "{series} is not recent");
 
-    let version = PrometheusProcess::version();
+    let version = prometheus_version();
     let build_info = wait_for_result(&client, &server, "prometheus_build_info", |result| {
         !result.is_empty()
     });
@@ -254,7 +176,7 @@ fn prometheus_remote_writes_its_own_series_into_sightline() {
         "/metrics lacks sightline_remote_write_samples_received_total:\n{metrics}"
     );
     // Prometheus logs refused or failed writes; none is expected.
-    let logs = prometheus.logs.lock().unwrap().clone();
+    let logs = prometheus.logs();
     let failures: Vec<&String> = logs
         .iter()
         .filter(|line| line.contains("remote") && line.contains("level=error"))

@@ -1,6 +1,8 @@
 //! Prometheus' template functions: `humanize` and its variants, `toUpper`, `toLower` and
 //! `title` with Go's case mapping, and `stripPort`.
 
+use sightline_model::time::civil_from_days;
+
 use super::go_format::go_format_float;
 
 /// Go's `%.4g`, which Prometheus' humanize functions print numbers with.
@@ -109,24 +111,6 @@ pub(super) fn humanize_timestamp(seconds: f64) -> Result<String, String> {
     }
     out.push_str(" +0000 UTC");
     Ok(out)
-}
-
-/// The proleptic Gregorian date of a count of days since 1970-01-01 (Howard Hinnant's
-/// `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let (era, day_of_era) = (z.div_euclid(146_097), z.rem_euclid(146_097));
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let shifted_month = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
-    let month = if shifted_month < 10 {
-        shifted_month + 3
-    } else {
-        shifted_month - 9
-    };
-    (year_of_era + era * 400 + i64::from(month <= 2), month, day)
 }
 
 /// Maps each char as Go's `unicode.ToUpper`/`ToLower` do: one char to one char, so a char
