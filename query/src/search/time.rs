@@ -154,12 +154,23 @@ fn parse_rfc3339_unix_nano(text: &str) -> Result<u64, String> {
     if seconds < 0 {
         return Err(format!("timestamp {text:?} is before 1970"));
     }
-    Ok(seconds as u64 * 1_000_000_000 + fraction_nanos as u64)
+    (seconds as u64)
+        .checked_mul(1_000_000_000)
+        .and_then(|nanos| nanos.checked_add(fraction_nanos as u64))
+        .ok_or_else(|| format!("timestamp {text:?} is after 2554, beyond nanoseconds in 64 bits"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn issue_8_fuzz_far_future_timestamps_are_refused_not_overflowed() {
+        // See: fuzz/regressions/search_parse (found by the search_parse fuzz target).
+        let error = parse_rfc3339_unix_nano("6581-01-01T00:00:00Z").unwrap_err();
+        assert!(error.contains("after 2554"), "{error}");
+        assert!(parse_rfc3339_unix_nano("2554-01-01T00:00:00Z").is_ok());
+    }
 
     #[test]
     fn go_style_durations() {
