@@ -11,8 +11,18 @@ use serde::{Deserialize, Serialize};
 pub struct TenantIdError(pub String);
 
 /// A tenant's id. Safe to use as a path segment: 1 to 64 characters of `[A-Za-z0-9_-]`.
+/// Deserializing validates too (a WAL record or a stored row cannot smuggle in another id).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String")]
 pub struct TenantId(Arc<str>);
+
+impl TryFrom<String> for TenantId {
+    type Error = TenantIdError;
+
+    fn try_from(id: String) -> Result<Self, Self::Error> {
+        Self::new(&id)
+    }
+}
 
 impl TenantId {
     /// The tenant used when multi-tenancy is off.
@@ -56,6 +66,14 @@ impl fmt::Display for TenantId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deserializing_validates() {
+        let tenant: TenantId = serde_json::from_str("\"team-a\"").unwrap();
+        assert_eq!(tenant.as_str(), "team-a");
+        assert!(serde_json::from_str::<TenantId>("\"../etc\"").is_err());
+        assert_eq!(serde_json::to_string(&tenant).unwrap(), "\"team-a\"");
+    }
 
     #[test]
     fn rejects_path_tricks() {
