@@ -165,6 +165,19 @@ fn all_found(
     }
 }
 
+/// GETs `url` and reads its JSON answer.
+fn get_json(
+    client: &reqwest::blocking::Client,
+    url: reqwest::Url,
+) -> Result<serde_json::Value, String> {
+    client
+        .get(url)
+        .send()
+        .map_err(|error| error.to_string())?
+        .json()
+        .map_err(|error| error.to_string())
+}
+
 /// Polls `check` for up to 30 s; returns its last answer.
 fn settle(mut check: impl FnMut() -> Result<(), String>) -> Result<(), String> {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -218,12 +231,7 @@ fn acknowledged_logs_and_metrics_survive_kill_9_at_random_moments() {
                 ],
             )
             .unwrap();
-            let body: serde_json::Value = client
-                .get(url)
-                .send()
-                .map_err(|e| e.to_string())?
-                .json()
-                .map_err(|e| e.to_string())?;
+            let body = get_json(&client, url)?;
             let found: std::collections::HashSet<String> = body["data"]["result"]
                 .as_array()
                 .into_iter()
@@ -245,12 +253,7 @@ fn acknowledged_logs_and_metrics_survive_kill_9_at_random_moments() {
                 [("query", "group by (seq) (crash_points)")],
             )
             .unwrap();
-            let body: serde_json::Value = client
-                .get(url)
-                .send()
-                .map_err(|e| e.to_string())?
-                .json()
-                .map_err(|e| e.to_string())?;
+            let body = get_json(&client, url)?;
             let found: std::collections::HashSet<String> = body["data"]["result"]
                 .as_array()
                 .into_iter()

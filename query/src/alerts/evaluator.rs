@@ -68,7 +68,8 @@ pub struct AlertingContext {
 }
 
 impl AlertingContext {
-    fn template_context(&self) -> TemplateContext {
+    /// What templates read besides the alert: the external labels and URL.
+    pub fn template_context(&self) -> TemplateContext {
         TemplateContext {
             external_labels: self.settings.external_labels.clone(),
             external_url: self.settings.external_url.clone(),

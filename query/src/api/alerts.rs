@@ -39,7 +39,8 @@ use crate::alerts::evaluator::{instant_vector, unix_millis_now, AlertingContext}
 use crate::alerts::notify::ReceiverDefinition;
 use crate::alerts::registry::AlertsError;
 use crate::alerts::rule::{Rule, RuleDefinition, RuleGroup, RuleKind};
-use crate::alerts::state::{RuleState, TemplateContext};
+use crate::alerts::state::RuleState;
+use crate::search::QueryParams;
 
 /// Most history entries one request returns.
 const MAX_HISTORY_LIMIT: usize = 10_000;
@@ -110,19 +111,12 @@ impl From<AlertsError> for ApiError {
     }
 }
 
-type Params = Query<Vec<(String, String)>>;
+/// The query string's pairs, read through the crate's one parameter reader.
+type Pairs = Query<Vec<(String, String)>>;
 
-fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
-    params
-        .0
-        .iter()
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.as_str())
-}
-
-fn unix_seconds_param(params: &Params, name: &str, default_ms: i64) -> Result<i64, ApiError> {
-    match param(params, name) {
-        None | Some("") => Ok(default_ms),
+fn unix_seconds_param(params: &QueryParams, name: &str, default_ms: i64) -> Result<i64, ApiError> {
+    match params.get(name) {
+        None => Ok(default_ms),
         Some(text) => text
             .parse::<f64>()
             .ok()
@@ -259,10 +253,11 @@ async fn delete_rule(
 async fn test_definition(
     State(state): State<AlertsState>,
     headers: HeaderMap,
-    params: Params,
+    Query(pairs): Pairs,
     body: Result<Json<RuleDefinition>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let tenant = state.tenant(&headers)?;
+    let params = QueryParams::new(pairs);
     let Json(definition) = body?;
     let valid = state.context.registry.validate(&definition)?;
     let group = RuleGroup::api(&tenant, &valid);
@@ -273,9 +268,10 @@ async fn test_rule(
     State(state): State<AlertsState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    params: Params,
+    Query(pairs): Pairs,
 ) -> Result<Json<Value>, ApiError> {
     let tenant = state.tenant(&headers)?;
+    let params = QueryParams::new(pairs);
     let (group, rule) = state.context.registry.find(&tenant, &id)?;
     test_evaluation(&state, &group, &rule, &params).await
 }
@@ -285,7 +281,7 @@ async fn test_evaluation(
     state: &AlertsState,
     group: &RuleGroup,
     rule: &Rule,
-    params: &Params,
+    params: &QueryParams,
 ) -> Result<Json<Value>, ApiError> {
     let at_ms = unix_seconds_param(params, "time", unix_millis_now())?;
     let series = instant_vector(
@@ -304,10 +300,7 @@ async fn test_evaluation(
             .collect();
         return Ok(Json(json!({ "query": rule.expr(), "samples": samples })));
     };
-    let context = TemplateContext {
-        external_labels: state.context.settings.external_labels.clone(),
-        external_url: state.context.settings.external_url.clone(),
-    };
+    let context = state.context.template_context();
     let mut fresh = RuleState::default();
     fresh
         .apply(alerting, series, at_ms, group.limit, &context)
@@ -348,13 +341,14 @@ async fn active_alerts(
 async fn history(
     State(state): State<AlertsState>,
     headers: HeaderMap,
-    params: Params,
+    Query(pairs): Pairs,
 ) -> Result<Json<Value>, ApiError> {
     let tenant = state.tenant(&headers)?;
+    let params = QueryParams::new(pairs);
     let now_ms = unix_millis_now();
     let end_ms = unix_seconds_param(&params, "end", now_ms)?;
     let start_ms = unix_seconds_param(&params, "start", end_ms - 24 * 3_600_000)?;
-    let limit = match param(&params, "limit") {
+    let limit = match params.get("limit") {
         None | Some("") => 1000,
         Some(text) => text
             .parse::<usize>()
@@ -366,7 +360,7 @@ async fn history(
                 ))
             })?,
     };
-    let rule_key = param(&params, "rule").map(|rule| {
+    let rule_key = params.get("rule").map(|rule| {
         if rule.starts_with("file:") || rule.starts_with("api:") {
             rule.to_string()
         } else {
@@ -375,8 +369,8 @@ async fn history(
     });
     let filter = HistoryFilter {
         rule_key,
-        alertname: param(&params, "alertname").map(str::to_string),
-        state: param(&params, "state").map(str::to_string),
+        alertname: params.get("alertname").map(str::to_string),
+        state: params.get("state").map(str::to_string),
         start_ms,
         end_ms,
         limit,
@@ -499,11 +493,12 @@ async fn delete_receiver(
 async fn prometheus_rules(
     State(state): State<AlertsState>,
     headers: HeaderMap,
-    params: Params,
+    Query(pairs): Pairs,
 ) -> Result<Response, ApiError> {
     let tenant = state.tenant(&headers)?;
-    let kind = param(&params, "type");
-    if let Some(kind) = kind.filter(|kind| !matches!(*kind, "alert" | "record" | "")) {
+    let params = QueryParams::new(pairs);
+    let kind = params.get("type");
+    if let Some(kind) = kind.filter(|kind| !matches!(*kind, "alert" | "record")) {
         let body = json!({
             "status": "error",
             "errorType": "bad_data",
@@ -511,14 +506,7 @@ async fn prometheus_rules(
         });
         return Ok((StatusCode::BAD_REQUEST, Json(body)).into_response());
     }
-    let wanted = |name: &str| -> Vec<&str> {
-        params
-            .0
-            .iter()
-            .filter(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
-            .collect()
-    };
+    let wanted = |name: &'static str| -> Vec<&str> { params.all(name).collect() };
     let (names, group_names, files) = (
         wanted("rule_name[]"),
         wanted("rule_group[]"),
@@ -539,11 +527,7 @@ async fn prometheus_rules(
         })
         .filter(|group| names.is_empty() || !group.rules.is_empty())
         .collect();
-    let data = render::prometheus_rules(
-        &state.context.registry,
-        &groups,
-        kind.filter(|kind| !kind.is_empty()),
-    );
+    let data = render::prometheus_rules(&state.context.registry, &groups, kind);
     Ok(Json(json!({ "status": "success", "data": data })).into_response())
 }
 
