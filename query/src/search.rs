@@ -4,6 +4,7 @@
 //! Every problem becomes [`Error::InvalidParameter`] naming the parameter as the client wrote
 //! it. Unknown parameters are ignored (the Jaeger UI sends a few we do not use).
 
+mod edge;
 mod time;
 
 use std::collections::BTreeMap;
@@ -11,6 +12,7 @@ use std::collections::BTreeMap;
 use sightline_model::{SpanKind, StatusCode, TraceId};
 use sightline_store::SpanQuery;
 
+pub use self::edge::{keep_edge_traces, EdgeFilter, EDGE_CANDIDATE_FACTOR, MAX_EDGE_CANDIDATES};
 pub use self::time::{parse_duration_nanos, parse_timestamp_unix_nano};
 use crate::error::Error;
 use crate::QueryConfig;
@@ -58,6 +60,8 @@ impl QueryParams {
 /// - `start`, `end`: unix nanoseconds or RFC 3339; `end` defaults to now, `start` to an hour
 ///   before `end`.
 /// - `limit`: 1 to `config.max_search_limit`, default `config.default_search_limit`.
+/// - `peerService` (read by [`EdgeFilter::from_params`], not here): only traces in which
+///   `service` calls this service, database or virtual node.
 ///
 /// # Errors
 /// [`Error::InvalidParameter`] naming the first bad parameter.

@@ -548,6 +548,30 @@ fn check_service_graph(server: &TestServer, per_edge: f64, failed_charges: f64) 
     assert_eq!(database_client.len(), 2, "{database_client:?}");
 }
 
+/// The native trace search's edge filter (`service=A&peerService=B`, what the map's edge panel
+/// links to) finds every request's trace for each edge of the graph, databases, messaging and
+/// virtual nodes included, and none for an edge in the wrong direction.
+fn check_edge_trace_search(server: &TestServer, traces: usize) {
+    let count = |client: &str, peer: &str| {
+        let body: Json = reqwest::blocking::Client::new()
+            .get(server.url("/api/v1/traces"))
+            .query(&[("service", client), ("peerService", peer), ("limit", "100")])
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        body["traces"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no traces in {body}"))
+            .len()
+    };
+    for key in expected_edges(0.0).keys() {
+        assert_eq!(count(&key[0], &key[1]), traces, "edge {key:?}");
+    }
+    assert_eq!(count("checkout", "frontend"), 0, "an edge has a direction");
+    assert_eq!(count("cart", "orders"), 0, "orders is checkout's database");
+}
+
 fn self_metric(server: &TestServer, name: &str) -> f64 {
     let text = reqwest::blocking::get(server.url("/metrics"))
         .unwrap()
@@ -574,6 +598,7 @@ fn span_metrics_and_service_graph_from_a_multi_service_workload() {
     let mut server = TestServer::start_in(&store, &args);
     send_workload(&server, REQUESTS);
     check_service_graph(&server, REQUESTS as f64, FAILED_CHARGES as f64);
+    check_edge_trace_search(&server, REQUESTS);
     check_span_metrics(&server);
     crate::health_api::check_health_api(&server, REQUESTS as f64, FAILED_CHARGES as f64);
     // Only the calls to the uninstrumented API waited in vain, and nothing was dropped.

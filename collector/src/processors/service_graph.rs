@@ -30,8 +30,6 @@
 //! observation: an edge to a virtual node has only its client histogram, an edge from `user`
 //! only its server histogram.
 
-mod peer;
-
 use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -39,14 +37,13 @@ use std::time::{Duration, Instant};
 
 use hashbrown::{DefaultHashBuilder, HashMap};
 use sightline_model::{
-    MetricMetadata, MetricType, Span, SpanBatch, SpanId, SpanKind, StatusCode, TraceId,
+    MetricMetadata, MetricType, Peer, Span, SpanBatch, SpanId, SpanKind, StatusCode, TraceId,
 };
 
 use super::series::{
     base_labels, bucket_names, AnyKey, BatchTable, Emit, ExemplarSlot, FlushedSeries, Histogram,
     KeyRef, SampleWriter, SeriesBudget, SeriesTable,
 };
-use peer::Peer;
 
 /// Requests per edge.
 pub(crate) const REQUESTS: &str = "traces_service_graph_request_total";

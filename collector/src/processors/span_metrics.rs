@@ -99,21 +99,21 @@ impl SpanMetrics {
             let resource = &resource_spans.resource;
             let service = resource.service_name();
             let job: Cow<'_, str> = match find(&resource.attributes, "service.namespace")
-                .map(attribute_text)
+                .map(AnyValue::as_text)
                 .filter(|namespace| !namespace.is_empty())
             {
                 Some(namespace) => Cow::Owned(format!("{namespace}/{service}")),
                 None => Cow::Borrowed(service),
             };
             let instance = find(&resource.attributes, "service.instance.id")
-                .map(attribute_text)
+                .map(AnyValue::as_text)
                 .unwrap_or_default();
             let resource_dimensions: Vec<Cow<'_, str>> = self
                 .dimension_keys
                 .iter()
                 .map(|key| {
                     find(&resource.attributes, key)
-                        .map(attribute_text)
+                        .map(AnyValue::as_text)
                         .unwrap_or_default()
                 })
                 .collect();
@@ -130,7 +130,7 @@ impl SpanMetrics {
                 ]);
                 for (key, from_resource) in self.dimension_keys.iter().zip(&resource_dimensions) {
                     values.push(match find(&span.attributes, key) {
-                        Some(value) => attribute_text(value),
+                        Some(value) => value.as_text(),
                         None => Cow::Borrowed(&**from_resource),
                     });
                 }
@@ -201,14 +201,5 @@ pub(crate) fn status_label(status: StatusCode) -> &'static str {
         StatusCode::Unset => "STATUS_CODE_UNSET",
         StatusCode::Ok => "STATUS_CODE_OK",
         StatusCode::Error => "STATUS_CODE_ERROR",
-    }
-}
-
-/// An attribute value as label text: strings borrowed, other types in their text form.
-pub(crate) fn attribute_text(value: &AnyValue) -> Cow<'_, str> {
-    match value {
-        AnyValue::String(text) => Cow::Borrowed(text.as_str()),
-        AnyValue::Empty => Cow::Borrowed(""),
-        other => Cow::Owned(other.to_text()),
     }
 }

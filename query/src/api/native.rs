@@ -23,7 +23,7 @@ use sightline_model::SpanBatch;
 
 use super::{now_unix_nano, parse_trace_id, record_query_metrics, render_off_reactor, AppState};
 use crate::error::Error;
-use crate::search::{parse_native_search, QueryParams};
+use crate::search::{keep_edge_traces, parse_native_search, EdgeFilter, QueryParams};
 use crate::trace::AssembledTrace;
 
 /// The `api` label of this router's self-metrics.
@@ -152,14 +152,23 @@ async fn search_traces(
 ) -> Result<Response, NativeError> {
     let Query(pairs) =
         query.map_err(|rejection| Error::invalid_parameter("query", rejection.body_text()))?;
-    let span_query = parse_native_search(&QueryParams::new(pairs), &state.config, now_unix_nano())?;
+    let params = QueryParams::new(pairs);
+    let span_query = parse_native_search(&params, &state.config, now_unix_nano())?;
+    let edge = EdgeFilter::from_params(&params)?;
     let tenant = state.tenant(&headers)?;
+    let store_query = match &edge {
+        Some(edge) => edge.candidate_query(&span_query),
+        None => span_query.clone(),
+    };
     let trace_ids = state
         .store
-        .search_trace_ids(&tenant, &span_query)
+        .search_trace_ids(&tenant, &store_query)
         .await
         .map_err(Error::from)?;
-    let traces = state.load_traces(&tenant, trace_ids).await?;
+    let mut traces = state.load_traces(&tenant, trace_ids).await?;
+    if let Some(edge) = &edge {
+        traces = keep_edge_traces(traces, edge, span_query.limit);
+    }
     let response = render::SearchResponseJson {
         traces: traces
             .iter()

@@ -34,6 +34,15 @@ impl AnyValue {
         }
     }
 
+    /// [`AnyValue::to_text`] without a copy for strings (the common case).
+    pub fn as_text(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            AnyValue::String(text) => std::borrow::Cow::Borrowed(text.as_str()),
+            AnyValue::Empty => std::borrow::Cow::Borrowed(""),
+            other => std::borrow::Cow::Owned(other.to_text()),
+        }
+    }
+
     /// Renders the value as text the way a search compares it: strings as is, numbers and
     /// booleans in their usual forms, bytes as hex, arrays and maps as JSON.
     pub fn to_text(&self) -> String {

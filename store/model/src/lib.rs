@@ -32,6 +32,7 @@ pub mod ids;
 pub mod labels;
 pub mod log;
 pub mod metric;
+pub mod peer;
 pub mod span;
 pub mod tenant;
 pub mod time;
@@ -44,6 +45,7 @@ pub use ids::{IdParseError, SpanId, TraceId};
 pub use labels::{Labels, METRIC_NAME_LABEL};
 pub use log::{LogBatch, LogRecord, LogRow, ResourceLogs, ScopeLogs};
 pub use metric::{Exemplar, MetricBatch, MetricMetadata, MetricSample, MetricType, SeriesSamples};
+pub use peer::Peer;
 pub use span::{
     Event, Link, Resource, ResourceSpans, Scope, ScopeSpans, Span, SpanBatch, SpanKind, SpanRow,
     StatusCode,

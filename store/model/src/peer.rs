@@ -1,16 +1,17 @@
 //! What a client span says about its callee: `peer.service`, the database attributes
 //! (`db.namespace`, `db.name`, `db.system`), `messaging.system`, `server.address` and the older
 //! `net.peer.name`, which name the node of a database edge or of a virtual node.
+//!
+//! One definition for both sides: the collector's service-graph processor names edges with it,
+//! and the query side's edge search finds the spans of an edge with it.
 
 use std::borrow::Cow;
 
-use sightline_model::Span;
-
-use crate::processors::span_metrics::attribute_text;
+use crate::Span;
 
 /// The attributes of a client span that name what it calls, found in one pass.
-#[derive(Default)]
-pub(super) struct Peer<'a> {
+#[derive(Debug, Default)]
+pub struct Peer<'a> {
     peer_service: Option<Cow<'a, str>>,
     db_namespace: Option<Cow<'a, str>>,
     db_name: Option<Cow<'a, str>>,
@@ -21,7 +22,8 @@ pub(super) struct Peer<'a> {
 }
 
 impl<'a> Peer<'a> {
-    pub(super) fn of(span: &'a Span) -> Self {
+    /// Reads the naming attributes of `span`.
+    pub fn of(span: &'a Span) -> Self {
         let mut peer = Peer::default();
         for attribute in &span.attributes {
             let slot = match attribute.key.as_str() {
@@ -34,7 +36,7 @@ impl<'a> Peer<'a> {
                 "net.peer.name" => &mut peer.net_peer_name,
                 _ => continue,
             };
-            let text = attribute_text(&attribute.value);
+            let text = attribute.value.as_text();
             if !text.is_empty() {
                 *slot = Some(text);
             }
@@ -43,7 +45,7 @@ impl<'a> Peer<'a> {
     }
 
     /// The database node's name, when the span calls a database.
-    pub(super) fn database_name(&self) -> Option<Cow<'a, str>> {
+    pub fn database_name(&self) -> Option<Cow<'a, str>> {
         let is_database =
             self.db_system.is_some() || self.db_name.is_some() || self.db_namespace.is_some();
         if !is_database {
@@ -57,7 +59,7 @@ impl<'a> Peer<'a> {
     }
 
     /// The virtual node's name, should the span's server never show up.
-    pub(super) fn virtual_node_name(&self) -> Option<Cow<'a, str>> {
+    pub fn virtual_node_name(&self) -> Option<Cow<'a, str>> {
         self.peer_service
             .clone()
             .or_else(|| self.messaging_system.clone())
