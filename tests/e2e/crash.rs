@@ -143,7 +143,7 @@ fn write_logs_and_metrics(
 }
 
 /// Says which acknowledged items (by sequence number, looked up as `key`) are not in `found`.
-fn all_found(
+pub(crate) fn all_found(
     acknowledged: &[u64],
     found: &std::collections::HashSet<String>,
     key: impl Fn(u64) -> String,
@@ -166,7 +166,7 @@ fn all_found(
 }
 
 /// GETs `url` and reads its JSON answer.
-fn get_json(
+pub(crate) fn get_json(
     client: &reqwest::blocking::Client,
     url: reqwest::Url,
 ) -> Result<serde_json::Value, String> {
@@ -179,7 +179,7 @@ fn get_json(
 }
 
 /// Polls `check` for up to 30 s; returns its last answer.
-fn settle(mut check: impl FnMut() -> Result<(), String>) -> Result<(), String> {
+pub(crate) fn settle(mut check: impl FnMut() -> Result<(), String>) -> Result<(), String> {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let result = check();

@@ -4,6 +4,7 @@
 mod alerts;
 mod auth;
 mod crash;
+mod disk_full;
 mod fixtures;
 mod health_api;
 mod health_checks;
