@@ -26,6 +26,7 @@ use futures::{StreamExt, TryStreamExt};
 use http::HeaderMap;
 use sightline_model::auth::AUTHENTICATED_TENANT_HEADER;
 use sightline_model::{SpanRow, TenantId, TraceId};
+use sightline_store::scan::{self, ScanBudget};
 use sightline_store::{LogStore, MetricStore, SpanStore};
 
 use crate::error::Error;
@@ -98,6 +99,16 @@ impl AppState {
             .await?;
         Ok(traces.into_iter().flatten().collect())
     }
+}
+
+/// Runs one request under a fresh scan budget of `limit_bytes` (0 = unlimited): what it
+/// reads from stored parts and log records is charged to it (see [`sightline_store::scan`]).
+pub(crate) async fn scan_budget(
+    State(limit_bytes): State<u64>,
+    request: Request,
+    next: Next,
+) -> Response {
+    scan::with_budget(ScanBudget::new(limit_bytes), next.run(request)).await
 }
 
 /// The query string's parameters, or a 400 naming what could not be parsed.

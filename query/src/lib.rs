@@ -94,6 +94,11 @@ pub struct QueryConfig {
     /// Mimir's `max_fetched_series_per_query`); beyond it the query stops with an
     /// `execution` error (HTTP 422). 0 = unlimited. Default 500000.
     pub max_series_per_query: usize,
+    /// The most bytes of stored data one request to the query API may read: Parquet pages of
+    /// trace and metric parts, and stored log records (see [`sightline_store::scan`]); past
+    /// it the query stops with HTTP 400 naming this key. In-memory heads are not counted.
+    /// 0 = unlimited. Default 8 GiB.
+    pub max_bytes_scanned_per_query: u64,
 }
 
 impl Default for QueryConfig {
@@ -106,6 +111,7 @@ impl Default for QueryConfig {
             health: health::HealthConfig::default(),
             max_query_range_hours: 768,
             max_series_per_query: 500_000,
+            max_bytes_scanned_per_query: 8 << 30,
         }
     }
 }
@@ -168,7 +174,7 @@ impl QueryConfig {
 ///
 /// Every request records `sightline_query_duration_seconds{api,endpoint}` and
 /// `sightline_query_requests_total{api,endpoint,status}`, where `endpoint` is the matched route
-/// template.
+/// template, and runs under a scan budget of `config.max_bytes_scanned_per_query`.
 pub fn router(
     store: SpanStore,
     metrics: MetricStore,
@@ -184,6 +190,7 @@ pub fn router(
         promql_permits: api::prometheus::new_query_permits(),
     };
     let loki = loki_router(Arc::new(state.logs.clone()), (*state.config).clone());
+    let scan_limit = state.config.max_bytes_scanned_per_query;
     axum::Router::new()
         .nest(
             "/api/v1",
@@ -194,6 +201,10 @@ pub fn router(
         .nest("/jaeger/api", api::jaeger::router(state.clone()))
         .nest("/prometheus/api/v1", api::prometheus::router(state))
         .merge(loki)
+        .layer(axum::middleware::from_fn_with_state(
+            scan_limit,
+            api::scan_budget,
+        ))
 }
 
 /// Builds `/api/v1/health-checks` (list, create, read, replace, delete health-check targets,

@@ -359,6 +359,32 @@ async fn range_queries_return_matrices_over_head_and_parts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_reading_more_than_the_scan_budget_are_refused() {
+    let query = format!(
+        "/query_range?query={}&start={T0}&end=2023-11-14T22:23:50Z&step=30s",
+        encode("up{job=\"api\"}")
+    );
+    // In the head, nothing is read from parts: a one-byte budget is enough.
+    let api = test_api(QueryConfig {
+        max_bytes_scanned_per_query: 1,
+        ..QueryConfig::default()
+    })
+    .await;
+    api.data(&query).await;
+    // From Parquet parts, the pages read are charged and the budget runs out.
+    api.metrics.flush().await.unwrap();
+    let message = api.error(&query, StatusCode::BAD_REQUEST, "bad_data").await;
+    assert!(
+        message.contains("query.max_bytes_scanned_per_query"),
+        "{message}"
+    );
+    // The refusal says nothing against the part: it is not quarantined (the query would then
+    // read nothing and answer empty), so the same query is refused again.
+    let again = api.error(&query, StatusCode::BAD_REQUEST, "bad_data").await;
+    assert_eq!(again, message);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_queries_answer_prometheus_errors() {
     let api = test_api(QueryConfig::default()).await;
     let bad = StatusCode::BAD_REQUEST;

@@ -10,8 +10,8 @@ use http_body_util::BodyExt as _;
 use prost::Message as _;
 use serde_json::{json, Value};
 use sightline_model::{
-    AnyValue, KeyValue, Resource, ResourceSpans, Scope, ScopeSpans, Span, SpanBatch, SpanId,
-    SpanKind, StatusCode as SpanStatus, TenantId,
+    AnyValue, KeyValue, LogBatch, LogRecord, Resource, ResourceLogs, ResourceSpans, Scope,
+    ScopeLogs, ScopeSpans, Span, SpanBatch, SpanId, SpanKind, StatusCode as SpanStatus, TenantId,
 };
 use sightline_query::{router, QueryConfig};
 use sightline_store::{MetricStore, SpanStore, StoreConfig};
@@ -224,6 +224,71 @@ async fn native_search() {
     let (status, json) = get_json(&app, "/api/v1/traces?limit=0").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(json["error"].as_str().unwrap().contains("limit"), "{json}");
+}
+
+/// Reads from parts and log indexes are charged to the request's scan budget; past it the
+/// query is refused with a 400 naming the setting, and the next request starts afresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scan_budget_bounds_what_a_request_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let spans = store_with_trace(&dir).await;
+    spans.flush().await.unwrap();
+    let logs = log_store(&dir).await;
+    let record = LogRecord {
+        time_unix_nano: now_nanos() - 1_000_000_000,
+        severity_number: 9,
+        severity_text: "INFO".into(),
+        body: Some(AnyValue::String("budgeted zebracorn".into())),
+        ..LogRecord::default()
+    };
+    let batch = LogBatch {
+        resources: vec![ResourceLogs {
+            resource: Resource {
+                attributes: vec![KeyValue::new(
+                    "service.name",
+                    AnyValue::String("frontend".into()),
+                )],
+                ..Resource::default()
+            },
+            scopes: vec![ScopeLogs {
+                scope: Scope::default(),
+                logs: vec![record],
+            }],
+        }],
+    };
+    logs.append(&TenantId::default_tenant(), batch)
+        .await
+        .unwrap();
+    logs.flush().await.unwrap();
+    let metrics = metric_store(&dir).await;
+    let app = |limit| {
+        router(
+            spans.clone(),
+            metrics.clone(),
+            logs.clone(),
+            QueryConfig {
+                max_bytes_scanned_per_query: limit,
+                ..QueryConfig::default()
+            },
+        )
+    };
+    let queries = [
+        "/api/v1/traces?service=cart".to_string(),
+        format!("/api/v1/traces/{TRACE}"),
+        "/api/v1/logs?q=zebracorn".to_string(),
+    ];
+    let (tight, roomy) = (app(16), app(0));
+    for query in &queries {
+        let (status, json) = get_json(&tight, query).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {json}");
+        let message = json["error"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("query.max_bytes_scanned_per_query"),
+            "{query}: {json}"
+        );
+        let (status, json) = get_json(&roomy, query).await;
+        assert_eq!(status, StatusCode::OK, "{query}: {json}");
+    }
 }
 
 #[tokio::test]

@@ -74,6 +74,9 @@ pub enum Error {
         /// The join or encoding error.
         reason: String,
     },
+    /// The query's scan budget is spent (see [`crate::scan`]).
+    #[error(transparent)]
+    ScanLimit(#[from] crate::scan::ScanLimitExceeded),
     /// The store's memory budget for unflushed data is exhausted; retry later.
     #[error("store is over its memory budget ({used_bytes} of {limit_bytes} bytes); retry later")]
     Overloaded {
@@ -85,9 +88,24 @@ pub enum Error {
 }
 
 impl Error {
+    /// A Parquet failure reading or writing the part at `path`; a read refused by the query's
+    /// scan budget becomes [`Error::ScanLimit`] instead (it says nothing about the part).
+    pub fn parquet(path: impl Into<String>, source: parquet::errors::ParquetError) -> Self {
+        if let parquet::errors::ParquetError::External(inner) = &source {
+            if let Some(exceeded) = inner.downcast_ref::<crate::scan::ScanLimitExceeded>() {
+                return Error::ScanLimit(*exceeded);
+            }
+        }
+        Error::Parquet {
+            path: path.into(),
+            source,
+        }
+    }
+
     /// Returns the class of this error, for the wire mappings.
     pub fn class(&self) -> ErrorClass {
         match self {
+            Error::ScanLimit(_) => ErrorClass::InvalidInput,
             Error::WalClosed(_) | Error::Overloaded { .. } => ErrorClass::Unavailable,
             Error::Io { source, .. } if is_out_of_space(source) => ErrorClass::Unavailable,
             _ => ErrorClass::Internal,

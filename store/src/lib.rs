@@ -51,6 +51,7 @@ pub mod objects;
 pub mod otlp;
 pub mod part;
 pub mod retention;
+pub mod scan;
 pub mod spans;
 pub mod state_db;
 pub mod tokens;

@@ -561,9 +561,10 @@ async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, Error> + Send + 'static,
 ) -> Result<T, Error> {
     let span = tracing::Span::current();
+    let budget = crate::scan::current();
     tokio::task::spawn_blocking(move || {
         let _entered = span.enter();
-        work()
+        crate::scan::in_budget(budget, work)
     })
     .await
     .map_err(|error| Error::Task {

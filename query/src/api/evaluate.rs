@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sightline_model::TenantId;
+use sightline_store::scan;
 use tokio::runtime::Handle;
 
 use crate::api::AppState;
@@ -54,11 +55,12 @@ pub(crate) async fn evaluate_off_reactor<T: Send + 'static>(
         source = source.with_deadline(deadline);
     }
     let span = tracing::Span::current();
+    let budget = scan::current();
     let task = tokio::task::spawn_blocking(move || {
         let _entered = span.enter();
         // Held until the evaluation really ends, even if the handler gave up on it.
         let _permit = permit;
-        match evaluate(&source) {
+        match scan::in_budget(budget, || evaluate(&source)) {
             Err(Error::Promql(promql::Error::Source { reason })) => match source.take_store_error()
             {
                 Some(store_error) => Err(Error::Store(store_error)),

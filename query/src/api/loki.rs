@@ -36,6 +36,7 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderValue, StatusCode};
 use serde_json::{json, Value};
 use sightline_model::{ErrorClass, TenantId};
+use sightline_store::scan;
 use tokio::sync::Semaphore;
 
 use self::params::{default_step_nanos, LokiRequest, HOUR_NANOS};
@@ -99,9 +100,10 @@ impl LokiState {
             .await
             .map_err(|_| LokiError::Logql(logql::Error::Timeout))?
             .map_err(|_| LokiError::Query(Error::TaskFailed("query permits closed".into())))?;
+        let budget = scan::current();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            work()
+            scan::in_budget(budget, work)
         })
         .await
         .map_err(|error| LokiError::Query(Error::TaskFailed(format!("logql query: {error}"))))?

@@ -40,10 +40,7 @@ fn key_of(batch: &RecordBatch, row: usize, input: usize) -> Result<Key, Error> {
 async fn next_batch(stream: &mut PartStream) -> Result<Option<RecordBatch>, Error> {
     match stream.next().await {
         Some(Ok(batch)) => Ok(Some(batch)),
-        Some(Err(source)) => Err(Error::Parquet {
-            path: "compaction input".to_string(),
-            source,
-        }),
+        Some(Err(source)) => Err(Error::parquet("compaction input".to_string(), source)),
         None => Ok(None),
     }
 }

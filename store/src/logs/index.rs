@@ -251,6 +251,8 @@ impl LogIndex {
                 path: self.dir.display().to_string(),
                 reason: "document has no stored record".to_string(),
             })?;
+        // The stored record is what a log query reads per hit; postings are not counted.
+        crate::scan::charge(bytes.len() as u64)?;
         decode_record(bytes).map_err(|reason| Error::Corrupt {
             what: "log record",
             path: self.dir.display().to_string(),

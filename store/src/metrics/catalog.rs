@@ -69,13 +69,8 @@ impl MetricPart {
             path: series_path.to_string(),
             reason,
         };
-        let series_metadata =
-            ArrowReaderMetadata::load(&series_bytes, reader_options()).map_err(|source| {
-                Error::Parquet {
-                    path: series_path.to_string(),
-                    source,
-                }
-            })?;
+        let series_metadata = ArrowReaderMetadata::load(&series_bytes, reader_options())
+            .map_err(|source| Error::parquet(series_path.to_string(), source))?;
         let file = series_metadata.metadata().file_metadata();
         let value_of = |key: &str| {
             file.key_value_metadata()
@@ -123,13 +118,8 @@ impl MetricPart {
         series: Bytes,
     ) -> Result<Self, Error> {
         let (samples_path, _) = part_paths(&tenant, &day, id);
-        let samples_metadata =
-            ArrowReaderMetadata::load(samples, reader_options()).map_err(|source| {
-                Error::Parquet {
-                    path: samples_path.to_string(),
-                    source,
-                }
-            })?;
+        let samples_metadata = ArrowReaderMetadata::load(samples, reader_options())
+            .map_err(|source| Error::parquet(samples_path.to_string(), source))?;
         Self::new(
             tenant,
             day,
@@ -156,10 +146,7 @@ impl MetricPart {
         let mut reader = PartReader::new(objects.clone(), samples_path.clone(), samples_size);
         let samples_metadata = ArrowReaderMetadata::load_async(&mut reader, reader_options())
             .await
-            .map_err(|source| Error::Parquet {
-                path: samples_path.to_string(),
-                source,
-            })?;
+            .map_err(|source| Error::parquet(samples_path.to_string(), source))?;
         Self::new(
             tenant,
             day,
@@ -207,10 +194,7 @@ impl MetricPart {
 }
 
 fn decode_series(path: &str, bytes: Bytes) -> Result<SeriesTable, Error> {
-    let parquet_error = |source| Error::Parquet {
-        path: path.to_string(),
-        source,
-    };
+    let parquet_error = |source| Error::parquet(path.to_string(), source);
     let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
         .map_err(parquet_error)?
         .build()

@@ -187,10 +187,7 @@ pub fn encode_part<'a>(
     series: impl ExactSizeIterator<Item = (&'a Labels, &'a [MetricSample])>,
     metadata: &[MetricMetadata],
 ) -> Result<EncodedPart, Error> {
-    let parquet_error = |source| Error::Parquet {
-        path: path.to_string(),
-        source,
-    };
+    let parquet_error = |source| Error::parquet(path.to_string(), source);
     let arrow_error = |source| Error::Arrow {
         what: format!("metric part {path}"),
         source,

@@ -121,10 +121,7 @@ pub(crate) async fn read_rows(
     if series.iter().all(|s| s.rows == 0) {
         return Ok(());
     }
-    let parquet_error = |source| Error::Parquet {
-        path: part.samples_path.to_string(),
-        source,
-    };
+    let parquet_error = |source| Error::parquet(part.samples_path.to_string(), source);
     let mut selectors = Vec::with_capacity(series.len() * 2);
     let mut position = 0u64;
     for selected in series.iter().filter(|s| s.rows > 0) {

@@ -112,12 +112,8 @@ impl PartInfo {
         day: String,
         bytes: Bytes,
     ) -> Result<Self, Error> {
-        let metadata = ArrowReaderMetadata::load(&bytes, reader_options()).map_err(|source| {
-            Error::Parquet {
-                path: path.to_string(),
-                source,
-            }
-        })?;
+        let metadata = ArrowReaderMetadata::load(&bytes, reader_options())
+            .map_err(|source| Error::parquet(path.to_string(), source))?;
         Self::from_metadata(path, tenant, day, bytes.len() as u64, metadata)
     }
 
@@ -138,10 +134,7 @@ impl PartInfo {
         let mut reader = super::io::PartReader::new(objects.clone(), path.clone(), size_bytes);
         let metadata = ArrowReaderMetadata::load_async(&mut reader, reader_options())
             .await
-            .map_err(|source| Error::Parquet {
-                path: path.to_string(),
-                source,
-            })?;
+            .map_err(|source| Error::parquet(path.to_string(), source))?;
         Self::from_metadata(path, tenant, day, size_bytes, metadata)
     }
 

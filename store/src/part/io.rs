@@ -1,4 +1,6 @@
 //! [`PartReader`]: Parquet's async reader interface over an `object_store` object of known size.
+//! Every range it fetches is first charged to the reading query's scan budget
+//! ([`crate::scan`]).
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -36,8 +38,16 @@ fn to_parquet_error(error: object_store::Error) -> ParquetError {
     ParquetError::External(Box::new(error))
 }
 
+/// Charges `bytes` to the query's scan budget; [`crate::Error::parquet`] recognises the refusal.
+fn charge(bytes: u64) -> parquet::errors::Result<()> {
+    crate::scan::charge(bytes).map_err(|exceeded| ParquetError::External(Box::new(exceeded)))
+}
+
 impl AsyncFileReader for PartReader {
     fn get_bytes(&mut self, range: Range<u64>) -> BoxFuture<'_, parquet::errors::Result<Bytes>> {
+        if let Err(error) = charge(range.end.saturating_sub(range.start)) {
+            return futures::future::ready(Err(error)).boxed();
+        }
         self.objects
             .get_range(&self.path, range)
             .map_err(to_parquet_error)
@@ -49,6 +59,12 @@ impl AsyncFileReader for PartReader {
         ranges: Vec<Range<u64>>,
     ) -> BoxFuture<'_, parquet::errors::Result<Vec<Bytes>>> {
         async move {
+            charge(
+                ranges
+                    .iter()
+                    .map(|range| range.end.saturating_sub(range.start))
+                    .sum(),
+            )?;
             self.objects
                 .get_ranges(&self.path, &ranges)
                 .await

@@ -45,10 +45,7 @@ fn column_index(part: &PartInfo, name: &str) -> Result<usize, Error> {
 }
 
 fn parquet_error(part: &PartInfo) -> impl Fn(parquet::errors::ParquetError) -> Error + '_ {
-    move |source| Error::Parquet {
-        path: part.path.to_string(),
-        source,
-    }
+    move |source| Error::parquet(part.path.to_string(), source)
 }
 
 /// Returns the row groups whose trace id statistics and bloom filter admit `trace_id`.
