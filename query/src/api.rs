@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{MatchedPath, Query, Request, State};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use futures::{StreamExt, TryStreamExt};
 use http::HeaderMap;
 use sightline_model::auth::AUTHENTICATED_TENANT_HEADER;
@@ -109,6 +109,30 @@ pub(crate) async fn scan_budget(
     next: Next,
 ) -> Response {
     scan::with_budget(ScanBudget::new(limit_bytes), next.run(request)).await
+}
+
+/// Answers HTTP 503 when one request takes longer than `limit` (`query.timeout_seconds`) to
+/// produce its response (a streaming body, such as the live tail's, is not timed). The body
+/// carries the message both as the native API's `error` and as Jaeger's `errors`.
+pub(crate) async fn time_limit(
+    State(limit): State<Duration>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            let message = format!(
+                "the query did not finish within {}s (query.timeout_seconds); narrow its time range or filters",
+                limit.as_secs()
+            );
+            let body = serde_json::json!({
+                "error": message,
+                "errors": [{"code": 503, "msg": message}],
+            });
+            (http::StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
+        }
+    }
 }
 
 /// The query string's parameters, or a 400 naming what could not be parsed.
@@ -211,8 +235,46 @@ pub(crate) async fn record_query_metrics(
 #[cfg(test)]
 mod tests {
     use http::HeaderValue;
+    use tower::ServiceExt as _;
 
     use super::*;
+
+    #[tokio::test]
+    async fn a_request_past_the_time_limit_answers_503_naming_the_setting() {
+        let app = axum::Router::new()
+            .route(
+                "/slow",
+                axum::routing::get(|| async {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    "late"
+                }),
+            )
+            .route("/fast", axum::routing::get(|| async { "soon" }))
+            .layer(axum::middleware::from_fn_with_state(
+                Duration::from_millis(50),
+                time_limit,
+            ));
+        let call = |path: &'static str| {
+            app.clone().oneshot(
+                http::Request::get(path)
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+        };
+        let slow = call("/slow").await.unwrap();
+        assert_eq!(slow.status(), http::StatusCode::SERVICE_UNAVAILABLE);
+        let body = axum::body::to_bytes(slow.into_body(), 4096).await.unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap()
+                .contains("query.timeout_seconds"),
+            "{body}"
+        );
+        assert_eq!(body["errors"][0]["code"], 503);
+        assert_eq!(call("/fast").await.unwrap().status(), http::StatusCode::OK);
+    }
 
     #[test]
     fn tenant_header_only_counts_with_multi_tenancy() {

@@ -62,6 +62,7 @@ pub mod trace;
 mod api;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Deserialize;
 use sightline_store::{HealthCheckRegistry, LogStore, MetricStore, SpanStore};
@@ -84,6 +85,10 @@ pub struct QueryConfig {
     /// included; the Prometheus API's `timeout` parameter can only shorten it. A query past
     /// it stops and answers `timeout` (HTTP 503).
     pub promql_timeout_seconds: u64,
+    /// Seconds any other query may take to answer: trace search and trace reads (native and
+    /// Jaeger APIs), native log search, service health and the dependency map, and LogQL
+    /// (waiting for its turn included). Past it the request answers HTTP 503 naming this key.
+    pub timeout_seconds: u64,
     /// `[query.health]`: the objectives services are judged by (see [`health::objectives`]).
     pub health: health::HealthConfig,
     /// The longest time range one query may span, in hours (trace search, Prometheus range
@@ -108,6 +113,7 @@ impl Default for QueryConfig {
             max_search_limit: 1000,
             multi_tenancy: false,
             promql_timeout_seconds: 120,
+            timeout_seconds: 120,
             health: health::HealthConfig::default(),
             max_query_range_hours: 768,
             max_series_per_query: 500_000,
@@ -158,6 +164,9 @@ impl QueryConfig {
         if self.promql_timeout_seconds == 0 {
             problems.push("query.promql_timeout_seconds must be at least 1".to_string());
         }
+        if self.timeout_seconds == 0 {
+            problems.push("query.timeout_seconds must be at least 1".to_string());
+        }
         problems.extend(self.health.problems());
         if problems.is_empty() {
             Ok(())
@@ -191,14 +200,24 @@ pub fn router(
     };
     let loki = loki_router(Arc::new(state.logs.clone()), (*state.config).clone());
     let scan_limit = state.config.max_bytes_scanned_per_query;
+    let time_limit = Duration::from_secs(state.config.timeout_seconds);
+    // PromQL and LogQL keep their own deadlines, which answer in their APIs' error shapes.
+    let timed = move |router: axum::Router| {
+        router.layer(axum::middleware::from_fn_with_state(
+            time_limit,
+            api::time_limit,
+        ))
+    };
     axum::Router::new()
         .nest(
             "/api/v1",
-            api::native::router(state.clone())
-                .merge(api::logs::router(state.clone()))
-                .merge(api::health::router(state.clone())),
+            timed(
+                api::native::router(state.clone())
+                    .merge(api::logs::router(state.clone()))
+                    .merge(api::health::router(state.clone())),
+            ),
         )
-        .nest("/jaeger/api", api::jaeger::router(state.clone()))
+        .nest("/jaeger/api", timed(api::jaeger::router(state.clone())))
         .nest("/prometheus/api/v1", api::prometheus::router(state))
         .merge(loki)
         .layer(axum::middleware::from_fn_with_state(
@@ -275,9 +294,10 @@ mod tests {
         assert_eq!(inverted.validate().unwrap_err().len(), 1);
         let no_time = QueryConfig {
             promql_timeout_seconds: 0,
+            timeout_seconds: 0,
             ..QueryConfig::default()
         };
-        assert_eq!(no_time.validate().unwrap_err().len(), 1);
+        assert_eq!(no_time.validate().unwrap_err().len(), 2);
     }
 
     #[test]

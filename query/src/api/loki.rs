@@ -51,10 +51,7 @@ use crate::QueryConfig;
 /// The `api` label of this router's self-metrics.
 const API_LABEL: &str = "loki";
 
-/// How long a LogQL query may run, waiting for its turn included.
-const QUERY_TIMEOUT: Duration = Duration::from_secs(120);
-
-/// How many LogQL evaluations run at once; more wait (up to [`QUERY_TIMEOUT`]). Two cores
+/// How many LogQL evaluations run at once; more wait (up to `query.timeout_seconds`). Two cores
 /// are the design target, and an evaluation keeps one busy.
 const MAX_CONCURRENT_QUERIES: usize = 4;
 
@@ -73,6 +70,12 @@ pub(crate) struct LokiState {
 }
 
 impl LokiState {
+    /// When a LogQL query starting now must have answered (`query.timeout_seconds`, waiting
+    /// for its turn included).
+    pub(crate) fn deadline(&self) -> Instant {
+        Instant::now() + Duration::from_secs(self.config.timeout_seconds)
+    }
+
     /// Creates the state for a source.
     pub(crate) fn new(source: Arc<dyn LogSource>, config: Arc<QueryConfig>) -> Self {
         Self {
@@ -280,7 +283,7 @@ async fn evaluate(
     categorize: bool,
 ) -> Result<Response, LokiError> {
     let started = Instant::now();
-    let deadline = started + QUERY_TIMEOUT;
+    let deadline = started + Duration::from_secs(state.config.timeout_seconds);
     let source = state.source.clone();
     let body = state
         .run_blocking(deadline, move || {

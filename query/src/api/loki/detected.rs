@@ -5,14 +5,13 @@
 //! JSON) or `| logfmt` finds.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Instant;
 
 use axum::extract::{Path, State};
 use axum::Json;
 use serde_json::{json, Value};
 
 use super::params::{LokiRequest, HOUR_NANOS};
-use super::{LokiError, LokiState, QUERY_TIMEOUT};
+use super::{LokiError, LokiState};
 use crate::api::now_unix_nano;
 use crate::error::Error;
 use crate::logql::ast::{Expr, Stage};
@@ -105,7 +104,7 @@ async fn collect_fields(
         .iter()
         .any(|stage| matches!(stage, Stage::Json(_) | Stage::Logfmt { .. }));
     let source = state.source.clone();
-    let deadline = Instant::now() + QUERY_TIMEOUT;
+    let deadline = state.deadline();
     state
         .run_blocking(deadline, move || {
             let engine = Engine::new(source.as_ref(), &tenant).with_deadline(deadline);

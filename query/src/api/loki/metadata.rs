@@ -3,7 +3,6 @@
 //! range (six hours back from now by default, as in Loki).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Instant;
 
 use axum::extract::{Path, State};
 use axum::Json;
@@ -11,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::params::{default_step_nanos, LokiRequest, HOUR_NANOS};
 use super::render::{labels_json, point};
-use super::{LokiError, LokiState, QUERY_TIMEOUT};
+use super::{LokiError, LokiState};
 use crate::api::now_unix_nano;
 use crate::error::Error;
 use crate::logql::ast::{Grouping, LogExpr, MetricExpr, RangeOp, VectorOp};
@@ -47,7 +46,7 @@ pub(super) async fn label_names(
     let (matchers, start, end) = selector_and_range(&request)?;
     let source = state.source.clone();
     let names = state
-        .run_blocking(Instant::now() + QUERY_TIMEOUT, move || {
+        .run_blocking(state.deadline(), move || {
             Ok(source.label_names(&tenant, &matchers, start, end)?)
         })
         .await?;
@@ -64,7 +63,7 @@ pub(super) async fn label_values(
     let (matchers, start, end) = selector_and_range(&request)?;
     let source = state.source.clone();
     let values = state
-        .run_blocking(Instant::now() + QUERY_TIMEOUT, move || {
+        .run_blocking(state.deadline(), move || {
             Ok(source.label_values(&tenant, &name, &matchers, start, end)?)
         })
         .await?;
@@ -88,7 +87,7 @@ pub(super) async fn series(
     let (start, end) = request.time_range(now_unix_nano(), METADATA_SPAN_NANOS)?;
     let source = state.source.clone();
     let streams = state
-        .run_blocking(Instant::now() + QUERY_TIMEOUT, move || {
+        .run_blocking(state.deadline(), move || {
             let mut streams = BTreeSet::new();
             for matchers in &selectors {
                 streams.extend(source.series(&tenant, matchers, start, end)?);
@@ -111,7 +110,7 @@ pub(super) async fn index_stats(
     let (matchers, start, end) = selector_and_range(&request)?;
     let source = state.source.clone();
     let stats = state
-        .run_blocking(Instant::now() + QUERY_TIMEOUT, move || {
+        .run_blocking(state.deadline(), move || {
             Ok(source.stats(&tenant, &matchers, start, end)?)
         })
         .await?;
@@ -132,7 +131,7 @@ pub(super) async fn detected_labels(
     let (matchers, start, end) = selector_and_range(&request)?;
     let source = state.source.clone();
     let streams = state
-        .run_blocking(Instant::now() + QUERY_TIMEOUT, move || {
+        .run_blocking(state.deadline(), move || {
             Ok(source.series(&tenant, &matchers, start, end)?)
         })
         .await?;
@@ -284,7 +283,7 @@ async fn evaluate_volume(
 ) -> Result<QueryResult, LokiError> {
     let tenant = state.tenant(request)?;
     let source = state.source.clone();
-    let deadline = Instant::now() + QUERY_TIMEOUT;
+    let deadline = state.deadline();
     state
         .run_blocking(deadline, move || {
             let engine = Engine::new(source.as_ref(), &tenant).with_deadline(deadline);
