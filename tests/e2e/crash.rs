@@ -178,6 +178,56 @@ pub(crate) fn get_json(
         .map_err(|error| error.to_string())
 }
 
+/// The lines of every log record of `service` from the last hour (at most 5000), through the
+/// Loki API.
+pub(crate) fn log_lines(
+    client: &reqwest::blocking::Client,
+    server: &TestServer,
+    service: &str,
+) -> Result<std::collections::HashSet<String>, String> {
+    let now = now_nanos();
+    let url = reqwest::Url::parse_with_params(
+        &server.url("/loki/api/v1/query_range"),
+        [
+            ("query", format!("{{service_name=\"{service}\"}}")),
+            ("limit", "5000".to_string()),
+            ("start", (now - 3_600_000_000_000).to_string()),
+            ("end", (now + 60_000_000_000).to_string()),
+        ],
+    )
+    .map_err(|error| error.to_string())?;
+    let body = get_json(client, url)?;
+    Ok(body["data"]["result"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|stream| stream["values"].as_array().cloned().unwrap_or_default())
+        .filter_map(|value| value[1].as_str().map(str::to_string))
+        .collect())
+}
+
+/// The values of `label` across the series of `metric` now, through the Prometheus API.
+pub(crate) fn label_values(
+    client: &reqwest::blocking::Client,
+    server: &TestServer,
+    metric: &str,
+    label: &str,
+) -> Result<std::collections::HashSet<String>, String> {
+    let query = format!("group by ({label}) ({metric})");
+    let url = reqwest::Url::parse_with_params(
+        &server.url("/prometheus/api/v1/query"),
+        [("query", query.as_str())],
+    )
+    .map_err(|error| error.to_string())?;
+    let body = get_json(client, url)?;
+    Ok(body["data"]["result"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|series| series["metric"][label].as_str().map(str::to_string))
+        .collect())
+}
+
 /// Polls `check` for up to 30 s; returns its last answer.
 pub(crate) fn settle(mut check: impl FnMut() -> Result<(), String>) -> Result<(), String> {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -219,26 +269,8 @@ fn acknowledged_logs_and_metrics_survive_kill_9_at_random_moments() {
             !logs.is_empty() && !points.is_empty(),
             "round {round}: nothing acknowledged"
         );
-        let now = now_nanos();
         let result = settle(|| {
-            let url = reqwest::Url::parse_with_params(
-                &server.url("/loki/api/v1/query_range"),
-                [
-                    ("query", "{service_name=\"crash-signals\"}"),
-                    ("limit", "5000"),
-                    ("start", &(now - 3_600_000_000_000).to_string()),
-                    ("end", &(now + 60_000_000_000).to_string()),
-                ],
-            )
-            .unwrap();
-            let body = get_json(&client, url)?;
-            let found: std::collections::HashSet<String> = body["data"]["result"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .flat_map(|stream| stream["values"].as_array().cloned().unwrap_or_default())
-                .filter_map(|value| value[1].as_str().map(str::to_string))
-                .collect();
+            let found = log_lines(&client, &server, "crash-signals")?;
             all_found(
                 &logs,
                 &found,
@@ -248,18 +280,7 @@ fn acknowledged_logs_and_metrics_survive_kill_9_at_random_moments() {
         });
         assert_eq!(result, Ok(()), "round {round}: logs after kill -9");
         let result = settle(|| {
-            let url = reqwest::Url::parse_with_params(
-                &server.url("/prometheus/api/v1/query"),
-                [("query", "group by (seq) (crash_points)")],
-            )
-            .unwrap();
-            let body = get_json(&client, url)?;
-            let found: std::collections::HashSet<String> = body["data"]["result"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|series| series["metric"]["seq"].as_str().map(str::to_string))
-                .collect();
+            let found = label_values(&client, &server, "crash_points", "seq")?;
             all_found(&points, &found, |seq| seq.to_string(), "metric points")
         });
         assert_eq!(result, Ok(()), "round {round}: metrics after kill -9");

@@ -10,7 +10,6 @@
 //! Mounting a tmpfs needs root (CAP_SYS_ADMIN), which the test machines and CI have; where
 //! `mount` is refused the test fails and says so rather than passing without checking.
 
-use std::collections::HashSet;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -18,9 +17,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use reqwest::blocking::Client;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::crash::{all_found, get_json, settle};
+use crate::crash::{all_found, label_values, log_lines, settle};
 use crate::fixtures::{now_nanos, single_span, trace_id_hex};
 use crate::server::TestServer;
 
@@ -224,26 +223,8 @@ fn check_all_served(server: &TestServer, acknowledged: &Acknowledged, when: &str
             "{when}: acknowledged trace {trace_id} is missing"
         );
     }
-    let now = now_nanos();
     let result = settle(|| {
-        let url = reqwest::Url::parse_with_params(
-            &server.url("/loki/api/v1/query_range"),
-            [
-                ("query", "{service_name=\"disk-full\"}"),
-                ("limit", "5000"),
-                ("start", &(now - 3_600_000_000_000).to_string()),
-                ("end", &(now + 60_000_000_000).to_string()),
-            ],
-        )
-        .unwrap();
-        let body = get_json(&client, url)?;
-        let found: HashSet<String> = body["data"]["result"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|stream| stream["values"].as_array().cloned().unwrap_or_default())
-            .filter_map(|value| value[1].as_str().map(str::to_string))
-            .collect();
+        let found = log_lines(&client, server, "disk-full")?;
         all_found(
             &acknowledged.logs,
             &found,
@@ -253,18 +234,7 @@ fn check_all_served(server: &TestServer, acknowledged: &Acknowledged, when: &str
     });
     assert_eq!(result, Ok(()), "{when}: logs");
     let result = settle(|| {
-        let url = reqwest::Url::parse_with_params(
-            &server.url("/prometheus/api/v1/query"),
-            [("query", "group by (seq) (disk_full_points)")],
-        )
-        .unwrap();
-        let body: Value = get_json(&client, url)?;
-        let found: HashSet<String> = body["data"]["result"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|series| series["metric"]["seq"].as_str().map(str::to_string))
-            .collect();
+        let found = label_values(&client, server, "disk_full_points", "seq")?;
         all_found(
             &acknowledged.points,
             &found,
