@@ -14,7 +14,9 @@
 //! Modules: [`stats`] counts requests, errors and latency into [`stats::Red`] figures;
 //! [`probes`] and [`alerts`] read health-check states and firing alerts;
 //! [`objectives`] holds the configurable objectives and the rule that turns figures into a
-//! [`objectives::HealthStatus`]; [`services`] judges each service; [`graph`] builds the dependency graph's nodes and edges.
+//! [`objectives::HealthStatus`]; [`services`] judges each service; [`graph`] builds the dependency graph's nodes and edges;
+//! [`sparklines`] computes every service's compact rate and error-ratio series for the
+//! health table in one range query.
 //!
 //! A service is measured on the spans where it serves a caller (`SERVER` and `CONSUMER`
 //! spans); a service that has none in the window (a batch job, a pure client) is measured on
@@ -27,6 +29,7 @@ pub mod graph;
 pub mod objectives;
 pub mod probes;
 pub mod services;
+pub mod sparklines;
 pub mod stats;
 
 pub use objectives::{HealthConfig, HealthStatus, Objectives};

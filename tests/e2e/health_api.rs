@@ -34,6 +34,7 @@ fn close(actual: &Json, expected: f64) {
 /// charges (counted over the default window, the last hour).
 pub(crate) fn check_health_api(server: &TestServer, n: f64, failed: f64) {
     check_services(server, n, failed);
+    check_sparklines(server);
     check_service_page(server, n, failed);
     check_dependencies(server, n, failed);
     check_jaeger_dependencies(server, n);
@@ -86,6 +87,56 @@ fn check_services(server: &TestServer, n: f64, failed: f64) {
         &services["payments"]["latencyMs"]["p99"],
         64.0 + 64.0 * 0.99,
     );
+}
+
+/// `sparkline_points` adds each service's request rate and error ratio over time: only
+/// payments failed, and no series has more points than asked.
+fn check_sparklines(server: &TestServer) {
+    // As on the service page, `rate` needs two flushes of a series inside a point's window.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let body = loop {
+        let (status, body) = get(server, "/api/v1/services?sparkline_points=30");
+        assert_eq!(status, 200, "{body}");
+        let drawn = body["services"].as_array().is_some_and(|services| {
+            services.iter().all(|service| {
+                service["sparkline"]["rate"]
+                    .as_array()
+                    .is_some_and(|points| points.iter().any(|point| number(&point[1]) > 0.0))
+            })
+        });
+        if drawn || std::time::Instant::now() > deadline {
+            break body;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    };
+    // An hour in 30 points: two minutes apart.
+    close(&body["sparklineStepSeconds"], 120.0);
+    for service in body["services"].as_array().unwrap() {
+        let name = service["name"].as_str().unwrap();
+        let line = &service["sparkline"];
+        let rate = line["rate"].as_array().unwrap();
+        assert!(
+            !rate.is_empty() && rate.len() <= 30,
+            "{name}: {} rate points",
+            rate.len()
+        );
+        assert!(
+            rate.iter().any(|point| number(&point[1]) > 0.0),
+            "{name}: no requests in {line}"
+        );
+        let ratios: Vec<f64> = line["errorRatio"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|point| number(&point[1]))
+            .collect();
+        assert!(
+            ratios.iter().all(|ratio| (0.0..=1.0).contains(ratio)),
+            "{name}: {line}"
+        );
+        let failing = ratios.iter().any(|ratio| *ratio > 0.0);
+        assert_eq!(failing, name == "payments", "{name}: {line}");
+    }
 }
 
 fn check_service_page(server: &TestServer, n: f64, failed: f64) {
@@ -264,6 +315,7 @@ fn check_bad_requests(server: &TestServer) {
         "/api/v1/services?start=2000000000000000000&end=1000000000000000000",
         "/api/v1/dependencies?end=yesterday",
         "/api/v1/services/payments?step=1ms",
+        "/api/v1/services?sparkline_points=500",
     ] {
         let (status, body) = get(server, path);
         assert_eq!(status, 400, "{path}: {body}");

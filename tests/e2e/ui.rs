@@ -1,10 +1,12 @@
 //! The web UI in a real headless Chromium: the real binary receives a known workload over
 //! OTLP/HTTP JSON, then `ui/e2e/walk.mjs` (playwright-core driving Debian's Chromium) walks
 //! the services table, a service's page, the dependency map, trace search, the trace view (a
-//! small trace and a 10,000-span one), the logs explorer (search, histogram, details, live
-//! tail), the metrics explorer (completion, graph, table), the alerts page (a rule file, and
-//! a rule created, tested, disabled and deleted through the form), deep links and error
-//! pages, and saves screenshots under `target/ui-screenshots/`.
+//! small trace with its logs and search within it, and a 10,000-span one with its minimap),
+//! the logs explorer (native and LogQL search, histogram, metric chart, details, a virtualised
+//! list of thousands of records, live tail), the metrics explorer
+//! (completion, graph, table), the alerts page (a rule file, and a rule created, tested,
+//! disabled and deleted through the form), deep links and error pages, and saves screenshots
+//! under `target/ui-screenshots/`.
 //!
 //! Chromium is not skipped when missing: the test fails and says how to install it (`.ci/run`
 //! installs it on CI). `playwright-core` comes from `ui/node_modules`, which the build's
@@ -28,6 +30,8 @@ const WALK_DEADLINE: Duration = Duration::from_secs(240);
 const BIG_TRACE_SPANS: usize = 10_000;
 /// Children of each mid-level span of the large trace.
 const BIG_TRACE_FANOUT: usize = 100;
+/// Log records of the bulk import: enough that the logs explorer's list must be virtualised.
+const BULK_LOG_RECORDS: usize = 3_000;
 const MS: u64 = 1_000_000;
 
 fn attribute(key: &str, value: &str) -> Value {
@@ -221,6 +225,77 @@ fn checkout_logs(now: u64, trace_id: &str, span_id: &str) -> Value {
             record(20_000, 13, "WARN", "slow inventory lookup"),
         ]}]
     }]})
+}
+
+/// Log records of one checkout trace besides checkout's error (see [`checkout_logs`]): the
+/// frontend's for the root span as the request came in, and one of payments naming the
+/// trace but no span. Both are INFO and of other services than checkout, so the log
+/// explorer's checkout and severity expectations hold.
+fn trace_logs(trace_id: &str, root_span_id: &str, start: u64) -> Value {
+    let record = |service: &str, at_ms: u64, body: &str, span_id: Option<&str>| {
+        let mut record = json!({
+            "timeUnixNano": (start + at_ms * MS).to_string(),
+            "severityNumber": 9,
+            "severityText": "INFO",
+            "body": {"stringValue": body},
+            "traceId": trace_id,
+        });
+        if let Some(span_id) = span_id {
+            record["spanId"] = json!(span_id);
+        }
+        json!({
+            "resource": {"attributes": [attribute("service.name", service)]},
+            "scopeLogs": [{"scope": {"name": "ui-e2e"}, "logRecords": [record]}]
+        })
+    };
+    json!({"resourceLogs": [
+        record("frontend", 1, "checkout request received", Some(root_span_id)),
+        record("payments", 40, "card network answered slowly", None),
+    ]})
+}
+
+/// The importer's log records, sent in one request: one INFO line per imported row, 100 ms
+/// apart and ending a second ago, each with its own time, so the logs explorer pages through
+/// thousands of lines (no token, trace or checkout in them, so the other log steps' counts
+/// hold).
+fn bulk_logs(now: u64) -> Value {
+    let records: Vec<Value> = (0..BULK_LOG_RECORDS)
+        .map(|row| {
+            json!({
+                "timeUnixNano": (now - (1_000 + row as u64 * 100) * MS).to_string(),
+                "severityNumber": 9,
+                "severityText": "INFO",
+                "body": {"stringValue": format!("imported row {row} of {BULK_LOG_RECORDS}")},
+                "attributes": [attribute("import.row", &row.to_string())],
+            })
+        })
+        .collect();
+    json!({"resourceLogs": [{
+        "resource": {"attributes": [attribute("service.name", "importer")]},
+        "scopeLogs": [{"scope": {"name": "ui-e2e"}, "logRecords": records}]
+    }]})
+}
+
+/// Polls the log histogram until `service` has `count` records in the last hour.
+fn wait_for_log_total(server: &TestServer, service: &str, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let body: Value = reqwest::blocking::get(
+            server.url(&format!("/api/v1/logs/histogram?service={service}")),
+        )
+        .unwrap()
+        .json()
+        .unwrap();
+        if body["total"].as_u64() == Some(count as u64) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{service} has not {count} log records within 30s: {}",
+            body["total"]
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// Polls the log API until a search for `token` finds a record.
@@ -525,8 +600,9 @@ fn ui_walk_in_headless_chromium() {
     let now = now_nanos();
     // Six checkouts (health needs at least five requests to judge), two of them declined.
     let checkout_ids: Vec<String> = (0..6).map(|seed| trace_id_hex(seed as u64 + 100)).collect();
+    let checkout_start = |seed: usize| now - (60 - seed as u64 * 8) * 1_000 * MS;
     for (seed, trace_id) in checkout_ids.iter().enumerate() {
-        let start = now - (60 - seed as u64 * 8) * 1_000 * MS;
+        let start = checkout_start(seed);
         let declined = seed % 3 == 1;
         let response = post_json(
             &client,
@@ -561,8 +637,15 @@ fn ui_walk_in_headless_chromium() {
     let response = post_json(&client, &server.otlp_url("/v1/logs"), &logs);
     assert_eq!(response.status(), 200, "{}", response.text().unwrap());
     wait_for_logs(&server, "zebracorn");
-
+    let response = post_json(&client, &server.otlp_url("/v1/logs"), &bulk_logs(now));
+    assert_eq!(response.status(), 200, "{}", response.text().unwrap());
+    wait_for_log_total(&server, "importer", BULK_LOG_RECORDS);
     let [root, call, checkout, charge, payment] = checkout_span_ids(1);
+    let logs = trace_logs(&checkout_ids[1], &root, checkout_start(1));
+    let response = post_json(&client, &server.otlp_url("/v1/logs"), &logs);
+    assert_eq!(response.status(), 200, "{}", response.text().unwrap());
+    wait_for_logs(&server, "slowly");
+
     let expect = json!({
         "services": ["frontend", "checkout", "payments", "importer"],
         // payments failed 2 of 6 charges; checkout served 6 without a failure.
@@ -575,6 +658,16 @@ fn ui_walk_in_headless_chromium() {
             "criticalSpanIds": [&root, call, checkout, &charge, &payment],
             "errorSpanIds": [&charge, &payment],
             "detailsContain": ["card declined", "charge", "checkout"],
+            // Its log records, oldest first: [span id ("" for none), severity, service, body].
+            "logs": [
+                [&root, "info", "frontend", "checkout request received"],
+                ["", "info", "payments", "card network answered slowly"],
+                [&charge, "error", "checkout", "charge failed: zebracorn card declined"],
+            ],
+            // Search within the trace: "charge" names the charge and its server span.
+            "find": {"text": "charge", "spanIds": [&charge, &payment]},
+            // An attribute value (payment.provider=stripe), in another case.
+            "findAttribute": {"text": "STRIPE", "spanId": &payment},
         },
         "servicePage": {
             "name": "payments",
@@ -590,6 +683,8 @@ fn ui_walk_in_headless_chromium() {
             "traceId": &checkout_ids[1],
             "spanId": declined_charge,
             "warnOrAbove": 2,
+            // The bulk import's records, all of service importer (see `bulk_logs`).
+            "bulk": {"service": "importer", "count": BULK_LOG_RECORDS},
         },
         "metrics": {
             "query": "sum by (service) (rate(traces_span_metrics_calls_total[5m]))",
@@ -629,6 +724,8 @@ fn ui_walk_in_headless_chromium() {
             "spanCount": BIG_TRACE_SPANS,
             "rootSpanId": format!("{:016x}", 1),
             "lastSpanId": big_last_span,
+            "leafName": "insert row",
+            "leafCount": BIG_TRACE_SPANS - 1 - (BIG_TRACE_SPANS - 1) / (BIG_TRACE_FANOUT + 1),
         },
     });
     let screenshots = workspace_dir().join("target").join("ui-screenshots");

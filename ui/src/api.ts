@@ -102,9 +102,18 @@ export function getJson<T>(url: string, signal?: AbortSignal): Promise<T> {
   return requestJson<T>('GET', url, undefined, signal);
 }
 
-/** Sends a request (with a JSON body when given) and reads the JSON answer; 204 reads as `null`. */
-export async function requestJson<T>(method: string, url: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-  const headers: Record<string, string> = { accept: 'application/json' };
+/**
+ * Sends a request (with a JSON body when given) and reads the JSON answer; 204 reads as `null`.
+ * `extraHeaders` go along with the usual ones (e.g. Loki's response encoding flags).
+ */
+export async function requestJson<T>(
+  method: string,
+  url: string,
+  body?: unknown,
+  signal?: AbortSignal,
+  extraHeaders: Record<string, string> = {},
+): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json', ...extraHeaders };
   const token = storedToken();
   if (token) headers.authorization = `Bearer ${token}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
@@ -137,6 +146,8 @@ export const api = {
   activeAlerts: (signal?: AbortSignal) => getJson<AlertsResponse>('/api/v1/alerts', signal),
   alertHistory: (query: string, signal?: AbortSignal) => getJson<HistoryResponse>(`/api/v1/alerts/history${query}`, signal),
   createRule: (definition: RuleDefinition) => requestJson<AlertRule>('POST', '/api/v1/alerts/rules', definition),
+  replaceRule: (id: string, definition: RuleDefinition) =>
+    requestJson<AlertRule>('PUT', `/api/v1/alerts/rules/${encodeURIComponent(id)}`, definition),
   testRule: (definition: RuleDefinition) => requestJson<RuleTestResponse>('POST', '/api/v1/alerts/rules/test', definition),
   setRuleEnabled: (id: string, enabled: boolean) =>
     requestJson<AlertRule>('POST', `/api/v1/alerts/rules/${encodeURIComponent(id)}/${enabled ? 'enable' : 'disable'}`),
@@ -146,6 +157,12 @@ export const api = {
   metricNames: async (signal?: AbortSignal) =>
     (await getJson<PromAnswer<string[]>>('/prometheus/api/v1/label/__name__/values', signal)).data ?? [],
   labelNames: async (signal?: AbortSignal) => (await getJson<PromAnswer<string[]>>('/prometheus/api/v1/labels', signal)).data ?? [],
+  /** A label's values; with a metric, only those of its series (`match[]`). */
+  labelValues: async (label: string, metric: string, signal?: AbortSignal) => {
+    const query = metric ? `?${new URLSearchParams([['match[]', metric]]).toString()}` : '';
+    const url = `/prometheus/api/v1/label/${encodeURIComponent(label)}/values${query}`;
+    return (await getJson<PromAnswer<string[]>>(url, signal)).data ?? [];
+  },
   queryRange: (query: string, signal?: AbortSignal) =>
     getJson<PromAnswer<{ resultType: string; result: PromSeries[] }>>(`/prometheus/api/v1/query_range${query}`, signal),
   queryInstant: (query: string, signal?: AbortSignal) =>

@@ -6,6 +6,8 @@
 export interface ServicesResponse {
   startUnixNano: string;
   endUnixNano: string;
+  /** The step between sparkline points, when `sparkline_points` asked for them. */
+  sparklineStepSeconds?: number;
   services: ServiceHealth[];
 }
 
@@ -24,6 +26,8 @@ export interface ServiceHealth {
   latencyMs: { p50: number | null; p95: number | null; p99: number | null };
   checks: HealthCheckState[];
   alerts: FiringAlert[];
+  /** Request rate and error ratio over the window as `[unix ms, value]` pairs (with `sparkline_points`). */
+  sparkline?: { rate: [number, number][]; errorRatio: [number, number][] };
 }
 
 export interface HealthCheckState {

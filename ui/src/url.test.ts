@@ -19,11 +19,13 @@ import {
   parseMapState,
   DEFAULT_SEARCH_STATE,
   DEFAULT_SERVICES_STATE,
+  DEFAULT_TRACE_VIEW_STATE,
   parseRoute,
   parseSearchState,
   parseServicesState,
   parseTraceViewState,
   searchApiQuery,
+  searchForEdge,
   searchForService,
   searchStateToQuery,
   servicesStateToQuery,
@@ -81,6 +83,7 @@ describe('services state', () => {
 describe('search state', () => {
   const full: SearchState = {
     service: 'checkout',
+    peerService: 'payments',
     operation: 'POST /checkout',
     tags: 'http.route=/cart db.system="redis cluster"',
     minDuration: '100ms',
@@ -103,6 +106,13 @@ describe('search state', () => {
     expect(searchStateToQuery(DEFAULT_SEARCH_STATE)).toBe('');
     expect(searchForService('cart', '1h')).toBe('/traces?service=cart');
     expect(searchForService('cart', '15m')).toBe('/traces?service=cart&range=15m');
+    expect(searchForEdge('checkout', 'postgres', '1h')).toBe('/traces?service=checkout&peerService=postgres');
+  });
+
+  it('sends the edge filter only with its calling service', () => {
+    const edge = { ...DEFAULT_SEARCH_STATE, service: 'user', peerService: 'frontend' };
+    expect(searchApiQuery(edge, 0)).toContain('service=user&peerService=frontend');
+    expect(searchApiQuery({ ...edge, service: '' }, 0)).not.toContain('peerService');
   });
 
   it('clamps the limit and drops unknown statuses', () => {
@@ -126,11 +136,20 @@ describe('search state', () => {
 });
 
 describe('trace view state', () => {
-  it('round-trips the selected and collapsed spans', () => {
-    const state = { span: 'eee19b7ec3c1b174', collapsed: ['1111111111111111', '2222222222222222'] };
+  it('round-trips the selected and collapsed spans, the search and the logs panel', () => {
+    const state = { span: 'eee19b7ec3c1b174', collapsed: ['1111111111111111', '2222222222222222'], find: 'POST /cart', logs: 'span' as const };
     expect(parseTraceViewState(traceViewStateToQuery(state))).toEqual(state);
-    expect(traceViewStateToQuery({ span: null, collapsed: [] })).toBe('');
-    expect(parseTraceViewState('')).toEqual({ span: null, collapsed: [] });
+    expect(traceViewStateToQuery({ span: null, collapsed: [], find: '', logs: 'all' })).toBe('');
+    expect(parseTraceViewState('')).toEqual(DEFAULT_TRACE_VIEW_STATE);
+    expect(DEFAULT_TRACE_VIEW_STATE).toEqual({ span: null, collapsed: [], find: '', logs: 'all' });
+  });
+
+  it('keeps the search text as typed and refuses unknown logs modes', () => {
+    expect(traceViewStateToQuery({ ...DEFAULT_TRACE_VIEW_STATE, find: 'a b&c' })).toBe('?find=a+b%26c');
+    expect(parseTraceViewState('?find=a+b%26c').find).toBe('a b&c');
+    expect(parseTraceViewState('?logs=off').logs).toBe('off');
+    expect(parseTraceViewState('?logs=sideways').logs).toBe('all');
+    expect(traceViewStateToQuery({ ...DEFAULT_TRACE_VIEW_STATE, logs: 'off' })).toBe('?logs=off');
   });
 
   it('drops malformed and repeated collapsed ids', () => {
@@ -181,12 +200,15 @@ describe('service page addresses', () => {
 });
 
 describe('alerts page state', () => {
-  it('round-trips the form mode and the history filter', () => {
+  it('round-trips the form mode, the rule being edited and the history filter', () => {
     expect(parseRoute('/alerts')).toEqual({ page: 'alerts' });
-    expect(parseAlertsState('')).toEqual({ mode: 'promql', rule: '' });
-    expect(alertsStateToQuery({ mode: 'promql', rule: '' })).toBe('');
-    const state = { mode: 'quick' as const, rule: 'file:rules.yml:g:HighErrors' };
+    expect(parseAlertsState('')).toEqual({ mode: 'promql', rule: '', edit: '' });
+    expect(alertsStateToQuery({ mode: 'promql', rule: '', edit: '' })).toBe('');
+    const state = { mode: 'quick' as const, rule: 'file:rules.yml:g:HighErrors', edit: '' };
     expect(parseAlertsState(alertsStateToQuery(state))).toEqual(state);
+    const editing = { mode: 'promql' as const, rule: '', edit: 'Payments:Errors' };
+    expect(alertsStateToQuery(editing)).toBe('?edit=Payments%3AErrors');
+    expect(parseAlertsState(alertsStateToQuery(editing))).toEqual(editing);
     expect(parseAlertsState('?mode=other').mode).toBe('promql');
   });
 });

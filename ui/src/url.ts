@@ -129,6 +129,8 @@ export type StatusFilter = (typeof STATUSES)[number] | '';
 
 export interface SearchState {
   service: string;
+  /** Only traces in which `service` calls this service, database or peer (an edge of the map). */
+  peerService: string;
   operation: string;
   /** Attribute filters as logfmt (`http.route=/cart db.system="redis"`). */
   tags: string;
@@ -149,6 +151,7 @@ export const MAX_LIMIT = 1000;
 
 export const DEFAULT_SEARCH_STATE: SearchState = {
   service: '',
+  peerService: '',
   operation: '',
   tags: '',
   minDuration: '',
@@ -167,6 +170,7 @@ export function parseSearchState(search: string): SearchState {
   const status = STATUSES.find((value) => value === text('status')) ?? '';
   return {
     service: text('service'),
+    peerService: text('peerService'),
     operation: text('operation'),
     tags: text('tags'),
     minDuration: text('minDuration'),
@@ -183,6 +187,7 @@ export function searchStateToQuery(state: SearchState): string {
   const absolute = state.start !== '' && state.end !== '';
   return toQuery([
     ['service', state.service],
+    ['peerService', state.peerService],
     ['operation', state.operation],
     ['tags', state.tags],
     ['minDuration', state.minDuration],
@@ -200,6 +205,7 @@ export function searchApiQuery(state: SearchState, nowMs: number): string {
   const absolute = state.start !== '' && state.end !== '';
   return toQuery([
     ['service', state.service],
+    ['peerService', state.service ? state.peerService : ''],
     ['operation', state.operation],
     ['attributes', state.tags],
     ['minDuration', state.minDuration],
@@ -213,12 +219,22 @@ export function searchApiQuery(state: SearchState, nowMs: number): string {
 
 // ---- Trace view ----
 
+/** What the trace view's logs panel shows: every record of the trace, the selected span's, or nothing (hidden). */
+export const TRACE_LOGS_MODES = ['all', 'span', 'off'] as const;
+export type TraceLogsMode = (typeof TRACE_LOGS_MODES)[number];
+
 export interface TraceViewState {
   /** The span whose details are open. */
   span: string | null;
   /** Spans whose children are hidden. */
   collapsed: string[];
+  /** Text searched for within the trace (`find=`); empty when not searching. */
+  find: string;
+  /** The logs panel (`logs=span`, `logs=off`); `all` is the default. */
+  logs: TraceLogsMode;
 }
+
+export const DEFAULT_TRACE_VIEW_STATE: TraceViewState = { span: null, collapsed: [], find: '', logs: 'all' };
 
 export function parseTraceViewState(search: string): TraceViewState {
   const params = new URLSearchParams(search);
@@ -227,19 +243,32 @@ export function parseTraceViewState(search: string): TraceViewState {
     .map((id) => id.trim())
     .filter((id) => /^[0-9a-fA-F]{1,16}$/.test(id));
   const span = params.get('span')?.trim();
-  return { span: span ? span : null, collapsed: [...new Set(collapsed)] };
+  return {
+    span: span ? span : null,
+    collapsed: [...new Set(collapsed)],
+    // Kept as typed (spaces included): the search is a substring match.
+    find: params.get('find') ?? '',
+    logs: TRACE_LOGS_MODES.find((mode) => mode === params.get('logs')) ?? 'all',
+  };
 }
 
 export function traceViewStateToQuery(state: TraceViewState): string {
   return toQuery([
     ['span', state.span],
     ['collapsed', state.collapsed.length ? state.collapsed.join(',') : null],
+    ['find', state.find],
+    ['logs', state.logs === 'all' ? null : state.logs],
   ]);
 }
 
 /** The trace search for one service, as the services table links it. */
 export function searchForService(service: string, range: RangeKey): string {
   return `/traces${searchStateToQuery({ ...DEFAULT_SEARCH_STATE, service, range })}`;
+}
+
+/** The trace search for one edge of the dependency map: traces in which `client` calls `server`. */
+export function searchForEdge(client: string, server: string, range: RangeKey): string {
+  return `/traces${searchStateToQuery({ ...DEFAULT_SEARCH_STATE, service: client, peerService: server, range })}`;
 }
 
 /** The address of a trace, optionally with a span's details open. */
@@ -328,19 +357,26 @@ export interface AlertsState {
   mode: 'promql' | 'quick';
   /** Shows only this rule's history (its id). */
   rule: string;
+  /** The API rule loaded into the form to be changed (its id), or '' to create one. */
+  edit: string;
 }
 
-export const DEFAULT_ALERTS_STATE: AlertsState = { mode: 'promql', rule: '' };
+export const DEFAULT_ALERTS_STATE: AlertsState = { mode: 'promql', rule: '', edit: '' };
 
 export function parseAlertsState(search: string): AlertsState {
   const params = new URLSearchParams(search);
-  return { mode: params.get('mode') === 'quick' ? 'quick' : 'promql', rule: params.get('rule')?.trim() ?? '' };
+  return {
+    mode: params.get('mode') === 'quick' ? 'quick' : 'promql',
+    rule: params.get('rule')?.trim() ?? '',
+    edit: params.get('edit')?.trim() ?? '',
+  };
 }
 
 export function alertsStateToQuery(state: AlertsState): string {
   return toQuery([
     ['mode', state.mode === 'promql' ? null : state.mode],
     ['rule', state.rule],
+    ['edit', state.edit],
   ]);
 }
 

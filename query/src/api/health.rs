@@ -2,9 +2,12 @@
 //! from stored metric series (see [`crate::health`]), so any window within retention can be
 //! asked for.
 //!
-//! - `GET /api/v1/services?start=&end=`: every service with span metrics or health checks in
-//!   the window: status and reasons, requests, rate, errors, error ratio, p50/p95/p99 latency,
-//!   health checks, firing alerts.
+//! - `GET /api/v1/services?start=&end=&sparkline_points=`: every service with span metrics or
+//!   health checks in the window: status and reasons, requests, rate, errors, error ratio,
+//!   p50/p95/p99 latency, health checks, firing alerts. With `sparkline_points` (2 to 120),
+//!   each service also has a `sparkline`: up to that many points of its request rate and error
+//!   ratio over the window (never finer than `query.health`'s sample interval), every
+//!   service's from one range query.
 //! - `GET /api/v1/services/{service}?start=&end=&step=`: the same summary, RED time series
 //!   (`step` defaults to about 120 points, never finer than `query.health`'s sample interval;
 //!   `rate` windows as Grafana's `$__rate_interval`), operations by requests, recent error
@@ -39,6 +42,7 @@ use crate::health::alerts::firing_alerts;
 use crate::health::graph::build_graph;
 use crate::health::probes::probe_states;
 use crate::health::services::{judge_one, judge_services};
+use crate::health::sparklines::{service_sparklines, SparklineSteps};
 use crate::health::stats::{
     edge_red, matcher, matchers, red_series, span_red, Window, ENTRY_KINDS,
 };
@@ -54,6 +58,9 @@ const ERROR_TRACES: usize = 10;
 
 /// About how many points a service page's series have when no `step` is given.
 const TARGET_POINTS: i64 = 120;
+
+/// The most points a health-table sparkline may ask for (`sparkline_points`).
+const MAX_SPARKLINE_POINTS: i64 = 120;
 
 /// Steps a service page's series snap to, in seconds.
 const NICE_STEPS_SECONDS: [i64; 18] = [
@@ -107,7 +114,45 @@ fn asked_window(params: &QueryParams) -> Result<Asked, Error> {
 struct ServicesJson {
     start_unix_nano: String,
     end_unix_nano: String,
+    /// The step between sparkline points, when sparklines were asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sparkline_step_seconds: Option<f64>,
     services: Vec<ServiceJson>,
+}
+
+/// The sparkline steps `sparkline_points` asks for over `window`, or `None` when it is absent.
+///
+/// The step is the window over the points, never under the sample interval (so a short window
+/// gets fewer points); the last point is the window's end, so the newest requests show.
+fn sparkline_steps(
+    params: &QueryParams,
+    window: Window,
+    sample_interval_seconds: u64,
+) -> Result<Option<SparklineSteps>, Error> {
+    let Some(text) = params.get("sparkline_points") else {
+        return Ok(None);
+    };
+    let points = text
+        .parse::<i64>()
+        .ok()
+        .filter(|points| (2..=MAX_SPARKLINE_POINTS).contains(points))
+        .ok_or_else(|| {
+            Error::invalid_parameter(
+                "sparkline_points",
+                format!("{text:?} is not a whole number from 2 to {MAX_SPARKLINE_POINTS}"),
+            )
+        })?;
+    let sample_ms = sample_interval_ms(sample_interval_seconds);
+    let step_ms = (window.length_ms.saturating_add(points - 1) / points)
+        .max(sample_ms)
+        .max(1000);
+    let count = (window.length_ms / step_ms).clamp(1, points);
+    Ok(Some(SparklineSteps {
+        start_ms: window.end_ms - (count - 1) * step_ms,
+        end_ms: window.end_ms,
+        step_ms,
+        rate_window_ms: rate_window_ms(step_ms, sample_ms),
+    }))
 }
 
 async fn list_services(
@@ -115,7 +160,13 @@ async fn list_services(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
     headers: HeaderMap,
 ) -> Answer<ServicesJson> {
-    let asked = asked_window(&query_params(query)?)?;
+    let params = query_params(query)?;
+    let asked = asked_window(&params)?;
+    let sparklines = sparkline_steps(
+        &params,
+        asked.window,
+        state.config.health.sample_interval_seconds,
+    )?;
     let tenant = state.tenant(&headers)?;
     let config = Arc::clone(&state.config);
     let window = asked.window;
@@ -125,15 +176,30 @@ async fn list_services(
         let probes = probe_states(&engine, source, window, "")?;
         let alerts = firing_alerts(&engine, source, window, "")?;
         let services = judge_services(&config.health, spans, probes, alerts);
-        Ok(services
+        let rows = services
             .iter()
-            .map(|service| ServiceJson::new(service, window.seconds()))
+            .map(|service| ServiceJson::new(service, window.seconds()));
+        let Some(steps) = sparklines else {
+            return Ok(rows.collect());
+        };
+        let entry_spans_only = services
+            .iter()
+            .filter(|service| service.entry_spans_only)
+            .map(|service| service.name.clone())
+            .collect();
+        let mut lines = service_sparklines(&engine, source, steps, &entry_spans_only)?;
+        Ok(rows
+            .map(|row| {
+                let line = lines.remove(row.name()).unwrap_or_default();
+                row.with_sparkline(line)
+            })
             .collect())
     })
     .await?;
     Ok(Json(ServicesJson {
         start_unix_nano: asked.start_unix_nano.to_string(),
         end_unix_nano: asked.end_unix_nano.to_string(),
+        sparkline_step_seconds: sparklines.map(|steps| steps.step_ms as f64 / 1000.0),
         services,
     }))
 }
@@ -165,13 +231,26 @@ struct ServiceFigures {
     downstream: Vec<EdgeJson>,
 }
 
+/// The sample interval in ms.
+fn sample_interval_ms(sample_interval_seconds: u64) -> i64 {
+    i64::try_from(sample_interval_seconds.saturating_mul(1000)).unwrap_or(i64::MAX)
+}
+
+/// The `rate` window of series points `step_ms` apart: a step and a sample, and at least four
+/// samples (as Grafana's `$__rate_interval`).
+fn rate_window_ms(step_ms: i64, sample_ms: i64) -> i64 {
+    step_ms
+        .saturating_add(sample_ms)
+        .max(sample_ms.saturating_mul(4))
+}
+
 /// The step of a service page's series and its `rate` window, both in ms.
 fn series_step(
     params: &QueryParams,
     window_ms: i64,
     sample_interval_seconds: u64,
 ) -> Result<(i64, i64), Error> {
-    let sample_ms = i64::try_from(sample_interval_seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
+    let sample_ms = sample_interval_ms(sample_interval_seconds);
     let step_ms = match optional_duration(params, "step")? {
         Some(nanos) => {
             let step_ms = i64::try_from(nanos / 1_000_000).unwrap_or(i64::MAX);
@@ -195,8 +274,7 @@ fn series_step(
                 .unwrap_or(wanted_ms)
         }
     };
-    let rate_window_ms = (step_ms + sample_ms).max(4 * sample_ms);
-    Ok((step_ms, rate_window_ms))
+    Ok((step_ms, rate_window_ms(step_ms, sample_ms)))
 }
 
 async fn service_page(
@@ -387,50 +465,4 @@ async fn dependencies(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn params(text: &str) -> QueryParams {
-        QueryParams::new(
-            text.split('&')
-                .filter_map(|pair| pair.split_once('='))
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
-    }
-
-    #[test]
-    fn windows_default_to_the_last_hour_and_must_be_ordered() {
-        let asked = asked_window(&params("end=7200000000000")).unwrap();
-        assert_eq!(asked.start_unix_nano, 3_600_000_000_000);
-        assert_eq!(asked.window.length_ms, 3_600_000);
-        assert_eq!(asked.window.end_ms, 7_200_000);
-        let error = asked_window(&params("start=5&end=5")).unwrap_err();
-        assert!(error.to_string().contains("start"), "{error}");
-    }
-
-    #[test]
-    fn steps_snap_to_nice_values_and_rate_windows_cover_four_samples() {
-        // One hour: 30 s steps (3600 / 120), rate over 45 s... at least 4 × 15 s.
-        assert_eq!(
-            series_step(&params(""), 3_600_000, 15).unwrap(),
-            (30_000, 60_000)
-        );
-        // A day: 15-minute steps.
-        assert_eq!(
-            series_step(&params(""), 86_400_000, 15).unwrap(),
-            (900_000, 915_000)
-        );
-        // Never finer than the sample interval.
-        assert_eq!(
-            series_step(&params(""), 60_000, 15).unwrap(),
-            (15_000, 60_000)
-        );
-        assert_eq!(
-            series_step(&params("step=5s"), 60_000, 1).unwrap(),
-            (5_000, 6_000)
-        );
-        assert!(series_step(&params("step=10ms"), 60_000, 1).is_err());
-        assert!(series_step(&params("step=1s"), 86_400_000 * 7, 1).is_err());
-    }
-}
+mod tests;

@@ -1,6 +1,7 @@
 // The alert rule form's logic: the two modes (a PromQL expression, or a quick health rule
 // turned into PromQL by the server), what the form's text fields become in the API's rule
-// definition, and the API's validation problems (`"field: message"`) sorted by form field.
+// definition and back (to edit an API rule), and the API's validation problems
+// (`"field: message"`) sorted by form field.
 
 import type { QuickRule, RuleDefinition } from '../types';
 
@@ -116,7 +117,9 @@ export function formToDefinition(form: RuleForm): { definition: RuleDefinition; 
       quick.client = text(form.client);
       quick.server = text(form.server);
     } else if (form.subject === 'check' && subjectsFor(form.kind).includes('check')) {
+      // A check by name, optionally narrowed to a service's.
       quick.check = text(form.check);
+      quick.service = text(form.service);
     } else {
       quick.service = text(form.service);
     }
@@ -129,6 +132,73 @@ export function formToDefinition(form: RuleForm): { definition: RuleDefinition; 
   if (Object.keys(labels.values).length) definition.labels = labels.values;
   if (Object.keys(annotations.values).length) definition.annotations = annotations.values;
   return { definition, problems };
+}
+
+/** `key=value` lines for a map; a value's line breaks become spaces (the form reads one line a pair). */
+function keyValueLines(values: Record<string, string> | undefined): string {
+  return Object.entries(values ?? {})
+    .map(([key, value]) => `${key}=${value.replace(/\s*\n\s*/g, ' ')}`)
+    .join('\n');
+}
+
+/** A number as the form's text field shows it; absent as empty. */
+function numberText(value: number | undefined): string {
+  return value === undefined ? '' : String(value);
+}
+
+/**
+ * The form showing a rule the API answered (its `definition`), to edit it. `changes` says what the
+ * form cannot show as it is and would change on saving (a label or annotation value on several
+ * lines is joined into one).
+ */
+export function definitionToForm(definition: RuleDefinition): { form: RuleForm; changes: string[] } {
+  const changes: string[] = [];
+  for (const field of ['labels', 'annotations'] as const) {
+    for (const [key, value] of Object.entries(definition[field] ?? {})) {
+      if (value.includes('\n')) changes.push(`${field}.${key} spans several lines; the form joins them into one`);
+    }
+  }
+  const form: RuleForm = {
+    ...EMPTY_FORM,
+    name: definition.name,
+    forDuration: definition.for ?? '',
+    labels: keyValueLines(definition.labels),
+    annotations: keyValueLines(definition.annotations),
+  };
+  const quick = definition.quick;
+  if (!quick) return { form: { ...form, mode: 'promql', expr: definition.expr ?? '' }, changes };
+  const subject: QuickSubject = quick.client || quick.server ? 'edge' : quick.check ? 'check' : 'service';
+  return {
+    form: {
+      ...form,
+      mode: 'quick',
+      kind: quick.kind,
+      subject,
+      service: quick.service ?? '',
+      client: quick.client ?? '',
+      server: quick.server ?? '',
+      check: quick.check ?? '',
+      threshold: numberText(quick.threshold),
+      percentile: numberText(quick.percentile),
+      window: quick.window ?? '',
+    },
+    changes,
+  };
+}
+
+/**
+ * The definition that replaces `original` (`PUT /api/v1/alerts/rules/{id}`) after editing it in
+ * the form: what the form shows, and what it does not (group, interval, `keep_firing_for`,
+ * enabled) kept as it was. The name is the original's: a rule cannot be renamed.
+ */
+export function editedDefinition(original: RuleDefinition, form: RuleForm): { definition: RuleDefinition; problems: string[] } {
+  const { definition, problems } = formToDefinition({ ...form, name: original.name });
+  const kept: RuleDefinition = { ...definition };
+  if (original.group !== undefined) kept.group = original.group;
+  if (original.interval !== undefined) kept.interval = original.interval;
+  if (original.keep_firing_for !== undefined) kept.keep_firing_for = original.keep_firing_for;
+  if (original.enabled !== undefined) kept.enabled = original.enabled;
+  return { definition: kept, problems };
 }
 
 /** The form field a problem names: `quick.threshold: …` → `threshold`, `labels.team: …` → `labels`. */

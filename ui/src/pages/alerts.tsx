@@ -1,14 +1,18 @@
 // Alerts: pending and firing alerts (`GET /api/v1/alerts`), every rule with its state, health
-// and last error (`GET /api/v1/alerts/rules`; API rules can be disabled, enabled and deleted,
-// file rules are read-only), a form to create a rule — PromQL or a quick health rule — and to
-// test-evaluate it first (`POST /api/v1/alerts/rules/test`), and the state-change history
-// (`GET /api/v1/alerts/history`). The form's mode and the history's rule filter live in the
-// query string; the API's validation problems are shown next to the fields they name.
+// and last error (`GET /api/v1/alerts/rules`; API rules can be edited, disabled, enabled and
+// deleted, file rules are read-only), a form to create a rule — PromQL or a quick health rule —
+// or to change an API rule (`PUT /api/v1/alerts/rules/{id}`), and to test-evaluate it first
+// (`POST /api/v1/alerts/rules/test`), and the state-change history (`GET
+// /api/v1/alerts/history`). The form's mode, the rule being edited and the history's rule
+// filter live in the query string; the API's validation problems are shown next to the fields
+// they name.
 
 import type { ComponentChildren } from 'preact';
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError } from '../api';
 import {
+  definitionToForm,
+  editedDefinition,
   EMPTY_FORM,
   FORM_FIELDS,
   formToDefinition,
@@ -30,6 +34,11 @@ const HISTORY_LIMIT = 200;
 
 function go(state: AlertsState) {
   navigate(`/alerts${alertsStateToQuery(state)}`, { replace: true });
+}
+
+/** The address that loads an API rule into the form, in the mode it was written in. */
+function editAddress(state: AlertsState, rule: AlertRule): string {
+  return `/alerts${alertsStateToQuery({ ...state, edit: rule.id, mode: rule.definition.quick ? 'quick' : 'promql' })}`;
 }
 
 function Labels({ labels }: { labels: Record<string, string> | null }) {
@@ -92,7 +101,7 @@ function AlertsTable({ alerts, testId }: { alerts: Alert[]; testId: string }) {
   );
 }
 
-function RuleActions({ rule, onChanged }: { rule: AlertRule; onChanged: () => void }) {
+function RuleActions({ rule, state, onChanged }: { rule: AlertRule; state: AlertsState; onChanged: () => void }) {
   const [confirming, setConfirming] = useState(false);
   const [failure, setFailure] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -118,6 +127,9 @@ function RuleActions({ rule, onChanged }: { rule: AlertRule; onChanged: () => vo
   };
   return (
     <span class="rule-actions">
+      <a href={editAddress(state, rule)} class="button edit-rule" title="Load this rule into the form below to change it">
+        Edit
+      </a>{' '}
       <button type="button" class="toggle-enabled" disabled={busy} onClick={() => run(() => api.setRuleEnabled(rule.id, !rule.enabled))}>
         {rule.enabled ? 'Disable' : 'Enable'}
       </button>{' '}
@@ -156,7 +168,12 @@ function RulesTable({ rules, state, onChanged }: { rules: AlertRule[]; state: Al
       </thead>
       <tbody>
         {rules.map((rule) => (
-          <tr data-rule={rule.id} data-source={rule.source} data-enabled={String(rule.enabled)} class={rule.enabled ? '' : 'disabled'}>
+          <tr
+            data-rule={rule.id}
+            data-source={rule.source}
+            data-enabled={String(rule.enabled)}
+            class={`${rule.enabled ? '' : 'disabled'}${state.edit === rule.id ? ' editing' : ''}`}
+          >
             <td>
               <strong>{rule.definition.name}</strong>
               <div class="muted small">
@@ -184,7 +201,7 @@ function RulesTable({ rules, state, onChanged }: { rules: AlertRule[]; state: Al
             </td>
             <td>{rule.last_evaluation_unix_ms ? formatAgo(rule.last_evaluation_unix_ms, now) : 'not yet'}</td>
             <td>
-              <RuleActions rule={rule} onChanged={onChanged} />{' '}
+              <RuleActions rule={rule} state={state} onChanged={onChanged} />{' '}
               <a href={`/alerts${alertsStateToQuery({ ...state, rule: rule.id })}`} class="small">
                 history
               </a>
@@ -240,8 +257,32 @@ function TestResult({ result }: { result: RuleTestResponse }) {
   );
 }
 
-function RuleFormView({ state, onCreated }: { state: AlertsState; onCreated: () => void }) {
-  const [form, setForm] = useState<RuleForm>({ ...EMPTY_FORM, mode: state.mode });
+/** The form's first content: empty to create a rule, or the rule being edited (a quick rule's PromQL tab showing the query it makes). */
+function initialForm(state: AlertsState, editing: AlertRule | null): { form: RuleForm; changes: string[] } {
+  if (!editing) return { form: { ...EMPTY_FORM, mode: state.mode }, changes: [] };
+  const loaded = definitionToForm(editing.definition);
+  return { form: { ...loaded.form, expr: loaded.form.expr || editing.query }, changes: loaded.changes };
+}
+
+function RuleFormView({
+  state,
+  editing,
+  onCreated,
+  onSaved,
+}: {
+  state: AlertsState;
+  /** The API rule being changed, or null to create one. */
+  editing: AlertRule | null;
+  onCreated?: () => void;
+  onSaved?: (name: string) => void;
+}) {
+  const [initial] = useState(() => initialForm(state, editing));
+  const formElement = useRef<HTMLFormElement>(null);
+  // Opening a rule to edit (a click in the table above) brings the form into view.
+  useEffect(() => {
+    if (editing) formElement.current?.scrollIntoView({ block: 'start' });
+  }, []);
+  const [form, setForm] = useState<RuleForm>(initial.form);
   const [problems, setProblems] = useState<string[]>([]);
   const [failure, setFailure] = useState<unknown>(null);
   const [tested, setTested] = useState<RuleTestResponse | null>(null);
@@ -257,7 +298,7 @@ function RuleFormView({ state, onCreated }: { state: AlertsState; onCreated: () 
   });
   const byField = problemsByField(problems, FORM_FIELDS);
   const submit = async (action: 'test' | 'create') => {
-    const { definition, problems: local } = formToDefinition(current);
+    const { definition, problems: local } = editing ? editedDefinition(editing.definition, current) : formToDefinition(current);
     setFailure(null);
     setTested(null);
     setCreated('');
@@ -267,11 +308,14 @@ function RuleFormView({ state, onCreated }: { state: AlertsState; onCreated: () 
     try {
       if (action === 'test') {
         setTested(await api.testRule(definition));
+      } else if (editing) {
+        await api.replaceRule(editing.id, definition);
+        onSaved?.(definition.name);
       } else {
         await api.createRule(definition);
         setCreated(definition.name);
         setForm({ ...EMPTY_FORM, mode: state.mode });
-        onCreated();
+        onCreated?.();
       }
     } catch (error) {
       if (error instanceof ApiError && error.problems.length) setProblems(error.problems);
@@ -286,8 +330,10 @@ function RuleFormView({ state, onCreated }: { state: AlertsState; onCreated: () 
   return (
     <div class="rule-form-layout">
       <form
-        class="rule-form"
+        ref={formElement}
+        class={`rule-form${editing ? ' editing' : ''}`}
         data-testid="rule-form"
+        data-editing={editing?.id ?? ''}
         onSubmit={(event) => {
           event.preventDefault();
           void submit('create');
@@ -307,8 +353,8 @@ function RuleFormView({ state, onCreated }: { state: AlertsState; onCreated: () 
             </button>
           ))}
         </div>
-        <Field label="Name" field="name" problems={byField} hint="letters, digits, _ - . :">
-          <input {...input('name', { required: true, placeholder: 'CheckoutErrors' })} />
+        <Field label="Name" field="name" problems={byField} hint={editing ? 'a rule cannot be renamed' : 'letters, digits, _ - . :'}>
+          <input {...input('name', { required: true, placeholder: 'CheckoutErrors', readOnly: editing !== null })} />
         </Field>
         {state.mode === 'promql' ? (
           <Field label="Expression" field="expr" problems={byField} hint="each series it returns is an alert">
@@ -346,9 +392,14 @@ function RuleFormView({ state, onCreated }: { state: AlertsState; onCreated: () 
               </>
             ) : null}
             {subject === 'check' ? (
-              <Field label="Health check" field="check" problems={byField}>
-                <input {...input('check')} />
-              </Field>
+              <>
+                <Field label="Health check" field="check" problems={byField}>
+                  <input {...input('check')} />
+                </Field>
+                <Field label="Service (optional)" field="service" problems={byField} hint="only the check of this service">
+                  <input {...input('service')} />
+                </Field>
+              </>
             ) : null}
             {takesThreshold(current.kind) ? (
               <Field label={`Threshold (${kind.unit})`} field="threshold" problems={byField}>
@@ -378,9 +429,20 @@ function RuleFormView({ state, onCreated }: { state: AlertsState; onCreated: () 
           <button type="button" data-testid="test-rule" disabled={busy} onClick={() => void submit('test')}>
             Test
           </button>
-          <button type="submit" class="primary" data-testid="create-rule" disabled={busy}>
-            Create rule
-          </button>
+          {editing ? (
+            <>
+              <button type="submit" class="primary" data-testid="save-rule" disabled={busy}>
+                Save changes
+              </button>
+              <a href={`/alerts${alertsStateToQuery({ ...state, edit: '' })}`} class="button" data-testid="cancel-edit">
+                Cancel
+              </a>
+            </>
+          ) : (
+            <button type="submit" class="primary" data-testid="create-rule" disabled={busy}>
+              Create rule
+            </button>
+          )}
           {created ? (
             <span class="good" data-testid="created">
               Created {created}.
@@ -389,6 +451,11 @@ function RuleFormView({ state, onCreated }: { state: AlertsState; onCreated: () 
         </div>
       </form>
       <div class="rule-form-side">
+        {initial.changes.length ? (
+          <div class="warning small" data-testid="edit-changes">
+            Saving from the form changes this rule: {initial.changes.join('; ')}.
+          </div>
+        ) : null}
         {problems.length ? (
           <div class="error-panel" role="alert" data-testid="problems">
             <strong>The rule is not valid:</strong>
@@ -401,7 +468,14 @@ function RuleFormView({ state, onCreated }: { state: AlertsState; onCreated: () 
         ) : null}
         {failure ? <ErrorPanel error={failure} what="an answer for the rule" /> : null}
         {tested ? <TestResult result={tested} /> : null}
-        {!problems.length && !failure && !tested ? (
+        {!problems.length && !failure && !tested && editing ? (
+          <p class="muted small">
+            Saving replaces the rule's definition (<code>PUT /api/v1/alerts/rules/{editing.id}</code>); its group, interval,{' '}
+            <em>keep_firing_for</em> and whether it is enabled stay as they are. Switching to PromQL starts from the query the rule
+            evaluates now.
+          </p>
+        ) : null}
+        {!problems.length && !failure && !tested && !editing ? (
           <p class="muted small">
             <strong>Test</strong> evaluates the rule once, now, without saving it, and lists the alerts it would make (firing at once when{' '}
             <em>for</em> is empty). Quick rules are turned into PromQL over the span-metric, service-graph and probe series.
@@ -463,10 +537,48 @@ function History({ state, version }: { state: AlertsState; version: number }) {
   );
 }
 
+/** The form loaded with the rule `state.edit` names, once the rules are known; file rules and unknown ids say why they cannot be edited. */
+function EditRule({
+  state,
+  rules,
+  loading,
+  onSaved,
+}: {
+  state: AlertsState;
+  rules: AlertRule[] | null;
+  loading: boolean;
+  onSaved: (name: string) => void;
+}) {
+  const rule = rules?.find((candidate) => candidate.id === state.edit);
+  const newRule = `/alerts${alertsStateToQuery({ ...state, edit: '' })}`;
+  return (
+    <>
+      <h2>
+        Edit rule <span class="mono">{state.edit}</span>
+      </h2>
+      {rules === null && loading ? <Loading what="the rule" /> : null}
+      {rules !== null && !rule ? (
+        <p class="warning" data-testid="edit-missing">
+          There is no rule {state.edit} to edit (it may have been deleted). <a href={newRule}>Create a new rule</a>.
+        </p>
+      ) : null}
+      {rule && rule.source !== 'api' ? (
+        <p class="warning" data-testid="edit-read-only">
+          {rule.id} comes from a rule file{rule.file ? ` (${rule.file})` : ''}: change it on disk, the API cannot. <a href={newRule}>Create a new rule</a>.
+        </p>
+      ) : null}
+      {rule && rule.source === 'api' ? (
+        <RuleFormView key={`edit:${rule.id}`} state={state} editing={rule} onSaved={onSaved} />
+      ) : null}
+    </>
+  );
+}
+
 export function AlertsPage({ search }: { search: string }) {
   const state = parseAlertsState(search);
   const [version, setVersion] = useState(0);
   const refresh = () => setVersion(version + 1);
+  const [saved, setSaved] = useState('');
   const rules = useFetch(`rules#${version}`, (signal) => api.alertRules(signal));
   const active = useFetch(`active#${version}`, (signal) => api.activeAlerts(signal));
   return (
@@ -498,8 +610,36 @@ export function AlertsPage({ search }: { search: string }) {
         </EmptyState>
       ) : null}
       {rules.data && rules.data.rules.length ? <RulesTable rules={rules.data.rules} state={state} onChanged={refresh} /> : null}
-      <h2>New rule</h2>
-      <RuleFormView state={state} onCreated={refresh} />
+      {state.edit ? (
+        <EditRule
+          state={state}
+          rules={rules.data?.rules ?? null}
+          loading={rules.loading}
+          onSaved={(name) => {
+            setSaved(name);
+            go({ ...state, edit: '' });
+            refresh();
+          }}
+        />
+      ) : (
+        <>
+          <h2>New rule</h2>
+          {saved ? (
+            <p class="good" data-testid="saved">
+              Saved the changes to {saved}.
+            </p>
+          ) : null}
+          <RuleFormView
+            key="new"
+            state={state}
+            editing={null}
+            onCreated={() => {
+              setSaved('');
+              refresh();
+            }}
+          />
+        </>
+      )}
       <History state={state} version={version} />
     </section>
   );

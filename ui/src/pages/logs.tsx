@@ -1,35 +1,41 @@
-// Logs explorer: `GET /api/v1/logs` (the native query syntax: words, "phrases", AND/OR/NOT,
-// key:value) with service, minimum severity and range filters, a histogram of matches over
-// time (`/api/v1/logs/histogram`), results with severity colours, expandable attributes and a
-// link to the trace, more pages by cursor, and a live tail (`/api/v1/logs/tail`, server-sent
-// events). Filters and the tail switch live in the query string.
+// Logs explorer. The query box takes the native syntax (words, "phrases", AND/OR/NOT,
+// key:value; `GET /api/v1/logs`, `/api/v1/logs/histogram`, with service, minimum severity
+// and range filters, and a live tail over `/api/v1/logs/tail`) or LogQL (a stream selector
+// `{…}` and pipeline, or a metric query, run through `/loki/api/v1/query_range`); a badge
+// next to it says which. Log queries show a histogram of matches over time and a virtualised
+// list with severity colours, details on a click and a link to the trace, more pages on
+// demand; a LogQL metric query draws its series instead. Everything lives in the query string.
 
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { api, streamText } from '../api';
+import type { ComponentChildren } from 'preact';
+import { api, ApiError } from '../api';
 import { EmptyState, ErrorPanel, Loading, otlpEndpoint } from '../components/messages';
 import { RangeSelect } from '../components/range-select';
-import { formatTimestamp, nanosTextToMillis } from '../format';
-import { histogramBars, parseSse, severityLabel, severityLevel, valueText } from '../logs/records';
+import { lazyPage } from '../lazy';
+import { Histogram } from '../logs/histogram';
+import type { PagedLines } from '../logs/lines';
+import { LogList } from '../logs/list';
+import { isLogql, querySyntax, type QuerySyntax } from '../logs/logql';
+import { LOGQL_PAGE_SIZE, useLogqlLogs } from '../logs/use-logql';
+import { NATIVE_PAGE_SIZE, useNativeLogs, useTail } from '../logs/use-native';
 import { navigate } from '../router';
-import type { LogHistogram, LogRecord } from '../types';
 import { useFetch } from '../use-fetch';
-import {
-  LOG_SEVERITIES,
-  logsApiQuery,
-  logsStateToQuery,
-  logsTailQuery,
-  parseLogsState,
-  tracePath,
-  type LogsState,
-} from '../url';
+import { LOG_SEVERITIES, logsStateToQuery, parseLogsState, type LogsState } from '../url';
 
-const PAGE_SIZE = 100;
-const HISTOGRAM_BUCKETS = 60;
-/** Live-tailed records kept on the page. */
-const MAX_TAILED = 500;
+/** The chart of a metric query, loaded (with uPlot) only when one answers. */
+const MetricChart = lazyPage(() => import('../logs/metric-chart').then((module) => module.MetricChart), 'chart');
+
+const LOGQL_EXAMPLE = '{service_name="checkout"} |= "declined" | json | level="error"';
+const TAIL_NOT_FOR_LOGQL =
+  "Live tail works with the native query syntax only: Loki's tail is a WebSocket (/loki/api/v1/tail), which this server does not serve.";
 
 function go(state: LogsState, replace = false) {
   navigate(`/logs${logsStateToQuery(state)}`, { replace });
+}
+
+/** The server's reason when it refused the query itself (400: a parse error, a bad parameter), else null. */
+function refusal(error: unknown): string | null {
+  return error instanceof ApiError && error.status === 400 ? error.detail : null;
 }
 
 function logsCurlExample(endpoint: string): string {
@@ -45,179 +51,58 @@ curl -s ${endpoint}/v1/logs -H 'content-type: application/json' -d '{
 }'`;
 }
 
-function Histogram({ histogram }: { histogram: LogHistogram }) {
-  const width = 1000;
-  const height = 70;
-  const bars = histogramBars(histogram.buckets, width, height);
-  const first = histogram.buckets[0];
-  const last = histogram.buckets[histogram.buckets.length - 1];
+/** The query's syntax as a badge next to the box, explained in its tooltip. */
+function SyntaxBadge({ syntax }: { syntax: QuerySyntax }) {
+  const logql = isLogql(syntax);
+  const title = logql
+    ? 'LogQL, run through the Loki API (/loki/api/v1/query_range). Service and severity do not apply: filter in the stream selector and pipeline.'
+    : `The native search syntax: words, "phrases", AND / OR / NOT, key:value. Start with a stream selector for LogQL, e.g. ${LOGQL_EXAMPLE}`;
   return (
-    <figure class="log-histogram" data-testid="histogram" data-total={histogram.total}>
-      <figcaption>
-        <strong>{histogram.total}</strong> matching record{histogram.total === 1 ? '' : 's'} in the range
-      </figcaption>
-      <svg viewBox={`0 0 ${width} ${height}`} preserveAspectRatio="none" role="img" aria-label="Matches over time">
-        {bars.map((bar) => (
-          <rect x={bar.x} y={height - bar.height} width={bar.width} height={bar.height} class={bar.count ? 'bar' : 'bar empty'}>
-            <title>{`${formatTimestamp(bar.startMs)}: ${bar.count}`}</title>
-          </rect>
-        ))}
-      </svg>
-      {first && last ? (
-        <div class="histogram-axis muted small">
-          <span>{formatTimestamp(nanosTextToMillis(first.start_unix_nano))}</span>
-          <span>{formatTimestamp(nanosTextToMillis(last.start_unix_nano))}</span>
-        </div>
-      ) : null}
-    </figure>
+    <span class={`query-mode${logql ? ' logql' : ''}`} data-testid="query-mode" data-mode={logql ? 'logql' : 'native'} title={title}>
+      {logql ? 'LogQL' : 'native'}
+    </span>
   );
 }
 
-function ValueTable({ values }: { values: Record<string, unknown> }) {
-  const entries = Object.entries(values);
-  if (entries.length === 0) return <p class="muted small">none</p>;
-  return (
-    <table class="attributes">
-      <tbody>
-        {entries.map(([key, value]) => (
-          <tr>
-            <th>{key}</th>
-            <td>{valueText(value)}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
-  );
-}
-
-function RecordRow({ record }: { record: LogRecord }) {
-  const [open, setOpen] = useState(false);
-  const level = severityLevel(record.severity_number);
-  const body = valueText(record.body);
-  return (
-    <>
-      <tr class={`log-row sev-${level}${open ? ' open' : ''}`} data-cursor={record.cursor} data-severity={level} onClick={() => setOpen(!open)}>
-        <td class="log-time mono">{formatTimestamp(nanosTextToMillis(record.time_unix_nano))}</td>
-        <td>
-          <span class={`severity sev-${level}`}>{severityLabel(record.severity_number, record.severity_text)}</span>
-        </td>
-        <td class="log-service">{record.resource.service_name}</td>
-        <td class="log-body">
-          <button type="button" class="toggle" aria-expanded={open} aria-label={open ? 'Hide details' : 'Show details'}>
-            {open ? '▾' : '▸'}
-          </button>{' '}
-          <span class="mono">{body}</span>
-        </td>
-        <td>
-          {record.trace_id ? (
-            <a
-              href={tracePath(record.trace_id, record.span_id ?? undefined)}
-              class="trace-link mono"
-              onClick={(event) => event.stopPropagation()}
-              title="Open the trace"
-            >
-              trace
-            </a>
-          ) : null}
-        </td>
-      </tr>
-      {open ? (
-        <tr class="log-details" data-testid="log-details">
-          <td colSpan={5}>
-            <div class="log-details-grid">
-              <div>
-                <h4>Attributes</h4>
-                <ValueTable values={record.attributes} />
-              </div>
-              <div>
-                <h4>Resource</h4>
-                <ValueTable values={record.resource.attributes} />
-              </div>
-              <div>
-                <h4>Record</h4>
-                <dl class="facts">
-                  <dt>Time</dt>
-                  <dd>{record.time}</dd>
-                  <dt>Severity</dt>
-                  <dd>
-                    {record.severity_text || '–'} ({record.severity_number})
-                  </dd>
-                  <dt>Body type</dt>
-                  <dd>{record.body_type}</dd>
-                  <dt>Scope</dt>
-                  <dd>
-                    {record.scope.name || '–'} {record.scope.version}
-                  </dd>
-                  {record.event_name ? (
-                    <>
-                      <dt>Event</dt>
-                      <dd>{record.event_name}</dd>
-                    </>
-                  ) : null}
-                  <dt>Trace</dt>
-                  <dd class="mono">{record.trace_id ?? '–'}</dd>
-                  <dt>Span</dt>
-                  <dd class="mono">{record.span_id ?? '–'}</dd>
-                </dl>
-              </div>
-            </div>
-          </td>
-        </tr>
-      ) : null}
-    </>
-  );
-}
-
-function RecordsTable({ records, testId }: { records: LogRecord[]; testId: string }) {
-  return (
-    <table class="grid logs-table" data-testid={testId}>
-      <thead>
-        <tr>
-          <th>Time</th>
-          <th>Level</th>
-          <th>Service</th>
-          <th>Body</th>
-          <th />
-        </tr>
-      </thead>
-      <tbody>
-        {records.map((record) => (
-          <RecordRow key={record.cursor} record={record} />
-        ))}
-      </tbody>
-    </table>
-  );
-}
-
-function LogsForm({ state }: { state: LogsState }) {
+function LogsForm({ state, refused }: { state: LogsState; refused: string | null }) {
   const [draft, setDraft] = useState(state);
   useEffect(() => setDraft(state), [logsStateToQuery(state)]);
   const services = useFetch('services', (signal) => api.serviceNames(signal));
+  const draftIsLogql = isLogql(querySyntax(draft.q));
+  const runningLogql = isLogql(querySyntax(state.q));
+  const filterNote = draftIsLogql ? 'LogQL filters in the query itself' : undefined;
   return (
     <form
       class="search-form logs-form"
       data-testid="logs-form"
       onSubmit={(event) => {
         event.preventDefault();
-        go({ ...draft, live: state.live });
+        // LogQL filters in its selector and pipeline, and has no live tail here.
+        go(draftIsLogql ? { ...draft, q: draft.q.trim(), service: '', severity: '', live: false } : { ...draft, live: state.live });
       }}
     >
-      <label class="wide">
+      <label class="query">
         Query
-        <input
-          name="q"
-          value={draft.q}
-          placeholder='words, "a phrase", AND / OR / NOT, key:value'
-          onInput={(event) => setDraft({ ...draft, q: (event.target as HTMLInputElement).value })}
-        />
+        <span class="query-line">
+          <input
+            name="q"
+            value={draft.q}
+            spellcheck={false}
+            autocomplete="off"
+            placeholder={`words, "a phrase", AND / OR / NOT, key:value — or LogQL: ${LOGQL_EXAMPLE}`}
+            onInput={(event) => setDraft({ ...draft, q: (event.target as HTMLInputElement).value })}
+          />
+          <SyntaxBadge syntax={querySyntax(draft.q)} />
+        </span>
       </label>
-      <label>
+      <label title={filterNote}>
         Service
         <input
           name="service"
           list="log-services"
-          value={draft.service}
-          placeholder="any"
+          value={draftIsLogql ? '' : draft.service}
+          placeholder={draftIsLogql ? 'in the query' : 'any'}
+          disabled={draftIsLogql}
           onInput={(event) => setDraft({ ...draft, service: (event.target as HTMLInputElement).value })}
         />
         <datalist id="log-services">
@@ -226,11 +111,12 @@ function LogsForm({ state }: { state: LogsState }) {
           ))}
         </datalist>
       </label>
-      <label>
+      <label title={filterNote}>
         Severity at least
         <select
           name="severity"
-          value={draft.severity}
+          value={draftIsLogql ? '' : draft.severity}
+          disabled={draftIsLogql}
           onChange={(event) => setDraft({ ...draft, severity: (event.target as HTMLSelectElement).value as LogsState['severity'] })}
         >
           <option value="">any</option>
@@ -249,90 +135,92 @@ function LogsForm({ state }: { state: LogsState }) {
       <button
         type="button"
         data-testid="live-toggle"
-        class={state.live ? 'active' : ''}
-        aria-pressed={state.live}
+        class={state.live && !runningLogql ? 'active' : ''}
+        aria-pressed={state.live && !runningLogql}
+        disabled={runningLogql}
+        title={runningLogql ? TAIL_NOT_FOR_LOGQL : 'Show matching records as they arrive'}
         onClick={() => go({ ...state, live: !state.live }, true)}
       >
-        {state.live ? 'Stop live tail' : 'Live tail'}
+        {state.live && !runningLogql ? 'Stop live tail' : 'Live tail'}
       </button>
+      {refused ? (
+        <p class="query-error" role="alert" data-testid="query-error">
+          The query was refused: {refused}
+        </p>
+      ) : null}
     </form>
   );
 }
 
-/** Streams the tail while `state.live` is on; newest first. */
-function useTail(state: LogsState): { records: LogRecord[]; error: unknown; skipped: number } {
-  const [records, setRecords] = useState<LogRecord[]>([]);
-  const [error, setError] = useState<unknown>(null);
-  const [skipped, setSkipped] = useState(0);
-  const query = logsTailQuery(state);
-  useEffect(() => {
-    setRecords([]);
-    setError(null);
-    setSkipped(0);
-    if (!state.live) return;
-    const controller = new AbortController();
-    let buffer = '';
-    streamText(
-      `/api/v1/logs/tail${query}`,
-      (text) => {
-        const { events, rest } = parseSse(buffer + text);
-        buffer = rest;
-        const fresh: LogRecord[] = [];
-        for (const event of events) {
-          if (event.event === 'log') fresh.push(JSON.parse(event.data) as LogRecord);
-          else if (event.event === 'lagged') setSkipped((count) => count + Number(event.data || 0));
-        }
-        if (fresh.length) setRecords((kept) => [...fresh.reverse(), ...kept].slice(0, MAX_TAILED));
-      },
-      controller.signal,
-    ).catch((failure: unknown) => setError(failure));
-    return () => controller.abort();
-  }, [query, state.live]);
-  return { records, error, skipped };
-}
-
-export function LogsPage({ search }: { search: string }) {
-  const state = parseLogsState(search);
-  const key = logsStateToQuery({ ...state, live: false });
-  const [refreshes, setRefreshes] = useState(0);
-  const now = useMemo(() => Date.now(), [key, refreshes]);
-  const histogram = useFetch(`${key}#${refreshes}`, (signal) =>
-    api.logHistogram(logsApiQuery(state, now, [['buckets', HISTOGRAM_BUCKETS]]), signal),
-  );
-  const first = useFetch(`${key}#${refreshes}`, (signal) => api.logs(logsApiQuery(state, now, [['limit', PAGE_SIZE]]), signal));
-  const [more, setMore] = useState<{ key: string; records: LogRecord[]; cursor: string | null; error: unknown; loading: boolean }>({
-    key: '',
-    records: [],
-    cursor: null,
-    error: null,
-    loading: false,
-  });
-  const pageKey = `${key}#${refreshes}`;
-  const extra = more.key === pageKey ? more : { key: pageKey, records: [], cursor: null, error: null, loading: false };
-  const records = [...(first.data?.records ?? []), ...extra.records];
-  const nextCursor = extra.records.length ? extra.cursor : (first.data?.next_cursor ?? null);
-  const loadMore = async () => {
-    if (!nextCursor) return;
-    setMore({ ...extra, loading: true, error: null });
-    try {
-      const page = await api.logs(logsApiQuery(state, now, [['limit', PAGE_SIZE], ['cursor', nextCursor]]));
-      setMore({ key: pageKey, records: [...extra.records, ...page.records], cursor: page.next_cursor, error: null, loading: false });
-    } catch (error) {
-      setMore({ ...extra, error, loading: false });
-    }
-  };
-  const tail = useTail(state);
+/** The page around a view: its title, the refresh button, and whether anything is loading. */
+function Shell({ loading, onRefresh, children }: { loading: boolean; onRefresh: () => void; children: ComponentChildren }) {
   return (
-    <section data-testid="logs-page" data-loading={first.loading || histogram.loading ? 'true' : 'false'}>
+    <section data-testid="logs-page" data-loading={loading ? 'true' : 'false'}>
       <header class="page-header">
         <h1>Logs</h1>
         <div class="controls">
-          <button type="button" onClick={() => setRefreshes(refreshes + 1)}>
+          <button type="button" onClick={onRefresh}>
             Refresh
           </button>
         </div>
       </header>
-      <LogsForm state={state} />
+      {children}
+    </section>
+  );
+}
+
+/** The result list with its count, the empty state and the "more" button. */
+function Results({ pages, pageSize, listKey, empty }: { pages: PagedLines; pageSize: number; listKey: string; empty: ComponentChildren }) {
+  if (!pages.loaded && pages.loading) return <Loading what="logs" />;
+  return (
+    <>
+      {pages.loaded && pages.lines.length === 0 && !pages.error ? empty : null}
+      {pages.lines.length ? (
+        <>
+          <p class="muted small logs-note" data-testid="log-count">
+            {pages.lines.length} line{pages.lines.length === 1 ? '' : 's'} shown, newest first{pages.hasMore ? '; older ones on demand' : ''}
+          </p>
+          <LogList key={listKey} lines={pages.lines} testId="log-results" />
+        </>
+      ) : null}
+      {pages.moreError ? <ErrorPanel error={pages.moreError} what="more logs" /> : null}
+      {pages.hasMore ? (
+        <p>
+          <button type="button" data-testid="load-more" disabled={pages.moreLoading} onClick={pages.loadMore}>
+            {pages.moreLoading ? 'Loading…' : `Load ${pageSize} more`}
+          </button>
+        </p>
+      ) : null}
+    </>
+  );
+}
+
+function NativeEmpty() {
+  return (
+    <EmptyState title="No log record matches in this range.">
+      <p>
+        Try a longer range or fewer filters. Logs arrive over OTLP: point your SDK's log exporter at <code>{otlpEndpoint()}</code>, or
+        send a record by hand:
+      </p>
+      <pre class="code">{logsCurlExample(otlpEndpoint())}</pre>
+    </EmptyState>
+  );
+}
+
+interface ViewProps {
+  state: LogsState;
+  nowMs: number;
+  fetchKey: string;
+  onRefresh: () => void;
+}
+
+function NativeView({ state, nowMs, fetchKey, onRefresh }: ViewProps) {
+  const { histogram, pages } = useNativeLogs(state, nowMs, fetchKey);
+  const tail = useTail(state, state.live);
+  const refused = refusal(pages.error);
+  return (
+    <Shell loading={pages.loading || histogram.loading} onRefresh={onRefresh}>
+      <LogsForm state={state} refused={refused} />
       {state.live ? (
         <div class="live-tail" data-testid="live-tail">
           <h2>
@@ -340,32 +228,69 @@ export function LogsPage({ search }: { search: string }) {
           </h2>
           {tail.error ? <ErrorPanel error={tail.error} what="the live tail" /> : null}
           {tail.skipped ? <p class="warning small">The tail fell behind: {tail.skipped} batches were skipped.</p> : null}
-          {tail.records.length === 0 && !tail.error ? <p class="muted">Waiting for new records…</p> : null}
-          {tail.records.length ? <RecordsTable records={tail.records} testId="tail-results" /> : null}
+          {tail.lines.length === 0 && !tail.error ? <p class="muted">Waiting for new records…</p> : null}
+          {tail.lines.length ? <LogList lines={tail.lines} testId="tail-results" compact /> : null}
         </div>
       ) : null}
-      {histogram.error ? <ErrorPanel error={histogram.error} what="the histogram" /> : null}
+      {histogram.error && !refusal(histogram.error) ? <ErrorPanel error={histogram.error} what="the histogram" /> : null}
       {histogram.data && histogram.data.total > 0 ? <Histogram histogram={histogram.data} /> : null}
-      {first.error ? <ErrorPanel error={first.error} what="the logs" /> : null}
-      {!first.data && first.loading ? <Loading what="logs" /> : null}
-      {first.data && records.length === 0 ? (
-        <EmptyState title="No log record matches in this range.">
-          <p>
-            Try a longer range or fewer filters. Logs arrive over OTLP: point your SDK's log exporter at{' '}
-            <code>{otlpEndpoint()}</code>, or send a record by hand:
-          </p>
-          <pre class="code">{logsCurlExample(otlpEndpoint())}</pre>
-        </EmptyState>
-      ) : null}
-      {records.length ? <RecordsTable records={records} testId="log-results" /> : null}
-      {extra.error ? <ErrorPanel error={extra.error} what="more logs" /> : null}
-      {nextCursor && records.length ? (
-        <p>
-          <button type="button" data-testid="load-more" disabled={extra.loading} onClick={() => void loadMore()}>
-            {extra.loading ? 'Loading…' : `Load ${PAGE_SIZE} more`}
-          </button>
+      {pages.error && !refused ? <ErrorPanel error={pages.error} what="the logs" /> : null}
+      <Results pages={pages} pageSize={NATIVE_PAGE_SIZE} listKey={fetchKey} empty={<NativeEmpty />} />
+    </Shell>
+  );
+}
+
+function LogqlView({ state, syntax, nowMs, fetchKey, onRefresh }: ViewProps & { syntax: QuerySyntax }) {
+  const result = useLogqlLogs(state, syntax, nowMs, fetchKey);
+  const { pages, histogram } = result;
+  const refused = refusal(pages.error);
+  const settled = !pages.loading && !pages.error;
+  return (
+    <Shell loading={pages.loading || histogram.loading} onRefresh={onRefresh}>
+      <LogsForm state={state} refused={refused} />
+      {state.live ? (
+        <p class="muted small logs-note" data-testid="tail-unavailable">
+          {TAIL_NOT_FOR_LOGQL}
         </p>
       ) : null}
-    </section>
+      {pages.error && !refused ? <ErrorPanel error={pages.error} what="the LogQL query" /> : null}
+      {result.resultType === null ? (
+        pages.loading ? (
+          <Loading what={syntax === 'logql-metric' ? 'the series' : 'logs'} />
+        ) : null
+      ) : result.resultType === 'matrix' ? (
+        <MetricChart query={state.q} series={result.matrix} window={result.window} />
+      ) : result.resultType === 'streams' ? (
+        <>
+          {histogram.error && settled ? <ErrorPanel error={histogram.error} what="the histogram" /> : null}
+          {histogram.data && histogram.data.total > 0 ? <Histogram histogram={histogram.data} what="matching line" /> : null}
+          <Results
+            pages={pages}
+            pageSize={LOGQL_PAGE_SIZE}
+            listKey={fetchKey}
+            empty={
+              <EmptyState title="No log line matches in this range.">
+                <p>
+                  Check the stream selector's labels (<code>service_name</code>, <code>level</code>, and the resource's promoted
+                  attributes) and the pipeline, or try a longer range.
+                </p>
+              </EmptyState>
+            }
+          />
+        </>
+      ) : (
+        <p class="warning">The Loki API answered a {result.resultType}, which this page does not show.</p>
+      )}
+    </Shell>
   );
+}
+
+export function LogsPage({ search }: { search: string }) {
+  const state = parseLogsState(search);
+  const syntax = querySyntax(state.q);
+  const key = logsStateToQuery({ ...state, live: false });
+  const [refreshes, setRefreshes] = useState(0);
+  const nowMs = useMemo(() => Date.now(), [key, refreshes]);
+  const props: ViewProps = { state, nowMs, fetchKey: `${key}#${refreshes}`, onRefresh: () => setRefreshes(refreshes + 1) };
+  return isLogql(syntax) ? <LogqlView {...props} syntax={syntax} /> : <NativeView {...props} />;
 }

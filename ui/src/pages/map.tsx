@@ -28,7 +28,7 @@ import {
 import { navigate } from '../router';
 import type { DependencyEdge, DependencyNode, Figures } from '../types';
 import { useFetch } from '../use-fetch';
-import { mapStateToQuery, parseMapState, searchForService, servicePath, windowQuery, type MapState } from '../url';
+import { mapStateToQuery, parseMapState, searchForEdge, searchForService, servicePath, windowQuery, type MapState } from '../url';
 
 function go(state: MapState, replace = true) {
   navigate(`/map${mapStateToQuery(state)}`, { replace });
@@ -265,18 +265,19 @@ function EdgePanel({ edge, services, state }: { edge: DependencyEdge; services: 
           ? 'Latency as the server measured it.'
           : 'Latency as the client measured it.'}
       </p>
-      {ends.length ? (
-        <p data-testid="edge-traces">
-          {ends.map((name, index) => (
-            <>
-              {index ? ' · ' : ''}
-              <a href={searchForService(name, state.range)} class="edge-trace-link">
-                Traces through {name}
-              </a>
-            </>
-          ))}
-        </p>
-      ) : null}
+      <p data-testid="edge-traces">
+        <a href={searchForEdge(edge.client, edge.server, state.range)} class="edge-call-link">
+          Traces of these calls
+        </a>
+        {ends.map((name) => (
+          <>
+            {' · '}
+            <a href={searchForService(name, state.range)} class="edge-trace-link">
+              Traces through {name}
+            </a>
+          </>
+        ))}
+      </p>
     </Panel>
   );
 }

@@ -1,6 +1,7 @@
 // Metrics explorer: a PromQL box with completion of metric names
-// (`/prometheus/api/v1/label/__name__/values`) and label names (`/prometheus/api/v1/labels`),
-// a graph of the range query (`query_range`, uPlot) and a table of the instant query at the
+// (`/prometheus/api/v1/label/__name__/values`), label names (`/prometheus/api/v1/labels`) and
+// label values (`/prometheus/api/v1/label/{name}/values`, `match[]` the selector's metric), a
+// graph of the range query (`query_range`, uPlot) and a table of the instant query at the
 // range's end. Query, range, step and view live in the query string.
 
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
@@ -46,7 +47,20 @@ function QueryBox({ state }: { state: MetricsState }) {
   const [context, setContext] = useState<CompletionContext | null>(null);
   const [active, setActive] = useState(0);
   const box = useRef<HTMLTextAreaElement>(null);
-  const names = context?.kind === 'label' ? (labelNames.data ?? []).filter((name) => name !== '__name__') : (metricNames.data ?? []);
+  // Values are fetched per label and metric as the cursor enters a matcher's string.
+  const valueOf = context?.kind === 'value' ? { label: context.label, metric: context.metric } : null;
+  const labelValues = useFetch(valueOf ? JSON.stringify(valueOf) : null, (signal) =>
+    valueOf ? api.labelValues(valueOf.label, valueOf.metric, signal) : Promise.resolve([]),
+  );
+  const names =
+    context?.kind === 'label'
+      ? (labelNames.data ?? []).filter((name) => name !== '__name__')
+      : context?.kind === 'value'
+        ? // The previous label's values are kept while the next load: show none until they come.
+          labelValues.loading
+          ? []
+          : (labelValues.data ?? [])
+        : (metricNames.data ?? []);
   const options = context ? completions(context, names) : [];
   const refresh = (text: string, cursor: number) => {
     setContext(completionContext(text, cursor));
@@ -123,7 +137,7 @@ function QueryBox({ state }: { state: MetricsState }) {
                   choose(option);
                 }}
               >
-                <span class="muted small">{context?.kind === 'label' ? 'label' : 'metric'}</span> {option}
+                <span class="muted small">{context?.kind ?? 'metric'}</span> {option}
               </li>
             ))}
           </ul>
@@ -144,7 +158,7 @@ function QueryBox({ state }: { state: MetricsState }) {
         <button type="submit" class="primary">
           Run
         </button>
-        <span class="muted small">Tab or Enter picks a completion; Shift+Enter for a new line.</span>
+        <span class="muted small">Completes metrics, labels and, inside a matcher's quotes, label values; Tab or Enter picks, Shift+Enter for a new line.</span>
       </div>
     </form>
   );

@@ -49,13 +49,32 @@ function SearchForm({ initial, onSearch }: { initial: SearchState; onSearch: () 
       {services.error ? <ErrorPanel error={services.error} what="the service names" /> : null}
       <label>
         Service
-        <select name="service" value={form.service} onChange={(event) => set({ service: inputValue(event), operation: '' })}>
+        <select name="service" value={form.service} onChange={(event) => set({ service: inputValue(event), operation: '', peerService: '' })}>
           <option value="">All services</option>
           {form.service && !serviceNames.includes(form.service) ? <option value={form.service}>{form.service}</option> : null}
           {serviceNames.map((name) => (
             <option value={name}>{name}</option>
           ))}
         </select>
+      </label>
+      <label title="Only traces in which the service calls this service, database or peer (an edge of the dependency map)">
+        Calling
+        <input
+          name="peerService"
+          list="search-peer-names"
+          placeholder={form.service ? 'any' : 'pick a service first'}
+          size={12}
+          disabled={!form.service}
+          value={form.peerService}
+          onInput={(event) => set({ peerService: inputValue(event) })}
+        />
+        <datalist id="search-peer-names">
+          {serviceNames
+            .filter((name) => name !== form.service)
+            .map((name) => (
+              <option value={name} />
+            ))}
+        </datalist>
       </label>
       <label>
         Operation

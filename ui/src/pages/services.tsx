@@ -1,15 +1,17 @@
 // Services (home): the health table of `GET /api/v1/services` for a time range, sortable by
-// any column; range and sort live in the query string. A service's name opens its page, its
-// "traces" link the trace search.
+// any column, with a sparkline per service (request rate, failures in red; the API's
+// `sparkline_points`); range and sort live in the query string. A service's name opens its
+// page, its "traces" link the trace search.
 
 import { useState } from 'preact/hooks';
 import { api } from '../api';
 import { EmptyState, ErrorPanel, Loading, SendDataHint } from '../components/messages';
 import { RangeSelect } from '../components/range-select';
-import { formatMillis, formatPercent, formatRate, millisToNanosText } from '../format';
+import { formatMillis, formatPercent, formatRate, millisToNanosText, nanosTextToMillis } from '../format';
 import { navigate } from '../router';
+import { sparklineShape } from '../service/sparkline';
 import { probeSummary, sortServices } from '../sort';
-import type { ServiceHealth } from '../types';
+import type { ServiceHealth, ServicesResponse } from '../types';
 import { useFetch } from '../use-fetch';
 import {
   parseServicesState,
@@ -34,6 +36,27 @@ const COLUMNS: { key: ServiceSortKey; label: string; numeric: boolean; title?: s
   { key: 'checks', label: 'Probes', numeric: false, title: 'Health checks ([[health_checks]] or /api/v1/health-checks)' },
   { key: 'alerts', label: 'Firing alerts', numeric: false },
 ];
+
+/** Points asked for each sparkline: about four pixels apart at its width. */
+const SPARKLINE_POINTS = 30;
+const SPARKLINE_WIDTH = 120;
+const SPARKLINE_HEIGHT = 26;
+const SPARKLINE_PAD = 1.5;
+
+/** The time axis every sparkline of one answer shares. */
+interface SparklineAxis {
+  startMs: number;
+  endMs: number;
+  stepMs: number;
+}
+
+function sparklineAxis(data: ServicesResponse): SparklineAxis {
+  return {
+    startMs: nanosTextToMillis(data.startUnixNano),
+    endMs: nanosTextToMillis(data.endUnixNano),
+    stepMs: (data.sparklineStepSeconds ?? 0) * 1000,
+  };
+}
 
 function go(state: ServicesState, replace = false) {
   navigate(`/${servicesStateToQuery(state)}`, { replace });
@@ -67,7 +90,40 @@ function AlertsCell({ service }: { service: ServiceHealth }) {
   );
 }
 
-function ServiceRow({ service, state }: { service: ServiceHealth; state: ServicesState }) {
+function SparklineCell({ service, axis }: { service: ServiceHealth; axis: SparklineAxis }) {
+  const line = service.sparkline;
+  if (!line || line.rate.length === 0) return <span class="muted small">no requests</span>;
+  const shape = sparklineShape(line.rate, line.errorRatio, {
+    width: SPARKLINE_WIDTH,
+    height: SPARKLINE_HEIGHT,
+    ...axis,
+    pad: SPARKLINE_PAD,
+  });
+  const title =
+    `Requests per second over the range, peak ${formatRate(shape.peakRate)}` +
+    (shape.errors ? `; failed requests in red, error ratio up to ${formatPercent(shape.peakErrorRatio)}` : '; none failed');
+  return (
+    <svg
+      class="sparkline"
+      data-testid="sparkline"
+      data-points={line.rate.length}
+      data-failing={shape.errors ? 'true' : 'false'}
+      width={SPARKLINE_WIDTH}
+      height={SPARKLINE_HEIGHT}
+      viewBox={`0 0 ${SPARKLINE_WIDTH} ${SPARKLINE_HEIGHT}`}
+      role="img"
+      aria-label={title}
+    >
+      <title>{title}</title>
+      <line class="sparkline-axis" x1={SPARKLINE_PAD} x2={SPARKLINE_WIDTH - SPARKLINE_PAD} y1={shape.baseline} y2={shape.baseline} />
+      <path class="sparkline-rate-area" d={shape.rateArea} />
+      {shape.errors ? <path class="sparkline-errors" d={shape.errors} /> : null}
+      <path class="sparkline-rate" d={shape.rate} />
+    </svg>
+  );
+}
+
+function ServiceRow({ service, state, axis }: { service: ServiceHealth; state: ServicesState; axis: SparklineAxis }) {
   const latency = service.latencyMs;
   return (
     <tr data-service={service.name}>
@@ -95,6 +151,9 @@ function ServiceRow({ service, state }: { service: ServiceHealth; state: Service
       <td class={`num ${service.errors > 0 ? 'bad' : ''}`} title={`${service.errors} of ${service.requests} requests failed`}>
         {formatPercent(service.errorRatio)}
       </td>
+      <td class="trend">
+        <SparklineCell service={service} axis={axis} />
+      </td>
       <td class="num">{formatMillis(latency.p50)}</td>
       <td class="num">{formatMillis(latency.p95)}</td>
       <td class="num">{formatMillis(latency.p99)}</td>
@@ -113,6 +172,7 @@ export function ServicesPage({ search }: { search: string }) {
   const [refreshes, setRefreshes] = useState(0);
   const { data, error, loading } = useServices(state, refreshes);
   const services = data ? sortServices(data.services, state.sort, state.order) : [];
+  const axis = data ? sparklineAxis(data) : { startMs: 0, endMs: 0, stepMs: 0 };
   return (
     <section>
       <header class="page-header">
@@ -137,7 +197,7 @@ export function ServicesPage({ search }: { search: string }) {
             <tr>
               {COLUMNS.map((column) => {
                 const sorted = state.sort === column.key;
-                return (
+                const header = (
                   <th
                     class={column.numeric ? 'num' : ''}
                     aria-sort={sorted ? (state.order === 'asc' ? 'ascending' : 'descending') : 'none'}
@@ -149,12 +209,23 @@ export function ServicesPage({ search }: { search: string }) {
                     </button>
                   </th>
                 );
+                // The sparklines follow the error ratio; they do not sort.
+                return column.key === 'errorRatio' ? (
+                  <>
+                    {header}
+                    <th class="trend" title="Requests per second over the range; failed requests in red, on the same scale">
+                      Trend
+                    </th>
+                  </>
+                ) : (
+                  header
+                );
               })}
             </tr>
           </thead>
           <tbody>
             {services.map((service) => (
-              <ServiceRow key={service.name} service={service} state={state} />
+              <ServiceRow key={service.name} service={service} state={state} axis={axis} />
             ))}
           </tbody>
         </table>
@@ -169,6 +240,7 @@ function useServices(state: ServicesState, refreshes: number) {
     const query = toQuery([
       ['start', millisToNanosText(now - rangeMillis(state.range))],
       ['end', millisToNanosText(now)],
+      ['sparkline_points', SPARKLINE_POINTS],
     ]);
     return api.services(query, signal);
   });

@@ -1,34 +1,26 @@
 // Trace view: the waterfall of `GET /api/v1/traces/{traceId}` with a collapsible span tree,
-// service colours, the critical path, errors and orphans marked, and the selected span's
-// details. The selected span and the collapsed spans live in the query string.
+// service colours, the critical path, errors and orphans marked, a minimap when the rows do
+// not fit, search within the trace, the selected span's details, and the trace's logs
+// (`GET /api/v1/traces/{traceId}/logs`) below the waterfall. The selected span, the
+// collapsed spans, the search text and the logs panel live in the query string.
 
-import type { JSX } from 'preact';
-import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api } from '../api';
 import { ErrorPanel, Loading } from '../components/messages';
 import { formatDurationNanos, formatTimestamp, nanosTextToMillis } from '../format';
 import { navigate } from '../router';
 import { serviceColor } from '../trace/colors';
 import { SpanDetails } from '../trace/details';
-import {
-  ancestors,
-  axisTicks,
-  barGeometry,
-  buildSpanTree,
-  criticalPathNodes,
-  visibleRows,
-  type SpanNode,
-  type SpanTree,
-} from '../trace/tree';
-import { scrollToReveal, visibleWindow } from '../trace/virtual';
+import { fetchTraceLogs, logCountsBySpan } from '../trace/logs';
+import { TraceLogsPanel } from '../trace/logs-panel';
+import { findSpans, stepMatch } from '../trace/search';
+import { TraceSearchBox } from '../trace/search-box';
+import { ancestors, buildSpanTree, criticalPathNodes, visibleRows, type SpanNode, type SpanTree } from '../trace/tree';
+import '../trace/trace.css';
+import { Waterfall, type Reveal } from '../trace/waterfall';
 import type { Trace } from '../types';
 import { useFetch } from '../use-fetch';
 import { parseTraceViewState, traceViewStateToQuery, type TraceViewState } from '../url';
-
-const ROW_HEIGHT = 26;
-/** Indentation stops growing past this depth (a deep chain would push names off screen). */
-const MAX_INDENT_DEPTH = 24;
-const INDENT_PX = 14;
 
 function TraceHeader({ trace, tree }: { trace: Trace; tree: SpanTree }) {
   const critical = criticalPathNodes(tree).length;
@@ -93,233 +85,121 @@ function TraceHeader({ trace, tree }: { trace: Trace; tree: SpanTree }) {
   );
 }
 
-/** Where a bar's duration label goes: after the bar, else before it, else inside its end. */
-function labelPlacement(bar: { left: number; width: number }): { inside: boolean; style: Record<string, string> } {
-  const end = bar.left + bar.width;
-  if (end <= 88) return { inside: false, style: { left: `${end + 0.5}%` } };
-  if (bar.left >= 12) return { inside: false, style: { right: `${100 - bar.left + 0.5}%` } };
-  return { inside: true, style: { right: `${100 - end + 0.5}%` } };
-}
-
-function Row({
-  node,
-  tree,
-  top,
-  selected,
-  collapsed,
-  onSelect,
-  onToggle,
-}: {
-  node: SpanNode;
-  tree: SpanTree;
-  top: number;
-  selected: boolean;
-  collapsed: boolean;
-  onSelect: (node: SpanNode) => void;
-  onToggle: (node: SpanNode) => void;
-}) {
-  const span = node.span;
-  const color = serviceColor(tree.serviceColors.get(span.serviceName));
-  const bar = barGeometry(node.startNanos, node.durationNanos, tree.durationNanos);
-  const label = labelPlacement(bar);
-  const classes = ['row'];
-  if (selected) classes.push('selected');
-  if (node.isError) classes.push('error');
-  if (node.critical.length) classes.push('critical');
-  if (node.orphan) classes.push('orphan');
-  const indent = Math.min(node.depth, MAX_INDENT_DEPTH) * INDENT_PX;
-  return (
-    <div
-      class={classes.join(' ')}
-      style={{ top: `${top}px`, height: `${ROW_HEIGHT}px` }}
-      data-span-id={span.spanId}
-      role="row"
-      aria-selected={selected}
-      onClick={() => onSelect(node)}
-    >
-      <div class="name-cell" style={{ paddingLeft: `${indent + 4}px` }} title={`${span.serviceName}: ${span.name}`}>
-        {node.children.length ? (
-          <button
-            type="button"
-            class="toggle"
-            aria-label={collapsed ? 'Expand' : 'Collapse'}
-            aria-expanded={!collapsed}
-            onClick={(event) => {
-              event.stopPropagation();
-              onToggle(node);
-            }}
-          >
-            {collapsed ? '▸' : '▾'}
-          </button>
-        ) : (
-          <span class="toggle-space" />
-        )}
-        <span class="swatch" style={{ background: color }} />
-        {node.isError ? (
-          <span class="error-mark" title={`error${span.status.message ? `: ${span.status.message}` : ''}`}>
-            !
-          </span>
-        ) : null}
-        <span class="service">{span.serviceName}</span> <span class="span-name">{span.name}</span>
-        {node.depth > MAX_INDENT_DEPTH ? <span class="muted small"> (depth {node.depth})</span> : null}
-        {collapsed ? <span class="muted small"> +{node.descendantCount}</span> : null}
-        {node.orphan ? <span class="badge orphan">orphan</span> : null}
-      </div>
-      <div class="bar-cell">
-        <div class="bar" style={{ left: `${bar.left}%`, width: `${bar.width}%`, background: color }} />
-        {node.critical.map((segment) => {
-          const geometry = barGeometry(segment.startNanos, segment.endNanos - segment.startNanos, tree.durationNanos);
-          return <div class="critical-segment" style={{ left: `${geometry.left}%`, width: `${geometry.width}%` }} />;
-        })}
-        <span class={`bar-label ${label.inside ? 'inside' : ''}`} style={label.style}>
-          {formatDurationNanos(node.durationNanos)}
-        </span>
-      </div>
-    </div>
-  );
-}
-
-function Axis({ tree }: { tree: SpanTree }) {
-  const ticks = axisTicks(tree.durationNanos, 5);
-  return (
-    <div class="axis">
-      <div class="name-cell axis-name">Service and operation</div>
-      <div class="bar-cell">
-        {ticks.map((tick) => (
-          <span class="tick" style={{ left: `${(tick / (tree.durationNanos || 1)) * 100}%` }}>
-            {formatDurationNanos(tick)}
-          </span>
-        ))}
-      </div>
-    </div>
-  );
-}
-
-function Waterfall({
-  tree,
-  rows,
-  view,
-  onSelect,
-  onToggle,
-}: {
-  tree: SpanTree;
-  rows: SpanNode[];
-  view: TraceViewState;
-  onSelect: (node: SpanNode) => void;
-  onToggle: (node: SpanNode) => void;
-}) {
-  const viewport = useRef<HTMLDivElement>(null);
-  const [scroll, setScroll] = useState({ top: 0, height: 600 });
-  const collapsed = useMemo(() => new Set(view.collapsed), [view.collapsed.join(',')]);
-
-  useLayoutEffect(() => {
-    const element = viewport.current;
-    if (!element) return;
-    const measure = () => setScroll({ top: element.scrollTop, height: element.clientHeight });
-    measure();
-    const observer = new ResizeObserver(measure);
-    observer.observe(element);
-    return () => observer.disconnect();
-  }, []);
-
-  // Bring the selected span into view when it is selected from outside the list (a deep link,
-  // the details panel's parent link).
-  useEffect(() => {
-    const element = viewport.current;
-    if (!element || !view.span) return;
-    const index = rows.findIndex((node) => node.span.spanId === view.span);
-    if (index < 0) return;
-    const target = scrollToReveal(index, ROW_HEIGHT, element.scrollTop, element.clientHeight);
-    if (target !== null) element.scrollTop = target;
-  }, [view.span, rows]);
-
-  const shown = visibleWindow(rows.length, ROW_HEIGHT, scroll.top, scroll.height);
-  const rendered: JSX.Element[] = [];
-  for (let i = shown.first; i < shown.last; i += 1) {
-    const node = rows[i] as SpanNode;
-    rendered.push(
-      <Row
-        key={node.span.spanId}
-        node={node}
-        tree={tree}
-        top={i * ROW_HEIGHT}
-        selected={node.span.spanId === view.span}
-        collapsed={collapsed.has(node.span.spanId)}
-        onSelect={onSelect}
-        onToggle={onToggle}
-      />,
-    );
-  }
-  return (
-    <div class="waterfall" data-testid="waterfall" data-row-count={rows.length}>
-      <Axis tree={tree} />
-      <div
-        class="rows-viewport"
-        ref={viewport}
-        onScroll={(event) => {
-          const element = event.currentTarget as HTMLDivElement;
-          setScroll({ top: element.scrollTop, height: element.clientHeight });
-        }}
-      >
-        <div class="rows" role="treegrid" style={{ height: `${rows.length * ROW_HEIGHT}px` }}>
-          {rendered}
-        </div>
-      </div>
-    </div>
-  );
+/** Where the search is: the match index for the text it was chosen for, and how often it was asked to reveal it. */
+interface MatchCursor {
+  find: string;
+  index: number;
+  nonce: number;
 }
 
 export function TracePage({ traceId, search }: { traceId: string; search: string }) {
   const view = parseTraceViewState(search);
   const { data: trace, error, loading } = useFetch(`trace:${traceId}`, (signal) => api.trace(traceId, signal));
+  const logs = useFetch(`trace-logs:${traceId}`, (signal) => fetchTraceLogs(traceId, signal));
   const tree = useMemo(() => (trace ? buildSpanTree(trace) : null), [trace]);
   const collapsedKey = view.collapsed.join(',');
-  const rows = useMemo(() => (tree ? visibleRows(tree, new Set(view.collapsed)) : []), [tree, collapsedKey]);
+  const collapsed = useMemo(() => new Set(view.collapsed), [collapsedKey]);
+  const rows = useMemo(() => (tree ? visibleRows(tree, collapsed) : []), [tree, collapsed]);
+  const matches = useMemo(() => (tree ? findSpans(tree, view.find) : []), [tree, view.find]);
+  const matchIds = useMemo(() => new Set(matches.map((node) => node.span.spanId)), [matches]);
+  const logCounts = useMemo(() => logCountsBySpan(logs.data?.records ?? []), [logs.data]);
+  const [cursor, setCursor] = useState<MatchCursor>({ find: '', index: 0, nonce: 0 });
+  // A new search text starts at its first match.
+  const current = matches.length === 0 ? -1 : cursor.find === view.find ? Math.min(cursor.index, matches.length - 1) : 0;
+  const currentMatch = current >= 0 ? (matches[current] ?? null) : null;
+  const reveal: Reveal | null = currentMatch ? { spanId: currentMatch.span.spanId, nonce: cursor.find === view.find ? cursor.nonce : 0 } : null;
 
   const update = (next: TraceViewState) => navigate(`/traces/${encodeURIComponent(traceId)}${traceViewStateToQuery(next)}`, { replace: true });
+  /** The collapsed spans without the ancestors of `node`, so it shows. */
+  const expandedTo = (node: SpanNode | null | undefined) => {
+    const hidden = new Set(node ? ancestors(node).map((ancestor) => ancestor.span.spanId) : []);
+    return view.collapsed.filter((id) => !hidden.has(id));
+  };
   // Selecting a span hidden under a collapsed ancestor expands the ancestors, so it shows.
   const select = (spanId: string | null) => {
     const node = spanId ? tree?.byId.get(spanId) : undefined;
-    const hidden = new Set(node ? ancestors(node).map((ancestor) => ancestor.span.spanId) : []);
-    update({ span: spanId, collapsed: view.collapsed.filter((id) => !hidden.has(id)) });
+    update({ ...view, span: spanId, collapsed: expandedTo(node) });
   };
   const toggle = (node: SpanNode) => {
     const id = node.span.spanId;
-    const collapsed = view.collapsed.includes(id) ? view.collapsed.filter((other) => other !== id) : [...view.collapsed, id];
-    update({ ...view, collapsed });
+    const next = view.collapsed.includes(id) ? view.collapsed.filter((other) => other !== id) : [...view.collapsed, id];
+    update({ ...view, collapsed: next });
   };
+  // Moving to a match expands its ancestors; the waterfall then centres it.
+  const step = (direction: 1 | -1) => {
+    const index = stepMatch(current, matches.length, direction);
+    if (index < 0) return;
+    setCursor({ find: view.find, index, nonce: cursor.nonce + 1 });
+    const next = expandedTo(matches[index]);
+    if (next.length !== view.collapsed.length) update({ ...view, collapsed: next });
+  };
+  // A new search text's first match is revealed the same way, once the trace is there.
+  useEffect(() => {
+    if (!currentMatch || cursor.find === view.find) return;
+    setCursor({ find: view.find, index: 0, nonce: 0 });
+    const next = expandedTo(currentMatch);
+    if (next.length !== view.collapsed.length) update({ ...view, collapsed: next });
+  }, [view.find, currentMatch]);
 
   if (error) return <ErrorPanel error={error} what={`trace ${traceId}`} />;
   if (!trace || !tree) return loading ? <Loading what={`trace ${traceId}`} /> : null;
-  const selected = view.span ? tree.byId.get(view.span) ?? null : null;
+  const selected = view.span ? (tree.byId.get(view.span) ?? null) : null;
   const parents = tree.nodes.filter((node) => node.children.length > 0);
+  const logCount = logs.data?.records.length;
   return (
     <section class="trace-page">
       <TraceHeader trace={trace} tree={tree} />
       <div class="trace-toolbar">
         <button type="button" onClick={() => update({ ...view, collapsed: [] })} disabled={view.collapsed.length === 0}>
           Expand all
-        </button>{' '}
+        </button>
         <button
           type="button"
           onClick={() => update({ ...view, collapsed: tree.roots.filter((root) => root.children.length).map((root) => root.span.spanId) })}
           disabled={parents.length === 0}
         >
           Collapse all
-        </button>{' '}
+        </button>
         <span class="muted" data-testid="visible-rows">
           {rows.length.toLocaleString('en-US')} of {tree.nodes.length.toLocaleString('en-US')} spans shown
         </span>
+        <TraceSearchBox text={view.find} current={current} count={matches.length} onText={(find) => update({ ...view, find })} onStep={step} />
+        <button
+          type="button"
+          data-testid="logs-toggle"
+          class={view.logs === 'off' ? '' : 'active'}
+          aria-pressed={view.logs !== 'off'}
+          onClick={() => update({ ...view, logs: view.logs === 'off' ? 'all' : 'off' })}
+        >
+          Logs{logCount === undefined ? '' : ` (${logCount.toLocaleString('en-US')})`}
+        </button>
         {view.span && !selected ? <span class="warning"> Span {view.span} is not in this trace.</span> : null}
       </div>
       <div class={`trace-body ${selected ? 'with-details' : ''}`}>
-        <Waterfall
-          tree={tree}
-          rows={rows}
-          view={view}
-          onSelect={(node) => select(node.span.spanId === view.span ? null : node.span.spanId)}
-          onToggle={toggle}
-        />
+        <div class={`trace-main ${view.logs === 'off' ? '' : 'with-logs'}`}>
+          <Waterfall
+            tree={tree}
+            rows={rows}
+            marks={{ selected: view.span, collapsed, matches: matchIds, currentMatch: currentMatch?.span.spanId ?? null, logCounts }}
+            reveal={reveal}
+            onSelect={(node) => {
+              const index = matches.indexOf(node);
+              if (index >= 0) setCursor({ find: view.find, index, nonce: cursor.nonce });
+              select(node.span.spanId === view.span ? null : node.span.spanId);
+            }}
+            onToggle={toggle}
+          />
+          {view.logs === 'off' ? null : (
+            <TraceLogsPanel
+              tree={tree}
+              logs={logs}
+              mode={view.logs}
+              selectedSpanId={selected ? selected.span.spanId : null}
+              onMode={(logsMode) => update({ ...view, logs: logsMode })}
+              onSelectSpan={(spanId) => select(spanId)}
+            />
+          )}
+        </div>
         {selected ? (
           <SpanDetails node={selected} tree={tree} traceId={trace.traceId} onSelect={select} onClose={() => select(null)} />
         ) : null}

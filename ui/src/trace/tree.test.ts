@@ -1,39 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Span } from '../types';
+import { BASE, testSpan as span } from './test-spans';
 import { ancestors, axisTicks, barGeometry, buildSpanTree, criticalPathNodes, offsetNanos, visibleRows } from './tree';
-
-const BASE = 1_764_000_000_000_000_000n;
-
-/** A span of the API's shape: times in nanoseconds after BASE. */
-function span(id: string, parent: string | null, start: number, end: number, patch: Partial<Span> = {}): Span {
-  return {
-    spanId: id,
-    parentSpanId: parent,
-    depth: 0,
-    childSpanIds: [],
-    serviceName: 'svc',
-    name: `op ${id}`,
-    kind: 'server',
-    startTimeUnixNano: (BASE + BigInt(start)).toString(),
-    endTimeUnixNano: (BASE + BigInt(end)).toString(),
-    durationNanos: end - start,
-    status: { code: 'unset', message: '' },
-    traceState: '',
-    flags: 0,
-    attributes: [],
-    droppedAttributesCount: 0,
-    resource: { attributes: [], droppedAttributesCount: 0, schemaUrl: '' },
-    scope: { name: '', version: '', attributes: [] },
-    events: [],
-    droppedEventsCount: 0,
-    links: [],
-    droppedLinksCount: 0,
-    orphan: false,
-    clockSkew: null,
-    criticalPath: [],
-    ...patch,
-  };
-}
 
 function segment(start: number, end: number) {
   return { startTimeUnixNano: (BASE + BigInt(start)).toString(), endTimeUnixNano: (BASE + BigInt(end)).toString() };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { scrollToReveal, visibleWindow } from './virtual';
+import { scrollToCentre, scrollToReveal, visibleWindow } from './virtual';
 
 describe('visibleWindow', () => {
   it('renders the viewport plus overscan, within bounds', () => {
@@ -25,5 +25,18 @@ describe('scrollToReveal', () => {
     expect(scrollToReveal(5, 20, 0, 200)).toBeNull();
     expect(scrollToReveal(50, 20, 0, 200)).toBe(820);
     expect(scrollToReveal(2, 20, 400, 200)).toBe(40);
+  });
+});
+
+describe('scrollToCentre', () => {
+  it('centres a row out of view, within the scrollable range', () => {
+    expect(scrollToCentre(5, 20, 1_000, 0, 200)).toBeNull();
+    expect(scrollToCentre(500, 20, 1_000, 0, 200)).toBe(500 * 20 + 10 - 100);
+    expect(scrollToCentre(1, 20, 1_000, 400, 200)).toBe(0);
+    expect(scrollToCentre(999, 20, 1_000, 0, 200)).toBe(1_000 * 20 - 200);
+  });
+
+  it('treats a row cut by the viewport edge as out of view', () => {
+    expect(scrollToCentre(9, 20, 1_000, 0, 190)).toBe(9 * 20 + 10 - 95);
   });
 });

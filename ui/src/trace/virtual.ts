@@ -30,3 +30,14 @@ export function scrollToReveal(index: number, rowHeight: number, scrollTop: numb
   if (bottom > scrollTop + viewportHeight) return Math.max(0, bottom - viewportHeight);
   return null;
 }
+
+/**
+ * The scroll position that centres row `index` in the viewport (within the scrollable range
+ * of `rowCount` rows), or null when the row is already wholly visible.
+ */
+export function scrollToCentre(index: number, rowHeight: number, rowCount: number, scrollTop: number, viewportHeight: number): number | null {
+  const top = index * rowHeight;
+  if (top >= scrollTop && top + rowHeight <= scrollTop + viewportHeight) return null;
+  const maxScroll = Math.max(0, rowCount * rowHeight - viewportHeight);
+  return Math.min(maxScroll, Math.max(0, Math.round(top + rowHeight / 2 - viewportHeight / 2)));
+}

@@ -8,6 +8,7 @@ use crate::health::alerts::FiringAlert;
 use crate::health::graph::{Node, NodeKind};
 use crate::health::probes::ProbeState;
 use crate::health::services::ServiceHealth;
+use crate::health::sparklines::Sparkline;
 use crate::health::stats::{EdgeKey, EdgeRed, Red, RedSeries};
 use crate::health::HealthStatus;
 
@@ -116,6 +117,9 @@ pub(crate) struct ServiceJson {
     figures: FiguresJson,
     checks: Vec<CheckJson>,
     alerts: Vec<AlertJson>,
+    /// Compact series for the health table, when the request asked for them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sparkline: Option<SparklineJson>,
 }
 
 impl ServiceJson {
@@ -132,8 +136,32 @@ impl ServiceJson {
             figures: FiguresJson::new(&service.red, window_seconds),
             checks: service.checks.iter().map(CheckJson::from).collect(),
             alerts: service.alerts.iter().map(AlertJson::from).collect(),
+            sparkline: None,
         }
     }
+
+    /// The service's name.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Adds the service's compact series.
+    pub(crate) fn with_sparkline(mut self, sparkline: Sparkline) -> Self {
+        self.sparkline = Some(SparklineJson {
+            rate: sparkline.rate,
+            error_ratio: sparkline.error_ratio,
+        });
+        self
+    }
+}
+
+/// A service's compact series in the health table: requests per second and the error ratio
+/// as `[ms, value]` pairs.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SparklineJson {
+    rate: Vec<(i64, f64)>,
+    error_ratio: Vec<(i64, f64)>,
 }
 
 /// One operation of a service page.
