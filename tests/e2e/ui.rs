@@ -3,10 +3,10 @@
 //! the services table, a service's page, the dependency map, trace search, the trace view (a
 //! small trace with its logs and search within it, and a 10,000-span one with its minimap),
 //! the logs explorer (native and LogQL search, histogram, metric chart, details, a virtualised
-//! list of thousands of records, live tail), the metrics explorer
-//! (completion, graph, table), the alerts page (a rule file, and a rule created, tested,
-//! disabled and deleted through the form), deep links and error pages, and saves screenshots
-//! under `target/ui-screenshots/`.
+//! list of thousands of records, live tail), the metrics explorer (completion of names and
+//! label values, graph, table), the alerts page (a rule file, and a rule created, tested,
+//! disabled, edited and deleted through the form), deep links and error pages, and saves
+//! screenshots under `target/ui-screenshots/`.
 //!
 //! Chromium is not skipped when missing: the test fails and says how to install it (`.ci/run`
 //! installs it on CI). `playwright-core` comes from `ui/node_modules`, which the build's
