@@ -1,6 +1,9 @@
 //! Compaction: merges the parts of a day partition into one once there are enough of them, so
 //! lookups open fewer files and the trace-id sort spans the whole partition.
 //!
+//! A corrupt input found by a merge is quarantined, and its partition merged without it on the
+//! next pass; the other partitions go on.
+//!
 //! The merge streams: each input part is already sorted by trace id and start, so a k-way
 //! merge reads one batch per input at a time and writes one row group at a time. Memory stays
 //! at a few batches plus the encoded output, whatever the partition's size.
@@ -10,10 +13,11 @@ mod merge;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use futures::StreamExt;
 use object_store::{ObjectStore, ObjectStoreExt};
 
 use crate::error::Error;
-use crate::part::{PartCatalog, PartInfo};
+use crate::part::{quarantine, reader, PartCatalog, PartInfo};
 
 /// Largest part compaction produces, in rows; bigger partitions keep several parts.
 pub const MAX_COMPACTED_ROWS: u64 = 4_000_000;
@@ -82,7 +86,41 @@ pub async fn compact_partitions(
     }
     for ((_, day), parts) in partitions {
         for group in mergeable_groups(parts, min_parts.max(2)) {
-            merge_parts(objects, catalog, &day, group).await?;
+            match merge_parts(objects, catalog, &day, group.clone()).await {
+                Err(error) if quarantine::is_corruption(&error) => {
+                    quarantine_corrupt_inputs(objects, catalog, &group).await?;
+                }
+                other => other?,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// After a merge met a corrupt page: reads each input whole and quarantines those that fail
+/// (see [`crate::part::quarantine`]); the others are merged on the next pass.
+///
+/// # Errors
+/// A read failure that is not corruption (the object store failing).
+async fn quarantine_corrupt_inputs(
+    objects: &Arc<dyn ObjectStore>,
+    catalog: &PartCatalog,
+    parts: &[Arc<PartInfo>],
+) -> Result<(), Error> {
+    for part in parts {
+        let read = async {
+            let mut batches = reader::stream_part(objects, part)?;
+            while let Some(batch) = batches.next().await {
+                batch.map_err(|source| Error::parquet(part.path.to_string(), source))?;
+            }
+            Ok::<(), Error>(())
+        };
+        match read.await {
+            Err(error) if quarantine::is_corruption(&error) => {
+                catalog.remove(&part.tenant, std::slice::from_ref(&part.path));
+                quarantine::quarantine(objects, &part.path, "traces", &error).await;
+            }
+            other => other?,
         }
     }
     Ok(())

@@ -229,12 +229,7 @@ impl MetricStore {
     ) -> Result<(), Error> {
         match read {
             Err(error) if quarantine::is_corruption(&error) => {
-                self.inner
-                    .catalog
-                    .remove(&part.tenant, std::slice::from_ref(&part.series_path));
-                for path in [&part.samples_path, &part.series_path] {
-                    quarantine::quarantine(&self.inner.objects, path, "metrics", &error).await;
-                }
+                quarantine_part(&self.inner.objects, &self.inner.catalog, part, &error).await;
                 Ok(())
             }
             other => other,
@@ -660,6 +655,20 @@ pub(crate) async fn write_part(
     metrics::counter!("sightline_metric_parts_written_bytes_total").increment(part.size_bytes);
     tracing::debug!(part = %series_path, series = encoded.series_count, samples = encoded.sample_count, size_bytes = part.size_bytes, "wrote metric part");
     Ok(Arc::new(part))
+}
+
+/// Takes a corrupt part out of the catalog and moves both of its objects to quarantine (see
+/// [`crate::part::quarantine`]).
+pub(crate) async fn quarantine_part(
+    objects: &Arc<dyn ObjectStore>,
+    catalog: &MetricCatalog,
+    part: &MetricPart,
+    error: &Error,
+) {
+    catalog.remove(&part.tenant, std::slice::from_ref(&part.series_path));
+    for path in [&part.samples_path, &part.series_path] {
+        quarantine::quarantine(objects, path, "metrics", error).await;
+    }
 }
 
 /// Deletes a part's objects, the commit marker first.

@@ -15,8 +15,9 @@ use object_store::ObjectStore;
 use sightline_model::{MetricMetadata, TenantId};
 
 use super::catalog::{MetricCatalog, MetricPart};
-use super::{delete_part, read, write_part};
+use super::{delete_part, quarantine_part, read, write_part};
 use crate::error::Error;
+use crate::part::quarantine;
 
 /// Parts below this many samples are tier 0.
 pub const TIER_BASE_SAMPLES: u64 = 1_000_000;
@@ -37,6 +38,9 @@ fn tier(samples: u64) -> u32 {
 }
 
 /// Merges the parts of every tier that holds at least `min_parts` parts of a tenant's day.
+///
+/// A corrupt input is quarantined (see [`crate::part::quarantine`]) and its group merged on the
+/// next pass without it.
 ///
 /// # Errors
 /// Object store, Parquet or encoding failures; the inputs then stay as they were.
@@ -89,17 +93,18 @@ async fn merge(
     let mut metadata: BTreeMap<String, MetricMetadata> = BTreeMap::new();
     let mut result = Ok(());
     for part in &parts {
-        let table = match part.series_table().await {
-            Ok(table) => table,
-            Err(error) => {
-                result = Err(error);
-                break;
-            }
-        };
-        let all: Vec<u32> = (0..table.labels.len() as u32).collect();
-        if let Err(error) =
+        let read = async {
+            let table = part.series_table().await?;
+            let all: Vec<u32> = (0..table.labels.len() as u32).collect();
             read::read_series(objects, part, &table, &all, i64::MIN, i64::MAX, &mut merged).await
-        {
+        };
+        if let Err(error) = read.await {
+            if quarantine::is_corruption(&error) {
+                // The other inputs are merged on the next pass, without it.
+                quarantine_part(objects, catalog, part, &error).await;
+                metrics::gauge!("sightline_compactions_running").decrement(1.0);
+                return Ok(());
+            }
             result = Err(error);
             break;
         }

@@ -561,3 +561,49 @@ async fn a_part_found_corrupt_by_a_query_is_quarantined_and_the_query_goes_on() 
         .join(part.samples_path.as_ref());
     assert!(quarantined.is_file(), "{}", quarantined.display());
 }
+
+#[tokio::test]
+async fn a_corrupt_part_found_by_compaction_is_quarantined_and_the_rest_merged() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MetricStore::open(StoreConfig {
+        compaction_min_parts: 3,
+        ..config(&dir)
+    })
+    .await
+    .unwrap();
+    let base = base_ms();
+    for window in 0..4 {
+        store
+            .append(&tenant(), workload(base + window * 600_000))
+            .await
+            .unwrap();
+        store.flush().await.unwrap();
+    }
+    let parts = store.inner.catalog.all();
+    assert_eq!(parts.len(), 4);
+    let garbled = &parts[0];
+    let samples_file = dir
+        .path()
+        .join("objects")
+        .join(garbled.samples_path.as_ref());
+    let mut bytes = std::fs::read(&samples_file).unwrap();
+    let half = bytes.len() / 2;
+    for byte in &mut bytes[4..half] {
+        *byte ^= 0x5a;
+    }
+    std::fs::write(&samples_file, bytes).unwrap();
+
+    // The merge meets the garbled part: it is quarantined, the pass still succeeds.
+    store.run_maintenance_once().await.unwrap();
+    let quarantined = dir
+        .path()
+        .join("objects/quarantine")
+        .join(garbled.samples_path.as_ref());
+    assert!(quarantined.is_file(), "{}", quarantined.display());
+    assert_eq!(store.inner.catalog.all().len(), 3);
+    // The next pass merges the other three.
+    store.run_maintenance_once().await.unwrap();
+    let merged = store.inner.catalog.all();
+    assert_eq!(merged.len(), 1);
+    assert_eq!(merged[0].samples, 3 * 120);
+}

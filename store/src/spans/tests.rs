@@ -651,3 +651,55 @@ async fn corrupt_parts_are_quarantined_and_the_rest_keeps_serving() {
         [TraceId([3; 16])]
     );
 }
+
+#[tokio::test]
+async fn a_corrupt_part_found_by_compaction_is_quarantined_and_the_rest_merged() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = TenantId::default_tenant();
+    let start = now_nanos();
+    let store = SpanStore::open(StoreConfig {
+        compaction_min_parts: 3,
+        ..config(dir.path())
+    })
+    .await
+    .unwrap();
+    for index in 1..=4u8 {
+        let spans = (1..=20)
+            .map(|id| span(index, id, None, start + u64::from(id)))
+            .collect();
+        store.append(&tenant, batch("a", spans)).await.unwrap();
+        store.flush().await.unwrap();
+    }
+    let spans_dir = dir.path().join("objects").join("spans");
+    let garbled = parquet_files(&spans_dir)
+        .into_iter()
+        .find(|path| {
+            std::fs::read(path)
+                .unwrap()
+                .windows(16)
+                .any(|window| window == TraceId([1; 16]).0)
+        })
+        .expect("a part holds trace 1");
+    let mut bytes = std::fs::read(&garbled).unwrap();
+    let half = bytes.len() / 2;
+    for byte in &mut bytes[4..half] {
+        *byte ^= 0x5a;
+    }
+    std::fs::write(&garbled, bytes).unwrap();
+
+    // The merge meets the garbled pages: that part is quarantined, the pass still succeeds.
+    store.run_maintenance_once().await.unwrap();
+    let quarantine = dir.path().join("objects").join("quarantine");
+    assert_eq!(parquet_files(&quarantine).len(), 1);
+    assert_eq!(store.inner.catalog.parts(&tenant).len(), 3);
+    // The next pass merges the other three.
+    store.run_maintenance_once().await.unwrap();
+    assert_eq!(store.inner.catalog.parts(&tenant).len(), 1);
+    for index in 2..=4u8 {
+        let rows = store
+            .find_trace(&tenant, TraceId([index; 16]))
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 20, "trace {index}");
+    }
+}
