@@ -61,7 +61,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::CollectorConfig;
 use crate::limits::LogThrottle;
-use series::{BatchTable, Histogram, SampleWriter, SeriesBudget, SeriesTable};
+use series::{BatchTable, Histogram, HistogramDelta, SampleWriter, SeriesBudget, SeriesTable};
 use service_graph::{GraphCounts, GraphState, PreparedEdges, ServiceGraph};
 use span_metrics::SpanMetrics;
 
@@ -190,7 +190,7 @@ impl ProcessorSettings {
 
 /// What one export brings to the processors, computed before it is appended.
 pub(crate) struct PreparedSpans {
-    span_metrics: Option<BatchTable<Histogram>>,
+    span_metrics: Option<BatchTable<HistogramDelta>>,
     edges: Option<PreparedEdges>,
 }
 
@@ -271,7 +271,7 @@ impl Processors {
                     cost,
                     || processor.new_histogram(),
                 ) {
-                    Some(histogram) => histogram.merge(&delta),
+                    Some(histogram) => histogram.merge_delta(&delta),
                     None => span_metrics_refused += delta.count,
                 }
             }

@@ -21,8 +21,8 @@ use sightline_model::{
 use sightline_store::otlp::metrics::naming::sanitize_label_name;
 
 use super::series::{
-    base_labels, bucket_names, BatchTable, Emit, ExemplarSlot, FlushedSeries, Histogram, KeyRef,
-    SampleWriter,
+    base_labels, bucket_names, BatchTable, Emit, ExemplarSlot, FlushedSeries, Histogram,
+    HistogramDelta, KeyRef, SampleWriter,
 };
 
 /// The call counter.
@@ -88,12 +88,13 @@ impl SpanMetrics {
 
     /// Aggregates the spans of one export by series. Per span: label values borrowed from the
     /// span and its resource, one hash, one table probe; a series' labels are copied only the
-    /// first time the export touches it.
+    /// first time the export touches it, and its observations kept as a [`HistogramDelta`]
+    /// (no bucket array per series per export).
     pub(crate) fn prepare(
         &self,
         hasher: &DefaultHashBuilder,
         batch: &SpanBatch,
-    ) -> BatchTable<Histogram> {
+    ) -> BatchTable<HistogramDelta> {
         let mut table = BatchTable::default();
         for resource_spans in &batch.resources {
             let resource = &resource_spans.resource;
@@ -142,7 +143,7 @@ impl SpanMetrics {
                     value: seconds,
                     timestamp_ms: (span.end_time_unix_nano / 1_000_000) as i64,
                 };
-                table.get_or_insert(&key, || self.new_histogram()).observe(
+                table.get_or_insert(&key, HistogramDelta::default).observe(
                     &self.bounds,
                     seconds,
                     exemplar,

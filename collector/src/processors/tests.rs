@@ -750,3 +750,36 @@ fn processors_cost_per_span() {
         flush_started.elapsed()
     );
 }
+
+/// An export's observations, merged as a [`series::HistogramDelta`], leave a histogram exactly
+/// as merging a histogram of the same observations did: counts, sum and newest exemplars.
+#[test]
+fn a_histogram_delta_merges_like_a_histogram_of_the_same_spans() {
+    let bounds = [0.002, 0.004, 0.008, 0.016];
+    let slot = |index: u64, seconds: f64| series::ExemplarSlot {
+        trace_id: TraceId([index as u8; 16]),
+        span_id: SpanId([index as u8; 8]),
+        value: seconds,
+        timestamp_ms: NOW_MS + index as i64,
+    };
+    let mut before = Histogram::new(bounds.len());
+    before.observe(&bounds, 0.003, slot(0, 0.003));
+    for observations in [
+        vec![0.001],
+        vec![0.1, 0.003, 0.003, 0.016, 0.0161, 0.002, 7.0],
+        vec![],
+    ] {
+        let mut as_histogram = Histogram::new(bounds.len());
+        let mut as_delta = series::HistogramDelta::default();
+        for (index, seconds) in observations.iter().enumerate() {
+            let exemplar = slot(index as u64 + 1, *seconds);
+            as_histogram.observe(&bounds, *seconds, exemplar);
+            as_delta.observe(&bounds, *seconds, exemplar);
+        }
+        let (mut merged, mut delta_merged) = (before.clone(), before.clone());
+        merged.merge(&as_histogram);
+        delta_merged.merge_delta(&as_delta);
+        assert_eq!(delta_merged, merged, "{observations:?}");
+        assert_eq!(delta_merged.sum.to_bits(), merged.sum.to_bits());
+    }
+}
