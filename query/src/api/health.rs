@@ -146,9 +146,8 @@ fn sparkline_steps(
     let step_ms = (window.length_ms.saturating_add(points - 1) / points)
         .max(sample_ms)
         .max(1000);
-    let count = (window.length_ms / step_ms).clamp(1, points);
     Ok(Some(SparklineSteps {
-        start_ms: window.end_ms - (count - 1) * step_ms,
+        start_ms: first_point_ms(window, step_ms, points),
         end_ms: window.end_ms,
         step_ms,
         rate_window_ms: rate_window_ms(step_ms, sample_ms),
@@ -229,6 +228,13 @@ struct ServiceFigures {
     operations: Vec<OperationJson>,
     upstream: Vec<EdgeJson>,
     downstream: Vec<EdgeJson>,
+}
+
+/// The first of at most `max_points` points `step_ms` apart that end at the window's end itself
+/// (not at the last multiple of the step before it, so the newest requests show at once).
+fn first_point_ms(window: Window, step_ms: i64, max_points: i64) -> i64 {
+    let points = (window.length_ms / step_ms).clamp(1, max_points);
+    window.end_ms - (points - 1) * step_ms
 }
 
 /// The sample interval in ms.
@@ -338,11 +344,8 @@ async fn service_page(
             } else {
                 selector
             };
-            // Points end at the window's end itself (not at the last multiple of the step before
-            // it), so the newest requests show up at once.
             let end_ms = window.end_ms;
-            let points = (window.length_ms / step_ms).max(1);
-            let start_ms = end_ms - (points - 1) * step_ms;
+            let start_ms = first_point_ms(window, step_ms, i64::MAX);
             let series = red_series(
                 &engine,
                 source,

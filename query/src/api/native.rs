@@ -156,13 +156,10 @@ async fn search_traces(
     let span_query = parse_native_search(&params, &state.config, now_unix_nano())?;
     let edge = EdgeFilter::from_params(&params)?;
     let tenant = state.tenant(&headers)?;
-    let store_query = match &edge {
-        Some(edge) => edge.candidate_query(&span_query),
-        None => span_query.clone(),
-    };
+    let candidates = edge.as_ref().map(|edge| edge.candidate_query(&span_query));
     let trace_ids = state
         .store
-        .search_trace_ids(&tenant, &store_query)
+        .search_trace_ids(&tenant, candidates.as_ref().unwrap_or(&span_query))
         .await
         .map_err(Error::from)?;
     let mut traces = state.load_traces(&tenant, trace_ids).await?;

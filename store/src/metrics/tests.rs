@@ -533,6 +533,16 @@ async fn a_corrupt_part_is_quarantined_at_start_up() {
         .is_empty());
 }
 
+/// Garbles the first half of a file (its data pages), leaving the footer intact.
+fn garble_data_pages(path: &std::path::Path) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let half = bytes.len() / 2;
+    for byte in &mut bytes[4..half] {
+        *byte ^= 0x5a;
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
 #[tokio::test]
 async fn a_part_found_corrupt_by_a_query_is_quarantined_and_the_query_goes_on() {
     let dir = tempfile::tempdir().unwrap();
@@ -542,12 +552,7 @@ async fn a_part_found_corrupt_by_a_query_is_quarantined_and_the_query_goes_on() 
     store.flush().await.unwrap();
     let part = store.inner.catalog.all().pop().unwrap();
     let samples_file = dir.path().join("objects").join(part.samples_path.as_ref());
-    let mut bytes = std::fs::read(&samples_file).unwrap();
-    let half = bytes.len() / 2;
-    for byte in &mut bytes[4..half] {
-        *byte ^= 0x5a;
-    }
-    std::fs::write(&samples_file, bytes).unwrap();
+    garble_data_pages(&samples_file);
     let name = eq("__name__", "http_requests_total");
     let selected = store
         .select(&tenant(), &[name], base, base + HOUR_MS)
@@ -586,12 +591,7 @@ async fn a_corrupt_part_found_by_compaction_is_quarantined_and_the_rest_merged()
         .path()
         .join("objects")
         .join(garbled.samples_path.as_ref());
-    let mut bytes = std::fs::read(&samples_file).unwrap();
-    let half = bytes.len() / 2;
-    for byte in &mut bytes[4..half] {
-        *byte ^= 0x5a;
-    }
-    std::fs::write(&samples_file, bytes).unwrap();
+    garble_data_pages(&samples_file);
 
     // The merge meets the garbled part: it is quarantined, the pass still succeeds.
     store.run_maintenance_once().await.unwrap();

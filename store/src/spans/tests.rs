@@ -554,6 +554,31 @@ fn parquet_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     found
 }
 
+/// The part under `spans_dir` holding trace `[trace; 16]` (a footer keeps its trace ids' min and
+/// max in the clear).
+fn part_holding(spans_dir: &std::path::Path, trace: u8) -> std::path::PathBuf {
+    let needle = TraceId([trace; 16]).0;
+    parquet_files(spans_dir)
+        .into_iter()
+        .find(|path| {
+            std::fs::read(path)
+                .unwrap()
+                .windows(16)
+                .any(|window| window == needle)
+        })
+        .expect("a part holds the trace")
+}
+
+/// Garbles the first half of a file (its data pages), leaving the footer intact.
+fn garble_data_pages(path: &std::path::Path) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let half = bytes.len() / 2;
+    for byte in &mut bytes[4..half] {
+        *byte ^= 0x5a;
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
 #[tokio::test]
 async fn corrupt_parts_are_quarantined_and_the_rest_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
@@ -570,27 +595,8 @@ async fn corrupt_parts_are_quarantined_and_the_rest_keeps_serving() {
     let spans_dir = dir.path().join("objects").join("spans");
     let parts = parquet_files(&spans_dir);
     assert_eq!(parts.len(), 3);
-    // A part's footer keeps its trace ids' min and max in the clear.
-    let part_of = |trace: u8| -> std::path::PathBuf {
-        let needle = TraceId([trace; 16]).0;
-        parquet_files(&spans_dir)
-            .into_iter()
-            .find(|path| {
-                std::fs::read(path)
-                    .unwrap()
-                    .windows(16)
-                    .any(|window| window == needle)
-            })
-            .expect("a part holds the trace")
-    };
     // Part of trace 1: its data pages garbled (the footer intact), found when read.
-    let data_corrupt = part_of(1);
-    let mut bytes = std::fs::read(&data_corrupt).unwrap();
-    let half = bytes.len() / 2;
-    for byte in &mut bytes[4..half] {
-        *byte ^= 0x5a;
-    }
-    std::fs::write(&data_corrupt, bytes).unwrap();
+    garble_data_pages(&part_holding(&spans_dir, 1));
     assert!(store
         .find_trace(&tenant, TraceId([1; 16]))
         .await
@@ -614,7 +620,7 @@ async fn corrupt_parts_are_quarantined_and_the_rest_keeps_serving() {
     store.close().await.unwrap();
 
     // Part of trace 2: its footer garbled, found at start-up.
-    let footer_corrupt = part_of(2);
+    let footer_corrupt = part_holding(&spans_dir, 2);
     let mut bytes = std::fs::read(&footer_corrupt).unwrap();
     let length = bytes.len();
     for byte in &mut bytes[length - 40..length - 8] {
@@ -671,21 +677,7 @@ async fn a_corrupt_part_found_by_compaction_is_quarantined_and_the_rest_merged()
         store.flush().await.unwrap();
     }
     let spans_dir = dir.path().join("objects").join("spans");
-    let garbled = parquet_files(&spans_dir)
-        .into_iter()
-        .find(|path| {
-            std::fs::read(path)
-                .unwrap()
-                .windows(16)
-                .any(|window| window == TraceId([1; 16]).0)
-        })
-        .expect("a part holds trace 1");
-    let mut bytes = std::fs::read(&garbled).unwrap();
-    let half = bytes.len() / 2;
-    for byte in &mut bytes[4..half] {
-        *byte ^= 0x5a;
-    }
-    std::fs::write(&garbled, bytes).unwrap();
+    garble_data_pages(&part_holding(&spans_dir, 1));
 
     // The merge meets the garbled pages: that part is quarantined, the pass still succeeds.
     store.run_maintenance_once().await.unwrap();
