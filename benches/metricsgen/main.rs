@@ -224,8 +224,13 @@ async fn run_target(
     report.families = count_families(&client, &target, shape).await;
     query_phase(&client, &target, shape, options, &mut report).await;
     if options.hold_seconds > 0 {
+        let otlp = if target.otlp_grpc.is_empty() {
+            String::new()
+        } else {
+            format!(" (OTLP/gRPC {})", target.otlp_grpc)
+        };
         println!(
-            "holding {} at {} for {} s (--hold-seconds)",
+            "holding {} at {}{otlp} for {} s (--hold-seconds)",
             kind.name(),
             target.base,
             options.hold_seconds

@@ -42,6 +42,8 @@ pub struct Target {
     pub child: Child,
     /// `http://127.0.0.1:PORT`
     pub base: String,
+    /// Sightline's OTLP/gRPC address (`127.0.0.1:PORT`); empty for the others.
+    pub otlp_grpc: String,
     pub data_dir: tempfile::TempDir,
     /// The server's stderr/stdout, kept for failures.
     pub log_path: PathBuf,
@@ -147,9 +149,15 @@ fn start_sightline(binary: &Path) -> Target {
         binary.display()
     );
     let data_dir = tempfile::tempdir().expect("temp dir");
-    // Frequent maintenance, so the queries after ingest run over compacted parts.
+    // Frequent maintenance, so the queries after ingest run over compacted parts; more
+    // `[store]` keys from SIGHTLINE_BENCH_STORE_CONFIG (TOML lines), for trying settings.
     let config = data_dir.path().join("metricsgen.toml");
-    std::fs::write(&config, "[store]\nmaintenance_interval_seconds = 3\n").expect("write config");
+    let extra = std::env::var("SIGHTLINE_BENCH_STORE_CONFIG").unwrap_or_default();
+    std::fs::write(
+        &config,
+        format!("[store]\nmaintenance_interval_seconds = 3\n{extra}\n"),
+    )
+    .expect("write config");
     let log_path = data_dir.path().join("server.log");
     let mut child = Command::new(binary)
         .arg("--config")
@@ -187,16 +195,18 @@ fn start_sightline(binary: &Path) -> Target {
     let line = rx
         .recv_timeout(Duration::from_secs(60))
         .expect("sightline printed its listening line within 60 s");
-    let http = line
-        .split_whitespace()
-        .find_map(|token| token.strip_prefix("http="))
-        .expect("an http= field in the listening line")
-        .to_string();
+    let field = |name: &str| {
+        line.split_whitespace()
+            .find_map(|token| token.strip_prefix(name))
+            .unwrap_or_else(|| panic!("a {name} field in the listening line"))
+            .to_string()
+    };
     let version = format!("sightline {}", git_head());
     Target {
         kind: Kind::Sightline,
         child,
-        base: format!("http://{http}"),
+        base: format!("http://{}", field("http=")),
+        otlp_grpc: field("otlp_grpc="),
         data_dir,
         log_path,
         version,
@@ -270,6 +280,7 @@ fn start_prometheus() -> Target {
         kind: Kind::Prometheus,
         child,
         base,
+        otlp_grpc: String::new(),
         data_dir,
         log_path,
         version: package_version("prometheus"),
@@ -299,6 +310,7 @@ fn start_victoria_metrics() -> Target {
         kind: Kind::VictoriaMetrics,
         child,
         base,
+        otlp_grpc: String::new(),
         data_dir,
         log_path,
         version: package_version("victoria-metrics"),

@@ -141,15 +141,7 @@ impl LogStore {
     /// budget; [`Error::WalClosed`] or an I/O error when the batch could not be made durable.
     /// Nothing of the batch may then be acknowledged.
     pub async fn append(&self, tenant: &TenantId, batch: LogBatch) -> Result<(), Error> {
-        let held = self.inner.heads.held_bytes();
-        let limit = self.inner.config.log_head_max_bytes;
-        if held > limit {
-            metrics::counter!("sightline_log_appends_refused_total").increment(1);
-            return Err(Error::Overloaded {
-                used_bytes: held,
-                limit_bytes: limit,
-            });
-        }
+        self.admit()?;
         let records = batch.record_count();
         if records == 0 {
             return Ok(());
@@ -173,6 +165,25 @@ impl LogStore {
         };
         self.inner.wal.append(frame, entry).await?;
         metrics::counter!("sightline_log_records_appended_total").increment(records as u64);
+        Ok(())
+    }
+
+    /// Says whether an append would be taken now, so receivers can refuse an export before
+    /// reading and decoding it; counts a refusal in `sightline_log_appends_refused_total`.
+    ///
+    /// # Errors
+    /// [`Error::Overloaded`] (retryable) while uncommitted records are over their memory
+    /// budget.
+    pub fn admit(&self) -> Result<(), Error> {
+        let held = self.inner.heads.held_bytes();
+        let limit = self.inner.config.log_head_max_bytes;
+        if held > limit {
+            metrics::counter!("sightline_log_appends_refused_total").increment(1);
+            return Err(Error::Overloaded {
+                used_bytes: held,
+                limit_bytes: limit,
+            });
+        }
         Ok(())
     }
 

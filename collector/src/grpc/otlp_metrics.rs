@@ -24,7 +24,8 @@ use tower::Service;
 
 use super::otlp_logs::{logs_service, GrpcLogsService};
 use super::{
-    answer, max_message_bytes, receive, trace_service, GrpcTraceService, Received, PROTOCOL,
+    answer, failure_status, max_message_bytes, receive, trace_service, GrpcTraceService, Received,
+    PROTOCOL,
 };
 use crate::decode::convert_off_reactor;
 use crate::error::Error;
@@ -91,6 +92,8 @@ pub(crate) struct OtlpGrpcRoutes {
     traces: TraceServiceServer<GrpcTraceService>,
     metrics: MetricsServiceServer<GrpcMetricsService>,
     logs: LogsServiceServer<GrpcLogsService>,
+    /// For refusing log exports before they are read while the log store is over its budget.
+    collector: Collector,
 }
 
 /// Builds the routes for a collector.
@@ -98,7 +101,8 @@ pub(crate) fn otlp_routes(collector: Collector) -> OtlpGrpcRoutes {
     OtlpGrpcRoutes {
         traces: trace_service(collector.clone()),
         metrics: metrics_service(collector.clone()),
-        logs: logs_service(collector),
+        logs: logs_service(collector.clone()),
+        collector,
     }
 }
 
@@ -134,6 +138,13 @@ where
         if is_service(<MetricsServiceServer<GrpcMetricsService> as NamedService>::NAME) {
             self.metrics.call(request)
         } else if is_service(<LogsServiceServer<GrpcLogsService> as NamedService>::NAME) {
+            // An overloaded log store refuses here, before the message is read and decoded:
+            // under sustained overload most exports are retries, and decoding each only to
+            // refuse it took the CPU the index commits needed to drain the backlog.
+            if let Err(error) = self.collector.inner.logs.admit() {
+                let status = failure_status(&Error::Store(error));
+                return Box::pin(std::future::ready(Ok(status.into_http())));
+            }
             self.logs.call(request)
         } else {
             self.traces.call(request)

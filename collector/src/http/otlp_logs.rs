@@ -42,6 +42,9 @@ async fn export(
     protocol: &'static str,
     request: Request,
 ) -> Result<LogsExportOutcome, Error> {
+    // Refused before the body is read while the log store is over its budget (see the
+    // gRPC routes).
+    collector.inner.logs.admit()?;
     let received = receive_body(collector, protocol, "logs", request).await?;
     let decoded = decode_http_body_off_reactor_with(
         received.body,

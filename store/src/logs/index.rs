@@ -22,13 +22,19 @@ use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Tantivy
 
 use super::collect::{IndexHit, TimeBuckets, TopByTime};
 use super::filter::LogFilter;
-use super::query::{LogHistogram, LogHit, LogQuery};
+use super::query::{LogDirection, LogHistogram, LogHit, LogQuery};
 use super::schema::{
     decode_record, index_settings, log_schema, record_document, register_analyzers, LogFields,
     INDEX_FORMAT_VERSION,
 };
 use crate::error::Error;
 
+/// Records the first time window of a search is expected to hold (see
+/// `LogIndex::first_hits`); tiny in tests, so their few records span many windows.
+#[cfg(not(test))]
+const FIRST_WINDOW_DOCS: u64 = 65_536;
+#[cfg(test)]
+const FIRST_WINDOW_DOCS: u64 = 2;
 /// Tantivy's smallest indexing memory per writer thread.
 const MIN_WRITER_HEAP_BYTES: usize = 15_000_000;
 
@@ -220,14 +226,7 @@ impl LogIndex {
     /// Tantivy failures and undecodable stored records.
     pub fn search(&self, query: &Arc<LogQuery>) -> Result<Vec<LogHit>, Error> {
         let searcher = self.reader.searcher();
-        let hits: Vec<IndexHit> = searcher
-            .search(
-                &*tantivy_query(&self.fields, query),
-                &TopByTime {
-                    query: query.clone(),
-                },
-            )
-            .map_err(|error| index_error("search log index", &self.dir, error))?;
+        let hits = self.first_hits(&searcher, query)?;
         hits.into_iter()
             .map(|hit| {
                 Ok(LogHit {
@@ -237,6 +236,76 @@ impl LogIndex {
                 })
             })
             .collect()
+    }
+
+    /// The first hits of `query` in its order, searched in time windows from the end the
+    /// query starts at: the first window is expected to hold [`FIRST_WINDOW_DOCS`] records
+    /// (from the index's density), each next one four times as wide (a rare word's hits are
+    /// found in a few windows), and the search stops once
+    /// `limit` hits are found. Every hit of a window sorts before every hit of the next, so
+    /// the hits concatenate in order. A page thus reads about the records near its cursor,
+    /// not every record between the cursor and the far end of the range (which made paging
+    /// through a long range quadratic). A query estimated to match few records in all (a
+    /// rare word) is searched in one window.
+    fn first_hits(
+        &self,
+        searcher: &tantivy::Searcher,
+        query: &Arc<LogQuery>,
+    ) -> Result<Vec<IndexHit>, Error> {
+        let error = |error| index_error("search log index", &self.dir, error);
+        let Some((first, last)) = time_bounds(searcher, &self.fields).map_err(error)? else {
+            return Ok(Vec::new());
+        };
+        let (start, end) = query.effective_range();
+        let (start, end) = (start.max(first), end.min(last));
+        if start > end || query.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let docs = searcher.num_docs().max(1);
+        let span = u128::from(last - first) + 1;
+        let mut width = if estimated_matches(searcher, &self.fields, query).map_err(error)?
+            <= FIRST_WINDOW_DOCS
+        {
+            // Few matches in all (a rare word): one search reads them all at once.
+            u64::MAX
+        } else {
+            u64::try_from(span * u128::from(FIRST_WINDOW_DOCS) / u128::from(docs))
+                .unwrap_or(u64::MAX)
+        };
+        width = width.max(1);
+        let mut hits: Vec<IndexHit> = Vec::new();
+        let (mut low, mut high) = (start, end);
+        loop {
+            let mut window = LogQuery::clone(query);
+            window.limit = query.limit - hits.len();
+            let done = match query.direction {
+                LogDirection::Backward => {
+                    window.start_unix_nano = high.saturating_sub(width - 1).max(low);
+                    window.end_unix_nano = high;
+                    high = window.start_unix_nano.saturating_sub(1);
+                    window.start_unix_nano == low
+                }
+                LogDirection::Forward => {
+                    window.start_unix_nano = low;
+                    window.end_unix_nano = low.saturating_add(width - 1).min(high);
+                    low = window.end_unix_nano.saturating_add(1);
+                    window.end_unix_nano == high
+                }
+            };
+            let found: Vec<IndexHit> = searcher
+                .search(
+                    &*tantivy_query(&self.fields, &window),
+                    &TopByTime {
+                        query: Arc::new(window),
+                    },
+                )
+                .map_err(error)?;
+            hits.extend(found);
+            if done || hits.len() >= query.limit {
+                return Ok(hits);
+            }
+            width = width.saturating_mul(4);
+        }
     }
 
     fn fetch(&self, searcher: &tantivy::Searcher, address: DocAddress) -> Result<LogRow, Error> {
@@ -281,6 +350,49 @@ impl LogIndex {
             )
             .map_err(|error| index_error("count log index", &self.dir, error))
     }
+}
+
+/// About how many records `query` matches at most, whatever its time range, from its scorers'
+/// size hints (a term's document frequency, an intersection's smallest part), without reading
+/// postings.
+fn estimated_matches(
+    searcher: &tantivy::Searcher,
+    fields: &LogFields,
+    query: &LogQuery,
+) -> tantivy::Result<u64> {
+    let unbounded = LogQuery {
+        start_unix_nano: 0,
+        end_unix_nano: u64::MAX,
+        cursor: None,
+        ..query.clone()
+    };
+    let weight = tantivy_query(fields, &unbounded).weight(
+        tantivy::query::EnableScoring::disabled_from_searcher(searcher),
+    )?;
+    let mut total = 0u64;
+    for segment in searcher.segment_readers() {
+        total += u64::from(weight.scorer(segment, 1.0)?.size_hint());
+    }
+    Ok(total)
+}
+
+/// The earliest and latest record time in the searcher's segments, `None` when it has no
+/// records.
+fn time_bounds(
+    searcher: &tantivy::Searcher,
+    fields: &LogFields,
+) -> tantivy::Result<Option<(u64, u64)>> {
+    let name = searcher.schema().get_field_name(fields.ts).to_string();
+    let mut bounds: Option<(u64, u64)> = None;
+    for segment in searcher.segment_readers() {
+        if segment.num_docs() == 0 {
+            continue;
+        }
+        let column = segment.fast_fields().u64(&name)?;
+        let (min, max) = (column.min_value(), column.max_value());
+        bounds = Some(bounds.map_or((min, max), |(first, last)| (first.min(min), last.max(max))));
+    }
+    Ok(bounds)
 }
 
 fn add_documents(

@@ -117,14 +117,18 @@ pub fn log_schema() -> (Schema, LogFields) {
     (builder.build(), fields)
 }
 
-/// The index settings: a zstd doc store in blocks large enough that repeated resources
-/// compress well.
+/// The index settings: a zstd doc store in blocks large enough that repeated resources and
+/// line templates compress well. Measured with `benches/logsgen` (3 M records): 256 KiB blocks
+/// at level 3 store 55 bytes per record, as 128 KiB at level 9 do, where 64 KiB at level 3
+/// stored 63; level 9 cost a fifth of the ingest rate, the larger block nothing measurable
+/// (a fetch decompresses one block, ~0.3 ms). Existing indexes keep the settings they were
+/// created with.
 pub fn index_settings() -> IndexSettings {
     IndexSettings {
         docstore_compression: Compressor::Zstd(ZstdCompressor {
             compression_level: Some(3),
         }),
-        docstore_blocksize: 64 * 1024,
+        docstore_blocksize: 256 * 1024,
         ..IndexSettings::default()
     }
 }

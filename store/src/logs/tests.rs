@@ -270,6 +270,71 @@ async fn paging_is_stable_while_records_arrive() {
 }
 
 #[tokio::test]
+async fn pages_through_uneven_time_in_both_directions() {
+    // A dense burst, a long gap and a sparse tail: the index's time windows (two records'
+    // worth each at first in tests) then hold from none to dozens of records.
+    let dir = tempfile::tempdir().unwrap();
+    let store = LogStore::open(config(dir.path())).await.unwrap();
+    let offsets: Vec<u64> = (0..60)
+        .map(|index| index / 20)
+        .chain((0..12).map(|index| 3_000 + index * 700))
+        .collect();
+    let records = offsets
+        .iter()
+        .enumerate()
+        .map(|(index, offset)| {
+            let word = if index % 3 == 0 { "needle" } else { "hay" };
+            record(*offset, &format!("{word} {index}"), 9)
+        })
+        .collect();
+    store
+        .append(&tenant(), batch("svc", records))
+        .await
+        .unwrap();
+    store.flush().await.unwrap();
+    for (filter, expected) in [("", 72), ("needle", 24)] {
+        for direction in [LogDirection::Backward, LogDirection::Forward] {
+            let mut seen: Vec<(u64, u64)> = Vec::new();
+            let mut cursor = None;
+            loop {
+                let query = LogQuery {
+                    start_unix_nano: BASE,
+                    end_unix_nano: BASE + 20_000 * SECOND,
+                    filter: LogFilter::parse(filter).unwrap(),
+                    direction,
+                    limit: 5,
+                    cursor,
+                    ..LogQuery::default()
+                };
+                let page = store.search(&tenant(), query).await.unwrap();
+                assert!(page.hits.len() <= 5);
+                seen.extend(
+                    page.hits
+                        .iter()
+                        .map(|hit| (hit.timestamp_unix_nano, hit.sequence)),
+                );
+                match page.next_cursor {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+            let mut sorted = seen.clone();
+            sorted.sort();
+            if direction == LogDirection::Backward {
+                sorted.reverse();
+            }
+            assert_eq!(seen, sorted, "{filter:?} {direction:?}: in order");
+            sorted.dedup();
+            assert_eq!(
+                sorted.len(),
+                expected,
+                "{filter:?} {direction:?}: each once"
+            );
+        }
+    }
+}
+
+#[tokio::test]
 async fn unicode_and_a_one_mebibyte_line() {
     let dir = tempfile::tempdir().unwrap();
     let store = LogStore::open(config(dir.path())).await.unwrap();

@@ -70,3 +70,55 @@ async fn export_stores_records_and_reports_rejections() {
     assert_eq!(hits.len(), 1);
     shutdown.cancel();
 }
+
+#[tokio::test]
+async fn an_overloaded_log_store_answers_unavailable_with_retry_info() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_config = StoreConfig {
+        data_dir: dir.path().to_path_buf(),
+        // Over budget as soon as anything is held.
+        log_head_max_bytes: 1,
+        ..StoreConfig::default()
+    };
+    let store = SpanStore::open(store_config.clone()).await.unwrap();
+    let metrics = MetricStore::open(store_config.clone()).await.unwrap();
+    let logs = LogStore::open(store_config).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let shutdown = CancellationToken::new();
+    let collector = Collector::new(CollectorConfig::default(), store, metrics, logs.clone());
+    tokio::spawn(serve_grpc(collector, listener, shutdown.clone()));
+
+    let mut client = LogsServiceClient::connect(address).await.unwrap();
+    let request = |body: &str| ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            scope_logs: vec![ScopeLogs {
+                log_records: vec![record(body, vec![1; 8])],
+                ..ScopeLogs::default()
+            }],
+            ..ResourceLogs::default()
+        }],
+    };
+    client.export(request("held line")).await.unwrap();
+    let status = client.export(request("refused line")).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
+    let details = tonic_types::StatusExt::get_error_details(&status);
+    assert!(details.retry_info().is_some(), "{status:?}");
+    let count = |text: &'static str| {
+        let logs = logs.clone();
+        async move {
+            let query = LogQuery {
+                filter: LogFilter::parse(text).unwrap(),
+                ..LogQuery::default()
+            };
+            logs.search(&TenantId::default_tenant(), query)
+                .await
+                .unwrap()
+                .hits
+                .len()
+        }
+    };
+    assert_eq!(count("held").await, 1);
+    assert_eq!(count("refused").await, 0);
+    shutdown.cancel();
+}

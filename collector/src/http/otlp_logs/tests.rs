@@ -185,3 +185,47 @@ async fn invalid_records_are_partial_success_and_bad_bodies_are_refused() {
         assert_eq!(status, expected, "{}", String::from_utf8_lossy(&answer));
     }
 }
+
+#[tokio::test]
+async fn an_overloaded_log_store_refuses_before_reading_the_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_config = StoreConfig {
+        data_dir: dir.path().to_path_buf(),
+        // Over budget as soon as anything is held.
+        log_head_max_bytes: 1,
+        ..StoreConfig::default()
+    };
+    let store = SpanStore::open(store_config.clone()).await.unwrap();
+    let metrics = MetricStore::open(store_config.clone()).await.unwrap();
+    let logs = LogStore::open(store_config).await.unwrap();
+    let collector = Collector::new(CollectorConfig::default(), store, metrics, logs.clone());
+    let protobuf = [("content-type", "application/x-protobuf")];
+    let (status, _) = send(
+        &collector,
+        post(
+            &protobuf,
+            request(&["held line"], Vec::new()).encode_to_vec(),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    // Undecodable bytes are answered 503 (retry later), not 400: the body was never read.
+    let response = export_logs(
+        State(collector.clone()),
+        post(&protobuf, b"\xff\xff not protobuf".to_vec()),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(response.headers().contains_key("retry-after"));
+    let (status, _) = send(
+        &collector,
+        post(
+            &protobuf,
+            request(&["refused line"], Vec::new()).encode_to_vec(),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(stored(&logs, "held").await, 1);
+    assert_eq!(stored(&logs, "refused").await, 0);
+}

@@ -13,11 +13,18 @@ use sightline_model::{Labels, TenantId};
 use sightline_store::logs::{LogDirection, LogQuery};
 use sightline_store::LogStore;
 
-use crate::logql::source::{labels_match, stream_labels};
+use crate::logql::source::{labels_match, line, stream_labels, structured_metadata};
 use crate::logql::{Direction, Error, LabelMatcher, LogEntry, LogRequest, LogSource, MatchOp};
 
-/// Records read per page of a selection.
+/// Records read per page of a selection, at most (the cap bounds the memory of a page of long
+/// lines): the first page holds what the engine hints it needs (at least
+/// [`FIRST_PAGE_RECORDS`]), each next one twice as many, since needing another page means
+/// filters are rejecting records. (Each page is one store search; pages of the engine's
+/// limit made a rare line filter over a long range read the stream's postings thousands of
+/// times.)
 const PAGE_RECORDS: usize = 2_000;
+/// Records of the first page, at least.
+const FIRST_PAGE_RECORDS: usize = 100;
 /// Records a `series` call reads at most; streams seen only after that are not reported.
 pub(crate) const MAX_SERIES_SCAN_RECORDS: usize = 1_000_000;
 
@@ -64,6 +71,7 @@ fn scan(
             Some(cursor) => query.cursor = Some(cursor),
             None => return Ok(()),
         }
+        query.limit = (query.limit * 2).min(PAGE_RECORDS);
     }
 }
 
@@ -78,9 +86,9 @@ impl LogSource for LogStore {
             Direction::Forward => LogDirection::Forward,
             Direction::Backward => LogDirection::Backward,
         };
-        let page = request
-            .limit_hint
-            .map_or(PAGE_RECORDS, |hint| hint.clamp(100, PAGE_RECORDS));
+        let page = request.limit_hint.map_or(PAGE_RECORDS, |hint| {
+            hint.clamp(FIRST_PAGE_RECORDS, PAGE_RECORDS)
+        });
         let Some(query) = store_query(
             &request.matchers,
             request.start_unix_nano,
@@ -91,18 +99,26 @@ impl LogSource for LogStore {
             return Ok(());
         };
         scan(self, tenant, query, &mut |hit| {
-            let mut entry = LogEntry::from_row(&hit.row);
-            entry.timestamp_unix_nano = hit.timestamp_unix_nano;
-            let wanted = labels_match(&entry.labels, &request.matchers)
-                && request
-                    .required_substrings
-                    .iter()
-                    .all(|needle| entry.line.contains(needle.as_str()));
-            if wanted {
-                visit(entry)
-            } else {
-                ControlFlow::Continue(())
+            // The line first: a line filter usually rejects most records, before their labels
+            // and metadata are built.
+            let line = line(&hit.row);
+            if !request
+                .required_substrings
+                .iter()
+                .all(|needle| line.contains(needle.as_str()))
+            {
+                return ControlFlow::Continue(());
             }
+            let labels = stream_labels(&hit.row);
+            if !labels_match(&labels, &request.matchers) {
+                return ControlFlow::Continue(());
+            }
+            visit(LogEntry {
+                timestamp_unix_nano: hit.timestamp_unix_nano,
+                labels,
+                line,
+                metadata: structured_metadata(&hit.row),
+            })
         })
     }
 
