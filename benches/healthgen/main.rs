@@ -4,8 +4,9 @@
 //! the whole day and over its last hour, their answers checked against the known truth.
 //!
 //! Run: `cargo bench --bench healthgen -- [--services N] [--hours H] [--runs N]
-//! [--connections N] [--sightline-binary PATH]` (build the server first with
-//! `cargo build --release`). Prints one report; figures go in `benches/README.md`.
+//! [--connections N] [--hold-seconds N] [--sightline-binary PATH]` (build the server first
+//! with `cargo build --release`). Prints one report; figures go in `benches/README.md`.
+//! `--hold-seconds N` keeps the server up N seconds after the timings, for poking at it.
 
 #[allow(dead_code)] // shared with the metrics benchmark, which uses all of it
 #[path = "../metricsgen/ingest.rs"]
@@ -30,6 +31,7 @@ struct Options {
     hours: i64,
     runs: usize,
     connections: usize,
+    hold_seconds: u64,
     sightline_binary: PathBuf,
 }
 
@@ -39,6 +41,7 @@ fn parse_options() -> Options {
         hours: 24,
         runs: 10,
         connections: 4,
+        hold_seconds: 0,
         sightline_binary: targets::default_sightline_binary(),
     };
     let args: Vec<String> = std::env::args().collect();
@@ -51,6 +54,9 @@ fn parse_options() -> Options {
             ("--runs", Some(value)) => options.runs = value.parse().expect("--runs N"),
             ("--connections", Some(value)) => {
                 options.connections = value.parse().expect("--connections N");
+            }
+            ("--hold-seconds", Some(value)) => {
+                options.hold_seconds = value.parse().expect("--hold-seconds N");
             }
             ("--sightline-binary", Some(value)) => options.sightline_binary = value.into(),
             _ => {
@@ -186,6 +192,13 @@ async fn main() {
             percentile(&latencies, 1.0),
             latencies.len()
         );
+    }
+    if options.hold_seconds > 0 {
+        println!(
+            "holding the server at {base} for {} s (--hold-seconds)",
+            options.hold_seconds
+        );
+        tokio::time::sleep(Duration::from_secs(options.hold_seconds)).await;
     }
     server.stop(Duration::from_secs(120));
 }

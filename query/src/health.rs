@@ -15,6 +15,7 @@
 //! [`probes`] and [`alerts`] read health-check states and firing alerts;
 //! [`objectives`] holds the configurable objectives and the rule that turns figures into a
 //! [`objectives::HealthStatus`]; [`services`] judges each service; [`graph`] builds the dependency graph's nodes and edges;
+//! [`parallel`] runs two independent parts of an answer on two threads;
 //! [`sparklines`] computes every service's compact rate and error-ratio series for the
 //! health table in one range query.
 //!
@@ -27,6 +28,7 @@
 pub mod alerts;
 pub mod graph;
 pub mod objectives;
+pub mod parallel;
 pub mod probes;
 pub mod services;
 pub mod sparklines;

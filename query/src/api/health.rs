@@ -40,15 +40,17 @@ use super::{now_unix_nano, query_params, record_query_metrics, AppState};
 use crate::error::Error;
 use crate::health::alerts::firing_alerts;
 use crate::health::graph::build_graph;
+use crate::health::parallel::join;
 use crate::health::probes::probe_states;
-use crate::health::services::{judge_one, judge_services};
+use crate::health::services::{judge_one, judge_services, ServiceHealth};
 use crate::health::sparklines::{service_sparklines, SparklineSteps};
 use crate::health::stats::{
     edge_red, matcher, matchers, red_series, span_red, Window, ENTRY_KINDS,
 };
 use crate::promql::engine::MAX_POINTS_PER_SERIES;
-use crate::promql::Engine;
+use crate::promql::{Engine, MetricStoreSource};
 use crate::search::{optional_duration, optional_timestamp, QueryParams, DEFAULT_LOOKBACK_NANOS};
+use crate::QueryConfig;
 
 /// The `api` label of this router's self-metrics.
 const API_LABEL: &str = "native";
@@ -171,10 +173,7 @@ async fn list_services(
     let window = asked.window;
     let services = evaluate_off_reactor(&state, tenant, state.promql_timeout(), move |source| {
         let engine = Engine::default();
-        let spans = span_red(source, window, &["service"], "")?;
-        let probes = probe_states(&engine, source, window, "")?;
-        let alerts = firing_alerts(&engine, source, window, "")?;
-        let services = judge_services(&config.health, spans, probes, alerts);
+        let services = services_health(&engine, source, window, &config)?;
         let rows = services
             .iter()
             .map(|service| ServiceJson::new(service, window.seconds()));
@@ -201,6 +200,26 @@ async fn list_services(
         sparkline_step_seconds: sparklines.map(|steps| steps.step_ms as f64 / 1000.0),
         services,
     }))
+}
+
+/// Every service of the window judged: its span figures, probes and firing alerts (the probes
+/// and alerts read while the span figures are counted).
+fn services_health(
+    engine: &Engine,
+    source: &MetricStoreSource,
+    window: Window,
+    config: &QueryConfig,
+) -> Result<Vec<ServiceHealth>, Error> {
+    let (spans, probes_and_alerts) = join(
+        || span_red(source, window, &["service"], ""),
+        || {
+            let probes = probe_states(engine, source, window, "")?;
+            let alerts = firing_alerts(engine, source, window, "")?;
+            Ok::<_, Error>((probes, alerts))
+        },
+    );
+    let (probes, alerts) = probes_and_alerts?;
+    Ok(judge_services(&config.health, spans?, probes, alerts))
 }
 
 /// The answer of `GET /api/v1/services/{service}`.
@@ -438,12 +457,11 @@ async fn dependencies(
     let (nodes, edges) =
         evaluate_off_reactor(&state, tenant, state.promql_timeout(), move |source| {
             let engine = Engine::default();
-            let spans = span_red(source, window, &["service"], "")?;
-            let probes = probe_states(&engine, source, window, "")?;
-            let alerts = firing_alerts(&engine, source, window, "")?;
-            let services = judge_services(&config.health, spans, probes, alerts);
-            let edges = edge_red(source, window, &[])?;
-            let graph = build_graph(&config.health, &services, edges);
+            let (services, edges) = join(
+                || services_health(&engine, source, window, &config),
+                || edge_red(source, window, &[]),
+            );
+            let graph = build_graph(&config.health, &services?, edges?);
             let seconds = window.seconds();
             Ok((
                 graph

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use promql_parser::parser::Expr;
 
+use super::parallel::join;
 use crate::promql::engine::parse_query;
 use crate::promql::value::METRIC_NAME_LABEL;
 use crate::promql::{
@@ -251,7 +252,11 @@ pub fn span_red(
             .collect()
     };
     let mut out: BTreeMap<Vec<String>, KindRed> = BTreeMap::new();
-    for (labels, counted) in counted_in_window(source, CALLS, selector, window)? {
+    let (calls, buckets) = join(
+        || counted_in_window(source, CALLS, selector, window),
+        || counted_in_window(source, DURATION_BUCKET, selector, window),
+    );
+    for (labels, counted) in calls? {
         let failed = label_of(&labels, "status_code") == ERROR_STATUS;
         out.entry(key(&labels))
             .or_default()
@@ -262,7 +267,7 @@ pub fn span_red(
                 }
             });
     }
-    for (labels, counted) in counted_in_window(source, DURATION_BUCKET, selector, window)? {
+    for (labels, counted) in buckets? {
         let Some(le) = parse_le(label_of(&labels, "le")) else {
             continue;
         };
@@ -328,14 +333,26 @@ pub fn edge_red(
     // A series two selectors both pick (a self-call) counts once.
     let mut seen: std::collections::HashSet<Labels> = std::collections::HashSet::new();
     let mut out: BTreeMap<EdgeKey, EdgeRed> = BTreeMap::new();
+    let count_pair = |(first, second): (&'static str, &'static str), selector: &str| {
+        join(
+            || counted_in_window(source, first, selector, window),
+            || counted_in_window(source, second, selector, window),
+        )
+    };
     for selector in selectors {
-        for metric in [
-            EDGE_REQUESTS,
-            EDGE_FAILED,
-            EDGE_SERVER_BUCKET,
-            EDGE_CLIENT_BUCKET,
+        // The counters on one thread and the buckets (more series) on another, then both
+        // pairs in a fixed order.
+        let ((requests, failed), (server, client)) = join(
+            || count_pair((EDGE_REQUESTS, EDGE_FAILED), selector),
+            || count_pair((EDGE_SERVER_BUCKET, EDGE_CLIENT_BUCKET), selector),
+        );
+        for (metric, counted) in [
+            (EDGE_REQUESTS, requests),
+            (EDGE_FAILED, failed),
+            (EDGE_SERVER_BUCKET, server),
+            (EDGE_CLIENT_BUCKET, client),
         ] {
-            for (labels, counted) in counted_in_window(source, metric, selector, window)? {
+            for (labels, counted) in counted? {
                 if !seen.insert(labels.clone()) {
                     continue;
                 }

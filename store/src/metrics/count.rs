@@ -12,7 +12,9 @@
 //! parts not yet compacted after out-of-order writes), rollups cannot be ordered against
 //! samples, and that call falls back to reading every sample.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use hashbrown::HashMap;
 
 use promql_parser::label::Matcher;
 use sightline_model::{CounterFold, CounterRollup, Labels, MetricSample, TenantId};
@@ -68,6 +70,8 @@ impl MetricStore {
         lookback_ms: i64,
     ) -> Result<Vec<(Labels, f64)>, Error> {
         let from_ms = start_exclusive_ms.saturating_sub(lookback_ms);
+        // hashbrown's default hasher: the label sets are hashed once per series and part, and
+        // SipHash was a tenth of a day's health query.
         let mut pieces: HashMap<Labels, Vec<Piece>> = HashMap::new();
         let mut head = BTreeMap::new();
         self.inner
