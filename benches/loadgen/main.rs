@@ -17,6 +17,8 @@
 //! log-normal-ish durations, about 3% error spans.
 
 mod ndjson;
+#[path = "../shared/rng.rs"]
+mod rng;
 mod traffic;
 
 use std::path::PathBuf;

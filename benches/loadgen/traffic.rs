@@ -3,6 +3,8 @@
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;
+
+use crate::rng::Rng;
 use opentelemetry_proto::tonic::trace::v1::{
     span, status, ResourceSpans, ScopeSpans, Span, Status,
 };
@@ -19,9 +21,9 @@ const ROUTES: &[&str] = &[
 const METHODS: &[&str] = &["GET", "POST", "PUT", "DELETE"];
 const DB_SYSTEMS: &[&str] = &["postgresql", "redis", "mysql", "mongodb"];
 
-/// A small, fast, deterministic PRNG (xorshift64*), so runs are repeatable.
+/// Generates the traffic from a seeded [`Rng`], so runs are repeatable.
 pub struct Generator {
-    state: u64,
+    rng: Rng,
 }
 
 fn string_attribute(key: &str, value: String) -> KeyValue {
@@ -48,29 +50,14 @@ impl Generator {
     /// Starts a generator from a non-zero seed.
     pub fn new(seed: u64) -> Self {
         Self {
-            state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+            rng: Rng::new(seed),
         }
     }
 
-    fn next(&mut self) -> u64 {
-        self.state ^= self.state >> 12;
-        self.state ^= self.state << 25;
-        self.state ^= self.state >> 27;
-        self.state.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, bound: usize) -> usize {
-        (self.next() % bound as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-
     fn attributes(&mut self, service: usize, kind: span::SpanKind) -> Vec<KeyValue> {
-        let route = self.pick(ROUTES);
-        let method = self.pick(METHODS);
-        let status = if self.below(33) == 0 { 503 } else { 200 };
+        let route = self.rng.pick(ROUTES);
+        let method = self.rng.pick(METHODS);
+        let status = if self.rng.below(33) == 0 { 503 } else { 200 };
         let mut attributes = vec![
             string_attribute("http.request.method", method.to_string()),
             string_attribute("http.route", route.to_string()),
@@ -88,26 +75,26 @@ impl Generator {
             ),
             string_attribute(
                 "client.address",
-                format!("10.0.{}.{}", self.below(255), self.below(255)),
+                format!("10.0.{}.{}", self.rng.below(255), self.rng.below(255)),
             ),
-            string_attribute("thread.name", format!("worker-{}", self.below(16))),
+            string_attribute("thread.name", format!("worker-{}", self.rng.below(16))),
         ];
-        if kind == span::SpanKind::Client && self.below(2) == 0 {
+        if kind == span::SpanKind::Client && self.rng.below(2) == 0 {
             attributes.push(string_attribute(
                 "db.system",
-                self.pick(DB_SYSTEMS).to_string(),
+                self.rng.pick(DB_SYSTEMS).to_string(),
             ));
             attributes.push(string_attribute(
                 "db.statement",
-                format!("SELECT * FROM items WHERE id = {}", self.below(100_000)),
+                format!("SELECT * FROM items WHERE id = {}", self.rng.below(100_000)),
             ));
             attributes.push(string_attribute("db.name", "shop".to_string()));
         }
-        let extra = self.below(13);
+        let extra = self.rng.below(13);
         for index in 0..extra {
             attributes.push(int_attribute(
                 &format!("app.counter.{index}"),
-                self.below(1000) as i64,
+                self.rng.below(1000) as i64,
             ));
         }
         attributes
@@ -124,35 +111,40 @@ impl Generator {
         let mut span_count = 0u64;
         let mut trace_ids = Vec::new();
         for _ in 0..traces {
-            let trace_id: Vec<u8> = [self.next().to_be_bytes(), self.next().to_be_bytes()].concat();
+            let trace_id: Vec<u8> = [
+                self.rng.next_u64().to_be_bytes(),
+                self.rng.next_u64().to_be_bytes(),
+            ]
+            .concat();
             trace_ids.push(hex::encode(&trace_id));
-            let spans_in_trace = 5 + self.below(56);
-            let root_service = self.below(SERVICES);
+            let spans_in_trace = 5 + self.rng.below(56);
+            let root_service = self.rng.below(SERVICES);
             let mut parents: Vec<(Vec<u8>, usize, u64, u64)> = Vec::new();
-            let root_duration = 1_000_000 + (self.next() % 1_000_000_000).pow(2) / 1_000_000_000;
+            let root_duration =
+                1_000_000 + (self.rng.next_u64() % 1_000_000_000).pow(2) / 1_000_000_000;
             for index in 0..spans_in_trace {
-                let span_id = (self.next() | 1).to_be_bytes().to_vec();
+                let span_id = (self.rng.next_u64() | 1).to_be_bytes().to_vec();
                 let (parent_id, service, start, duration) = if index == 0 {
                     (Vec::new(), root_service, now - root_duration, root_duration)
                 } else {
                     let (parent_id, parent_service, parent_start, parent_duration) =
-                        parents[self.below(parents.len())].clone();
-                    let service = if self.below(3) == 0 {
-                        self.below(SERVICES)
+                        parents[self.rng.below(parents.len())].clone();
+                    let service = if self.rng.below(3) == 0 {
+                        self.rng.below(SERVICES)
                     } else {
                         parent_service
                     };
-                    let offset = self.next() % (parent_duration / 2 + 1);
+                    let offset = self.rng.next_u64() % (parent_duration / 2 + 1);
                     let duration = (parent_duration - offset) / 2 + 1;
                     (parent_id, service, parent_start + offset, duration)
                 };
                 let kind = match index {
                     0 => span::SpanKind::Server,
-                    _ if self.below(2) == 0 => span::SpanKind::Client,
+                    _ if self.rng.below(2) == 0 => span::SpanKind::Client,
                     _ => span::SpanKind::Internal,
                 };
-                let error = self.below(33) == 0;
-                let name = format!("{} {}", self.pick(METHODS), self.pick(ROUTES));
+                let error = self.rng.below(33) == 0;
+                let name = format!("{} {}", self.rng.pick(METHODS), self.rng.pick(ROUTES));
                 by_service[service].push(Span {
                     trace_id: trace_id.clone(),
                     span_id: span_id.clone(),

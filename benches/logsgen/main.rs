@@ -25,6 +25,8 @@
 mod targets;
 
 mod records;
+#[path = "../shared/rng.rs"]
+mod rng;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};

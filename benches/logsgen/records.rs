@@ -16,6 +16,8 @@ use opentelemetry_proto::tonic::common::v1::{
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
+use crate::rng::Rng;
+
 /// Services sending logs.
 pub const SERVICES: usize = 24;
 /// A word found in about a fifth of the records (the order events), for the common-word search.
@@ -54,9 +56,9 @@ const ERRORS: &[(&str, &str)] = &[
     ),
 ];
 
-/// A small, fast, deterministic PRNG (xorshift64*), so runs are repeatable.
+/// Generates the traffic from a seeded [`Rng`], so runs are repeatable.
 pub struct Generator {
-    state: u64,
+    rng: Rng,
     /// Most records per request.
     max_group: usize,
     /// The current request: records left, its request id, trace id and span id.
@@ -115,7 +117,7 @@ impl Generator {
     /// with requests of 1 to `max_group` records.
     pub fn new(seed: u64, first: usize, stride: usize, max_group: usize) -> Self {
         Self {
-            state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+            rng: Rng::new(seed),
             max_group: max_group.max(1),
             group_left: 0,
             request_id: String::new(),
@@ -127,27 +129,12 @@ impl Generator {
         }
     }
 
-    fn next(&mut self) -> u64 {
-        self.state ^= self.state >> 12;
-        self.state ^= self.state << 25;
-        self.state ^= self.state >> 27;
-        self.state.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, bound: usize) -> usize {
-        (self.next() % bound as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-
     /// One export of `records` records from one service instance, as an SDK's batch log
     /// processor sends them.
     pub fn request(&mut self, records: usize) -> Request {
         let service = (self.first_service + self.turn * self.stride) % SERVICES;
         self.turn += 1;
-        let instance = self.below(4);
+        let instance = self.rng.below(4);
         let name = service_name(service);
         let resource = Resource {
             attributes: vec![
@@ -215,12 +202,12 @@ impl Generator {
     /// One record: (logger index, record, its request id).
     fn record(&mut self, service: &str, time: u64) -> (usize, LogRecord, String) {
         if self.group_left == 0 {
-            self.group_left = 1 + self.below(self.max_group);
-            self.request_id = format!("{:016x}", self.next());
-            (self.trace_id, self.span_id) = if self.below(10) < 7 {
-                let mut trace = self.next().to_be_bytes().to_vec();
-                trace.extend(self.next().to_be_bytes());
-                (trace, self.next().to_be_bytes().to_vec())
+            self.group_left = 1 + self.rng.below(self.max_group);
+            self.request_id = format!("{:016x}", self.rng.next_u64());
+            (self.trace_id, self.span_id) = if self.rng.below(10) < 7 {
+                let mut trace = self.rng.next_u64().to_be_bytes().to_vec();
+                trace.extend(self.rng.next_u64().to_be_bytes());
+                (trace, self.rng.next_u64().to_be_bytes().to_vec())
             } else {
                 (Vec::new(), Vec::new())
             };
@@ -229,24 +216,24 @@ impl Generator {
         let request_id = self.request_id.clone();
         let traced = !self.trace_id.is_empty();
         let (trace_id, span_id) = (self.trace_id.clone(), self.span_id.clone());
-        let kind = self.below(100);
+        let kind = self.rng.below(100);
         let (logger, severity, body, attributes) = match kind {
             0..=44 => {
-                let method = self.pick(METHODS);
-                let route = self.pick(ROUTES);
-                let status = match self.below(50) {
+                let method = self.rng.pick(METHODS);
+                let route = self.rng.pick(ROUTES);
+                let status = match self.rng.below(50) {
                     0 => 503,
                     1 | 2 => 404,
                     _ => 200,
                 };
-                let millis = 2 + self.below(40) + self.below(3) * self.below(400);
-                let path = route.replace("{id}", &(10_000 + self.below(90_000)).to_string());
+                let millis = 2 + self.rng.below(40) + self.rng.below(3) * self.rng.below(400);
+                let path = route.replace("{id}", &(10_000 + self.rng.below(90_000)).to_string());
                 let body = format!(
                     "{method} {path} {status} {millis}ms bytes={} client=10.{}.{}.{} request_id={request_id}",
-                    200 + self.below(20_000),
-                    self.below(256),
-                    self.below(256),
-                    self.below(256)
+                    200 + self.rng.below(20_000),
+                    self.rng.below(256),
+                    self.rng.below(256),
+                    self.rng.below(256)
                 );
                 let attributes = vec![
                     string("http.request.method", method),
@@ -258,13 +245,13 @@ impl Generator {
                 (0, severity, body, attributes)
             }
             45..=64 => {
-                let order = 1_000_000 + self.below(9_000_000);
-                let items = 1 + self.below(6);
-                let cents = 500 + self.below(50_000);
-                let currency = self.pick(CURRENCIES);
+                let order = 1_000_000 + self.rng.below(9_000_000);
+                let items = 1 + self.rng.below(6);
+                let cents = 500 + self.rng.below(50_000);
+                let currency = self.rng.pick(CURRENCIES);
                 let body = format!(
                     "{COMMON_WORD} {order} placed by customer c{}: {items} items, total {}.{:02} {currency} request_id={request_id}",
-                    self.below(200_000),
+                    self.rng.below(200_000),
                     cents / 100,
                     cents % 100
                 );
@@ -276,21 +263,21 @@ impl Generator {
                 (1, 9, body, attributes)
             }
             65..=84 => {
-                let hit = self.below(4) != 0;
+                let hit = self.rng.below(4) != 0;
                 let body = format!(
                     "cache {} key=item:{} ttl=300s took {}us request_id={request_id}",
                     if hit { "hit" } else { "miss" },
-                    self.below(100_000),
-                    20 + self.below(900)
+                    self.rng.below(100_000),
+                    20 + self.rng.below(900)
                 );
                 (2, 5, body, vec![string("cache.name", "items")])
             }
             85..=94 => {
                 let body = format!(
                     "acquired connection from pool postgresql://orders-db:5432/orders active={}/50 wait={}.{}ms request_id={request_id}",
-                    self.below(50),
-                    self.below(20),
-                    self.below(10)
+                    self.rng.below(50),
+                    self.rng.below(20),
+                    self.rng.below(10)
                 );
                 let attributes = vec![
                     string("db.system", "postgresql"),
@@ -299,8 +286,8 @@ impl Generator {
                 (3, 5, body, attributes)
             }
             95..=98 => {
-                let peer = self.pick(PEERS);
-                let attempt = 1 + self.below(4);
+                let peer = self.rng.pick(PEERS);
+                let attempt = 1 + self.rng.below(4);
                 let body = format!(
                     "retrying call to {peer} after {}ms (attempt {attempt}/5): connection reset by peer request_id={request_id}",
                     100 * attempt
@@ -312,11 +299,11 @@ impl Generator {
                 (4, 13, body, attributes)
             }
             _ => {
-                let (kind, message) = ERRORS[self.below(ERRORS.len())];
+                let (kind, message) = ERRORS[self.rng.below(ERRORS.len())];
                 let body = format!("request failed: {kind}: {message} request_id={request_id}");
                 let stack = format!(
                     "{kind}: {message}\n\tat com.example.{service}.Handler.handle(Handler.java:{})\n\tat com.example.http.Router.route(Router.java:88)\n\tat io.netty.channel.AbstractChannelHandlerContext.invokeChannelRead(AbstractChannelHandlerContext.java:444)\n\tat java.base/java.lang.Thread.run(Thread.java:1583)",
-                    40 + self.below(400)
+                    40 + self.rng.below(400)
                 );
                 let attributes = vec![
                     string("exception.type", kind),

@@ -67,6 +67,8 @@ mod processors;
 mod rate_limit;
 mod remote_write;
 mod tenant;
+#[cfg(test)]
+mod test_support;
 
 use std::sync::Arc;
 

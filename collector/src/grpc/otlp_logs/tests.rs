@@ -4,12 +4,11 @@
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
-use sightline_model::TenantId;
-use sightline_store::logs::{LogFilter, LogQuery};
 use sightline_store::{LogStore, MetricStore, SpanStore, StoreConfig};
 use tokio_util::sync::CancellationToken;
 
 use super::*;
+use crate::test_support::count_logs;
 use crate::{serve_grpc, CollectorConfig};
 
 fn record(body: &str, span_id: Vec<u8>) -> LogRecord {
@@ -25,12 +24,19 @@ fn record(body: &str, span_id: Vec<u8>) -> LogRecord {
     }
 }
 
-#[tokio::test]
-async fn export_stores_records_and_reports_rejections() {
-    let dir = tempfile::tempdir().unwrap();
+/// A gRPC server over fresh stores in `dir` (with `store_config`'s settings), a client of its
+/// logs service, the log store, and the server's shutdown token.
+async fn serve(
+    dir: &std::path::Path,
+    store_config: StoreConfig,
+) -> (
+    LogsServiceClient<tonic::transport::Channel>,
+    LogStore,
+    CancellationToken,
+) {
     let store_config = StoreConfig {
-        data_dir: dir.path().to_path_buf(),
-        ..StoreConfig::default()
+        data_dir: dir.to_path_buf(),
+        ..store_config
     };
     let store = SpanStore::open(store_config.clone()).await.unwrap();
     let metrics = MetricStore::open(store_config.clone()).await.unwrap();
@@ -40,8 +46,14 @@ async fn export_stores_records_and_reports_rejections() {
     let shutdown = CancellationToken::new();
     let collector = Collector::new(CollectorConfig::default(), store, metrics, logs.clone());
     tokio::spawn(serve_grpc(collector, listener, shutdown.clone()));
+    let client = LogsServiceClient::connect(address).await.unwrap();
+    (client, logs, shutdown)
+}
 
-    let mut client = LogsServiceClient::connect(address).await.unwrap();
+#[tokio::test]
+async fn export_stores_records_and_reports_rejections() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut client, logs, shutdown) = serve(dir.path(), StoreConfig::default()).await;
     let request = ExportLogsServiceRequest {
         resource_logs: vec![ResourceLogs {
             scope_logs: vec![ScopeLogs {
@@ -58,38 +70,18 @@ async fn export_stores_records_and_reports_rejections() {
     let partial = response.partial_success.unwrap();
     assert_eq!(partial.rejected_log_records, 1);
     assert!(partial.error_message.contains("invalid span id"));
-    let query = LogQuery {
-        filter: LogFilter::parse("\"disk full\" level:error").unwrap(),
-        ..LogQuery::default()
-    };
-    let hits = logs
-        .search(&TenantId::default_tenant(), query)
-        .await
-        .unwrap()
-        .hits;
-    assert_eq!(hits.len(), 1);
+    assert_eq!(count_logs(&logs, "\"disk full\" level:error").await, 1);
     shutdown.cancel();
 }
 
 #[tokio::test]
 async fn an_overloaded_log_store_answers_unavailable_with_retry_info() {
     let dir = tempfile::tempdir().unwrap();
-    let store_config = StoreConfig {
-        data_dir: dir.path().to_path_buf(),
-        // Over budget as soon as anything is held.
+    let over_budget_once_anything_is_held = StoreConfig {
         log_head_max_bytes: 1,
         ..StoreConfig::default()
     };
-    let store = SpanStore::open(store_config.clone()).await.unwrap();
-    let metrics = MetricStore::open(store_config.clone()).await.unwrap();
-    let logs = LogStore::open(store_config).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
-    let shutdown = CancellationToken::new();
-    let collector = Collector::new(CollectorConfig::default(), store, metrics, logs.clone());
-    tokio::spawn(serve_grpc(collector, listener, shutdown.clone()));
-
-    let mut client = LogsServiceClient::connect(address).await.unwrap();
+    let (mut client, logs, shutdown) = serve(dir.path(), over_budget_once_anything_is_held).await;
     let request = |body: &str| ExportLogsServiceRequest {
         resource_logs: vec![ResourceLogs {
             scope_logs: vec![ScopeLogs {
@@ -104,21 +96,7 @@ async fn an_overloaded_log_store_answers_unavailable_with_retry_info() {
     assert_eq!(status.code(), tonic::Code::Unavailable, "{status:?}");
     let details = tonic_types::StatusExt::get_error_details(&status);
     assert!(details.retry_info().is_some(), "{status:?}");
-    let count = |text: &'static str| {
-        let logs = logs.clone();
-        async move {
-            let query = LogQuery {
-                filter: LogFilter::parse(text).unwrap(),
-                ..LogQuery::default()
-            };
-            logs.search(&TenantId::default_tenant(), query)
-                .await
-                .unwrap()
-                .hits
-                .len()
-        }
-    };
-    assert_eq!(count("held").await, 1);
-    assert_eq!(count("refused").await, 0);
+    assert_eq!(count_logs(&logs, "held").await, 1);
+    assert_eq!(count_logs(&logs, "refused").await, 0);
     shutdown.cancel();
 }

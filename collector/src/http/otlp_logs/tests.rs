@@ -10,18 +10,25 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse;
 use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, KeyValue};
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use sightline_model::TenantId;
-use sightline_store::logs::{LogFilter, LogQuery};
 use sightline_store::{LogStore, MetricStore, SpanStore, StoreConfig};
 
 use super::*;
+use crate::test_support::count_logs;
 use crate::{CollectorConfig, LOGS_PATH};
 
 async fn collector(config: CollectorConfig) -> (Collector, LogStore, tempfile::TempDir) {
+    collector_with(config, StoreConfig::default()).await
+}
+
+/// A collector over fresh stores with `store_config`'s settings in a new temporary directory.
+async fn collector_with(
+    config: CollectorConfig,
+    store_config: StoreConfig,
+) -> (Collector, LogStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store_config = StoreConfig {
         data_dir: dir.path().to_path_buf(),
-        ..StoreConfig::default()
+        ..store_config
     };
     let store = SpanStore::open(store_config.clone()).await.unwrap();
     let metrics = MetricStore::open(store_config.clone()).await.unwrap();
@@ -83,18 +90,6 @@ async fn send(collector: &Collector, request: Request) -> (StatusCode, Vec<u8>) 
     )
 }
 
-async fn stored(logs: &LogStore, text: &str) -> usize {
-    let query = LogQuery {
-        filter: LogFilter::parse(text).unwrap(),
-        ..LogQuery::default()
-    };
-    logs.search(&TenantId::default_tenant(), query)
-        .await
-        .unwrap()
-        .hits
-        .len()
-}
-
 #[tokio::test]
 async fn protobuf_json_and_gzip_bodies_are_stored() {
     let (collector, logs, _dir) = collector(CollectorConfig::default()).await;
@@ -125,8 +120,8 @@ async fn protobuf_json_and_gzip_bodies_are_stored() {
     .await;
     assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
     assert_eq!(body, b"{}");
-    assert_eq!(stored(&logs, "line").await, 2);
-    assert_eq!(stored(&logs, "service:api first").await, 1);
+    assert_eq!(count_logs(&logs, "line").await, 2);
+    assert_eq!(count_logs(&logs, "service:api first").await, 1);
 }
 
 #[tokio::test]
@@ -160,8 +155,8 @@ async fn invalid_records_are_partial_success_and_bad_bodies_are_refused() {
         partial.error_message.contains("invalid trace id"),
         "{partial:?}"
     );
-    assert_eq!(stored(&logs, "kept").await, 1);
-    assert_eq!(stored(&logs, "dropped").await, 0);
+    assert_eq!(count_logs(&logs, "kept").await, 1);
+    assert_eq!(count_logs(&logs, "dropped").await, 0);
 
     let cases = [
         (
@@ -188,17 +183,15 @@ async fn invalid_records_are_partial_success_and_bad_bodies_are_refused() {
 
 #[tokio::test]
 async fn an_overloaded_log_store_refuses_before_reading_the_body() {
-    let dir = tempfile::tempdir().unwrap();
-    let store_config = StoreConfig {
-        data_dir: dir.path().to_path_buf(),
-        // Over budget as soon as anything is held.
+    let over_budget_once_anything_is_held = StoreConfig {
         log_head_max_bytes: 1,
         ..StoreConfig::default()
     };
-    let store = SpanStore::open(store_config.clone()).await.unwrap();
-    let metrics = MetricStore::open(store_config.clone()).await.unwrap();
-    let logs = LogStore::open(store_config).await.unwrap();
-    let collector = Collector::new(CollectorConfig::default(), store, metrics, logs.clone());
+    let (collector, logs, _dir) = collector_with(
+        CollectorConfig::default(),
+        over_budget_once_anything_is_held,
+    )
+    .await;
     let protobuf = [("content-type", "application/x-protobuf")];
     let (status, _) = send(
         &collector,
@@ -226,6 +219,6 @@ async fn an_overloaded_log_store_refuses_before_reading_the_body() {
     )
     .await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(stored(&logs, "held").await, 1);
-    assert_eq!(stored(&logs, "refused").await, 0);
+    assert_eq!(count_logs(&logs, "held").await, 1);
+    assert_eq!(count_logs(&logs, "refused").await, 0);
 }
