@@ -16,6 +16,8 @@
 //! Traffic: 24 services, traces of 5–60 spans, 10–25 semantic-convention attributes per span,
 //! log-normal-ish durations, about 3% error spans.
 
+#[path = "../shared/attributes.rs"]
+mod attributes;
 mod ndjson;
 #[path = "../shared/rng.rs"]
 mod rng;

@@ -1,9 +1,10 @@
 //! Realistic OTLP traffic: services calling services, with semantic-convention attributes.
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::common::v1::{InstrumentationScope, KeyValue};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
+use crate::attributes;
 use crate::rng::Rng;
 use opentelemetry_proto::tonic::trace::v1::{
     span, status, ResourceSpans, ScopeSpans, Span, Status,
@@ -26,26 +27,6 @@ pub struct Generator {
     rng: Rng,
 }
 
-fn string_attribute(key: &str, value: String) -> KeyValue {
-    KeyValue {
-        key: key.to_string(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value)),
-        }),
-        ..Default::default()
-    }
-}
-
-fn int_attribute(key: &str, value: i64) -> KeyValue {
-    KeyValue {
-        key: key.to_string(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::IntValue(value)),
-        }),
-        ..Default::default()
-    }
-}
-
 impl Generator {
     /// Starts a generator from a non-zero seed.
     pub fn new(seed: u64) -> Self {
@@ -59,40 +40,40 @@ impl Generator {
         let method = self.rng.pick(METHODS);
         let status = if self.rng.below(33) == 0 { 503 } else { 200 };
         let mut attributes = vec![
-            string_attribute("http.request.method", method.to_string()),
-            string_attribute("http.route", route.to_string()),
-            int_attribute("http.response.status_code", status),
-            string_attribute("url.scheme", "https".to_string()),
-            string_attribute(
+            attributes::string("http.request.method", method.to_string()),
+            attributes::string("http.route", route.to_string()),
+            attributes::int("http.response.status_code", status),
+            attributes::string("url.scheme", "https".to_string()),
+            attributes::string(
                 "server.address",
                 format!("svc-{:02}.internal", (service + 1) % SERVICES),
             ),
-            int_attribute("server.port", 8080),
-            string_attribute("network.protocol.version", "1.1".to_string()),
-            string_attribute(
+            attributes::int("server.port", 8080),
+            attributes::string("network.protocol.version", "1.1".to_string()),
+            attributes::string(
                 "user_agent.original",
                 "Mozilla/5.0 (X11; Linux x86_64)".to_string(),
             ),
-            string_attribute(
+            attributes::string(
                 "client.address",
                 format!("10.0.{}.{}", self.rng.below(255), self.rng.below(255)),
             ),
-            string_attribute("thread.name", format!("worker-{}", self.rng.below(16))),
+            attributes::string("thread.name", format!("worker-{}", self.rng.below(16))),
         ];
         if kind == span::SpanKind::Client && self.rng.below(2) == 0 {
-            attributes.push(string_attribute(
+            attributes.push(attributes::string(
                 "db.system",
                 self.rng.pick(DB_SYSTEMS).to_string(),
             ));
-            attributes.push(string_attribute(
+            attributes.push(attributes::string(
                 "db.statement",
                 format!("SELECT * FROM items WHERE id = {}", self.rng.below(100_000)),
             ));
-            attributes.push(string_attribute("db.name", "shop".to_string()));
+            attributes.push(attributes::string("db.name", "shop".to_string()));
         }
         let extra = self.rng.below(13);
         for index in 0..extra {
-            attributes.push(int_attribute(
+            attributes.push(attributes::int(
                 &format!("app.counter.{index}"),
                 self.rng.below(1000) as i64,
             ));
@@ -179,11 +160,11 @@ impl Generator {
             .map(|(service, spans)| ResourceSpans {
                 resource: Some(Resource {
                     attributes: vec![
-                        string_attribute("service.name", format!("svc-{service:02}")),
-                        string_attribute("service.version", "1.4.2".to_string()),
-                        string_attribute("deployment.environment", "production".to_string()),
-                        string_attribute("host.name", format!("node-{}", service % 5)),
-                        string_attribute("telemetry.sdk.language", "rust".to_string()),
+                        attributes::string("service.name", format!("svc-{service:02}")),
+                        attributes::string("service.version", "1.4.2".to_string()),
+                        attributes::string("deployment.environment", "production".to_string()),
+                        attributes::string("host.name", format!("node-{}", service % 5)),
+                        attributes::string("telemetry.sdk.language", "rust".to_string()),
                     ],
                     ..Resource::default()
                 }),

@@ -24,6 +24,8 @@
 #[allow(dead_code)]
 mod targets;
 
+#[path = "../shared/attributes.rs"]
+mod attributes;
 mod records;
 #[path = "../shared/rng.rs"]
 mod rng;

@@ -11,11 +11,12 @@
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{
-    any_value, AnyValue, InstrumentationScope, KeyValue, KeyValueList,
+    any_value, AnyValue, InstrumentationScope, KeyValueList,
 };
 use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
+use crate::attributes;
 use crate::rng::Rng;
 
 /// Services sending logs.
@@ -80,26 +81,6 @@ pub struct Request {
     pub sample: (String, String),
 }
 
-fn string(key: &str, value: impl Into<String>) -> KeyValue {
-    KeyValue {
-        key: key.to_string(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.into())),
-        }),
-        ..Default::default()
-    }
-}
-
-fn int(key: &str, value: i64) -> KeyValue {
-    KeyValue {
-        key: key.to_string(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::IntValue(value)),
-        }),
-        ..Default::default()
-    }
-}
-
 /// The name of service `index`.
 pub fn service_name(index: usize) -> String {
     format!("svc-{index:02}")
@@ -138,23 +119,23 @@ impl Generator {
         let name = service_name(service);
         let resource = Resource {
             attributes: vec![
-                string("service.name", name.clone()),
-                string("service.namespace", "shop"),
-                string(
+                attributes::string("service.name", name.clone()),
+                attributes::string("service.namespace", "shop"),
+                attributes::string(
                     "service.version",
                     format!("1.{}.{}", service % 5, service % 3),
                 ),
-                string(
+                attributes::string(
                     "service.instance.id",
                     format!("{name}-{instance}-7f9c6d5b8-x{instance}q2z"),
                 ),
-                string("host.name", format!("node-{:02}", (service + instance) % 9)),
-                string("deployment.environment", "production"),
-                string("k8s.namespace.name", "shop"),
-                string("k8s.pod.name", format!("{name}-7f9c6d5b8-x{instance}q2z")),
-                string("telemetry.sdk.language", "java"),
-                string("telemetry.sdk.name", "opentelemetry"),
-                string("telemetry.sdk.version", "1.44.1"),
+                attributes::string("host.name", format!("node-{:02}", (service + instance) % 9)),
+                attributes::string("deployment.environment", "production"),
+                attributes::string("k8s.namespace.name", "shop"),
+                attributes::string("k8s.pod.name", format!("{name}-7f9c6d5b8-x{instance}q2z")),
+                attributes::string("telemetry.sdk.language", "java"),
+                attributes::string("telemetry.sdk.name", "opentelemetry"),
+                attributes::string("telemetry.sdk.version", "1.44.1"),
             ],
             ..Default::default()
         };
@@ -236,10 +217,10 @@ impl Generator {
                     self.rng.below(256)
                 );
                 let attributes = vec![
-                    string("http.request.method", method),
-                    string("http.route", route),
-                    int("http.response.status_code", status),
-                    int("http.server.request.duration_ms", millis as i64),
+                    attributes::string("http.request.method", method),
+                    attributes::string("http.route", route),
+                    attributes::int("http.response.status_code", status),
+                    attributes::int("http.server.request.duration_ms", millis as i64),
                 ];
                 let severity = if status >= 500 { 13 } else { 9 };
                 (0, severity, body, attributes)
@@ -256,9 +237,9 @@ impl Generator {
                     cents % 100
                 );
                 let attributes = vec![
-                    int("order.id", order as i64),
-                    int("order.items", items as i64),
-                    string("order.currency", currency),
+                    attributes::int("order.id", order as i64),
+                    attributes::int("order.items", items as i64),
+                    attributes::string("order.currency", currency),
                 ];
                 (1, 9, body, attributes)
             }
@@ -270,7 +251,7 @@ impl Generator {
                     self.rng.below(100_000),
                     20 + self.rng.below(900)
                 );
-                (2, 5, body, vec![string("cache.name", "items")])
+                (2, 5, body, vec![attributes::string("cache.name", "items")])
             }
             85..=94 => {
                 let body = format!(
@@ -280,8 +261,8 @@ impl Generator {
                     self.rng.below(10)
                 );
                 let attributes = vec![
-                    string("db.system", "postgresql"),
-                    string("db.name", "orders"),
+                    attributes::string("db.system", "postgresql"),
+                    attributes::string("db.name", "orders"),
                 ];
                 (3, 5, body, attributes)
             }
@@ -293,8 +274,8 @@ impl Generator {
                     100 * attempt
                 );
                 let attributes = vec![
-                    string("peer.service", peer),
-                    int("retry.attempt", attempt as i64),
+                    attributes::string("peer.service", peer),
+                    attributes::int("retry.attempt", attempt as i64),
                 ];
                 (4, 13, body, attributes)
             }
@@ -306,9 +287,9 @@ impl Generator {
                     40 + self.rng.below(400)
                 );
                 let attributes = vec![
-                    string("exception.type", kind),
-                    string("exception.message", message),
-                    string("exception.stacktrace", stack),
+                    attributes::string("exception.type", kind),
+                    attributes::string("exception.message", message),
+                    attributes::string("exception.stacktrace", stack),
                 ];
                 (1, 17, body, attributes)
             }
@@ -316,7 +297,10 @@ impl Generator {
         // A few services log structured bodies (a key-value map), as some appenders do.
         let body = if service.ends_with('7') {
             any_value::Value::KvlistValue(KeyValueList {
-                values: vec![string("message", body), string("logger", LOGGERS[logger])],
+                values: vec![
+                    attributes::string("message", body),
+                    attributes::string("logger", LOGGERS[logger]),
+                ],
             })
         } else {
             any_value::Value::StringValue(body)
