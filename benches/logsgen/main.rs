@@ -178,16 +178,14 @@ fn percentile(sorted: &[f64], fraction: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * fraction).round() as usize]
 }
 
-fn encode(value: &str) -> String {
-    let mut out = String::new();
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+/// A Loki `query_range` URL for `query` over `range` (`start=…&end=…`), newest 100 lines.
+fn loki_url(base: &str, query: &str, range: &str) -> String {
+    let url = reqwest::Url::parse_with_params(
+        &format!("{base}/loki/api/v1/query_range?{range}&limit=100"),
+        &[("query", query)],
+    )
+    .expect("a valid URL");
+    url.to_string()
 }
 
 /// Times `urls` one after another; `check` sees each answer. (p50, p99, max) in ms.
@@ -304,10 +302,10 @@ async fn main() {
         .iter()
         .take(options.queries.min(10))
         .map(|(id, service)| {
-            let query = format!("{{service_name=\"{service}\"}} |= \"{id}\"");
-            format!(
-                "{base}/loki/api/v1/query_range?query={}&{range}&limit=100",
-                encode(&query)
+            loki_url(
+                &base,
+                &format!("{{service_name=\"{service}\"}} |= \"{id}\""),
+                &range,
             )
         })
         .collect();
@@ -330,10 +328,10 @@ async fn main() {
     let loki_common: Vec<String> = (0..runs)
         .map(|run| {
             let service = records::service_name(run % records::SERVICES);
-            let query = format!("{{service_name=\"{service}\"}} |= \"{common}\"");
-            format!(
-                "{base}/loki/api/v1/query_range?query={}&{range}&limit=100",
-                encode(&query)
+            loki_url(
+                &base,
+                &format!("{{service_name=\"{service}\"}} |= \"{common}\""),
+                &range,
             )
         })
         .collect();

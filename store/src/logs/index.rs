@@ -239,14 +239,11 @@ impl LogIndex {
     }
 
     /// The first hits of `query` in its order, searched in time windows from the end the
-    /// query starts at: the first window is expected to hold [`FIRST_WINDOW_DOCS`] records
-    /// (from the index's density), each next one four times as wide (a rare word's hits are
-    /// found in a few windows), and the search stops once
+    /// query starts at (see [`first_window_width`]), each next one four times as wide, until
     /// `limit` hits are found. Every hit of a window sorts before every hit of the next, so
     /// the hits concatenate in order. A page thus reads about the records near its cursor,
     /// not every record between the cursor and the far end of the range (which made paging
-    /// through a long range quadratic). A query estimated to match few records in all (a
-    /// rare word) is searched in one window.
+    /// through a long range quadratic).
     fn first_hits(
         &self,
         searcher: &tantivy::Searcher,
@@ -261,18 +258,8 @@ impl LogIndex {
         if start > end || query.limit == 0 {
             return Ok(Vec::new());
         }
-        let docs = searcher.num_docs().max(1);
-        let span = u128::from(last - first) + 1;
-        let mut width = if estimated_matches(searcher, &self.fields, query).map_err(error)?
-            <= FIRST_WINDOW_DOCS
-        {
-            // Few matches in all (a rare word): one search reads them all at once.
-            u64::MAX
-        } else {
-            u64::try_from(span * u128::from(FIRST_WINDOW_DOCS) / u128::from(docs))
-                .unwrap_or(u64::MAX)
-        };
-        width = width.max(1);
+        let mut width =
+            first_window_width(searcher, &self.fields, query, last - first).map_err(error)?;
         let mut hits: Vec<IndexHit> = Vec::new();
         let (mut low, mut high) = (start, end);
         loop {
@@ -350,6 +337,24 @@ impl LogIndex {
             )
             .map_err(|error| index_error("count log index", &self.dir, error))
     }
+}
+
+/// The width in nanoseconds of a search's first time window, over an index whose records span
+/// `span_nanos`: one expected to hold [`FIRST_WINDOW_DOCS`] records at the index's density, or
+/// everything when the query is estimated to match at most that many in all (a rare word: one
+/// search reads them all at once).
+fn first_window_width(
+    searcher: &tantivy::Searcher,
+    fields: &LogFields,
+    query: &LogQuery,
+    span_nanos: u64,
+) -> tantivy::Result<u64> {
+    if estimated_matches(searcher, fields, query)? <= FIRST_WINDOW_DOCS {
+        return Ok(u64::MAX);
+    }
+    let docs = u128::from(searcher.num_docs().max(1));
+    let width = (u128::from(span_nanos) + 1) * u128::from(FIRST_WINDOW_DOCS) / docs;
+    Ok(u64::try_from(width).unwrap_or(u64::MAX).max(1))
 }
 
 /// About how many records `query` matches at most, whatever its time range, from its scorers'

@@ -294,30 +294,15 @@ async fn pages_through_uneven_time_in_both_directions() {
     store.flush().await.unwrap();
     for (filter, expected) in [("", 72), ("needle", 24)] {
         for direction in [LogDirection::Backward, LogDirection::Forward] {
-            let mut seen: Vec<(u64, u64)> = Vec::new();
-            let mut cursor = None;
-            loop {
-                let query = LogQuery {
-                    start_unix_nano: BASE,
-                    end_unix_nano: BASE + 20_000 * SECOND,
-                    filter: LogFilter::parse(filter).unwrap(),
-                    direction,
-                    limit: 5,
-                    cursor,
-                    ..LogQuery::default()
-                };
-                let page = store.search(&tenant(), query).await.unwrap();
-                assert!(page.hits.len() <= 5);
-                seen.extend(
-                    page.hits
-                        .iter()
-                        .map(|hit| (hit.timestamp_unix_nano, hit.sequence)),
-                );
-                match page.next_cursor {
-                    Some(next) => cursor = Some(next),
-                    None => break,
-                }
-            }
+            let first_page = LogQuery {
+                start_unix_nano: BASE,
+                end_unix_nano: BASE + 20_000 * SECOND,
+                filter: LogFilter::parse(filter).unwrap(),
+                direction,
+                limit: 5,
+                ..LogQuery::default()
+            };
+            let seen = every_page(&store, first_page).await;
             let mut sorted = seen.clone();
             sorted.sort();
             if direction == LogDirection::Backward {
@@ -330,6 +315,25 @@ async fn pages_through_uneven_time_in_both_directions() {
                 expected,
                 "{filter:?} {direction:?}: each once"
             );
+        }
+    }
+}
+
+/// The (time, sequence) of every hit of `query`'s pages, following each page's cursor; no page
+/// holds more than the query's limit.
+async fn every_page(store: &LogStore, mut query: LogQuery) -> Vec<(u64, u64)> {
+    let mut seen = Vec::new();
+    loop {
+        let page = store.search(&tenant(), query.clone()).await.unwrap();
+        assert!(page.hits.len() <= query.limit);
+        seen.extend(
+            page.hits
+                .iter()
+                .map(|hit| (hit.timestamp_unix_nano, hit.sequence)),
+        );
+        match page.next_cursor {
+            Some(next) => query.cursor = Some(next),
+            None => return seen,
         }
     }
 }
