@@ -8,6 +8,7 @@
 //! - `catalog`: every part with its time range; series tables loaded on first use.
 //! - `read`: label matching on a series table and reads of the selected series' rows.
 //! - `compact`: merges a day's parts; retention drops expired ones.
+//! - `value_codec`: how a part stores a series' values (decimal deltas or floats).
 //!
 //! Write path: [`MetricStore::append`] → series limit → WAL (`{data_dir}/wal-metrics`,
 //! fsync, group commit) → active head → (samples or age) → frozen block → parts → WAL
@@ -26,6 +27,7 @@ mod count;
 mod head;
 pub mod part;
 mod read;
+mod value_codec;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

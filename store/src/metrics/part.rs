@@ -2,16 +2,20 @@
 //! `metrics/{tenant}/{yyyy-mm-dd}/`:
 //!
 //! - `{id}.samples.parquet`: one row per sample, `series_ref` (u32), `timestamp_ms` (i64,
-//!   delta encoded), `value` (f64, byte-stream-split), sorted by series then time, zstd.
-//!   Regular scrape intervals make the timestamp column nearly free; counters compress to a
-//!   few bits per sample.
+//!   delta encoded), and the value in one of two columns, chosen per series (see
+//!   `value_codec`): `value_delta` (i64, byte-stream-split) for series whose values
+//!   are all short decimals, as scaled deltas; `value` (f64, byte-stream-split) for the rest;
+//!   the other column is null. Sorted by series then time, zstd. Regular scrape intervals make
+//!   the timestamp column nearly free; counters take about a byte a sample.
 //! - `{id}.series.parquet`: one row per series, sorted by labels: `series_ref`,
 //!   `metric_name`, `labels` (a map of the other labels), `first_row` and `row_count` (where
-//!   its samples are), `min_time_ms`, `max_time_ms`, and the series' [`CounterRollup`]
+//!   its samples are), `min_time_ms`, `max_time_ms`, `value_exponent` (the decimal exponent of
+//!   a delta-coded series, null for a float one), and the series' [`CounterRollup`]
 //!   (`first_value`, `last_value`, `counter_increase`; NaN when no sample is a number), so
 //!   that counting a counter over a window that holds the whole part reads no samples. Its
 //!   key/value metadata holds the part's time range and the metric families' metadata (JSON).
 //!   Parts written before the rollup columns existed have none; readers then read samples.
+//!   Parts written before `value_delta` existed (format 1) hold every value in `value`.
 //!
 //! The samples object is written first; the series object commits the part (a samples
 //! object without one is debris from a crash and is deleted at start-up). Readers load the
@@ -21,12 +25,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use arrow_array::builder::{MapBuilder, StringBuilder, StringDictionaryBuilder};
+use arrow_array::builder::{
+    Float64Builder, Int64Builder, MapBuilder, StringBuilder, StringDictionaryBuilder,
+};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int32Type;
 use arrow_array::{
     Array, ArrayRef, Float64Array, Int64Array, MapArray, RecordBatch, StringArray, UInt32Array,
-    UInt64Array,
+    UInt64Array, UInt8Array,
 };
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use bytes::Bytes;
@@ -40,10 +46,11 @@ use sightline_model::{
     CounterRollup, Labels, MetricMetadata, MetricSample, TenantId, METRIC_NAME_LABEL,
 };
 
+use super::value_codec;
 use crate::error::Error;
 
 /// The part layout version, in both objects' key/value metadata.
-pub const FORMAT_VERSION: &str = "1";
+pub const FORMAT_VERSION: &str = "2";
 /// Samples per row group of the samples object.
 pub const ROW_GROUP_ROWS: usize = 1024 * 1024;
 /// Samples per data page: the granularity at which a read skips unselected series.
@@ -71,8 +78,10 @@ pub mod columns {
     pub const SERIES_REF: &str = "series_ref";
     /// Sample time, ms.
     pub const TIMESTAMP: &str = "timestamp_ms";
-    /// Sample value.
+    /// Sample value, for series stored as floats.
     pub const VALUE: &str = "value";
+    /// Sample value as a scaled delta, for series stored as decimals.
+    pub const VALUE_DELTA: &str = "value_delta";
     /// `__name__`.
     pub const METRIC_NAME: &str = "metric_name";
     /// The labels other than `__name__`.
@@ -85,6 +94,8 @@ pub mod columns {
     pub const MIN_TIME: &str = "min_time_ms";
     /// The series' latest sample.
     pub const MAX_TIME: &str = "max_time_ms";
+    /// The decimal exponent of a delta-coded series; null for a float one.
+    pub const VALUE_EXPONENT: &str = "value_exponent";
     /// The series' first value that is a number ([`super::CounterRollup::first`]).
     pub const FIRST_VALUE: &str = "first_value";
     /// Its last value that is a number.
@@ -98,7 +109,8 @@ pub fn samples_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new(columns::SERIES_REF, DataType::UInt32, false),
         Field::new(columns::TIMESTAMP, DataType::Int64, false),
-        Field::new(columns::VALUE, DataType::Float64, false),
+        Field::new(columns::VALUE, DataType::Float64, true),
+        Field::new(columns::VALUE_DELTA, DataType::Int64, true),
     ]))
 }
 
@@ -135,6 +147,7 @@ pub fn series_schema() -> SchemaRef {
         Field::new(columns::ROW_COUNT, DataType::UInt32, false),
         Field::new(columns::MIN_TIME, DataType::Int64, false),
         Field::new(columns::MAX_TIME, DataType::Int64, false),
+        Field::new(columns::VALUE_EXPONENT, DataType::UInt8, true),
         Field::new(columns::FIRST_VALUE, DataType::Float64, false),
         Field::new(columns::LAST_VALUE, DataType::Float64, false),
         Field::new(columns::COUNTER_INCREASE, DataType::Float64, false),
@@ -206,9 +219,9 @@ pub fn encode_part<'a>(
     let mut min_times = Vec::with_capacity(series_count);
     let mut max_times = Vec::with_capacity(series_count);
     let mut rollups = Vec::with_capacity(series_count);
-    let mut refs = Vec::new();
-    let mut timestamps = Vec::new();
-    let mut values = Vec::new();
+    let mut exponents = Vec::with_capacity(series_count);
+    let mut pending = PendingSamples::default();
+    let mut stored_deltas = Vec::new();
     let mut rows = 0u64;
     let (mut min_time, mut max_time) = (i64::MAX, i64::MIN);
     for (series_ref, (labels, samples)) in series.enumerate() {
@@ -229,19 +242,36 @@ pub fn encode_part<'a>(
         rollups.push(CounterRollup::of(samples.iter().map(|sample| sample.value)));
         min_time = min_time.min(first);
         max_time = max_time.max(last);
-        for sample in samples {
-            refs.push(series_ref as u32);
-            timestamps.push(sample.timestamp_ms);
-            values.push(sample.value);
+        let exponent = value_codec::decimal_exponent(samples.iter().map(|s| s.value));
+        exponents.push(exponent);
+        pending
+            .refs
+            .extend(std::iter::repeat_n(series_ref as u32, samples.len()));
+        pending
+            .timestamps
+            .extend(samples.iter().map(|s| s.timestamp_ms));
+        match exponent {
+            Some(exponent) => {
+                stored_deltas.clear();
+                value_codec::encode_deltas(
+                    samples.iter().map(|s| s.value),
+                    exponent,
+                    &mut stored_deltas,
+                );
+                pending.values.append_nulls(samples.len());
+                pending.deltas.append_slice(&stored_deltas);
+            }
+            None => {
+                pending.values.extend(samples.iter().map(|s| Some(s.value)));
+                pending.deltas.append_nulls(samples.len());
+            }
         }
         rows += samples.len() as u64;
-        if refs.len() >= ROW_GROUP_ROWS {
-            write_samples(&mut samples_writer, &mut refs, &mut timestamps, &mut values)
-                .map_err(parquet_error)?;
+        if pending.refs.len() >= ROW_GROUP_ROWS {
+            pending.write(&mut samples_writer).map_err(parquet_error)?;
         }
     }
-    write_samples(&mut samples_writer, &mut refs, &mut timestamps, &mut values)
-        .map_err(parquet_error)?;
+    pending.write(&mut samples_writer).map_err(parquet_error)?;
     samples_writer.append_key_value_metadata(KeyValue::new(
         metadata_keys::FORMAT_VERSION.to_string(),
         FORMAT_VERSION.to_string(),
@@ -256,6 +286,7 @@ pub fn encode_part<'a>(
         Arc::new(UInt32Array::from(row_counts)),
         Arc::new(Int64Array::from(min_times)),
         Arc::new(Int64Array::from(max_times)),
+        Arc::new(UInt8Array::from(exponents)),
         Arc::new(Float64Array::from_iter_values(
             rollups.iter().map(|r| r.map_or(f64::NAN, |r| r.first)),
         )),
@@ -303,6 +334,7 @@ pub fn encode_part<'a>(
 fn samples_properties() -> Result<WriterProperties, parquet::errors::ParquetError> {
     let timestamp = ColumnPath::from(columns::TIMESTAMP);
     let value = ColumnPath::from(columns::VALUE);
+    let value_delta = ColumnPath::from(columns::VALUE_DELTA);
     let series_ref = ColumnPath::from(columns::SERIES_REF);
     Ok(WriterProperties::builder()
         .set_writer_version(WriterVersion::PARQUET_2_0)
@@ -314,29 +346,42 @@ fn samples_properties() -> Result<WriterProperties, parquet::errors::ParquetErro
         .set_column_encoding(timestamp, Encoding::DELTA_BINARY_PACKED)
         .set_column_dictionary_enabled(value.clone(), false)
         .set_column_encoding(value, Encoding::BYTE_STREAM_SPLIT)
+        .set_column_dictionary_enabled(value_delta.clone(), false)
+        .set_column_encoding(value_delta, Encoding::BYTE_STREAM_SPLIT)
         .set_column_dictionary_enabled(series_ref.clone(), false)
         .set_column_encoding(series_ref, Encoding::DELTA_BINARY_PACKED)
         .build())
 }
 
-fn write_samples(
-    writer: &mut ArrowWriter<Vec<u8>>,
-    refs: &mut Vec<u32>,
-    timestamps: &mut Vec<i64>,
-    values: &mut Vec<f64>,
-) -> Result<(), parquet::errors::ParquetError> {
-    if refs.is_empty() {
-        return Ok(());
+/// Sample rows encoded but not yet handed to the writer.
+#[derive(Default)]
+struct PendingSamples {
+    refs: Vec<u32>,
+    timestamps: Vec<i64>,
+    values: Float64Builder,
+    deltas: Int64Builder,
+}
+
+impl PendingSamples {
+    /// Writes the pending rows as one batch and clears them.
+    fn write(
+        &mut self,
+        writer: &mut ArrowWriter<Vec<u8>>,
+    ) -> Result<(), parquet::errors::ParquetError> {
+        if self.refs.is_empty() {
+            return Ok(());
+        }
+        let batch = RecordBatch::try_new(
+            samples_schema(),
+            vec![
+                Arc::new(UInt32Array::from(std::mem::take(&mut self.refs))),
+                Arc::new(Int64Array::from(std::mem::take(&mut self.timestamps))),
+                Arc::new(self.values.finish()),
+                Arc::new(self.deltas.finish()),
+            ],
+        )?;
+        writer.write(&batch)
     }
-    let batch = RecordBatch::try_new(
-        samples_schema(),
-        vec![
-            Arc::new(UInt32Array::from(std::mem::take(refs))),
-            Arc::new(Int64Array::from(std::mem::take(timestamps))),
-            Arc::new(Float64Array::from(std::mem::take(values))),
-        ],
-    )?;
-    writer.write(&batch)
 }
 
 /// A part's series table, decoded: what matching and reading need.
@@ -355,6 +400,9 @@ pub struct SeriesTable {
     /// Counter rollups by series ref (`None`: no sample is a number); empty for parts
     /// written before rollups were kept.
     pub rollups: Vec<Option<CounterRollup>>,
+    /// The decimal exponent of each delta-coded series by series ref (`None`: stored as
+    /// floats); empty for parts written before values were delta-coded.
+    pub value_exponents: Vec<Option<u8>>,
     /// Series refs by metric name, ascending.
     pub by_metric: BTreeMap<String, Vec<u32>>,
 }
@@ -399,6 +447,15 @@ impl SeriesTable {
                 .as_any()
                 .downcast_ref::<Int64Array>()
                 .ok_or_else(|| corrupt("max_time_ms is not i64"))?;
+            let exponents = batch
+                .column_by_name(columns::VALUE_EXPONENT)
+                .map(|column| {
+                    column
+                        .as_any()
+                        .downcast_ref::<UInt8Array>()
+                        .ok_or_else(|| corrupt("value_exponent is not u8"))
+                })
+                .transpose()?;
             let float_column = |name: &str| -> Option<&Float64Array> {
                 batch
                     .column_by_name(name)
@@ -444,6 +501,13 @@ impl SeriesTable {
                 table.row_count.push(row_count.value(row));
                 table.min_time_ms.push(min_time.value(row));
                 table.max_time_ms.push(max_time.value(row));
+                if let Some(exponents) = exponents {
+                    let exponent = exponents.is_valid(row).then(|| exponents.value(row));
+                    if exponent.is_some_and(|e| e > value_codec::MAX_EXPONENT) {
+                        return Err(corrupt("value_exponent out of range"));
+                    }
+                    table.value_exponents.push(exponent);
+                }
                 if let Some((first, last, increase)) = rollup_columns {
                     let first = first.value(row);
                     table.rollups.push((!first.is_nan()).then(|| CounterRollup {
@@ -457,6 +521,9 @@ impl SeriesTable {
         if table.rollups.len() != table.labels.len() {
             // Some batch (or the whole part) predates the rollup columns.
             table.rollups.clear();
+        }
+        if !table.value_exponents.is_empty() && table.value_exponents.len() != table.labels.len() {
+            return Err(corrupt("value_exponent in some batches only"));
         }
         Ok(table)
     }

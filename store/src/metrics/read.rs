@@ -16,6 +16,7 @@ use sightline_model::{Labels, MetricSample, METRIC_NAME_LABEL};
 use super::catalog::MetricPart;
 use super::labels_match;
 use super::part::{columns, SeriesTable};
+use super::value_codec::{self, DeltaDecoder};
 use crate::error::Error;
 
 /// Rows per decoded batch.
@@ -122,20 +123,34 @@ pub(crate) async fn read_rows(
         return Ok(());
     }
     let parquet_error = |source| Error::parquet(part.samples_path.to_string(), source);
-    let mut selectors = Vec::with_capacity(series.len() * 2);
+    let corrupt = |reason: &str| Error::Corrupt {
+        what: "metric samples",
+        path: part.samples_path.to_string(),
+        reason: reason.to_string(),
+    };
+    let reads: Vec<SeriesRead> = series
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.rows > 0)
+        .map(|(position, s)| SeriesRead::new(table, position, s))
+        .collect();
+    let mut selectors = Vec::with_capacity(reads.len() * 2);
     let mut position = 0u64;
-    for selected in series.iter().filter(|s| s.rows > 0) {
-        let first = table.first_row[selected.series_ref as usize] + selected.skip as u64;
-        if first > position {
-            selectors.push(RowSelector::skip((first - position) as usize));
+    for read in &reads {
+        if read.first_row > position {
+            selectors.push(RowSelector::skip((read.first_row - position) as usize));
         }
-        selectors.push(RowSelector::select(selected.rows));
-        position = first + selected.rows as u64;
+        selectors.push(RowSelector::select(read.rows));
+        position = read.first_row + read.rows as u64;
     }
     let schema = part.samples_metadata.parquet_schema();
-    let timestamp_leaf = leaf_index(schema, columns::TIMESTAMP, part)?;
-    let value_leaf = leaf_index(schema, columns::VALUE, part)?;
-    let projection = ProjectionMask::leaves(schema, [timestamp_leaf, value_leaf]);
+    let mut leaves = vec![
+        leaf_index(schema, columns::TIMESTAMP).ok_or_else(|| corrupt("no timestamp_ms"))?,
+        leaf_index(schema, columns::VALUE).ok_or_else(|| corrupt("no value"))?,
+    ];
+    // Parts of format 1 hold every value in `value`.
+    leaves.extend(leaf_index(schema, columns::VALUE_DELTA));
+    let projection = ProjectionMask::leaves(schema, leaves);
     let mut stream = ParquetRecordBatchStreamBuilder::new_with_metadata(
         part.samples_reader(objects),
         part.samples_metadata.clone(),
@@ -147,14 +162,10 @@ pub(crate) async fn read_rows(
     .map_err(parquet_error)?;
 
     // Batches arrive in row order: walk the selected series, each taking its row count.
-    let mut series_iter = series.iter().enumerate().filter(|(_, s)| s.rows > 0);
-    let mut current: Option<(usize, usize)> = None; // (position in `series`, rows left)
+    let mut reads = reads.into_iter();
+    let mut current: Option<SeriesRead> = None;
+    let mut decoded = Vec::new();
     while let Some(batch) = stream.try_next().await.map_err(parquet_error)? {
-        let corrupt = |reason: &str| Error::Corrupt {
-            what: "metric samples",
-            path: part.samples_path.to_string(),
-            reason: reason.to_string(),
-        };
         let timestamps = batch
             .column_by_name(columns::TIMESTAMP)
             .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
@@ -163,44 +174,91 @@ pub(crate) async fn read_rows(
             .column_by_name(columns::VALUE)
             .and_then(|c| c.as_any().downcast_ref::<Float64Array>())
             .ok_or_else(|| corrupt("value is not f64"))?;
+        let deltas = batch
+            .column_by_name(columns::VALUE_DELTA)
+            .map(|c| c.as_any().downcast_ref::<Int64Array>())
+            .map(|c| c.ok_or_else(|| corrupt("value_delta is not i64")))
+            .transpose()?;
         let mut row = 0;
         while row < batch.num_rows() {
-            let (index, left) = match current {
-                Some((index, left)) if left > 0 => (index, left),
-                _ => {
-                    let (position, next) = series_iter
+            let read = match &mut current {
+                Some(read) if read.rows > 0 => read,
+                _ => current.insert(
+                    reads
                         .next()
-                        .ok_or_else(|| corrupt("more rows than the series table says"))?;
-                    (position, next.rows)
+                        .ok_or_else(|| corrupt("more rows than the series table says"))?,
+                ),
+            };
+            let take = read.rows.min(batch.num_rows() - row);
+            let rows = row..row + take;
+            let run_values = match &mut read.decoder {
+                None => &values.values()[rows.clone()],
+                Some(decoder) => {
+                    let deltas = deltas.ok_or_else(|| corrupt("no value_delta column"))?;
+                    decoded.clear();
+                    decoded.extend(
+                        deltas.values()[rows.clone()]
+                            .iter()
+                            .map(|d| decoder.next(*d)),
+                    );
+                    &decoded[..]
                 }
             };
-            let take = left.min(batch.num_rows() - row);
-            visit(
-                index,
-                &timestamps.values()[row..row + take],
-                &values.values()[row..row + take],
-            );
+            // Rows before the asked ones were read only to decode from a key row.
+            let lead = read.lead.min(take);
+            read.lead -= lead;
+            read.rows -= take;
+            if lead < take {
+                visit(
+                    read.position,
+                    &timestamps.values()[rows.clone()][lead..],
+                    &run_values[lead..],
+                );
+            }
             row += take;
-            current = Some((index, left - take));
         }
     }
     Ok(())
 }
 
-fn leaf_index(
-    schema: &parquet::schema::types::SchemaDescriptor,
-    name: &str,
-    part: &MetricPart,
-) -> Result<usize, Error> {
+/// How one series' asked rows are read: from the key row at or before the first asked row
+/// when the series is delta-coded, decoding as it goes.
+struct SeriesRead {
+    /// Its position in the caller's list.
+    position: usize,
+    /// The part row of the first row read.
+    first_row: u64,
+    /// Rows still to read.
+    rows: usize,
+    /// Rows still to read that precede the asked ones.
+    lead: usize,
+    decoder: Option<DeltaDecoder>,
+}
+
+impl SeriesRead {
+    fn new(table: &SeriesTable, position: usize, asked: &SeriesRows) -> Self {
+        let i = asked.series_ref as usize;
+        let exponent = table.value_exponents.get(i).copied().flatten();
+        let start = match exponent {
+            Some(_) => value_codec::key_row_at_or_before(asked.skip),
+            None => asked.skip,
+        };
+        let lead = asked.skip - start;
+        SeriesRead {
+            position,
+            first_row: table.first_row[i] + start as u64,
+            rows: asked.rows + lead,
+            lead,
+            decoder: exponent.map(|exponent| DeltaDecoder::new(exponent, start)),
+        }
+    }
+}
+
+fn leaf_index(schema: &parquet::schema::types::SchemaDescriptor, name: &str) -> Option<usize> {
     schema
         .columns()
         .iter()
         .position(|column| column.name() == name)
-        .ok_or_else(|| Error::Corrupt {
-            what: "metric samples",
-            path: part.samples_path.to_string(),
-            reason: format!("no column {name}"),
-        })
 }
 
 /// Sorts each series' samples by time and drops repeated timestamps (the same sample

@@ -1,0 +1,174 @@
+//! How a part stores one series' values: as decimal deltas when every value is a decimal of
+//! few digits (counters, histogram buckets, most gauges), as raw floats otherwise.
+//!
+//! A decimal series stores, per sample, the change of `value × 10^exponent` (an integer
+//! below 2^53 in magnitude) since the previous sample; every [`KEY_INTERVAL`]-th sample of
+//! the series (counted from its first row in the part) stores the scaled value itself, so a
+//! read may start at any key row. Counters grow by small steps, so the deltas are small
+//! integers whose high bytes are zero, which byte-stream-split plus zstd packs into about one
+//! byte a sample where the raw floats take one and a half. The encoding is exact: a value is
+//! coded this way only if dividing its integer by `10^exponent` gives back its very bits.
+
+/// Samples from one key row of a decimal series to the next.
+pub const KEY_INTERVAL: usize = 128;
+
+/// The largest exponent tried: values with more decimals are stored as floats.
+pub const MAX_EXPONENT: u8 = 6;
+
+/// Integers of this magnitude or more are not coded (f64 holds every integer below it).
+const MAX_SCALED: f64 = 9_007_199_254_740_992.0; // 2^53
+
+/// `10^exponent` as a float; exact for every exponent up to [`MAX_EXPONENT`].
+fn power_of_ten(exponent: u8) -> f64 {
+    10f64.powi(i32::from(exponent))
+}
+
+/// `value × 10^exponent` as an integer when that gives `value` back exactly.
+fn scaled(value: f64, exponent: u8) -> Option<i64> {
+    let power = power_of_ten(exponent);
+    let integer = (value * power).round();
+    // NaN fails the bit comparison below; infinities and huge values fail here.
+    if integer.abs() >= MAX_SCALED {
+        return None;
+    }
+    (unscaled(integer as i64, power).to_bits() == value.to_bits()).then_some(integer as i64)
+}
+
+fn unscaled(integer: i64, power: f64) -> f64 {
+    integer as f64 / power
+}
+
+/// The smallest exponent at which every value is an exact decimal, or `None` when some value
+/// is not one (NaN, infinities, `-0.0`, too many digits or too large).
+pub fn decimal_exponent(values: impl IntoIterator<Item = f64>) -> Option<u8> {
+    let mut exponent = 0;
+    for value in values {
+        // A decimal at one exponent is one at every higher one, so the exponent only grows.
+        while scaled(value, exponent).is_none() {
+            if exponent == MAX_EXPONENT {
+                return None;
+            }
+            exponent += 1;
+        }
+    }
+    Some(exponent)
+}
+
+/// Appends the stored form of a decimal series' values (all exact at `exponent`, as
+/// [`decimal_exponent`] found) to `out`: key rows hold the scaled value, the others its
+/// change since the previous sample.
+pub fn encode_deltas(values: impl IntoIterator<Item = f64>, exponent: u8, out: &mut Vec<i64>) {
+    let mut previous = 0i64;
+    for (row, value) in values.into_iter().enumerate() {
+        let integer = scaled(value, exponent).unwrap_or_default();
+        out.push(if row.is_multiple_of(KEY_INTERVAL) {
+            integer
+        } else {
+            integer - previous
+        });
+        previous = integer;
+    }
+}
+
+/// Decodes a decimal series' stored rows in order, from a key row on.
+#[derive(Debug, Clone, Copy)]
+pub struct DeltaDecoder {
+    power: f64,
+    /// The row of the series the next stored value belongs to.
+    row: usize,
+    integer: i64,
+}
+
+impl DeltaDecoder {
+    /// A decoder for a series coded at `exponent` whose next stored value is its `row`-th
+    /// (a multiple of [`KEY_INTERVAL`]).
+    pub fn new(exponent: u8, row: usize) -> Self {
+        Self {
+            power: power_of_ten(exponent),
+            row,
+            integer: 0,
+        }
+    }
+
+    /// The value of the next row, from its stored form.
+    pub fn next(&mut self, stored: i64) -> f64 {
+        self.integer = if self.row.is_multiple_of(KEY_INTERVAL) {
+            stored
+        } else {
+            // Wrapping: a corrupt part yields wrong values, never a panic.
+            self.integer.wrapping_add(stored)
+        };
+        self.row += 1;
+        unscaled(self.integer, self.power)
+    }
+}
+
+/// The first key row at or before `row`.
+pub fn key_row_at_or_before(row: usize) -> usize {
+    row - row % KEY_INTERVAL
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(values: &[f64]) -> Option<(u8, Vec<f64>)> {
+        let exponent = decimal_exponent(values.iter().copied())?;
+        let mut stored = Vec::new();
+        encode_deltas(values.iter().copied(), exponent, &mut stored);
+        let mut decoder = DeltaDecoder::new(exponent, 0);
+        Some((exponent, stored.iter().map(|s| decoder.next(*s)).collect()))
+    }
+
+    #[test]
+    fn integers_and_short_decimals_round_trip_bit_for_bit() {
+        let counter: Vec<f64> = (0..1_000).map(|i| f64::from(i * i)).collect();
+        let (exponent, decoded) = round_trip(&counter).unwrap();
+        assert_eq!(exponent, 0);
+        assert_eq!(decoded, counter);
+
+        let temperatures = [21.3, 21.25, -3.5, 0.0, 100.125, 1e-6, 4503599627.370496];
+        let (exponent, decoded) = round_trip(&temperatures).unwrap();
+        assert_eq!(exponent, 6);
+        let bits = |values: &[f64]| values.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&decoded), bits(&temperatures));
+    }
+
+    #[test]
+    fn values_that_are_not_short_decimals_stay_floats() {
+        for odd in [
+            0.1 + 0.2,
+            f64::NAN,
+            f64::INFINITY,
+            -0.0,
+            1e300,
+            9_007_199_254_740_993.0,
+            1e-7,
+            std::f64::consts::PI,
+        ] {
+            assert_eq!(decimal_exponent([1.0, odd, 2.0]), None, "{odd}");
+        }
+        assert_eq!(decimal_exponent([]), Some(0));
+    }
+
+    #[test]
+    fn deltas_restart_at_key_rows_so_reads_can_start_there() {
+        let values: Vec<f64> = (0..1_000).map(|i| f64::from(i) * 2.5 + 7.0).collect();
+        let exponent = decimal_exponent(values.iter().copied()).unwrap();
+        let mut stored = Vec::new();
+        encode_deltas(values.iter().copied(), exponent, &mut stored);
+        assert_eq!(stored[1], 25, "a delta in tenths");
+        let start = key_row_at_or_before(300);
+        assert_eq!(start, 256);
+        let mut decoder = DeltaDecoder::new(exponent, start);
+        let decoded: Vec<f64> = stored[start..].iter().map(|s| decoder.next(*s)).collect();
+        assert_eq!(decoded, values[start..]);
+    }
+
+    #[test]
+    fn corrupt_deltas_decode_without_panicking() {
+        let mut decoder = DeltaDecoder::new(0, 0);
+        decoder.next(i64::MAX);
+        assert!(decoder.next(i64::MAX).is_finite());
+    }
+}
