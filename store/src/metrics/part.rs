@@ -242,7 +242,7 @@ pub fn encode_part<'a>(
         rollups.push(CounterRollup::of(samples.iter().map(|sample| sample.value)));
         min_time = min_time.min(first);
         max_time = max_time.max(last);
-        let exponent = value_codec::decimal_exponent(samples.iter().map(|s| s.value));
+        let exponent = value_codec::encode(samples.iter().map(|s| s.value), &mut stored_deltas);
         exponents.push(exponent);
         pending
             .refs
@@ -250,21 +250,12 @@ pub fn encode_part<'a>(
         pending
             .timestamps
             .extend(samples.iter().map(|s| s.timestamp_ms));
-        match exponent {
-            Some(exponent) => {
-                stored_deltas.clear();
-                value_codec::encode_deltas(
-                    samples.iter().map(|s| s.value),
-                    exponent,
-                    &mut stored_deltas,
-                );
-                pending.values.append_nulls(samples.len());
-                pending.deltas.append_slice(&stored_deltas);
-            }
-            None => {
-                pending.values.extend(samples.iter().map(|s| Some(s.value)));
-                pending.deltas.append_nulls(samples.len());
-            }
+        if exponent.is_some() {
+            pending.values.append_nulls(samples.len());
+            pending.deltas.append_slice(&stored_deltas);
+        } else {
+            pending.values.extend(samples.iter().map(|s| Some(s.value)));
+            pending.deltas.append_nulls(samples.len());
         }
         rows += samples.len() as u64;
         if pending.refs.len() >= ROW_GROUP_ROWS {

@@ -38,12 +38,14 @@ fn unscaled(integer: i64, power: f64) -> f64 {
     integer as f64 / power
 }
 
-/// The smallest exponent at which every value is an exact decimal, or `None` when some value
-/// is not one (NaN, infinities, `-0.0`, too many digits or too large).
-pub fn decimal_exponent(values: impl IntoIterator<Item = f64>) -> Option<u8> {
+/// Codes a series' values as decimal deltas into `out` (cleared first) and returns their
+/// exponent: the smallest at which every value is an exact decimal. `None` (and `out` left
+/// empty) when some value is not one: NaN, infinities, `-0.0`, too many digits or too large.
+pub fn encode(values: impl Iterator<Item = f64> + Clone, out: &mut Vec<i64>) -> Option<u8> {
+    out.clear();
+    // The exponent each value needs only grows, so one pass finds the candidate...
     let mut exponent = 0;
-    for value in values {
-        // A decimal at one exponent is one at every higher one, so the exponent only grows.
+    for value in values.clone() {
         while scaled(value, exponent).is_none() {
             if exponent == MAX_EXPONENT {
                 return None;
@@ -51,16 +53,14 @@ pub fn decimal_exponent(values: impl IntoIterator<Item = f64>) -> Option<u8> {
             exponent += 1;
         }
     }
-    Some(exponent)
-}
-
-/// Appends the stored form of a decimal series' values (all exact at `exponent`, as
-/// [`decimal_exponent`] found) to `out`: key rows hold the scaled value, the others its
-/// change since the previous sample.
-pub fn encode_deltas(values: impl IntoIterator<Item = f64>, exponent: u8, out: &mut Vec<i64>) {
+    // ...but a value exact at a lower exponent may not be at the candidate (its integer
+    // grows past 2^53), so coding checks every value again.
     let mut previous = 0i64;
-    for (row, value) in values.into_iter().enumerate() {
-        let integer = scaled(value, exponent).unwrap_or_default();
+    for (row, value) in values.enumerate() {
+        let Some(integer) = scaled(value, exponent) else {
+            out.clear();
+            return None;
+        };
         out.push(if row.is_multiple_of(KEY_INTERVAL) {
             integer
         } else {
@@ -68,6 +68,7 @@ pub fn encode_deltas(values: impl IntoIterator<Item = f64>, exponent: u8, out: &
         });
         previous = integer;
     }
+    Some(exponent)
 }
 
 /// Decodes a decimal series' stored rows in order, from a key row on.
@@ -113,9 +114,8 @@ mod tests {
     use super::*;
 
     fn round_trip(values: &[f64]) -> Option<(u8, Vec<f64>)> {
-        let exponent = decimal_exponent(values.iter().copied())?;
         let mut stored = Vec::new();
-        encode_deltas(values.iter().copied(), exponent, &mut stored);
+        let exponent = encode(values.iter().copied(), &mut stored)?;
         let mut decoder = DeltaDecoder::new(exponent, 0);
         Some((exponent, stored.iter().map(|s| decoder.next(*s)).collect()))
     }
@@ -146,17 +146,18 @@ mod tests {
             1e-7,
             std::f64::consts::PI,
         ] {
-            assert_eq!(decimal_exponent([1.0, odd, 2.0]), None, "{odd}");
+            assert_eq!(round_trip(&[1.0, odd, 2.0]), None, "{odd}");
         }
-        assert_eq!(decimal_exponent([]), Some(0));
+        assert_eq!(round_trip(&[]), Some((0, Vec::new())));
+        // Each exact at some exponent, but 1e10 not at the one 1e-6 needs.
+        assert_eq!(round_trip(&[1e10, 1e-6]), None);
     }
 
     #[test]
     fn deltas_restart_at_key_rows_so_reads_can_start_there() {
         let values: Vec<f64> = (0..1_000).map(|i| f64::from(i) * 2.5 + 7.0).collect();
-        let exponent = decimal_exponent(values.iter().copied()).unwrap();
         let mut stored = Vec::new();
-        encode_deltas(values.iter().copied(), exponent, &mut stored);
+        let exponent = encode(values.iter().copied(), &mut stored).unwrap();
         assert_eq!(stored[1], 25, "a delta in tenths");
         let start = key_row_at_or_before(300);
         assert_eq!(start, 256);
