@@ -9,6 +9,8 @@
 //! - [`engine`]: [`Engine`]: instant and range queries, the final name cleanup.
 //! - `prefetch`: reads each selector's whole window once per query.
 //! - `eval`: the per-timestamp evaluator: selectors, subqueries, dispatch.
+//! - `sweep`: a range query's aggregations of range functions over plain selectors
+//!   (`sum by (job) (rate(x[5m]))`), evaluated series by series across every step.
 //! - `binary`: arithmetic, comparison and set operators with vector matching.
 //! - `aggregate`: `sum`, `avg`, `topk`, `quantile`, `count_values`, … with `by`/`without`.
 //! - `functions`: the function calls (`functions::range` for `rate` and `*_over_time`,
@@ -24,7 +26,8 @@
 //!
 //! Evaluation runs one timestamp at a time: a range query evaluates the expression at each
 //! step and joins the vectors by label set. That is simple and exact; `prefetch` keeps it
-//! from reading the source once per step.
+//! from reading the source once per step, and `sweep` precomputes the common aggregations
+//! over every step at once, with the same results.
 
 #![warn(missing_docs)]
 
@@ -36,6 +39,7 @@ mod functions;
 mod prefetch;
 pub mod source;
 pub mod store_source;
+mod sweep;
 pub mod value;
 
 use sightline_model::ErrorClass;

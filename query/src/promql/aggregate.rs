@@ -164,7 +164,7 @@ impl GroupCache {
     }
 
     /// The interned group labels of `labels` under `modifier`.
-    fn group_labels(
+    pub(crate) fn group_labels(
         &self,
         node: usize,
         labels: &Labels,
@@ -197,43 +197,79 @@ impl GroupCache {
     }
 }
 
+/// An aggregation that takes its group's values one at a time, in order: `sum`, `avg`,
+/// `count`, `group`, `min` and `max`. The per-step evaluator folds a group's values at once;
+/// the series-by-series sweep folds each step's value as each series yields it.
+#[derive(Debug, Clone)]
+pub(crate) enum Fold {
+    /// Kahan sum and compensation.
+    Sum(f64, f64),
+    Avg(MeanAccumulator),
+    Count(f64),
+    Group,
+    /// The smallest so far (NaN loses to any number).
+    Min(Option<f64>),
+    /// The largest so far (NaN loses to any number).
+    Max(Option<f64>),
+}
+
+impl Fold {
+    /// The fold of aggregation operator `op`, if it is one of the folding ones.
+    pub(crate) fn new(op: u16) -> Option<Self> {
+        Some(match op {
+            T_SUM => Fold::Sum(0.0, 0.0),
+            T_AVG => Fold::Avg(MeanAccumulator::default()),
+            T_COUNT => Fold::Count(0.0),
+            T_GROUP => Fold::Group,
+            T_MIN => Fold::Min(None),
+            T_MAX => Fold::Max(None),
+            _ => return None,
+        })
+    }
+
+    /// Takes the next value.
+    pub(crate) fn add(&mut self, value: f64) {
+        match self {
+            Fold::Sum(sum, compensation) => {
+                (*sum, *compensation) = kahan_sum_inc(value, *sum, *compensation);
+            }
+            Fold::Avg(mean) => mean.add(value),
+            Fold::Count(count) => *count += 1.0,
+            Fold::Group => {}
+            Fold::Min(best) => {
+                *best = Some(match *best {
+                    Some(acc) if !(acc > value || acc.is_nan()) => acc,
+                    _ => value,
+                });
+            }
+            Fold::Max(best) => {
+                *best = Some(match *best {
+                    Some(acc) if !(acc < value || acc.is_nan()) => acc,
+                    _ => value,
+                });
+            }
+        }
+    }
+
+    /// The aggregate of the values taken (at least one).
+    pub(crate) fn value(&self) -> f64 {
+        match self {
+            Fold::Sum(sum, compensation) => sum + compensation,
+            Fold::Avg(mean) => mean.mean(),
+            Fold::Count(count) => *count,
+            Fold::Group => 1.0,
+            Fold::Min(best) | Fold::Max(best) => best.unwrap_or(f64::NAN),
+        }
+    }
+}
+
 /// Computes a numeric aggregation over one group's values (never empty).
 fn aggregate_values(op: u16, values: &[f64], param: &Param) -> Result<f64, Error> {
-    let first = values.first().copied().unwrap_or(f64::NAN);
+    if let Some(mut fold) = Fold::new(op) {
+        values.iter().for_each(|v| fold.add(*v));
+        return Ok(fold.value());
+    }
     Ok(match op {
-        T_SUM => {
-            let (sum, compensation) = values
-                .iter()
-                .fold((0.0, 0.0), |(sum, c), v| kahan_sum_inc(*v, sum, c));
-            sum + compensation
-        }
-        T_AVG => {
-            let mut mean = MeanAccumulator::default();
-            values.iter().for_each(|v| mean.add(*v));
-            mean.mean()
-        }
-        T_COUNT => values.len() as f64,
-        T_GROUP => 1.0,
-        T_MIN => values.iter().fold(
-            first,
-            |acc, v| {
-                if acc > *v || acc.is_nan() {
-                    *v
-                } else {
-                    acc
-                }
-            },
-        ),
-        T_MAX => values.iter().fold(
-            first,
-            |acc, v| {
-                if acc < *v || acc.is_nan() {
-                    *v
-                } else {
-                    acc
-                }
-            },
-        ),
         T_STDDEV => variance(values).sqrt(),
         T_STDVAR => variance(values),
         T_QUANTILE => {

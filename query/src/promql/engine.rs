@@ -8,6 +8,7 @@ use promql_parser::parser::{self, Expr};
 use super::eval::{Evaluator, Val};
 use super::prefetch::SelectionPlan;
 use super::source::SeriesSource;
+use super::sweep::Sweeps;
 use super::value::{Labels, Matrix, Sample, Series, Value, Vector, METRIC_NAME_LABEL};
 use super::Error;
 
@@ -167,6 +168,8 @@ impl Engine {
             subquery_step_ms: duration_ms(self.default_subquery_step).max(1),
             sample_budget: std::cell::Cell::new(self.max_samples),
             groups: Default::default(),
+            sweeps: Sweeps::plan(expr, start_ms, end_ms, step_ms),
+            spent_since_check: Default::default(),
         }
     }
 

@@ -12,6 +12,7 @@ use promql_parser::parser::{AtModifier, Expr, Offset, SubqueryExpr, VectorSelect
 use super::engine::duration_ms;
 use super::prefetch::SelectionPlan;
 use super::source::{SelectedSeries, SeriesSource};
+use super::sweep::Sweeps;
 use super::value::{is_stale_nan, Labels, Matrix, Sample, Series, Vector, METRIC_NAME_LABEL};
 use super::{aggregate, binary, functions, Error};
 
@@ -55,7 +56,14 @@ pub(crate) struct Evaluator<'a> {
     /// The output group of each input label set, per aggregation: series keep their labels
     /// from step to step, so the grouping is worked out once per series, not once per step.
     pub(crate) groups: aggregate::GroupCache,
+    /// A range query's aggregations evaluated series by series across every step.
+    pub(crate) sweeps: Sweeps,
+    /// Samples spent since the source was last asked whether evaluation may go on.
+    pub(crate) spent_since_check: Cell<usize>,
 }
+
+/// Samples spent between two checks that evaluation may go on (asking reads the clock).
+const SAMPLES_PER_INTERRUPT_CHECK: usize = 64 * 1024;
 
 impl Evaluator<'_> {
     /// Evaluates `expr` at `timestamp_ms`.
@@ -87,7 +95,10 @@ impl Evaluator<'_> {
                 .map(Val::Matrix),
             Expr::Subquery(subquery) => self.eval_subquery(subquery, timestamp_ms).map(Val::Matrix),
             Expr::Call(call) => functions::eval_call(self, call, timestamp_ms),
-            Expr::Aggregate(aggregate) => aggregate::eval_aggregate(self, aggregate, timestamp_ms),
+            Expr::Aggregate(aggregate) => match self.sweeps.take(self, aggregate, timestamp_ms)? {
+                Some(vector) => Ok(Val::Vector(vector)),
+                None => aggregate::eval_aggregate(self, aggregate, timestamp_ms),
+            },
             Expr::Binary(binary) => binary::eval_binary(self, binary, timestamp_ms),
             Expr::Extension(_) => Err(Error::unsupported("extension expressions")),
         }
@@ -96,18 +107,29 @@ impl Evaluator<'_> {
     /// Takes `count` samples from the query's budget; also where a long evaluation notices
     /// that its source wants it to stop.
     fn spend_samples(&self, count: usize) -> Result<(), Error> {
-        self.source.check_interrupted()?;
+        let spent = self.spent_since_check.get().saturating_add(count.max(1));
+        if spent >= SAMPLES_PER_INTERRUPT_CHECK {
+            self.source.check_interrupted()?;
+            self.spent_since_check.set(0);
+        } else {
+            self.spent_since_check.set(spent);
+        }
         let left = self
             .sample_budget
             .get()
             .saturating_sub(i64::try_from(count).unwrap_or(i64::MAX));
         self.sample_budget.set(left);
         if left < 0 {
-            return Err(Error::execution(
-                "query processing would load too many samples into memory in query execution",
-            ));
+            return Err(Self::too_many_samples());
         }
         Ok(())
+    }
+
+    /// The error of a query over the sample limit, in Prometheus' words.
+    pub(crate) fn too_many_samples() -> Error {
+        Error::execution(
+            "query processing would load too many samples into memory in query execution",
+        )
     }
 
     /// Evaluates `expr` and requires an instant vector.
@@ -182,7 +204,7 @@ impl Evaluator<'_> {
 
     /// Reads the series a selector names, with samples in `start_ms..=end_ms`, from the
     /// source; `or` alternatives are read one by one and joined.
-    fn select_from_source(
+    pub(crate) fn select_from_source(
         &self,
         selector: &VectorSelector,
         start_ms: i64,

@@ -12,9 +12,7 @@ use std::f64::consts::PI;
 use promql_parser::parser::{Call, Expr};
 
 use self::labels::{absent_sample, label_join, label_replace, sort_by_labels, sort_by_value};
-use self::range::{
-    clamp, deriv, extrapolated_rate, instant_value, predict_linear, range_window, simple_over_time,
-};
+use self::range::{clamp, predict_linear, range_window, WindowFunction};
 use super::eval::{Evaluator, Val};
 use super::value::{Labels, Sample, Vector};
 use super::Error;
@@ -110,18 +108,15 @@ fn scalar_function(args: &Args<'_, '_>) -> Result<Option<f64>, Error> {
 #[inline(never)]
 fn range_function(args: &Args<'_, '_>) -> Result<Option<Vector>, Error> {
     let (name, ts, evaluator) = (args.name, args.timestamp_ms, args.evaluator);
+    if let Some(function) = WindowFunction::named(name) {
+        let window = range_window(evaluator, args.expr(0)?, ts)?;
+        return evaluator
+            .map_range(args.expr(0)?, ts, function.keeps_name, |points| {
+                function.apply(points, window)
+            })
+            .map(Some);
+    }
     Ok(Some(match name {
-        "rate" | "increase" | "delta" => {
-            let window = range_window(evaluator, args.expr(0)?, ts)?;
-            let (is_counter, is_rate) = (name != "delta", name == "rate");
-            evaluator.map_range(args.expr(0)?, ts, false, |points| {
-                extrapolated_rate(points, window, is_counter, is_rate)
-            })?
-        }
-        "irate" | "idelta" => evaluator.map_range(args.expr(0)?, ts, false, |points| {
-            instant_value(points, name == "irate")
-        })?,
-        "deriv" => evaluator.map_range(args.expr(0)?, ts, false, deriv)?,
         "predict_linear" => {
             let seconds = args.scalar(1)?;
             evaluator.map_range(args.expr(0)?, ts, false, |points| {
@@ -154,28 +149,6 @@ fn range_function(args: &Args<'_, '_>) -> Result<Option<Vector>, Error> {
             true => vec![absent_sample(args.expr(0)?, ts)],
             false => Vec::new(),
         },
-        "last_over_time" | "first_over_time" => {
-            evaluator.map_range(args.expr(0)?, ts, true, |points| {
-                simple_over_time(name, points).flatten()
-            })?
-        }
-        "sum_over_time"
-        | "avg_over_time"
-        | "count_over_time"
-        | "min_over_time"
-        | "max_over_time"
-        | "present_over_time"
-        | "stddev_over_time"
-        | "stdvar_over_time"
-        | "mad_over_time"
-        | "ts_of_first_over_time"
-        | "ts_of_last_over_time"
-        | "ts_of_max_over_time"
-        | "ts_of_min_over_time"
-        | "resets"
-        | "changes" => evaluator.map_range(args.expr(0)?, ts, false, |points| {
-            simple_over_time(name, points).flatten()
-        })?,
         _ => return Ok(None),
     }))
 }

@@ -17,7 +17,7 @@ pub(crate) fn kahan_sum_inc(inc: f64, sum: f64, compensation: f64) -> (f64, f64)
 
 /// The mean of a stream of values: a compensated sum while it stays finite, an incremental
 /// mean after it would overflow (Prometheus' `avg` and `avg_over_time`).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct MeanAccumulator {
     count: f64,
     sum: f64,

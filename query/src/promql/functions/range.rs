@@ -53,6 +53,83 @@ pub(crate) fn over_series(
     out
 }
 
+/// A range function that takes nothing but its range argument and computes one value per
+/// series from the samples in the window: what the per-step evaluator and the series-by-series
+/// sweep (`crate::promql::sweep`) both apply, so that they agree to the bit.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WindowFunction {
+    kind: WindowKind,
+    /// Whether the metric name survives (`last_over_time`, `first_over_time`).
+    pub(crate) keeps_name: bool,
+}
+
+/// Resolved once, so the per-window call does not compare names.
+#[derive(Debug, Clone, Copy)]
+enum WindowKind {
+    /// `rate`, `increase` or `delta`.
+    Extrapolated {
+        is_counter: bool,
+        is_rate: bool,
+    },
+    /// `irate` or `idelta`.
+    Instant {
+        is_rate: bool,
+    },
+    Deriv,
+    /// One of [`simple_over_time`]'s.
+    Simple(&'static str),
+}
+
+impl WindowFunction {
+    /// The function called `name`, if it is one.
+    pub(crate) fn named(name: &'static str) -> Option<Self> {
+        let kind = match name {
+            "rate" | "increase" | "delta" => WindowKind::Extrapolated {
+                is_counter: name != "delta",
+                is_rate: name == "rate",
+            },
+            "irate" | "idelta" => WindowKind::Instant {
+                is_rate: name == "irate",
+            },
+            "deriv" => WindowKind::Deriv,
+            "last_over_time"
+            | "first_over_time"
+            | "sum_over_time"
+            | "avg_over_time"
+            | "count_over_time"
+            | "min_over_time"
+            | "max_over_time"
+            | "present_over_time"
+            | "stddev_over_time"
+            | "stdvar_over_time"
+            | "mad_over_time"
+            | "ts_of_first_over_time"
+            | "ts_of_last_over_time"
+            | "ts_of_max_over_time"
+            | "ts_of_min_over_time"
+            | "resets"
+            | "changes" => WindowKind::Simple(name),
+            _ => return None,
+        };
+        let keeps_name = matches!(name, "last_over_time" | "first_over_time");
+        Some(Self { kind, keeps_name })
+    }
+
+    /// The value over `points` (not empty, no staleness markers), the samples in the window
+    /// `(start, end]`; `None` leaves the series out.
+    pub(crate) fn apply(&self, points: &[(i64, f64)], window: (i64, i64)) -> Option<f64> {
+        match self.kind {
+            WindowKind::Extrapolated {
+                is_counter,
+                is_rate,
+            } => extrapolated_rate(points, window, is_counter, is_rate),
+            WindowKind::Instant { is_rate } => instant_value(points, is_rate),
+            WindowKind::Deriv => deriv(points),
+            WindowKind::Simple(name) => simple_over_time(name, points).flatten(),
+        }
+    }
+}
+
 /// `rate`, `increase` and `delta`: the change over the window, extrapolated towards its
 /// edges as Prometheus' `extrapolatedRate` does.
 pub(crate) fn extrapolated_rate(
