@@ -195,10 +195,14 @@ impl MetricStore {
         start_ms: i64,
         end_ms: i64,
     ) -> Result<Vec<SelectedSeries>, Error> {
-        let mut merged = BTreeMap::new();
+        // The head is read before the parts are listed, so a block flushed in between is
+        // found in its part (the copy in the head is dropped as a repeat); its samples, the
+        // newest, are appended after the parts' so that series need no sorting.
+        let mut head = BTreeMap::new();
         self.inner
             .heads
-            .select(tenant, matchers, start_ms, end_ms, &mut merged);
+            .select(tenant, matchers, start_ms, end_ms, &mut head);
+        let mut merged: BTreeMap<Labels, Vec<MetricSample>> = BTreeMap::new();
         for part in self.parts_in(tenant, start_ms, end_ms) {
             let read = async {
                 let table = part.series_table().await?;
@@ -216,6 +220,9 @@ impl MetricStore {
             };
             let result = read.await;
             self.unless_corrupt(&part, result).await?;
+        }
+        for (labels, samples) in head {
+            merged.entry(labels).or_default().extend(samples);
         }
         read::normalise(&mut merged);
         Ok(merged.into_iter().collect())

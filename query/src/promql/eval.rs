@@ -237,16 +237,30 @@ impl Evaluator<'_> {
         timestamp_ms: i64,
     ) -> Result<Vector, Error> {
         let reference_ms = self.reference_time_ms(&selector.at, &selector.offset, timestamp_ms);
-        let series = self.select(
-            selector,
-            reference_ms.saturating_sub(self.lookback_ms),
-            reference_ms,
-        )?;
-        let mut vector = Vec::with_capacity(series.len());
-        for (labels, points) in series {
+        let start_ms = reference_ms
+            .saturating_sub(self.lookback_ms)
+            .saturating_add(1);
+        let mut vector = Vec::new();
+        let mut take_last = |labels: &Labels, points: &[(i64, f64)]| {
             if let Some(&(sample_ms, value)) = points.last() {
                 if !is_stale_nan(value) {
-                    vector.push(Sample::new(labels, sample_ms, value));
+                    vector.push(Sample::new(labels.clone(), sample_ms, value));
+                }
+            }
+        };
+        // From the prefetched window in place: only each series' last sample is needed.
+        let fetch = |from_ms, to_ms| self.select_from_source(selector, from_ms, to_ms);
+        let visited = self
+            .plan
+            .visit(selector, start_ms, reference_ms, fetch, |labels, points| {
+                take_last(labels, points);
+                Ok(())
+            });
+        match visited {
+            Some(result) => result?,
+            None => {
+                for (labels, points) in self.select_from_source(selector, start_ms, reference_ms)? {
+                    take_last(&labels, &points);
                 }
             }
         }

@@ -73,6 +73,7 @@ pub(crate) async fn read_series(
             rows: table.row_count[series_ref as usize] as usize,
         })
         .collect();
+    let mut reserved_for = None;
     read_rows(
         objects,
         part,
@@ -82,8 +83,15 @@ pub(crate) async fn read_series(
             let from = timestamps.partition_point(|t| *t < start_ms);
             let to = timestamps.partition_point(|t| *t <= end_ms);
             if from < to {
-                let labels = &table.labels[rows[position].series_ref as usize];
-                out.entry(labels.clone()).or_default().extend(
+                let series_ref = rows[position].series_ref as usize;
+                let samples = out.entry(table.labels[series_ref].clone()).or_default();
+                if reserved_for != Some(position) {
+                    // A series' rows in the part bound what it gets from it: one allocation
+                    // per part, not a doubling per batch.
+                    samples.reserve(table.row_count[series_ref] as usize);
+                    reserved_for = Some(position);
+                }
+                samples.extend(
                     timestamps[from..to]
                         .iter()
                         .zip(&values[from..to])
