@@ -202,23 +202,53 @@ impl MetricStore {
         self.inner
             .heads
             .select(tenant, matchers, start_ms, end_ms, &mut head);
-        let mut merged: BTreeMap<Labels, Vec<MetricSample>> = BTreeMap::new();
+        // Each part's selected series are read in chunks of rows, each a task of its own, so
+        // decoding a large selection uses every core of the runtime; results merge in order.
+        let mut chunks = Vec::new();
         for part in self.parts_in(tenant, start_ms, end_ms) {
-            let read = async {
-                let table = part.series_table().await?;
-                let series = read::matching_series(&table, matchers, start_ms, end_ms);
-                read::read_series(
-                    &self.inner.objects,
-                    &part,
-                    &table,
-                    &series,
-                    start_ms,
-                    end_ms,
-                    &mut merged,
-                )
-                .await
+            let table = match part.series_table().await {
+                Ok(table) => table,
+                Err(error) => {
+                    self.unless_corrupt(&part, Err(error)).await?;
+                    continue;
+                }
             };
-            let result = read.await;
+            let series = read::matching_series(&table, matchers, start_ms, end_ms);
+            for chunk in read::row_chunks(&table, &series, READ_CHUNK_ROWS) {
+                let (objects, reading, table) = (
+                    Arc::clone(&self.inner.objects),
+                    Arc::clone(&part),
+                    Arc::clone(&table),
+                );
+                let chunk = chunk.to_vec();
+                let read = crate::scan::spawn_in_budget(async move {
+                    let mut read = BTreeMap::new();
+                    let result = read::read_series(
+                        &objects, &reading, &table, &chunk, start_ms, end_ms, &mut read,
+                    )
+                    .await;
+                    (read, result)
+                });
+                chunks.push((Arc::clone(&part), read));
+            }
+        }
+        let mut merged: BTreeMap<Labels, Vec<MetricSample>> = BTreeMap::new();
+        for (part, read) in chunks {
+            let (read, result) = read.await.map_err(|error| Error::Task {
+                what: "metric part read",
+                reason: error.to_string(),
+            })?;
+            // What a chunk yielded before finding corruption was decoded whole and is kept.
+            for (labels, samples) in read {
+                match merged.entry(labels) {
+                    std::collections::btree_map::Entry::Vacant(entry) => {
+                        entry.insert(samples);
+                    }
+                    std::collections::btree_map::Entry::Occupied(mut entry) => {
+                        entry.get_mut().extend(samples);
+                    }
+                }
+            }
             self.unless_corrupt(&part, result).await?;
         }
         for (labels, samples) in head {
@@ -554,6 +584,10 @@ impl MetricStore {
 /// Memory one head sample takes, about: the sample itself and index overhead. Used to
 /// report the head budget in bytes.
 const BYTES_PER_HEAD_SAMPLE: usize = 24;
+
+/// Sample rows a read of one part decodes in one task (see [`MetricStore::select`]); small
+/// under test, so that the tests' reads are split too.
+const READ_CHUNK_ROWS: usize = if cfg!(test) { 1_000 } else { 1 << 20 };
 
 /// Batches with more samples than this are WAL-encoded off the reactor.
 const INLINE_ENCODE_SAMPLES: usize = 2_000;

@@ -88,6 +88,23 @@ pub fn in_budget<R>(budget: Option<Arc<ScanBudget>>, work: impl FnOnce() -> R) -
     }
 }
 
+/// Spawns `future` as a task under the running task's budget (a task-local does not cross
+/// `tokio::spawn` by itself); the task is aborted when its handle is dropped, so a query
+/// that is cancelled takes its reads with it.
+pub(crate) fn spawn_in_budget<F>(future: F) -> tokio_util::task::AbortOnDropHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let budget = current();
+    tokio_util::task::AbortOnDropHandle::new(tokio::spawn(async move {
+        match budget {
+            Some(budget) => with_budget(budget, future).await,
+            None => future.await,
+        }
+    }))
+}
+
 /// Charges `bytes` to the running task's budget, if it has one.
 pub(crate) fn charge(bytes: u64) -> Result<(), ScanLimitExceeded> {
     BUDGET

@@ -26,6 +26,7 @@ use super::aggregate::Fold;
 use super::engine::duration_ms;
 use super::eval::Evaluator;
 use super::functions::range::WindowFunction;
+use super::source::SeriesSource;
 use super::value::{is_stale_nan, Labels, Sample, Vector, METRIC_NAME_LABEL};
 use super::Error;
 
@@ -226,10 +227,6 @@ impl Sweeps {
             return Ok(None);
         }
 
-        let op = parts.aggregate.op.id();
-        let mut cells: Vec<Option<Fold>> = vec![None; groups.len() * steps];
-        let mut order: Vec<Vec<usize>> = vec![Vec::new(); steps];
-        let mut spent = vec![0usize; steps];
         let windows: Vec<(i64, i64)> = (0..steps)
             .map(|step| {
                 let timestamp_ms = self.start_ms + step as i64 * self.step_ms;
@@ -237,55 +234,48 @@ impl Sweeps {
                 (end_ms.saturating_sub(range_ms), end_ms)
             })
             .collect();
-        let mut filtered = Vec::new();
-        for (i, ((_, points), &group)) in all.iter().zip(&series_groups).enumerate() {
-            if i % SERIES_PER_INTERRUPT_CHECK == 0 {
-                evaluator.source.check_interrupted()?;
-            }
-            let points = if points.iter().any(|(_, v)| is_stale_nan(*v)) {
-                filtered.clear();
-                filtered.extend(points.iter().filter(|(_, v)| !is_stale_nan(*v)));
-                filtered.as_slice()
-            } else {
-                points.as_slice()
-            };
-            let (mut from, mut to) = (0, 0);
-            for (step, &(start_exclusive_ms, end_ms)) in windows.iter().enumerate() {
-                while from < points.len() && points[from].0 <= start_exclusive_ms {
-                    from += 1;
-                }
-                to = to.max(from);
-                while to < points.len() && points[to].0 <= end_ms {
-                    to += 1;
-                }
-                if from == to {
-                    continue;
-                }
-                spent[step] += to - from;
-                let Some(value) = parts
-                    .function
-                    .apply(&points[from..to], (start_exclusive_ms, end_ms))
-                else {
-                    continue;
-                };
-                let cell = &mut cells[group * steps + step];
-                match cell {
-                    Some(fold) => fold.add(value),
-                    None => {
-                        let mut fold = Fold::new(op)
-                            .ok_or_else(|| Error::execution("swept aggregation has no fold"))?;
-                        fold.add(value);
-                        *cell = Some(fold);
-                        order[step].push(group);
-                    }
-                }
-            }
+        let fold = Fold::new(parts.aggregate.op.id())
+            .ok_or_else(|| Error::execution("swept aggregation has no fold"))?;
+        let sweeper = Sweeper {
+            series: &all,
+            series_groups: &series_groups,
+            windows: &windows,
+            function: parts.function,
+            fold,
+            source: evaluator.source,
+        };
+        // Two workers when there is enough to share, each folding whole groups, so every
+        // cell still takes its values in series order.
+        let owners = split_groups(&series_groups, groups.len());
+        let (first, second) = if owners.contains(&1) {
+            std::thread::scope(|scope| {
+                let second = scope.spawn(|| sweeper.run(&owners, 1));
+                let first = sweeper.run(&owners, 0);
+                let second = second
+                    .join()
+                    .unwrap_or_else(|_| Err(Error::execution("a sweep worker panicked")));
+                (first, Some(second))
+            })
+        } else {
+            (sweeper.run(&owners, 0), None)
+        };
+        let mut swept = first?;
+        if let Some(second) = second {
+            swept.absorb(second?, &owners, steps);
         }
         // The limit bounds the samples one step reads, as in the per-step path.
         let allowed = usize::try_from(evaluator.sample_budget.get()).unwrap_or(0);
-        if spent.iter().any(|&samples| samples > allowed) {
+        if swept.spent.iter().any(|&samples| samples > allowed) {
             return Err(Evaluator::too_many_samples());
         }
+        // Each step's groups in order of their first series, as the per-step path groups.
+        let mut order: Vec<Vec<(usize, usize)>> = vec![Vec::new(); steps];
+        for (cell, slot) in swept.cells.iter().enumerate() {
+            if let Some((first_series, _)) = slot {
+                order[cell % steps].push((*first_series, cell / steps));
+            }
+        }
+        let cells = swept.cells;
 
         let drop_name = !parts.function.keeps_name;
         let results = order
@@ -293,10 +283,12 @@ impl Sweeps {
             .enumerate()
             .map(|(step, groups_at_step)| {
                 let timestamp_ms = self.start_ms + step as i64 * self.step_ms;
+                let mut groups_at_step = groups_at_step;
+                groups_at_step.sort_unstable();
                 let vector = groups_at_step
                     .into_iter()
-                    .filter_map(|group| {
-                        let fold = cells[group * steps + step].as_ref()?;
+                    .filter_map(|(_, group)| {
+                        let (_, fold) = cells[group * steps + step].as_ref()?;
                         let labels = groups[group].clone();
                         Some(Sample {
                             drop_name: drop_name && labels.get(METRIC_NAME_LABEL).is_some(),
@@ -313,6 +305,119 @@ impl Sweeps {
     }
 }
 
+/// Series below which a sweep runs on one thread.
+const SERIES_PER_WORKER: usize = 64;
+
+/// Assigns each group to worker 0 or 1, balancing their series; all to 0 when there is too
+/// little to share (one group, or few series).
+fn split_groups(series_groups: &[usize], groups: usize) -> Vec<u8> {
+    let mut owners = vec![0u8; groups];
+    if groups < 2 || series_groups.len() < 2 * SERIES_PER_WORKER {
+        return owners;
+    }
+    let mut sizes = vec![0usize; groups];
+    for &group in series_groups {
+        sizes[group] += 1;
+    }
+    let mut by_size: Vec<usize> = (0..groups).collect();
+    by_size.sort_unstable_by_key(|&group| std::cmp::Reverse(sizes[group]));
+    let mut loads = [0usize; 2];
+    for group in by_size {
+        let worker = usize::from(loads[1] < loads[0]);
+        owners[group] = worker as u8;
+        loads[worker] += sizes[group];
+    }
+    owners
+}
+
+/// What one sweep reads, shared by its workers.
+struct Sweeper<'s> {
+    series: &'s [(Labels, Vec<(i64, f64)>)],
+    /// Each series' group.
+    series_groups: &'s [usize],
+    /// Each step's window `(start, end]`.
+    windows: &'s [(i64, i64)],
+    function: WindowFunction,
+    /// An empty fold of the aggregation.
+    fold: Fold,
+    source: &'s dyn SeriesSource,
+}
+
+/// One worker's cells (by group, then step: the index of the first series folded and the
+/// fold) and the samples it read at each step.
+struct Swept {
+    cells: Vec<Option<(usize, Fold)>>,
+    spent: Vec<usize>,
+}
+
+impl Swept {
+    /// Takes the other worker's groups' cells and adds its samples read.
+    fn absorb(&mut self, other: Swept, owners: &[u8], steps: usize) {
+        for (cell, slot) in other.cells.into_iter().enumerate() {
+            if owners[cell / steps] != 0 {
+                self.cells[cell] = slot;
+            }
+        }
+        for (mine, theirs) in self.spent.iter_mut().zip(other.spent) {
+            *mine += theirs;
+        }
+    }
+}
+
+impl Sweeper<'_> {
+    /// Folds the series of the groups `owners` gives to `worker`, in series order.
+    fn run(&self, owners: &[u8], worker: u8) -> Result<Swept, Error> {
+        let steps = self.windows.len();
+        let mut swept = Swept {
+            cells: vec![None; owners.len() * steps],
+            spent: vec![0; steps],
+        };
+        let mut filtered = Vec::new();
+        let mine = self
+            .series
+            .iter()
+            .zip(self.series_groups)
+            .enumerate()
+            .filter(|(_, (_, &group))| owners[group] == worker);
+        for (done, (index, ((_, points), &group))) in mine.enumerate() {
+            if done % SERIES_PER_INTERRUPT_CHECK == 0 {
+                self.source.check_interrupted()?;
+            }
+            let points = if points.iter().any(|(_, v)| is_stale_nan(*v)) {
+                filtered.clear();
+                filtered.extend(points.iter().filter(|(_, v)| !is_stale_nan(*v)));
+                filtered.as_slice()
+            } else {
+                points.as_slice()
+            };
+            let cells = &mut swept.cells[group * steps..(group + 1) * steps];
+            let (mut from, mut to) = (0, 0);
+            for (step, &(start_exclusive_ms, end_ms)) in self.windows.iter().enumerate() {
+                while from < points.len() && points[from].0 <= start_exclusive_ms {
+                    from += 1;
+                }
+                to = to.max(from);
+                while to < points.len() && points[to].0 <= end_ms {
+                    to += 1;
+                }
+                if from == to {
+                    continue;
+                }
+                swept.spent[step] += to - from;
+                let window = (start_exclusive_ms, end_ms);
+                let Some(value) = self.function.apply(&points[from..to], window) else {
+                    continue;
+                };
+                cells[step]
+                    .get_or_insert_with(|| (index, self.fold.clone()))
+                    .1
+                    .add(value);
+            }
+        }
+        Ok(swept)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use promql_parser::parser;
@@ -324,11 +429,11 @@ mod tests {
     const STEP_MS: i64 = 15_000;
 
     /// Counters with resets, gauges with NaN and a staleness marker, irregular and
-    /// late-starting series, over two jobs.
-    fn source() -> InMemorySeries {
+    /// late-starting series, of `pods` pods over three jobs.
+    fn source_of(pods: u32) -> InMemorySeries {
         let mut source = InMemorySeries::new();
-        for pod in 0..12u32 {
-            let job = if pod % 3 == 0 { "api" } else { "db" };
+        for pod in 0..pods {
+            let job = ["api", "db", "db"][pod as usize % 3];
             let labels = |name: &str| {
                 Labels::new([
                     ("__name__", name.to_string()),
@@ -336,7 +441,7 @@ mod tests {
                     ("pod", pod.to_string()),
                 ])
             };
-            let start = i64::from(pod) * 37_000;
+            let start = i64::from(pod % 20) * 37_000;
             let interval = 10_000 + i64::from(pod % 4) * 2_500;
             let counter = (0..400i64).map(|i| {
                 let value = (i * i64::from(pod + 1)) % 900 + i / 7;
@@ -354,6 +459,10 @@ mod tests {
             source.append(labels("temperature"), gauge);
         }
         source
+    }
+
+    fn source() -> InMemorySeries {
+        source_of(12)
     }
 
     fn bits(value: f64) -> u64 {
@@ -429,6 +538,32 @@ mod tests {
             &source,
             "sum by (job) (rate(requests_total[5m])) / on (job) sum by (job) (rate(requests_total[10m]))",
         );
+    }
+
+    #[test]
+    fn sweeps_shared_by_two_workers_keep_each_group_in_series_order() {
+        let source = source_of(2 * SERIES_PER_WORKER as u32 + 20);
+        let mut groups = vec![1; 150];
+        groups.extend([0; 50]);
+        groups.push(2);
+        assert_eq!(
+            split_groups(&groups, 3),
+            [1, 0, 1],
+            "the big group on its own"
+        );
+        assert_eq!(
+            split_groups(&groups[..100], 2),
+            [0, 0],
+            "too few series to share"
+        );
+        for query in [
+            "sum by (job) (rate(requests_total[5m]))",
+            "avg by (job) (avg_over_time(temperature[2m]))",
+            "min without (pod) (increase(requests_total[1m]))",
+            "count by (job, pod) (changes(temperature[5m]))",
+        ] {
+            assert_same_as_instant_queries(&source, query);
+        }
     }
 
     #[test]

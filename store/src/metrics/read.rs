@@ -54,6 +54,28 @@ pub(crate) fn matching_series(
         .collect()
 }
 
+/// Splits `series` (refs ascending) into runs of about `rows` sample rows of the part each
+/// (a series is never split; one series may exceed it).
+pub(crate) fn row_chunks<'s>(
+    table: &SeriesTable,
+    series: &'s [u32],
+    rows: usize,
+) -> Vec<&'s [u32]> {
+    let mut chunks = Vec::new();
+    let (mut start, mut taken) = (0, 0);
+    for (i, &series_ref) in series.iter().enumerate() {
+        taken += table.row_count[series_ref as usize] as usize;
+        if taken >= rows {
+            chunks.push(&series[start..=i]);
+            (start, taken) = (i + 1, 0);
+        }
+    }
+    if start < series.len() {
+        chunks.push(&series[start..]);
+    }
+    chunks
+}
+
 /// Reads the samples of `series` (refs ascending) of one part and adds those in
 /// `start_ms..=end_ms` to `out`.
 pub(crate) async fn read_series(
@@ -280,5 +302,25 @@ pub(crate) fn normalise(series: &mut BTreeMap<Labels, Vec<MetricSample>>) {
             samples.sort_by_key(|s| s.timestamp_ms);
             samples.dedup_by_key(|s| s.timestamp_ms);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_chunks_hold_whole_series_of_about_the_rows_asked() {
+        let table = SeriesTable {
+            row_count: vec![5, 1, 1, 9, 2, 2],
+            ..SeriesTable::default()
+        };
+        let series = [0, 1, 2, 3, 4, 5];
+        assert_eq!(
+            row_chunks(&table, &series, 6),
+            vec![&[0, 1][..], &[2, 3][..], &[4, 5][..]]
+        );
+        assert_eq!(row_chunks(&table, &series[1..3], 6), vec![&[1, 2][..]]);
+        assert!(row_chunks(&table, &[], 6).is_empty());
     }
 }
