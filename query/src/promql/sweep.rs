@@ -373,6 +373,10 @@ impl Sweeper<'_> {
             spent: vec![0; steps],
         };
         let mut filtered = Vec::new();
+        // Resets before each sample of the series, when the function looks for them: a
+        // window without one skips the search.
+        let mut resets: Vec<u32> = Vec::new();
+        let count_resets = self.function.corrects_resets();
         let mine = self
             .series
             .iter()
@@ -390,6 +394,16 @@ impl Sweeper<'_> {
             } else {
                 points.as_slice()
             };
+            if count_resets {
+                resets.clear();
+                let mut count = 0;
+                let mut previous = f64::NAN;
+                for &(_, value) in points {
+                    count += u32::from(value < previous);
+                    resets.push(count);
+                    previous = value;
+                }
+            }
             let cells = &mut swept.cells[group * steps..(group + 1) * steps];
             let (mut from, mut to) = (0, 0);
             for (step, &(start_exclusive_ms, end_ms)) in self.windows.iter().enumerate() {
@@ -405,7 +419,13 @@ impl Sweeper<'_> {
                 }
                 swept.spent[step] += to - from;
                 let window = (start_exclusive_ms, end_ms);
-                let Some(value) = self.function.apply(&points[from..to], window) else {
+                let value = if count_resets && resets[to - 1] == resets[from] {
+                    self.function
+                        .apply_without_resets(&points[from..to], window)
+                } else {
+                    self.function.apply(&points[from..to], window)
+                };
+                let Some(value) = value else {
                     continue;
                 };
                 cells[step]

@@ -128,6 +128,34 @@ impl WindowFunction {
             WindowKind::Simple(name) => simple_over_time(name, points).flatten(),
         }
     }
+
+    /// Whether [`WindowFunction::apply_without_resets`] saves work: the function corrects
+    /// for counter resets (`rate`, `increase`).
+    pub(crate) fn corrects_resets(&self) -> bool {
+        matches!(
+            self.kind,
+            WindowKind::Extrapolated {
+                is_counter: true,
+                ..
+            }
+        )
+    }
+
+    /// [`WindowFunction::apply`] over samples the caller knows hold no counter reset (no
+    /// value below its predecessor): the same result without looking for one.
+    pub(crate) fn apply_without_resets(
+        &self,
+        points: &[(i64, f64)],
+        window: (i64, i64),
+    ) -> Option<f64> {
+        match self.kind {
+            WindowKind::Extrapolated {
+                is_counter,
+                is_rate,
+            } => extrapolated_rate_with(points, window, is_counter, is_rate, false),
+            _ => self.apply(points, window),
+        }
+    }
 }
 
 /// `rate`, `increase` and `delta`: the change over the window, extrapolated towards its
@@ -138,13 +166,25 @@ pub(crate) fn extrapolated_rate(
     is_counter: bool,
     is_rate: bool,
 ) -> Option<f64> {
+    extrapolated_rate_with(points, window, is_counter, is_rate, is_counter)
+}
+
+/// [`extrapolated_rate`], told whether to look for counter resets: `check_resets` false when
+/// the caller knows no sample is below its predecessor (the result is then the same).
+fn extrapolated_rate_with(
+    points: &[(i64, f64)],
+    window: (i64, i64),
+    is_counter: bool,
+    is_rate: bool,
+    check_resets: bool,
+) -> Option<f64> {
     let (range_start_ms, range_end_ms) = window;
     let (&(first_ms, first), &(last_ms, last)) = (points.first()?, points.last()?);
     if points.len() < 2 {
         return None;
     }
     let mut result = last - first;
-    if is_counter {
+    if is_counter && check_resets {
         let mut previous = first;
         for &(_, value) in &points[1..] {
             if value < previous {
