@@ -29,7 +29,7 @@ pub mod part;
 mod read;
 mod value_codec;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -202,19 +202,37 @@ impl MetricStore {
         self.inner
             .heads
             .select(tenant, matchers, start_ms, end_ms, &mut head);
+        let mut planned = Vec::new();
+        for part in self.parts_in(tenant, start_ms, end_ms) {
+            match part.series_table().await {
+                Ok(table) => {
+                    let series = read::matching_series(&table, matchers, start_ms, end_ms);
+                    planned.push((part, table, series));
+                }
+                Err(error) => self.unless_corrupt(&part, Err(error)).await?,
+            }
+        }
+        // What each series holds over every part and the head, so that the read of the first
+        // part it is in makes room for all of it: no copy as the others are appended.
+        let mut rows_of: HashMap<Labels, usize> = head
+            .iter()
+            .map(|(labels, samples): (&Labels, &Vec<MetricSample>)| (labels.clone(), samples.len()))
+            .collect();
+        for (_, table, series) in &planned {
+            for &series_ref in series {
+                let i = series_ref as usize;
+                *rows_of.entry(table.labels[i].clone()).or_default() += table.row_count[i] as usize;
+            }
+        }
         // Each part's selected series are read in chunks of rows, each a task of its own, so
         // decoding a large selection uses every core of the runtime; results merge in order.
         let mut chunks = Vec::new();
-        for part in self.parts_in(tenant, start_ms, end_ms) {
-            let table = match part.series_table().await {
-                Ok(table) => table,
-                Err(error) => {
-                    self.unless_corrupt(&part, Err(error)).await?;
-                    continue;
-                }
-            };
-            let series = read::matching_series(&table, matchers, start_ms, end_ms);
+        for (part, table, series) in planned {
             for chunk in read::row_chunks(&table, &series, READ_CHUNK_ROWS) {
+                let capacities: Vec<usize> = chunk
+                    .iter()
+                    .map(|&i| rows_of.remove(&table.labels[i as usize]).unwrap_or(0))
+                    .collect();
                 let (objects, reading, table) = (
                     Arc::clone(&self.inner.objects),
                     Arc::clone(&part),
@@ -224,7 +242,13 @@ impl MetricStore {
                 let read = crate::scan::spawn_in_budget(async move {
                     let mut read = BTreeMap::new();
                     let result = read::read_series(
-                        &objects, &reading, &table, &chunk, start_ms, end_ms, &mut read,
+                        &objects,
+                        &reading,
+                        &table,
+                        &chunk,
+                        Some(&capacities),
+                        start_ms..=end_ms,
+                        &mut read,
                     )
                     .await;
                     (read, result)

@@ -96,7 +96,16 @@ async fn merge(
         let read = async {
             let table = part.series_table().await?;
             let all: Vec<u32> = (0..table.labels.len() as u32).collect();
-            read::read_series(objects, part, &table, &all, i64::MIN, i64::MAX, &mut merged).await
+            read::read_series(
+                objects,
+                part,
+                &table,
+                &all,
+                None,
+                i64::MIN..=i64::MAX,
+                &mut merged,
+            )
+            .await
         };
         if let Err(error) = read.await {
             if quarantine::is_corruption(&error) {

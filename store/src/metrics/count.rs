@@ -159,8 +159,8 @@ impl MetricStore {
                 &part,
                 &table,
                 &missed,
-                from_ms,
-                end_ms,
+                None,
+                from_ms..=end_ms,
                 &mut read,
             )
             .await?;

@@ -76,17 +76,20 @@ pub(crate) fn row_chunks<'s>(
     chunks
 }
 
-/// Reads the samples of `series` (refs ascending) of one part and adds those in
-/// `start_ms..=end_ms` to `out`.
+/// Reads the samples of `series` (refs ascending) of one part and adds those in `time` (ms)
+/// to `out`. `capacities` (one per series) says how many samples to make
+/// room for when a series first gets some, when the caller knows it will add more from other
+/// parts; by default, the series' rows in this part.
 pub(crate) async fn read_series(
     objects: &Arc<dyn ObjectStore>,
     part: &MetricPart,
     table: &SeriesTable,
     series: &[u32],
-    start_ms: i64,
-    end_ms: i64,
+    capacities: Option<&[usize]>,
+    time: std::ops::RangeInclusive<i64>,
     out: &mut BTreeMap<Labels, Vec<MetricSample>>,
 ) -> Result<(), Error> {
+    let (start_ms, end_ms) = time.into_inner();
     let rows: Vec<SeriesRows> = series
         .iter()
         .map(|&series_ref| SeriesRows {
@@ -110,7 +113,9 @@ pub(crate) async fn read_series(
                 if reserved_for != Some(position) {
                     // A series' rows in the part bound what it gets from it: one allocation
                     // per part, not a doubling per batch.
-                    samples.reserve(table.row_count[series_ref] as usize);
+                    let rows = table.row_count[series_ref] as usize;
+                    let capacity = capacities.and_then(|c| c.get(position).copied());
+                    samples.reserve(capacity.unwrap_or(rows).max(rows));
                     reserved_for = Some(position);
                 }
                 samples.extend(
