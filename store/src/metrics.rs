@@ -29,7 +29,7 @@ pub mod part;
 mod read;
 mod value_codec;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -202,77 +202,30 @@ impl MetricStore {
         self.inner
             .heads
             .select(tenant, matchers, start_ms, end_ms, &mut head);
-        let mut planned = Vec::new();
+        let mut selections = Vec::new();
         for part in self.parts_in(tenant, start_ms, end_ms) {
             match part.series_table().await {
                 Ok(table) => {
                     let series = read::matching_series(&table, matchers, start_ms, end_ms);
-                    planned.push((part, table, series));
+                    selections.push(read::PartSelection {
+                        part,
+                        table,
+                        series,
+                    });
                 }
                 Err(error) => self.unless_corrupt(&part, Err(error)).await?,
             }
         }
-        // What each series holds over every part and the head, so that the read of the first
-        // part it is in makes room for all of it: no copy as the others are appended.
-        let mut rows_of: HashMap<Labels, usize> = head
-            .iter()
-            .map(|(labels, samples): (&Labels, &Vec<MetricSample>)| (labels.clone(), samples.len()))
-            .collect();
-        for (_, table, series) in &planned {
-            for &series_ref in series {
-                let i = series_ref as usize;
-                *rows_of.entry(table.labels[i].clone()).or_default() += table.row_count[i] as usize;
-            }
-        }
-        // Each part's selected series are read in chunks of rows, each a task of its own, so
-        // decoding a large selection uses every core of the runtime; results merge in order.
-        let mut chunks = Vec::new();
-        for (part, table, series) in planned {
-            for chunk in read::row_chunks(&table, &series, READ_CHUNK_ROWS) {
-                let capacities: Vec<usize> = chunk
-                    .iter()
-                    .map(|&i| rows_of.remove(&table.labels[i as usize]).unwrap_or(0))
-                    .collect();
-                let (objects, reading, table) = (
-                    Arc::clone(&self.inner.objects),
-                    Arc::clone(&part),
-                    Arc::clone(&table),
-                );
-                let chunk = chunk.to_vec();
-                let read = crate::scan::spawn_in_budget(async move {
-                    let mut read = BTreeMap::new();
-                    let result = read::read_series(
-                        &objects,
-                        &reading,
-                        &table,
-                        &chunk,
-                        Some(&capacities),
-                        start_ms..=end_ms,
-                        &mut read,
-                    )
-                    .await;
-                    (read, result)
-                });
-                chunks.push((Arc::clone(&part), read));
-            }
-        }
-        let mut merged: BTreeMap<Labels, Vec<MetricSample>> = BTreeMap::new();
-        for (part, read) in chunks {
-            let (read, result) = read.await.map_err(|error| Error::Task {
-                what: "metric part read",
-                reason: error.to_string(),
-            })?;
-            // What a chunk yielded before finding corruption was decoded whole and is kept.
-            for (labels, samples) in read {
-                match merged.entry(labels) {
-                    std::collections::btree_map::Entry::Vacant(entry) => {
-                        entry.insert(samples);
-                    }
-                    std::collections::btree_map::Entry::Occupied(mut entry) => {
-                        entry.get_mut().extend(samples);
-                    }
-                }
-            }
+        let reads = read::spawn_reads(
+            &self.inner.objects,
+            selections,
+            &head,
+            start_ms..=end_ms,
+            READ_CHUNK_ROWS,
+        );
+        let mut merged = BTreeMap::new();
+        for read in reads {
+            let (part, result) = read.merge_into(&mut merged).await?;
             self.unless_corrupt(&part, result).await?;
         }
         for (labels, samples) in head {

@@ -1,7 +1,10 @@
 //! Reads parts: matches labels on a part's series table, then reads only the selected
-//! series' sample rows (a row selection the page index turns into skipped pages).
+//! series' sample rows (a row selection the page index turns into skipped pages), decoding
+//! delta-coded values as it goes. A large selection is read in chunks of series, each a task
+//! of its own ([`spawn_reads`]), merged in part order.
 
-use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use arrow_array::{Float64Array, Int64Array};
@@ -12,6 +15,7 @@ use parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
 use parquet::arrow::ProjectionMask;
 use promql_parser::label::{MatchOp, Matcher};
 use sightline_model::{Labels, MetricSample, METRIC_NAME_LABEL};
+use tokio_util::task::AbortOnDropHandle;
 
 use super::catalog::MetricPart;
 use super::labels_match;
@@ -52,6 +56,112 @@ pub(crate) fn matching_series(
         .filter(in_range)
         .filter(|series_ref| labels_match(&table.labels[*series_ref as usize], matchers))
         .collect()
+}
+
+/// The series of one part a read selects.
+pub(crate) struct PartSelection {
+    pub(crate) part: Arc<MetricPart>,
+    pub(crate) table: Arc<SeriesTable>,
+    /// Refs, ascending.
+    pub(crate) series: Vec<u32>,
+}
+
+/// What a chunk read yields: the series it read and how the read ended.
+type ChunkOutcome = (BTreeMap<Labels, Vec<MetricSample>>, Result<(), Error>);
+
+/// A chunk of one part's selected series being read by a task of its own.
+pub(crate) struct ChunkRead {
+    part: Arc<MetricPart>,
+    task: AbortOnDropHandle<ChunkOutcome>,
+}
+
+/// Starts reading every selection in chunks of about `chunk_rows` rows, each a task under
+/// the running query's scan budget, so that decoding a large selection uses every core of the
+/// runtime; merge the reads in the order returned (parts by time). The first chunk a series is
+/// read in makes room for all its samples over every part and `head`, so appending the rest
+/// copies nothing.
+pub(crate) fn spawn_reads(
+    objects: &Arc<dyn ObjectStore>,
+    selections: Vec<PartSelection>,
+    head: &BTreeMap<Labels, Vec<MetricSample>>,
+    time: std::ops::RangeInclusive<i64>,
+    chunk_rows: usize,
+) -> Vec<ChunkRead> {
+    let mut rows_of: HashMap<Labels, usize> = head
+        .iter()
+        .map(|(labels, samples)| (labels.clone(), samples.len()))
+        .collect();
+    for selection in &selections {
+        for &series_ref in &selection.series {
+            let i = series_ref as usize;
+            *rows_of
+                .entry(selection.table.labels[i].clone())
+                .or_default() += selection.table.row_count[i] as usize;
+        }
+    }
+    let mut reads = Vec::new();
+    for PartSelection {
+        part,
+        table,
+        series,
+    } in selections
+    {
+        for chunk in row_chunks(&table, &series, chunk_rows) {
+            let capacities: Vec<usize> = chunk
+                .iter()
+                .map(|&i| rows_of.remove(&table.labels[i as usize]).unwrap_or(0))
+                .collect();
+            let (objects, reading, table) =
+                (Arc::clone(objects), Arc::clone(&part), Arc::clone(&table));
+            let chunk = chunk.to_vec();
+            let time = time.clone();
+            let task = crate::scan::spawn_in_budget(async move {
+                let mut read = BTreeMap::new();
+                let result = read_series(
+                    &objects,
+                    &reading,
+                    &table,
+                    &chunk,
+                    Some(&capacities),
+                    time,
+                    &mut read,
+                )
+                .await;
+                (read, result)
+            });
+            reads.push(ChunkRead {
+                part: Arc::clone(&part),
+                task,
+            });
+        }
+    }
+    reads
+}
+
+impl ChunkRead {
+    /// Waits for the chunk and appends its series to `merged`; returns its part and how the
+    /// read ended (what it yielded before finding corruption was decoded whole and is kept).
+    ///
+    /// # Errors
+    /// [`Error::Task`] when the task panicked or was aborted.
+    pub(crate) async fn merge_into(
+        self,
+        merged: &mut BTreeMap<Labels, Vec<MetricSample>>,
+    ) -> Result<(Arc<MetricPart>, Result<(), Error>), Error> {
+        let (read, result) = self.task.await.map_err(|error| Error::Task {
+            what: "metric part read",
+            reason: error.to_string(),
+        })?;
+        for (labels, samples) in read {
+            match merged.entry(labels) {
+                Entry::Vacant(entry) => {
+                    entry.insert(samples);
+                }
+                Entry::Occupied(mut entry) => entry.get_mut().extend(samples),
+            }
+        }
+        Ok((self.part, result))
+    }
 }
 
 /// Splits `series` (refs ascending) into runs of about `rows` sample rows of the part each
