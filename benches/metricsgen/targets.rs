@@ -150,12 +150,16 @@ fn start_sightline(binary: &Path) -> Target {
     );
     let data_dir = tempfile::tempdir().expect("temp dir");
     // Frequent maintenance, so the queries after ingest run over compacted parts; more
-    // `[store]` keys from SIGHTLINE_BENCH_STORE_CONFIG (TOML lines), for trying settings.
+    // `[store]` keys from SIGHTLINE_BENCH_STORE_CONFIG (TOML lines), for trying settings; the
+    // sample limit raised as Prometheus' is (the count check holds 57.6 M samples at once).
     let config = data_dir.path().join("metricsgen.toml");
     let extra = std::env::var("SIGHTLINE_BENCH_STORE_CONFIG").unwrap_or_default();
     std::fs::write(
         &config,
-        format!("[store]\nmaintenance_interval_seconds = 3\n{extra}\n"),
+        format!(
+            "[store]\nmaintenance_interval_seconds = 3\n{extra}\n\
+             [query]\nmax_samples_per_query = 1000000000\n"
+        ),
     )
     .expect("write config");
     let log_path = data_dir.path().join("server.log");

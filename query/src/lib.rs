@@ -99,6 +99,10 @@ pub struct QueryConfig {
     /// Mimir's `max_fetched_series_per_query`); beyond it the query stops with an
     /// `execution` error (HTTP 422). 0 = unlimited. Default 500000.
     pub max_series_per_query: usize,
+    /// The most samples one step of a PromQL query may hold at once (Prometheus'
+    /// `--query.max-samples`); beyond it the query stops with an `execution` error (HTTP
+    /// 422). 0 = unlimited. Default 50000000.
+    pub max_samples_per_query: u64,
     /// The most bytes of stored data one request to the query API may read: Parquet pages of
     /// trace and metric parts, and stored log records (see [`sightline_store::scan`]); past
     /// it the query stops with HTTP 400 naming this key. In-memory heads are not counted.
@@ -117,6 +121,7 @@ impl Default for QueryConfig {
             health: health::HealthConfig::default(),
             max_query_range_hours: 768,
             max_series_per_query: 500_000,
+            max_samples_per_query: 50_000_000,
             max_bytes_scanned_per_query: 8 << 30,
         }
     }

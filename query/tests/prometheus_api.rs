@@ -385,6 +385,27 @@ async fn queries_reading_more_than_the_scan_budget_are_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_over_the_configured_sample_limit_are_refused() {
+    let query = format!(
+        "/query_range?query={}&start={T0}&end=2023-11-14T22:23:50Z&step=30s",
+        encode("sum(count_over_time(up[10m]))")
+    );
+    let api = test_api(QueryConfig::default()).await;
+    api.data(&query).await;
+    let api = test_api(QueryConfig {
+        max_samples_per_query: 1,
+        ..QueryConfig::default()
+    })
+    .await;
+    let message = api
+        .error(&query, StatusCode::UNPROCESSABLE_ENTITY, "execution")
+        .await;
+    assert!(message.contains("too many samples"), "{message}");
+    let flags = api.data("/status/flags").await;
+    assert_eq!(flags["query.max-samples"], "1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_queries_answer_prometheus_errors() {
     let api = test_api(QueryConfig::default()).await;
     let bad = StatusCode::BAD_REQUEST;

@@ -204,9 +204,10 @@ fn query_timeout(params: &FormParams, config: &QueryConfig) -> Result<Duration, 
     })
 }
 
-/// The engine for one request: defaults, with the `lookback_delta` parameter applied.
-fn engine_for(params: &FormParams) -> Result<Engine, Error> {
-    let mut engine = Engine::default();
+/// The engine for one request: defaults, with the configured sample limit and the
+/// `lookback_delta` parameter applied.
+fn engine_for(params: &FormParams, config: &QueryConfig) -> Result<Engine, Error> {
+    let mut engine = configured_engine(config);
     match duration_param(params, "lookback_delta")? {
         Some(nanos) if nanos < 0 => {
             return Err(Error::invalid_parameter(
@@ -226,7 +227,7 @@ async fn instant_query(State(state): State<AppState>, request: PromRequest) -> A
     let params = &request.params;
     let time_ms = time_param(params, "time", now_ms())?;
     let timeout = query_timeout(params, &state.config)?;
-    let engine = engine_for(params)?;
+    let engine = engine_for(params, &state.config)?;
     let query = params.first("query").unwrap_or_default().to_string();
     let tenant = state.tenant(&request.headers)?;
     let data = evaluate_off_reactor(&state, tenant, timeout, move |source| {
@@ -314,7 +315,7 @@ async fn range_query(State(state): State<AppState>, request: PromRequest) -> Ans
         .config
         .check_time_range(ms_to_nanos(range.start_ms), ms_to_nanos(range.end_ms))?;
     let timeout = query_timeout(params, &state.config)?;
-    let engine = engine_for(params)?;
+    let engine = engine_for(params, &state.config)?;
     let query = params.first("query").unwrap_or_default().to_string();
     let tenant = state.tenant(&request.headers)?;
     let data = evaluate_off_reactor(&state, tenant, timeout, move |source| {
@@ -346,9 +347,21 @@ async fn build_info() -> Answer {
     }))
 }
 
+/// The engine with the configured limits.
+fn configured_engine(config: &QueryConfig) -> Engine {
+    let max_samples = match config.max_samples_per_query {
+        0 => i64::MAX,
+        limit => i64::try_from(limit).unwrap_or(i64::MAX),
+    };
+    Engine {
+        max_samples,
+        ..Engine::default()
+    }
+}
+
 /// The settings that correspond to Prometheus' query flags.
 async fn flags(State(state): State<AppState>) -> Answer {
-    let engine = Engine::default();
+    let engine = configured_engine(&state.config);
     let timeout = Duration::from_secs(state.config.promql_timeout_seconds);
     success_json(&serde_json::json!({
         "query.lookback-delta": promql_parser::util::display_duration(&engine.lookback_delta),
