@@ -127,7 +127,7 @@ pub async fn run(config: Config, query: tokio::runtime::Handle) -> anyhow::Resul
     let alerting_context = Arc::new(AlertingContext {
         registry: alert_registry,
         store: metric_store.clone(),
-        engine: sightline_query::promql::Engine::default(),
+        engine: file.query.promql_engine(),
         settings: config.alerting.clone(),
     });
 

@@ -99,9 +99,10 @@ pub struct QueryConfig {
     /// Mimir's `max_fetched_series_per_query`); beyond it the query stops with an
     /// `execution` error (HTTP 422). 0 = unlimited. Default 500000.
     pub max_series_per_query: usize,
-    /// The most samples one step of a PromQL query may hold at once (Prometheus'
-    /// `--query.max-samples`); beyond it the query stops with an `execution` error (HTTP
-    /// 422). 0 = unlimited. Default 50000000.
+    /// The most samples one step of a PromQL evaluation may hold at once (Prometheus'
+    /// `--query.max-samples`), in the Prometheus API, the health API and alert rules;
+    /// beyond it the query stops with an `execution` error (HTTP 422). 0 = unlimited.
+    /// Default 50000000.
     pub max_samples_per_query: u64,
     /// The most bytes of stored data one request to the query API may read: Parquet pages of
     /// trace and metric parts, and stored log records (see [`sightline_store::scan`]); past
@@ -128,6 +129,19 @@ impl Default for QueryConfig {
 }
 
 impl QueryConfig {
+    /// The PromQL engine with the configured limits, for every PromQL evaluation over the
+    /// store (the Prometheus API, the health API, alert rules).
+    pub fn promql_engine(&self) -> promql::Engine {
+        let max_samples = match self.max_samples_per_query {
+            0 => i64::MAX,
+            limit => i64::try_from(limit).unwrap_or(i64::MAX),
+        };
+        promql::Engine {
+            max_samples,
+            ..promql::Engine::default()
+        }
+    }
+
     /// Refuses a time range longer than `max_query_range_hours`.
     ///
     /// # Errors

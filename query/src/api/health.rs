@@ -172,7 +172,7 @@ async fn list_services(
     let config = Arc::clone(&state.config);
     let window = asked.window;
     let services = evaluate_off_reactor(&state, tenant, state.promql_timeout(), move |source| {
-        let engine = Engine::default();
+        let engine = config.promql_engine();
         let services = services_health(&engine, source, window, &config)?;
         let rows = services
             .iter()
@@ -326,7 +326,7 @@ async fn service_page(
         tenant.clone(),
         state.promql_timeout(),
         move |source| {
-            let engine = Engine::default();
+            let engine = config.promql_engine();
             let name = service_name;
             let selector = matchers(&[("service", "=", &name)]);
             let only = matcher("service", "=", &name);
@@ -456,7 +456,7 @@ async fn dependencies(
     let window = asked.window;
     let (nodes, edges) =
         evaluate_off_reactor(&state, tenant, state.promql_timeout(), move |source| {
-            let engine = Engine::default();
+            let engine = config.promql_engine();
             let (services, edges) = join(
                 || services_health(&engine, source, window, &config),
                 || edge_red(source, window, &[]),

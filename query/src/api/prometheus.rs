@@ -207,7 +207,7 @@ fn query_timeout(params: &FormParams, config: &QueryConfig) -> Result<Duration, 
 /// The engine for one request: defaults, with the configured sample limit and the
 /// `lookback_delta` parameter applied.
 fn engine_for(params: &FormParams, config: &QueryConfig) -> Result<Engine, Error> {
-    let mut engine = configured_engine(config);
+    let mut engine = config.promql_engine();
     match duration_param(params, "lookback_delta")? {
         Some(nanos) if nanos < 0 => {
             return Err(Error::invalid_parameter(
@@ -347,21 +347,9 @@ async fn build_info() -> Answer {
     }))
 }
 
-/// The engine with the configured limits.
-fn configured_engine(config: &QueryConfig) -> Engine {
-    let max_samples = match config.max_samples_per_query {
-        0 => i64::MAX,
-        limit => i64::try_from(limit).unwrap_or(i64::MAX),
-    };
-    Engine {
-        max_samples,
-        ..Engine::default()
-    }
-}
-
 /// The settings that correspond to Prometheus' query flags.
 async fn flags(State(state): State<AppState>) -> Answer {
-    let engine = configured_engine(&state.config);
+    let engine = state.config.promql_engine();
     let timeout = Duration::from_secs(state.config.promql_timeout_seconds);
     success_json(&serde_json::json!({
         "query.lookback-delta": promql_parser::util::display_duration(&engine.lookback_delta),
