@@ -14,7 +14,9 @@ use parquet::arrow::arrow_reader::{
 use parquet::file::metadata::PageIndexPolicy;
 use sightline_model::{MetricMetadata, TenantId};
 
-use super::part::{metadata_keys, parse_series_path, part_paths, SeriesTable, FORMAT_VERSION};
+use super::part::{
+    metadata_keys, parse_series_path, part_paths, SeriesTable, READABLE_FORMAT_VERSIONS,
+};
 use crate::error::Error;
 use crate::part::io::PartReader;
 
@@ -79,7 +81,7 @@ impl MetricPart {
                 .unwrap_or_default()
         };
         let version = value_of(metadata_keys::FORMAT_VERSION);
-        if version != FORMAT_VERSION {
+        if !READABLE_FORMAT_VERSIONS.contains(&version.as_str()) {
             return Err(corrupt(format!("unknown format version {version:?}")));
         }
         let number = |key: &str| {

@@ -49,8 +49,11 @@ use sightline_model::{
 use super::value_codec;
 use crate::error::Error;
 
-/// The part layout version, in both objects' key/value metadata.
+/// The part layout version written, in both objects' key/value metadata.
 pub const FORMAT_VERSION: &str = "2";
+/// The layout versions read: 1 held every value in `value` (no `value_delta`, no
+/// `value_exponent`).
+pub const READABLE_FORMAT_VERSIONS: [&str; 2] = ["1", FORMAT_VERSION];
 /// Samples per row group of the samples object.
 pub const ROW_GROUP_ROWS: usize = 1024 * 1024;
 /// Samples per data page: the granularity at which a read skips unselected series.

@@ -735,11 +735,23 @@ async fn parts_of_the_first_format_with_every_value_a_float_still_read() {
         std::fs::read(series_file).unwrap(),
     ))
     .unwrap();
-    let key_values = reader
+    let key_values: Vec<parquet::file::metadata::KeyValue> = reader
         .metadata()
         .file_metadata()
         .key_value_metadata()
-        .cloned();
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|mut pair| {
+            if pair.key == part::metadata_keys::FORMAT_VERSION {
+                pair.value = Some("1".to_string());
+            }
+            pair
+        })
+        .collect();
+    assert!(key_values
+        .iter()
+        .any(|pair| pair.key == part::metadata_keys::FORMAT_VERSION));
     let batches: Vec<RecordBatch> = reader.build().unwrap().map(Result::unwrap).collect();
     let schema = batches[0].schema();
     let keep: Vec<usize> = (0..schema.fields().len())
@@ -747,7 +759,7 @@ async fn parts_of_the_first_format_with_every_value_a_float_still_read() {
         .collect();
     let old_schema = Arc::new(schema.project(&keep).unwrap());
     let properties = WriterProperties::builder()
-        .set_key_value_metadata(key_values)
+        .set_key_value_metadata(Some(key_values))
         .build();
     let mut writer = ArrowWriter::try_new(Vec::new(), old_schema, Some(properties)).unwrap();
     for batch in &batches {
