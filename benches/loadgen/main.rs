@@ -2,10 +2,14 @@
 //! drives it over OTLP/gRPC with many concurrent connections, then measures queries.
 //!
 //! Run: `cargo bench --bench loadgen -- [--spans N] [--connections N] [--batch-traces N]
-//! [--queries N] [--no-processors] [--dump-ndjson PATH] [--sample-ids PATH]` (build the
-//! server first with `cargo build --release`). `--no-processors` turns the span-metrics and
-//! service-graph processors off, to measure what they cost ingest. Prints one report; figures
-//! and the machine go in `benches/README.md`.
+//! [--queries N] [--no-processors] [--maintenance-interval SECONDS] [--dump-ndjson PATH]
+//! [--sample-ids PATH]` (build the server first with `cargo build --release`).
+//! `--no-processors` turns the span-metrics and service-graph processors off, to measure what
+//! they cost ingest. `--maintenance-interval` sets the server's
+//! `store.maintenance_interval_seconds` (default 3, so the queries after ingest run over
+//! compacted parts); a value longer than the run keeps compactions out of the timed ingest
+//! altogether, which makes two runs compare their ingest paths rather than where compactions
+//! happened to fall. Prints one report; figures and the machine go in `benches/README.md`.
 //!
 //! `--dump-ndjson PATH` also writes every span sent as one JSON line in the ClickHouse
 //! exporter's `otel_traces` column form (see `ndjson.rs`); `--sample-ids PATH` writes the trace
@@ -37,6 +41,7 @@ struct Options {
     dump_ndjson: Option<PathBuf>,
     sample_ids: Option<PathBuf>,
     processors: bool,
+    maintenance_interval_seconds: u64,
 }
 
 fn parse_options() -> Options {
@@ -48,6 +53,7 @@ fn parse_options() -> Options {
         dump_ndjson: None,
         sample_ids: None,
         processors: true,
+        maintenance_interval_seconds: 3,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut index = 1;
@@ -79,6 +85,7 @@ fn parse_options() -> Options {
             ("--connections", Some(value)) => options.connections = value as usize,
             ("--batch-traces", Some(value)) => options.batch_traces = value as usize,
             ("--queries", Some(value)) => options.queries = value as usize,
+            ("--maintenance-interval", Some(value)) => options.maintenance_interval_seconds = value,
             _ => {
                 index += 1;
                 continue;
@@ -96,7 +103,7 @@ struct Server {
     data_dir: tempfile::TempDir,
 }
 
-fn start_server(processors: bool) -> Server {
+fn start_server(options: &Options) -> Server {
     let binary = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/release/sightline");
     assert!(
         binary.is_file(),
@@ -104,11 +111,12 @@ fn start_server(processors: bool) -> Server {
         binary.display()
     );
     let data_dir = tempfile::tempdir().expect("temp dir");
-    // Frequent maintenance, so the queries after ingest run over compacted parts.
     let config = data_dir.path().join("loadgen.toml");
-    let mut config_text =
-        String::from("[store]\nmaintenance_interval_seconds = 3\ncompaction_min_parts = 3\n");
-    if !processors {
+    let mut config_text = format!(
+        "[store]\nmaintenance_interval_seconds = {}\ncompaction_min_parts = 3\n",
+        options.maintenance_interval_seconds
+    );
+    if !options.processors {
         config_text
             .push_str("[collector]\nspan_metrics_enabled = false\nservice_graph_enabled = false\n");
     }
@@ -325,14 +333,15 @@ async fn wait_for_compaction(client: &reqwest::Client, base: &str) {
 #[tokio::main]
 async fn main() {
     let options = parse_options();
-    let server = start_server(options.processors);
+    let server = start_server(&options);
     let pid = server.child.id();
     println!(
-        "sightline loadgen: {} spans over {} gRPC connections, {} traces per export, span metrics and service graph {}",
+        "sightline loadgen: {} spans over {} gRPC connections, {} traces per export, span metrics and service graph {}, maintenance every {} s",
         options.spans,
         options.connections,
         options.batch_traces,
-        if options.processors { "on" } else { "off" }
+        if options.processors { "on" } else { "off" },
+        options.maintenance_interval_seconds
     );
     let (spans, elapsed, trace_ids) = ingest(&server, &options).await;
     if let Some(path) = &options.dump_ndjson {
