@@ -138,7 +138,9 @@ impl StoreBackend {
         tenant: usize,
     ) -> MetricStoreSource {
         let tenant = TenantId::new(&format!("script-{tenant}")).unwrap();
+        // Small batches, so that sweeps fold series over many batches of the store's.
         MetricStoreSource::new(store.clone(), tenant, runtime.handle().clone())
+            .with_batch_samples(50)
     }
 
     fn tenant(&self) -> TenantId {

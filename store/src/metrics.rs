@@ -7,6 +7,7 @@
 //! - `part`: the Parquet layout of a part (a samples object and a series object).
 //! - `catalog`: every part with its time range; series tables loaded on first use.
 //! - `read`: label matching on a series table and reads of the selected series' rows.
+//! - `batches`: a selection handed out a batch of series at a time, in label order.
 //! - `compact`: merges a day's parts; retention drops expired ones.
 //! - `value_codec`: how a part stores a series' values (decimal deltas or floats).
 //!
@@ -21,6 +22,7 @@
 //! in one place, each a few lines over the submodules above, which hold the logic. Splitting
 //! the `impl` by method kind would scatter one type's API over files.
 
+mod batches;
 mod catalog;
 mod compact;
 mod count;
@@ -48,6 +50,8 @@ use crate::objects;
 use crate::wal::{self, Rotation, WalRecord, WalWriter};
 use catalog::{MetricCatalog, MetricPart};
 use head::{HeadBlock, MetricEntry, MetricHeads};
+
+pub use batches::SeriesBatches;
 
 /// One selected series: its labels and its samples in the asked range, sorted by time.
 pub type SelectedSeries = (Labels, Vec<MetricSample>);
@@ -195,6 +199,27 @@ impl MetricStore {
         start_ms: i64,
         end_ms: i64,
     ) -> Result<Vec<SelectedSeries>, Error> {
+        let mut all = self
+            .select_batches(tenant, matchers, start_ms, end_ms, usize::MAX)
+            .await?;
+        Ok(all.next().await?.unwrap_or_default())
+    }
+
+    /// What [`MetricStore::select`] returns, in the same order, handed out in batches of
+    /// about `batch_samples` samples (a series is never split) by [`SeriesBatches::next`];
+    /// the next batch is read while the caller works on one.
+    ///
+    /// # Errors
+    /// What loading a part's series table fails with (a corrupt part is quarantined and
+    /// skipped).
+    pub async fn select_batches(
+        &self,
+        tenant: &TenantId,
+        matchers: &[Matcher],
+        start_ms: i64,
+        end_ms: i64,
+        batch_samples: usize,
+    ) -> Result<SeriesBatches, Error> {
         // The head is read before the parts are listed, so a block flushed in between is
         // found in its part (the copy in the head is dropped as a repeat); its samples, the
         // newest, are appended after the parts' so that series need no sorting.
@@ -207,32 +232,24 @@ impl MetricStore {
             match part.series_table().await {
                 Ok(table) => {
                     let series = read::matching_series(&table, matchers, start_ms, end_ms);
-                    selections.push(read::PartSelection {
-                        part,
-                        table,
-                        series,
-                    });
+                    if !series.is_empty() {
+                        selections.push(read::PartSelection {
+                            part,
+                            table,
+                            series,
+                        });
+                    }
                 }
                 Err(error) => self.unless_corrupt(&part, Err(error)).await?,
             }
         }
-        let reads = read::spawn_reads(
-            &self.inner.objects,
+        Ok(SeriesBatches::new(
+            self.clone(),
             selections,
-            &head,
+            head,
             start_ms..=end_ms,
-            READ_CHUNK_ROWS,
-        );
-        let mut merged = BTreeMap::new();
-        for read in reads {
-            let (part, result) = read.merge_into(&mut merged).await?;
-            self.unless_corrupt(&part, result).await?;
-        }
-        for (labels, samples) in head {
-            merged.entry(labels).or_default().extend(samples);
-        }
-        read::normalise(&mut merged);
-        Ok(merged.into_iter().collect())
+            batch_samples,
+        ))
     }
 
     /// Passes a part read's result on, except that a corrupt part is quarantined (both of its

@@ -4,6 +4,7 @@
 
 use std::cell::Cell;
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use promql_parser::label::{MatchOp, Matcher};
@@ -210,10 +211,7 @@ impl Evaluator<'_> {
         start_ms: i64,
         end_ms: i64,
     ) -> Result<Vec<SelectedSeries>, Error> {
-        let mut base: Vec<Matcher> = selector.matchers.matchers.clone();
-        if let Some(name) = &selector.name {
-            base.push(Matcher::new(MatchOp::Equal, METRIC_NAME_LABEL, name));
-        }
+        let base = base_matchers(selector);
         if selector.matchers.or_matchers.is_empty() {
             return self.source.select_series(&base, start_ms, end_ms);
         }
@@ -226,6 +224,22 @@ impl Evaluator<'_> {
             }
         }
         Ok(union.into_iter().collect())
+    }
+
+    /// Hands the selector's series in `start_ms..=end_ms` to `visit` a batch at a time (see
+    /// [`SeriesSource::visit_series`]); a selector with `or` alternatives comes as one batch.
+    pub(crate) fn visit_from_source(
+        &self,
+        selector: &VectorSelector,
+        start_ms: i64,
+        end_ms: i64,
+        visit: &mut dyn FnMut(Vec<SelectedSeries>) -> Result<ControlFlow<()>, Error>,
+    ) -> Result<(), Error> {
+        if !selector.matchers.or_matchers.is_empty() {
+            return visit(self.select_from_source(selector, start_ms, end_ms)?).map(|_| ());
+        }
+        self.source
+            .visit_series(&base_matchers(selector), start_ms, end_ms, visit)
     }
 
     /// Evaluates an instant vector selector: each series' latest sample within the lookback
@@ -426,6 +440,15 @@ fn system_time_ms(time: SystemTime) -> i64 {
         Ok(after) => duration_ms(after),
         Err(before) => -duration_ms(before.duration()),
     }
+}
+
+/// The selector's matchers, its metric name among them (without its `or` alternatives).
+fn base_matchers(selector: &VectorSelector) -> Vec<Matcher> {
+    let mut matchers = selector.matchers.matchers.clone();
+    if let Some(name) = &selector.name {
+        matchers.push(Matcher::new(MatchOp::Equal, METRIC_NAME_LABEL, name));
+    }
+    matchers
 }
 
 #[cfg(test)]

@@ -30,9 +30,6 @@ pub(crate) struct SelectionPlan {
     cursors: RefCell<HashMap<usize, Vec<(i64, usize)>>>,
 }
 
-/// A selector's whole prefetched window: its series and the bounds `(start, end)` fetched.
-pub(crate) type WholeWindow = (Rc<Vec<SelectedSeries>>, (i64, i64));
-
 /// Samples a cursor walks forward before it falls back to a binary search.
 const CURSOR_WALK: usize = 32;
 
@@ -175,16 +172,9 @@ impl SelectionPlan {
         Some(Ok(()))
     }
 
-    /// The selector's whole prefetched window with its bounds `(start, end)` (inclusive),
-    /// fetched with `fetch` on first use; `None` when the selector has no planned window.
-    pub(crate) fn whole(
-        &self,
-        selector: &VectorSelector,
-        fetch: impl FnOnce(i64, i64) -> Result<Vec<SelectedSeries>, Error>,
-    ) -> Option<Result<WholeWindow, Error>> {
-        let &(start_ms, end_ms) = self.windows.get(&selector_key(selector))?;
-        let all = self.window(selector, start_ms, end_ms, fetch)?;
-        Some(all.map(|all| (all, (start_ms, end_ms))))
+    /// The window planned for `selector`, `(start, end)` inclusive; `None` when it has none.
+    pub(crate) fn window_of(&self, selector: &VectorSelector) -> Option<(i64, i64)> {
+        self.windows.get(&selector_key(selector)).copied()
     }
 
     /// The selector's whole prefetched window, fetched on first use.

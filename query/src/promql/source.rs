@@ -3,6 +3,7 @@
 //! implementation is [`super::MetricStoreSource`].
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 
 use promql_parser::label::Matcher;
 use sightline_model::CounterFold;
@@ -28,6 +29,23 @@ pub trait SeriesSource: Send + Sync {
         start_ms: i64,
         end_ms: i64,
     ) -> Result<Vec<SelectedSeries>, Error>;
+
+    /// Hands what [`SeriesSource::select_series`] returns to `visit`, in the same order, a
+    /// batch of series at a time, until `visit` breaks; a caller that folds series one by one
+    /// then holds a batch of samples instead of all of them. The default hands everything
+    /// over as one batch.
+    ///
+    /// # Errors
+    /// Whatever selecting or `visit` fails with.
+    fn visit_series(
+        &self,
+        matchers: &[Matcher],
+        start_ms: i64,
+        end_ms: i64,
+        visit: &mut dyn FnMut(Vec<SelectedSeries>) -> Result<ControlFlow<()>, Error>,
+    ) -> Result<(), Error> {
+        visit(self.select_series(matchers, start_ms, end_ms)?).map(|_| ())
+    }
 
     /// Says whether evaluation may go on. The evaluator asks between steps and before each
     /// selection, so a source that knows the query's deadline or its client's fate can stop

@@ -11,6 +11,7 @@
 //! [`SeriesSource::check_interrupted`] between steps, so a query past its deadline, or whose
 //! client went away, stops within one step instead of running to the end.
 
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -38,6 +39,8 @@ pub struct MetricStoreSource {
     max_series: Option<usize>,
     /// How many it has selected so far.
     selected_series: std::sync::atomic::AtomicUsize,
+    /// Samples per batch handed to [`SeriesSource::visit_series`]'s caller.
+    batch_samples: usize,
 }
 
 impl MetricStoreSource {
@@ -53,7 +56,16 @@ impl MetricStoreSource {
             store_error: Mutex::new(None),
             max_series: None,
             selected_series: std::sync::atomic::AtomicUsize::new(0),
+            batch_samples: VISIT_BATCH_SAMPLES,
         }
+    }
+
+    /// Hands series to [`SeriesSource::visit_series`]'s caller in batches of about
+    /// `samples` samples (default [`VISIT_BATCH_SAMPLES`]); tests make them small to
+    /// exercise many batches over little data.
+    pub fn with_batch_samples(mut self, samples: usize) -> Self {
+        self.batch_samples = samples.max(1);
+        self
     }
 
     /// Stops the query with an execution error once its selectors have selected more than
@@ -87,6 +99,22 @@ impl MetricStoreSource {
         Error::Source { reason }
     }
 
+    /// Counts `series` more selected and stops the query once they pass its series limit.
+    fn count_selected(&self, series: usize) -> Result<(), Error> {
+        let Some(limit) = self.max_series else {
+            return Ok(());
+        };
+        let total = self.selected_series.fetch_add(series, Ordering::Relaxed) + series;
+        if total > limit {
+            return Err(Error::Execution {
+                message: format!(
+                    "the query selected more than {limit} series (query.max_series_per_query); narrow its selectors"
+                ),
+            });
+        }
+        Ok(())
+    }
+
     /// Takes the store failure behind the last [`Error::Source`] this source returned, if any.
     pub fn take_store_error(&self) -> Option<sightline_store::Error> {
         self.store_error
@@ -94,6 +122,24 @@ impl MetricStoreSource {
             .unwrap_or_else(|poison| poison.into_inner())
             .take()
     }
+}
+
+/// Samples per batch a sweep folds at a time (16 bytes each): small enough to stay near the
+/// caches and to reuse memory across batches, large enough to keep every core decoding.
+pub const VISIT_BATCH_SAMPLES: usize = 1 << 20;
+
+/// The evaluator's form of the store's series.
+fn points_of(series: Vec<sightline_store::metrics::SelectedSeries>) -> Vec<SelectedSeries> {
+    series
+        .into_iter()
+        .map(|(labels, samples)| {
+            let points = samples
+                .into_iter()
+                .map(|sample| (sample.timestamp_ms, sample.value))
+                .collect();
+            (labels, points)
+        })
+        .collect()
 }
 
 impl SeriesSource for MetricStoreSource {
@@ -107,35 +153,49 @@ impl SeriesSource for MetricStoreSource {
         end_ms: i64,
     ) -> Result<Vec<SelectedSeries>, Error> {
         self.check_interrupted()?;
-        let selected =
-            self.runtime
-                .block_on(self.store.select(&self.tenant, matchers, start_ms, end_ms));
-        if let (Ok(series), Some(limit)) = (&selected, self.max_series) {
-            let total = self
-                .selected_series
-                .fetch_add(series.len(), Ordering::Relaxed)
-                + series.len();
-            if total > limit {
-                return Err(Error::Execution {
-                    message: format!(
-                        "the query selected more than {limit} series (query.max_series_per_query); narrow its selectors"
-                    ),
-                });
+        let selected = self
+            .runtime
+            .block_on(self.store.select(&self.tenant, matchers, start_ms, end_ms))
+            .map_err(|error| self.keep_store_error(error))?;
+        self.count_selected(selected.len())?;
+        Ok(points_of(selected))
+    }
+
+    /// Reads batches of about [`VISIT_BATCH_SAMPLES`] samples (see
+    /// [`MetricStoreSource::with_batch_samples`]); the store reads the next
+    /// batch while `visit` works on one.
+    ///
+    /// # Panics
+    /// As [`MetricStoreSource::select_series`].
+    fn visit_series(
+        &self,
+        matchers: &[Matcher],
+        start_ms: i64,
+        end_ms: i64,
+        visit: &mut dyn FnMut(Vec<SelectedSeries>) -> Result<ControlFlow<()>, Error>,
+    ) -> Result<(), Error> {
+        self.check_interrupted()?;
+        let mut batches = self
+            .runtime
+            .block_on(self.store.select_batches(
+                &self.tenant,
+                matchers,
+                start_ms,
+                end_ms,
+                self.batch_samples,
+            ))
+            .map_err(|error| self.keep_store_error(error))?;
+        while let Some(batch) = self
+            .runtime
+            .block_on(batches.next())
+            .map_err(|error| self.keep_store_error(error))?
+        {
+            self.count_selected(batch.len())?;
+            if visit(points_of(batch))?.is_break() {
+                break;
             }
         }
-        match selected {
-            Ok(series) => Ok(series
-                .into_iter()
-                .map(|(labels, samples)| {
-                    let points = samples
-                        .into_iter()
-                        .map(|sample| (sample.timestamp_ms, sample.value))
-                        .collect();
-                    (labels, points)
-                })
-                .collect()),
-            Err(error) => Err(self.keep_store_error(error)),
-        }
+        Ok(())
     }
 
     fn counted_in_window(

@@ -19,6 +19,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 
 use promql_parser::parser::{AggregateExpr, Expr, MatrixSelector};
 
@@ -186,7 +187,8 @@ impl Sweeps {
         usize::try_from((self.end_ms - self.start_ms) / self.step_ms).map_or(0, |n| n + 1)
     }
 
-    /// Sweeps one aggregation: `None` when it is left to the per-step path.
+    /// Sweeps one aggregation, a batch of series at a time as the source hands them over:
+    /// `None` when it is left to the per-step path.
     fn sweep(
         &self,
         evaluator: &Evaluator<'_>,
@@ -195,10 +197,8 @@ impl Sweeps {
         let steps = self.steps();
         let vs = &parts.selector.vs;
         let range_ms = duration_ms(parts.selector.range);
-        let fetch = |from_ms, to_ms| evaluator.select_from_source(vs, from_ms, to_ms);
-        let (all, (window_start_ms, window_end_ms)) = match evaluator.plan.whole(vs, fetch) {
-            Some(result) => result?,
-            None => return Ok(None),
+        let Some((window_start_ms, window_end_ms)) = evaluator.plan.window_of(vs) else {
+            return Ok(None);
         };
         let first_start_ms = evaluator
             .reference_time_ms(&vs.at, &vs.offset, self.start_ms)
@@ -207,26 +207,6 @@ impl Sweeps {
         if first_start_ms < window_start_ms.saturating_sub(1) || last_end_ms > window_end_ms {
             return Ok(None);
         }
-
-        // Each series' group, as the per-step path finds it.
-        let node = key(parts.aggregate);
-        let modifier = parts.aggregate.modifier.as_ref();
-        let mut groups: Vec<Labels> = Vec::new();
-        let mut group_index: HashMap<usize, usize> = HashMap::new();
-        let series_groups: Vec<usize> = all
-            .iter()
-            .map(|(labels, _)| {
-                let group = evaluator.groups.group_labels(node, labels, modifier);
-                *group_index.entry(group.storage_id()).or_insert_with(|| {
-                    groups.push(group);
-                    groups.len() - 1
-                })
-            })
-            .collect();
-        if groups.len().saturating_mul(steps) > MAX_CELLS {
-            return Ok(None);
-        }
-
         let windows: Vec<(i64, i64)> = (0..steps)
             .map(|step| {
                 let timestamp_ms = self.start_ms + step as i64 * self.step_ms;
@@ -236,60 +216,77 @@ impl Sweeps {
             .collect();
         let fold = Fold::new(parts.aggregate.op.id())
             .ok_or_else(|| Error::execution("swept aggregation has no fold"))?;
-        let sweeper = Sweeper {
-            series: &all,
-            series_groups: &series_groups,
-            windows: &windows,
-            function: parts.function,
-            fold,
-            source: evaluator.source,
-        };
-        // Two workers when there is enough to share, each folding whole groups, so every
-        // cell still takes its values in series order.
-        let owners = split_groups(&series_groups, groups.len());
-        let (first, second) = if owners.contains(&1) {
-            std::thread::scope(|scope| {
-                let second = scope.spawn(|| sweeper.run(&owners, 1));
-                let first = sweeper.run(&owners, 0);
-                let second = second
-                    .join()
-                    .unwrap_or_else(|_| Err(Error::execution("a sweep worker panicked")));
-                (first, Some(second))
-            })
-        } else {
-            (sweeper.run(&owners, 0), None)
-        };
-        let mut swept = first?;
-        if let Some(second) = second {
-            swept.absorb(second?, &owners, steps);
-        }
         // The limit bounds the samples one step reads, as in the per-step path.
         let allowed = usize::try_from(evaluator.sample_budget.get()).unwrap_or(0);
-        if swept.spent.iter().any(|&samples| samples > allowed) {
-            return Err(Evaluator::too_many_samples());
+
+        let node = key(parts.aggregate);
+        let modifier = parts.aggregate.modifier.as_ref();
+        let mut groups = Groups::default();
+        let mut workers = [Worker::new(steps), Worker::new(steps)];
+        let mut swept_series = 0;
+        let mut too_many_cells = false;
+        evaluator.visit_from_source(vs, window_start_ms, window_end_ms, &mut |batch| {
+            // Each series' group, as the per-step path finds it.
+            let series_groups: Vec<usize> = batch
+                .iter()
+                .map(|(labels, _)| {
+                    groups.index_of(evaluator.groups.group_labels(node, labels, modifier))
+                })
+                .collect();
+            if groups.labels.len().saturating_mul(steps) > MAX_CELLS {
+                too_many_cells = true;
+                return Ok(ControlFlow::Break(()));
+            }
+            groups.place(&series_groups, &mut workers);
+            let sweeper = Sweeper {
+                series: &batch,
+                first_index: swept_series,
+                series_groups: &series_groups,
+                placement: &groups.placement,
+                windows: &windows,
+                function: parts.function,
+                fold: &fold,
+                source: evaluator.source,
+            };
+            sweeper.run_both(&mut workers)?;
+            swept_series += batch.len();
+            let spent = workers[0].spent.iter().zip(&workers[1].spent);
+            if spent
+                .into_iter()
+                .any(|(first, second)| first + second > allowed)
+            {
+                return Err(Evaluator::too_many_samples());
+            }
+            Ok(ControlFlow::Continue(()))
+        })?;
+        if too_many_cells {
+            return Ok(None);
         }
+
         // Each step's groups in order of their first series, as the per-step path groups.
         let mut order: Vec<Vec<(usize, usize)>> = vec![Vec::new(); steps];
-        for (cell, slot) in swept.cells.iter().enumerate() {
-            if let Some((first_series, _)) = slot {
-                order[cell % steps].push((*first_series, cell / steps));
+        for (group, &(worker, slot)) in groups.placement.iter().enumerate() {
+            let cells = workers[usize::from(worker)].cells_of(slot);
+            for (step, cell) in cells.iter().enumerate() {
+                if let Some((first_series, _)) = cell {
+                    order[step].push((*first_series, group));
+                }
             }
         }
-        let cells = swept.cells;
-
         let drop_name = !parts.function.keeps_name;
         let results = order
             .into_iter()
             .enumerate()
-            .map(|(step, groups_at_step)| {
+            .map(|(step, mut groups_at_step)| {
                 let timestamp_ms = self.start_ms + step as i64 * self.step_ms;
-                let mut groups_at_step = groups_at_step;
                 groups_at_step.sort_unstable();
                 let vector = groups_at_step
                     .into_iter()
                     .filter_map(|(_, group)| {
-                        let (_, fold) = cells[group * steps + step].as_ref()?;
-                        let labels = groups[group].clone();
+                        let (worker, slot) = groups.placement[group];
+                        let (_, fold) =
+                            workers[usize::from(worker)].cells_of(slot)[step].as_ref()?;
+                        let labels = groups.labels[group].clone();
                         Some(Sample {
                             drop_name: drop_name && labels.get(METRIC_NAME_LABEL).is_some(),
                             labels,
@@ -305,73 +302,120 @@ impl Sweeps {
     }
 }
 
-/// Series below which a sweep runs on one thread.
+/// Series of a batch below which it is swept on one thread.
 const SERIES_PER_WORKER: usize = 64;
 
-/// Assigns each group to worker 0 or 1, balancing their series; all to 0 when there is too
-/// little to share (one group, or few series).
-fn split_groups(series_groups: &[usize], groups: usize) -> Vec<u8> {
-    let mut owners = vec![0u8; groups];
-    if groups < 2 || series_groups.len() < 2 * SERIES_PER_WORKER {
-        return owners;
-    }
-    let mut sizes = vec![0usize; groups];
-    for &group in series_groups {
-        sizes[group] += 1;
-    }
-    let mut by_size: Vec<usize> = (0..groups).collect();
-    by_size.sort_unstable_by_key(|&group| std::cmp::Reverse(sizes[group]));
-    let mut loads = [0usize; 2];
-    for group in by_size {
-        let worker = usize::from(loads[1] < loads[0]);
-        owners[group] = worker as u8;
-        loads[worker] += sizes[group];
-    }
-    owners
+/// A sweep's groups in order of first appearance, and where each is folded.
+#[derive(Default)]
+struct Groups {
+    labels: Vec<Labels>,
+    by_storage: HashMap<usize, usize>,
+    /// Each group's worker (0 or 1) and its slot among that worker's groups.
+    placement: Vec<(u8, usize)>,
+    /// Series placed on each worker so far.
+    loads: [usize; 2],
 }
 
-/// What one sweep reads, shared by its workers.
-struct Sweeper<'s> {
-    series: &'s [(Labels, Vec<(i64, f64)>)],
-    /// Each series' group.
-    series_groups: &'s [usize],
-    /// Each step's window `(start, end]`.
-    windows: &'s [(i64, i64)],
-    function: WindowFunction,
-    /// An empty fold of the aggregation.
-    fold: Fold,
-    source: &'s dyn SeriesSource,
+impl Groups {
+    /// The index of the group with these labels, adding it when new.
+    fn index_of(&mut self, group: Labels) -> usize {
+        let labels = &mut self.labels;
+        *self
+            .by_storage
+            .entry(group.storage_id())
+            .or_insert_with(|| {
+                labels.push(group);
+                labels.len() - 1
+            })
+    }
+
+    /// Places the groups new in a batch, in order of their first series, each on the
+    /// worker with fewer series so far, and counts the batch's series on their workers. A
+    /// group stays on its worker, so each group's cells take their values in series order.
+    fn place(&mut self, series_groups: &[usize], workers: &mut [Worker; 2]) {
+        for &group in series_groups {
+            if group == self.placement.len() {
+                let worker = usize::from(self.loads[1] < self.loads[0]);
+                self.placement
+                    .push((worker as u8, workers[worker].add_group()));
+            }
+            self.loads[usize::from(self.placement[group].0)] += 1;
+        }
+    }
 }
 
-/// One worker's cells (by group, then step: the index of the first series folded and the
+/// One worker's cells (by slot, then step: the index of the first series folded and the
 /// fold) and the samples it read at each step.
-struct Swept {
+struct Worker {
+    steps: usize,
     cells: Vec<Option<(usize, Fold)>>,
     spent: Vec<usize>,
 }
 
-impl Swept {
-    /// Takes the other worker's groups' cells and adds its samples read.
-    fn absorb(&mut self, other: Swept, owners: &[u8], steps: usize) {
-        for (cell, slot) in other.cells.into_iter().enumerate() {
-            if owners[cell / steps] != 0 {
-                self.cells[cell] = slot;
-            }
+impl Worker {
+    fn new(steps: usize) -> Self {
+        Worker {
+            steps,
+            cells: Vec::new(),
+            spent: vec![0; steps],
         }
-        for (mine, theirs) in self.spent.iter_mut().zip(other.spent) {
-            *mine += theirs;
-        }
+    }
+
+    /// Makes room for one more group; returns its slot.
+    fn add_group(&mut self) -> usize {
+        self.cells.resize(self.cells.len() + self.steps, None);
+        self.cells.len() / self.steps - 1
+    }
+
+    fn cells_of(&self, slot: usize) -> &[Option<(usize, Fold)>] {
+        &self.cells[slot * self.steps..(slot + 1) * self.steps]
     }
 }
 
+/// One batch of a sweep, shared by its workers.
+struct Sweeper<'s> {
+    series: &'s [(Labels, Vec<(i64, f64)>)],
+    /// The sweep-wide index of the batch's first series.
+    first_index: usize,
+    /// Each series' group.
+    series_groups: &'s [usize],
+    /// Each group's worker and slot.
+    placement: &'s [(u8, usize)],
+    /// Each step's window `(start, end]`.
+    windows: &'s [(i64, i64)],
+    function: WindowFunction,
+    /// An empty fold of the aggregation.
+    fold: &'s Fold,
+    source: &'s dyn SeriesSource,
+}
+
 impl Sweeper<'_> {
-    /// Folds the series of the groups `owners` gives to `worker`, in series order.
-    fn run(&self, owners: &[u8], worker: u8) -> Result<Swept, Error> {
+    /// Folds the batch into both workers' cells: on two threads when both have enough of
+    /// its series, else on this one.
+    fn run_both(&self, workers: &mut [Worker; 2]) -> Result<(), Error> {
+        let mut shares = [0usize; 2];
+        for &group in self.series_groups {
+            shares[usize::from(self.placement[group].0)] += 1;
+        }
+        let [first, second] = workers;
+        if shares.iter().all(|&share| share >= SERIES_PER_WORKER) {
+            std::thread::scope(|scope| {
+                let other = scope.spawn(|| self.run(1, second));
+                let mine = self.run(0, first);
+                let other = other
+                    .join()
+                    .unwrap_or_else(|_| Err(Error::execution("a sweep worker panicked")));
+                mine.and(other)
+            })
+        } else {
+            self.run(0, first)?;
+            self.run(1, second)
+        }
+    }
+
+    /// Folds the batch's series of the groups placed on `worker`, in series order.
+    fn run(&self, worker: u8, cells: &mut Worker) -> Result<(), Error> {
         let steps = self.windows.len();
-        let mut swept = Swept {
-            cells: vec![None; owners.len() * steps],
-            spent: vec![0; steps],
-        };
         let mut filtered = Vec::new();
         // Resets before each sample of the series, when the function looks for them: a
         // window without one skips the search.
@@ -382,29 +426,24 @@ impl Sweeper<'_> {
             .iter()
             .zip(self.series_groups)
             .enumerate()
-            .filter(|(_, (_, &group))| owners[group] == worker);
-        for (done, (index, ((_, points), &group))) in mine.enumerate() {
+            .filter_map(|(index, (series, &group))| {
+                let (owner, slot) = self.placement[group];
+                (owner == worker).then_some((self.first_index + index, series, slot))
+            });
+        for (done, (index, (_, points), slot)) in mine.enumerate() {
             if done % SERIES_PER_INTERRUPT_CHECK == 0 {
                 self.source.check_interrupted()?;
             }
-            let points = if points.iter().any(|(_, v)| is_stale_nan(*v)) {
+            // One pass over the series finds staleness markers and counts resets (a second
+            // one only where markers are dropped).
+            let mut points = points.as_slice();
+            if count_resets_before(points, count_resets, &mut resets) {
                 filtered.clear();
                 filtered.extend(points.iter().filter(|(_, v)| !is_stale_nan(*v)));
-                filtered.as_slice()
-            } else {
-                points.as_slice()
-            };
-            if count_resets {
-                resets.clear();
-                let mut count = 0;
-                let mut previous = f64::NAN;
-                for &(_, value) in points {
-                    count += u32::from(value < previous);
-                    resets.push(count);
-                    previous = value;
-                }
+                points = filtered.as_slice();
+                count_resets_before(points, count_resets, &mut resets);
             }
-            let cells = &mut swept.cells[group * steps..(group + 1) * steps];
+            let group_cells = &mut cells.cells[slot * steps..(slot + 1) * steps];
             let (mut from, mut to) = (0, 0);
             for (step, &(start_exclusive_ms, end_ms)) in self.windows.iter().enumerate() {
                 while from < points.len() && points[from].0 <= start_exclusive_ms {
@@ -417,7 +456,7 @@ impl Sweeper<'_> {
                 if from == to {
                     continue;
                 }
-                swept.spent[step] += to - from;
+                cells.spent[step] += to - from;
                 let window = (start_exclusive_ms, end_ms);
                 let value = if count_resets && resets[to - 1] == resets[from] {
                     self.function
@@ -428,14 +467,31 @@ impl Sweeper<'_> {
                 let Some(value) = value else {
                     continue;
                 };
-                cells[step]
+                group_cells[step]
                     .get_or_insert_with(|| (index, self.fold.clone()))
                     .1
                     .add(value);
             }
         }
-        Ok(swept)
+        Ok(())
     }
+}
+
+/// Fills `resets` with the count of counter resets up to each sample when `count` is set;
+/// says whether any sample is a staleness marker.
+fn count_resets_before(points: &[(i64, f64)], count: bool, resets: &mut Vec<u32>) -> bool {
+    if !count {
+        return points.iter().any(|(_, v)| is_stale_nan(*v));
+    }
+    resets.clear();
+    let (mut stale, mut resets_so_far, mut previous) = (false, 0, f64::NAN);
+    for &(_, value) in points {
+        stale |= is_stale_nan(value);
+        resets_so_far += u32::from(value < previous);
+        resets.push(resets_so_far);
+        previous = value;
+    }
+    stale
 }
 
 #[cfg(test)]
@@ -495,7 +551,7 @@ mod tests {
 
     /// Every point of the range query equals the instant query at its time (instant queries
     /// are never swept), to the bit.
-    fn assert_same_as_instant_queries(source: &InMemorySeries, query: &str) {
+    fn assert_same_as_instant_queries(source: &dyn SeriesSource, query: &str) {
         let engine = Engine::default();
         let (start, end) = (60_000, 3_600_000);
         let matrix = engine
@@ -560,30 +616,110 @@ mod tests {
         );
     }
 
-    #[test]
-    fn sweeps_shared_by_two_workers_keep_each_group_in_series_order() {
-        let source = source_of(2 * SERIES_PER_WORKER as u32 + 20);
-        let mut groups = vec![1; 150];
-        groups.extend([0; 50]);
-        groups.push(2);
-        assert_eq!(
-            split_groups(&groups, 3),
-            [1, 0, 1],
-            "the big group on its own"
-        );
-        assert_eq!(
-            split_groups(&groups[..100], 2),
-            [0, 0],
-            "too few series to share"
-        );
-        for query in [
-            "sum by (job) (rate(requests_total[5m]))",
-            "avg by (job) (avg_over_time(temperature[2m]))",
-            "min without (pod) (increase(requests_total[1m]))",
-            "count by (job, pod) (changes(temperature[5m]))",
-        ] {
-            assert_same_as_instant_queries(&source, query);
+    /// Hands series over `per_batch` at a time, as the metric store does, and counts the
+    /// batches.
+    struct Batched {
+        source: InMemorySeries,
+        per_batch: usize,
+        batches: std::sync::atomic::AtomicUsize,
+    }
+
+    impl SeriesSource for Batched {
+        fn select_series(
+            &self,
+            matchers: &[promql_parser::label::Matcher],
+            start_ms: i64,
+            end_ms: i64,
+        ) -> Result<Vec<crate::promql::source::SelectedSeries>, Error> {
+            self.source.select_series(matchers, start_ms, end_ms)
         }
+
+        fn visit_series(
+            &self,
+            matchers: &[promql_parser::label::Matcher],
+            start_ms: i64,
+            end_ms: i64,
+            visit: &mut dyn FnMut(
+                Vec<crate::promql::source::SelectedSeries>,
+            ) -> Result<ControlFlow<()>, Error>,
+        ) -> Result<(), Error> {
+            let mut all = self
+                .source
+                .select_series(matchers, start_ms, end_ms)?
+                .into_iter()
+                .peekable();
+            while all.peek().is_some() {
+                let batch = all.by_ref().take(self.per_batch).collect();
+                self.batches
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if visit(batch)?.is_break() {
+                    break;
+                }
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn sweeps_over_batches_shared_by_two_workers_keep_each_group_in_series_order() {
+        let mut groups = Groups::default();
+        let mut workers = [Worker::new(3), Worker::new(3)];
+        groups.place(&[0, 0, 1, 2, 0], &mut workers);
+        assert_eq!(groups.placement, [(0, 0), (1, 0), (1, 1)]);
+        assert_eq!(groups.loads, [3, 2]);
+        groups.place(&[3, 1, 1], &mut workers);
+        assert_eq!(
+            groups.placement[3],
+            (1, 2),
+            "the lighter worker takes a new group"
+        );
+        assert_eq!(workers[1].cells.len(), 9);
+
+        for (pods, per_batch) in [
+            (12, 5),
+            (2 * SERIES_PER_WORKER as u32 + 20, 70),
+            (300, 1000),
+        ] {
+            let batched = Batched {
+                source: source_of(pods),
+                per_batch,
+                batches: Default::default(),
+            };
+            for query in [
+                "sum by (job) (rate(requests_total[5m]))",
+                "avg by (job) (avg_over_time(temperature[2m]))",
+                "min without (pod) (increase(requests_total[1m]))",
+                "count by (job, pod) (changes(temperature[5m]))",
+                "sum(rate({__name__=~\"requests_total|temperature\"}[5m]))",
+            ] {
+                assert_same_as_instant_queries(&batched, query);
+            }
+            let batches = batched.batches.load(std::sync::atomic::Ordering::Relaxed);
+            let expected = (pods as usize).div_ceil(per_batch);
+            assert!(batches >= 4 * expected, "{pods} pods: {batches} batches");
+        }
+    }
+
+    #[test]
+    fn a_sweep_with_too_many_groups_stops_reading_and_is_left_to_the_per_step_path() {
+        let batched = Batched {
+            source: source_of(200),
+            per_batch: 120,
+            batches: Default::default(),
+        };
+        let engine = Engine::default();
+        // The first batch's 120 groups × 10,000 steps are over the cell limit.
+        let steps = 10_000;
+        let query = "sum by (pod) (rate(requests_total[5m]))";
+        let matrix = engine
+            .range_query(&batched, query, 0, (steps - 1) * 1_000, 1_000)
+            .unwrap();
+        assert_eq!(matrix.len(), 200);
+        assert_eq!(
+            batched.batches.load(std::sync::atomic::Ordering::Relaxed),
+            1,
+            "the sweep stopped at its first batch; the per-step path selected once"
+        );
     }
 
     #[test]

@@ -144,21 +144,20 @@ impl ChunkRead {
     ///
     /// # Errors
     /// [`Error::Task`] when the task panicked or was aborted.
+    /// Series whose samples did not follow on in time (a repeat or an overlap between
+    /// parts) are added to `unsorted`: a part holds each series' samples in time order, so
+    /// only the joins between reads need checking.
     pub(crate) async fn merge_into(
         self,
         merged: &mut BTreeMap<Labels, Vec<MetricSample>>,
+        unsorted: &mut Vec<Labels>,
     ) -> Result<(Arc<MetricPart>, Result<(), Error>), Error> {
         let (read, result) = self.task.await.map_err(|error| Error::Task {
             what: "metric part read",
             reason: error.to_string(),
         })?;
         for (labels, samples) in read {
-            match merged.entry(labels) {
-                Entry::Vacant(entry) => {
-                    entry.insert(samples);
-                }
-                Entry::Occupied(mut entry) => entry.get_mut().extend(samples),
-            }
+            append_run(merged, labels, samples, unsorted);
         }
         Ok((self.part, result))
     }
@@ -406,18 +405,56 @@ fn leaf_index(schema: &parquet::schema::types::SchemaDescriptor, name: &str) -> 
         .position(|column| column.name() == name)
 }
 
-/// Sorts each series' samples by time and drops repeated timestamps (the same sample
-/// stored in a part and still in the head, or in two parts before compaction).
+/// Appends a time-ordered run of a series' samples to what `merged` holds of it, and adds
+/// the series to `unsorted` when the run does not start after what it holds.
+pub(crate) fn append_run(
+    merged: &mut BTreeMap<Labels, Vec<MetricSample>>,
+    labels: Labels,
+    run: Vec<MetricSample>,
+    unsorted: &mut Vec<Labels>,
+) {
+    match merged.entry(labels) {
+        Entry::Vacant(entry) => {
+            entry.insert(run);
+        }
+        Entry::Occupied(mut entry) => {
+            let held = entry.get().last().map(|s| s.timestamp_ms);
+            let next = run.first().map(|s| s.timestamp_ms);
+            if let (Some(held), Some(next)) = (held, next) {
+                if held >= next {
+                    unsorted.push(entry.key().clone());
+                }
+            }
+            entry.get_mut().extend(run);
+        }
+    }
+}
+
+/// Sorts each of the `unsorted` series' samples by time and drops repeated timestamps (the
+/// same sample stored in a part and still in the head, or in two parts before compaction).
+pub(crate) fn sort_unsorted(series: &mut BTreeMap<Labels, Vec<MetricSample>>, unsorted: &[Labels]) {
+    for labels in unsorted {
+        if let Some(samples) = series.get_mut(labels) {
+            sort_samples(samples);
+        }
+    }
+}
+
+/// Sorts each series' samples by time and drops repeated timestamps, checking every series.
 pub(crate) fn normalise(series: &mut BTreeMap<Labels, Vec<MetricSample>>) {
     for samples in series.values_mut() {
         if samples
             .windows(2)
             .any(|w| w[0].timestamp_ms >= w[1].timestamp_ms)
         {
-            samples.sort_by_key(|s| s.timestamp_ms);
-            samples.dedup_by_key(|s| s.timestamp_ms);
+            sort_samples(samples);
         }
     }
+}
+
+fn sort_samples(samples: &mut Vec<MetricSample>) {
+    samples.sort_by_key(|s| s.timestamp_ms);
+    samples.dedup_by_key(|s| s.timestamp_ms);
 }
 
 #[cfg(test)]

@@ -812,3 +812,132 @@ async fn parts_of_the_first_format_with_every_value_a_float_still_read() {
         .is_empty());
     check_values_of_every_kind(&store, &sent, base).await;
 }
+
+/// Thirty counters over two parts (the second with a gap) and the head.
+async fn store_over_parts_and_head(dir: &tempfile::TempDir, base: i64) -> MetricStore {
+    let store = MetricStore::open(config(dir)).await.unwrap();
+    let pods: Vec<String> = (0..30).map(|pod| format!("p{pod:02}")).collect();
+    for (round, count) in [(0i64, 40i64), (1, 40), (2, 10)] {
+        let series = pods
+            .iter()
+            .enumerate()
+            .filter(|(pod, _)| round < 2 || pod % 2 == 0)
+            .filter(|(pod, _)| round != 1 || pod % 7 != 3)
+            .map(|(pod, name)| {
+                let points = (0..count).map(move |i| {
+                    let t = base + round * 40 * 15_000 + i * 15_000;
+                    (t, (round * 40 + i) as f64 * (pod + 1) as f64)
+                });
+                series("http_requests_total", name, points)
+            })
+            .collect();
+        store.append(&tenant(), batch(series)).await.unwrap();
+        if round < 2 {
+            store.flush().await.unwrap();
+        }
+    }
+    store
+}
+
+#[tokio::test]
+async fn batches_hand_out_what_select_returns_in_order_a_few_series_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = base_ms();
+    let store = store_over_parts_and_head(&dir, base).await;
+    assert_eq!(store.inner.catalog.all().len(), 2);
+    let matchers = [eq("__name__", "http_requests_total")];
+    let (start, end) = (base + 20 * 15_000, base + HOUR_MS);
+    let whole = store
+        .select(&tenant(), &matchers, start, end)
+        .await
+        .unwrap();
+    assert_eq!(whole.len(), 30);
+    for batch_samples in [1, 100, 500, 100_000] {
+        let mut batches = store
+            .select_batches(&tenant(), &matchers, start, end, batch_samples)
+            .await
+            .unwrap();
+        let mut handed_out = Vec::new();
+        let mut count = 0;
+        while let Some(batch) = batches.next().await.unwrap() {
+            assert!(!batch.is_empty());
+            count += 1;
+            handed_out.extend(batch);
+        }
+        assert_eq!(handed_out, whole, "batches of {batch_samples} samples");
+        // Series hold 20 to 90 rows (parts count whole series, not the asked range).
+        let expected = match batch_samples {
+            1 => 30..=30,
+            100 => 15..=30,
+            500 => 3..=6,
+            _ => 1..=1,
+        };
+        assert!(
+            expected.contains(&count),
+            "{batch_samples}: {count} batches"
+        );
+    }
+    let mut nothing = store
+        .select_batches(&tenant(), &[eq("__name__", "absent")], start, end, 100)
+        .await
+        .unwrap();
+    assert!(nothing.next().await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn batches_read_past_a_part_found_corrupt_and_quarantine_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = base_ms();
+    let store = store_over_parts_and_head(&dir, base).await;
+    let first = store
+        .inner
+        .catalog
+        .all()
+        .into_iter()
+        .min_by_key(|part| part.min_time_ms)
+        .unwrap();
+    garble_data_pages(&dir.path().join("objects").join(first.samples_path.as_ref()));
+    let matchers = [eq("__name__", "http_requests_total")];
+    let mut batches = store
+        .select_batches(&tenant(), &matchers, base, base + HOUR_MS, 100)
+        .await
+        .unwrap();
+    let mut series = 0;
+    while let Some(batch) = batches.next().await.expect("reads go on without the part") {
+        for (_, samples) in &batch {
+            assert!(samples.iter().all(|s| s.timestamp_ms >= base + 40 * 15_000));
+        }
+        series += batch.len();
+    }
+    // Pods 3 and 17 were only in the corrupt part.
+    assert_eq!(series, 28, "the later part and the head still read");
+    assert_eq!(store.inner.catalog.all().len(), 1);
+}
+
+#[tokio::test]
+async fn samples_repeated_between_parts_and_head_come_back_once_in_time_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = base_ms();
+    let store = store_over_parts_and_head(&dir, base).await;
+    // p01 again at times both parts already hold, and one between two of their samples.
+    let again = [(base, 0.0), (base + 45 * 15_000, 90.0), (base + 7_500, 1.0)];
+    store
+        .append(
+            &tenant(),
+            batch(vec![series("http_requests_total", "p01", again)]),
+        )
+        .await
+        .unwrap();
+    let matchers = [eq("__name__", "http_requests_total"), eq("pod", "p01")];
+    for batch_samples in [1, usize::MAX] {
+        let mut batches = store
+            .select_batches(&tenant(), &matchers, base, base + HOUR_MS, batch_samples)
+            .await
+            .unwrap();
+        let (_, samples) = batches.next().await.unwrap().unwrap().pop().unwrap();
+        let times: Vec<i64> = samples.iter().map(|s| s.timestamp_ms - base).collect();
+        assert_eq!(times.len(), 81, "80 from the parts and one new");
+        assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
+        assert!(times.contains(&7_500));
+    }
+}
