@@ -4,7 +4,6 @@
 
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::ops::ControlFlow;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use promql_parser::label::{MatchOp, Matcher};
@@ -12,7 +11,7 @@ use promql_parser::parser::{AtModifier, Expr, Offset, SubqueryExpr, VectorSelect
 
 use super::engine::duration_ms;
 use super::prefetch::SelectionPlan;
-use super::source::{SelectedSeries, SeriesSource};
+use super::source::{SelectedSeries, SeriesSource, VisitBatch};
 use super::sweep::Sweeps;
 use super::value::{is_stale_nan, Labels, Matrix, Sample, Series, Vector, METRIC_NAME_LABEL};
 use super::{aggregate, binary, functions, Error};
@@ -233,7 +232,7 @@ impl Evaluator<'_> {
         selector: &VectorSelector,
         start_ms: i64,
         end_ms: i64,
-        visit: &mut dyn FnMut(Vec<SelectedSeries>) -> Result<ControlFlow<()>, Error>,
+        visit: &mut VisitBatch<'_>,
     ) -> Result<(), Error> {
         if !selector.matchers.or_matchers.is_empty() {
             return visit(self.select_from_source(selector, start_ms, end_ms)?).map(|_| ());

@@ -14,6 +14,10 @@ use super::Error;
 /// One selected series: its labels and its `(timestamp in ms, value)` samples sorted by time.
 pub type SelectedSeries = (Labels, Vec<(i64, f64)>);
 
+/// What [`SeriesSource::visit_series`] hands each batch of series to: it breaks to stop the
+/// selection early.
+pub type VisitBatch<'v> = dyn FnMut(Vec<SelectedSeries>) -> Result<ControlFlow<()>, Error> + 'v;
+
 /// A store of float series the evaluator can select from.
 pub trait SeriesSource: Send + Sync {
     /// Returns every series whose labels satisfy all `matchers` (a missing label matches as
@@ -42,7 +46,7 @@ pub trait SeriesSource: Send + Sync {
         matchers: &[Matcher],
         start_ms: i64,
         end_ms: i64,
-        visit: &mut dyn FnMut(Vec<SelectedSeries>) -> Result<ControlFlow<()>, Error>,
+        visit: &mut VisitBatch<'_>,
     ) -> Result<(), Error> {
         visit(self.select_series(matchers, start_ms, end_ms)?).map(|_| ())
     }

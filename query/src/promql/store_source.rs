@@ -11,7 +11,6 @@
 //! [`SeriesSource::check_interrupted`] between steps, so a query past its deadline, or whose
 //! client went away, stops within one step instead of running to the end.
 
-use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -21,7 +20,7 @@ use sightline_model::TenantId;
 use sightline_store::MetricStore;
 use tokio::runtime::Handle;
 
-use super::source::{SelectedSeries, SeriesSource};
+use super::source::{SelectedSeries, SeriesSource, VisitBatch};
 use super::value::Labels;
 use super::Error;
 
@@ -172,7 +171,7 @@ impl SeriesSource for MetricStoreSource {
         matchers: &[Matcher],
         start_ms: i64,
         end_ms: i64,
-        visit: &mut dyn FnMut(Vec<SelectedSeries>) -> Result<ControlFlow<()>, Error>,
+        visit: &mut VisitBatch<'_>,
     ) -> Result<(), Error> {
         self.check_interrupted()?;
         let mut batches = self

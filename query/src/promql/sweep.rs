@@ -639,9 +639,7 @@ mod tests {
             matchers: &[promql_parser::label::Matcher],
             start_ms: i64,
             end_ms: i64,
-            visit: &mut dyn FnMut(
-                Vec<crate::promql::source::SelectedSeries>,
-            ) -> Result<ControlFlow<()>, Error>,
+            visit: &mut crate::promql::source::VisitBatch<'_>,
         ) -> Result<(), Error> {
             let mut all = self
                 .source
