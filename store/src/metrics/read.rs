@@ -288,12 +288,19 @@ pub(crate) async fn read_rows(
         position = read.first_row + read.rows as u64;
     }
     let schema = part.samples_metadata.parquet_schema();
-    let mut leaves = vec![
-        leaf_index(schema, columns::TIMESTAMP).ok_or_else(|| corrupt("no timestamp_ms"))?,
-        leaf_index(schema, columns::VALUE).ok_or_else(|| corrupt("no value"))?,
-    ];
-    // Parts of format 1 hold every value in `value`.
-    leaves.extend(leaf_index(schema, columns::VALUE_DELTA));
+    // Only the value columns some read series uses: the other is all nulls for them, whose
+    // decoding (levels, padding) is a fair share of a read. Parts of format 1 hold every
+    // value in `value`, and every series is read as floats there.
+    let mut leaves =
+        vec![leaf_index(schema, columns::TIMESTAMP).ok_or_else(|| corrupt("no timestamp_ms"))?];
+    if reads.iter().any(|read| read.decoder.is_none()) {
+        leaves.push(leaf_index(schema, columns::VALUE).ok_or_else(|| corrupt("no value"))?);
+    }
+    if reads.iter().any(|read| read.decoder.is_some()) {
+        leaves.push(
+            leaf_index(schema, columns::VALUE_DELTA).ok_or_else(|| corrupt("no value_delta"))?,
+        );
+    }
     let projection = ProjectionMask::leaves(schema, leaves);
     let mut stream = ParquetRecordBatchStreamBuilder::new_with_metadata(
         part.samples_reader(objects),
@@ -316,8 +323,9 @@ pub(crate) async fn read_rows(
             .ok_or_else(|| corrupt("timestamp_ms is not i64"))?;
         let values = batch
             .column_by_name(columns::VALUE)
-            .and_then(|c| c.as_any().downcast_ref::<Float64Array>())
-            .ok_or_else(|| corrupt("value is not f64"))?;
+            .map(|c| c.as_any().downcast_ref::<Float64Array>())
+            .map(|c| c.ok_or_else(|| corrupt("value is not f64")))
+            .transpose()?;
         let deltas = batch
             .column_by_name(columns::VALUE_DELTA)
             .map(|c| c.as_any().downcast_ref::<Int64Array>())
@@ -336,7 +344,10 @@ pub(crate) async fn read_rows(
             let take = read.rows.min(batch.num_rows() - row);
             let rows = row..row + take;
             let run_values = match &mut read.decoder {
-                None => &values.values()[rows.clone()],
+                None => {
+                    let values = values.ok_or_else(|| corrupt("no value column"))?;
+                    &values.values()[rows.clone()]
+                }
                 Some(decoder) => {
                     let deltas = deltas.ok_or_else(|| corrupt("no value_delta column"))?;
                     decoded.clear();
