@@ -43,6 +43,9 @@ pub struct SeriesBatches {
     head: BTreeMap<Labels, Vec<MetricSample>>,
     /// The last labels of each batch not yet started, ascending.
     bounds: VecDeque<Labels>,
+    /// The rows of each series not yet read, over every part and the head (taken by the
+    /// batch that reads it, to size its vector once).
+    rows_of: BTreeMap<Labels, usize>,
     time: RangeInclusive<i64>,
     /// The next batches, their reads running.
     reading: VecDeque<Batch>,
@@ -68,12 +71,13 @@ impl SeriesBatches {
         time: RangeInclusive<i64>,
         batch_samples: usize,
     ) -> Self {
-        let bounds = batch_bounds(&selections, &head, batch_samples);
+        let rows_of = read::rows_per_series(&selections, &head);
         SeriesBatches {
             store,
             selections,
             head,
-            bounds,
+            bounds: batch_bounds(&rows_of, batch_samples),
+            rows_of,
             time,
             reading: VecDeque::new(),
             chunk_rows: (batch_samples / TASKS_PER_BATCH).clamp(MIN_CHUNK_ROWS, READ_CHUNK_ROWS),
@@ -160,7 +164,7 @@ impl SeriesBatches {
         let reads = read::spawn_reads(
             &self.store.inner.objects,
             selections,
-            &head,
+            &mut self.rows_of,
             self.time.clone(),
             self.chunk_rows,
         );
@@ -170,26 +174,11 @@ impl SeriesBatches {
 
 /// The last labels of each batch: series in label order, a batch closed once it holds
 /// `batch_samples` rows (as the parts' series tables and the head count them).
-fn batch_bounds(
-    selections: &[PartSelection],
-    head: &BTreeMap<Labels, Vec<MetricSample>>,
-    batch_samples: usize,
-) -> VecDeque<Labels> {
-    let mut rows_of: BTreeMap<&Labels, usize> = head
-        .iter()
-        .map(|(labels, samples)| (labels, samples.len()))
-        .collect();
-    for selection in selections {
-        for &series_ref in &selection.series {
-            let i = series_ref as usize;
-            *rows_of.entry(&selection.table.labels[i]).or_default() +=
-                selection.table.row_count[i] as usize;
-        }
-    }
+fn batch_bounds(rows_of: &BTreeMap<Labels, usize>, batch_samples: usize) -> VecDeque<Labels> {
     let mut bounds = VecDeque::new();
     let mut taken = 0usize;
-    let last = rows_of.keys().next_back().copied();
-    for (labels, rows) in rows_of {
+    let last = rows_of.keys().next_back();
+    for (labels, &rows) in rows_of {
         taken = taken.saturating_add(rows);
         if taken >= batch_samples || Some(labels) == last {
             bounds.push_back(labels.clone());

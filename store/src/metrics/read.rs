@@ -4,7 +4,7 @@
 //! of its own ([`spawn_reads`]), merged in part order.
 
 use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow_array::{Float64Array, Int64Array};
@@ -78,27 +78,16 @@ pub(crate) struct ChunkRead {
 /// Starts reading every selection in chunks of about `chunk_rows` rows, each a task under
 /// the running query's scan budget, so that decoding a large selection uses every core of the
 /// runtime; merge the reads in the order returned (parts by time). The first chunk a series is
-/// read in makes room for all its samples over every part and `head`, so appending the rest
-/// copies nothing.
+/// read in makes room for all its samples over every part and the head, as `rows_of` counts
+/// them (see [`rows_per_series`]; each series' entry is taken), so appending the rest copies
+/// nothing.
 pub(crate) fn spawn_reads(
     objects: &Arc<dyn ObjectStore>,
     selections: Vec<PartSelection>,
-    head: &BTreeMap<Labels, Vec<MetricSample>>,
+    rows_of: &mut BTreeMap<Labels, usize>,
     time: std::ops::RangeInclusive<i64>,
     chunk_rows: usize,
 ) -> Vec<ChunkRead> {
-    let mut rows_of: HashMap<Labels, usize> = head
-        .iter()
-        .map(|(labels, samples)| (labels.clone(), samples.len()))
-        .collect();
-    for selection in &selections {
-        for &series_ref in &selection.series {
-            let i = series_ref as usize;
-            *rows_of
-                .entry(selection.table.labels[i].clone())
-                .or_default() += selection.table.row_count[i] as usize;
-        }
-    }
     let mut reads = Vec::new();
     for PartSelection {
         part,
@@ -138,15 +127,35 @@ pub(crate) fn spawn_reads(
     reads
 }
 
+/// Every selected series with its sample rows over all the parts' selections and `head`.
+pub(crate) fn rows_per_series(
+    selections: &[PartSelection],
+    head: &BTreeMap<Labels, Vec<MetricSample>>,
+) -> BTreeMap<Labels, usize> {
+    let mut rows_of: BTreeMap<Labels, usize> = head
+        .iter()
+        .map(|(labels, samples)| (labels.clone(), samples.len()))
+        .collect();
+    for selection in selections {
+        for &series_ref in &selection.series {
+            let i = series_ref as usize;
+            *rows_of
+                .entry(selection.table.labels[i].clone())
+                .or_default() += selection.table.row_count[i] as usize;
+        }
+    }
+    rows_of
+}
+
 impl ChunkRead {
     /// Waits for the chunk and appends its series to `merged`; returns its part and how the
     /// read ended (what it yielded before finding corruption was decoded whole and is kept).
-    ///
-    /// # Errors
-    /// [`Error::Task`] when the task panicked or was aborted.
     /// Series whose samples did not follow on in time (a repeat or an overlap between
     /// parts) are added to `unsorted`: a part holds each series' samples in time order, so
     /// only the joins between reads need checking.
+    ///
+    /// # Errors
+    /// [`Error::Task`] when the task panicked or was aborted.
     pub(crate) async fn merge_into(
         self,
         merged: &mut BTreeMap<Labels, Vec<MetricSample>>,
