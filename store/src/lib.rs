@@ -62,7 +62,7 @@ pub use config::StoreConfig;
 pub use error::Error;
 pub use health_checks::{HealthCheckRegistry, RegistryError};
 pub use logs::LogStore;
-pub use metrics::{AppendOutcome, MetricStore, SeriesBatches};
+pub use metrics::{AppendOutcome, MetricStore, SeriesBatches, SeriesMap};
 pub use spans::{SpanQuery, SpanStore};
 pub use state_db::StateDb;
 pub use tokens::TokenRegistry;

@@ -51,7 +51,8 @@ use crate::wal::{self, Rotation, WalRecord, WalWriter};
 use catalog::{MetricCatalog, MetricPart};
 use head::{HeadBlock, MetricEntry, MetricHeads};
 
-pub use batches::SeriesBatches;
+pub use batches::{SeriesBatches, SeriesMap};
+pub use read::Point;
 
 /// One selected series: its labels and its samples in the asked range, sorted by time.
 pub type SelectedSeries = (Labels, Vec<MetricSample>);
@@ -220,6 +221,25 @@ impl MetricStore {
         end_ms: i64,
         batch_samples: usize,
     ) -> Result<SeriesBatches, Error> {
+        let samples: SeriesMap<Vec<MetricSample>> = Arc::new(|_, samples| std::mem::take(samples));
+        self.select_batches_mapped(tenant, matchers, start_ms, end_ms, batch_samples, samples)
+            .await
+    }
+
+    /// [`MetricStore::select_batches`], with each series handed out as what `map` makes of
+    /// it; `map` runs in the read tasks, on every core, as each series is read whole.
+    ///
+    /// # Errors
+    /// As [`MetricStore::select_batches`].
+    pub async fn select_batches_mapped<T: Send + 'static, P: Point>(
+        &self,
+        tenant: &TenantId,
+        matchers: &[Matcher],
+        start_ms: i64,
+        end_ms: i64,
+        batch_samples: usize,
+        map: SeriesMap<T, P>,
+    ) -> Result<SeriesBatches<T, P>, Error> {
         // The head is read before the parts are listed, so a block flushed in between is
         // found in its part (the copy in the head is dropped as a repeat); its samples, the
         // newest, are appended after the parts' so that series need no sorting.
@@ -249,6 +269,7 @@ impl MetricStore {
             head,
             start_ms..=end_ms,
             batch_samples,
+            map,
         ))
     }
 

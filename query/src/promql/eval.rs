@@ -11,7 +11,7 @@ use promql_parser::parser::{AtModifier, Expr, Offset, SubqueryExpr, VectorSelect
 
 use super::engine::duration_ms;
 use super::prefetch::SelectionPlan;
-use super::source::{SelectedSeries, SeriesSource, VisitBatch};
+use super::source::{SelectedSeries, SeriesMap, SeriesSource, VisitMapped};
 use super::sweep::Sweeps;
 use super::value::{is_stale_nan, Labels, Matrix, Sample, Series, Vector, METRIC_NAME_LABEL};
 use super::{aggregate, binary, functions, Error};
@@ -225,20 +225,30 @@ impl Evaluator<'_> {
         Ok(union.into_iter().collect())
     }
 
-    /// Hands the selector's series in `start_ms..=end_ms` to `visit` a batch at a time (see
-    /// [`SeriesSource::visit_series`]); a selector with `or` alternatives comes as one batch.
-    pub(crate) fn visit_from_source(
+    /// Hands what `map` makes of each of the selector's series in `start_ms..=end_ms` to
+    /// `visit`, a batch at a time (see [`SeriesSource::visit_mapped`]); a selector with `or`
+    /// alternatives comes as one batch, mapped here.
+    pub(crate) fn visit_mapped_from_source(
         &self,
         selector: &VectorSelector,
         start_ms: i64,
         end_ms: i64,
-        visit: &mut VisitBatch<'_>,
+        map: &SeriesMap,
+        visit: &mut VisitMapped<'_>,
     ) -> Result<(), Error> {
         if !selector.matchers.or_matchers.is_empty() {
-            return visit(self.select_from_source(selector, start_ms, end_ms)?).map(|_| ());
+            let mapped = self
+                .select_from_source(selector, start_ms, end_ms)?
+                .into_iter()
+                .map(|(labels, points)| {
+                    let mapped = map(&points);
+                    (labels, mapped)
+                })
+                .collect();
+            return visit(mapped).map(|_| ());
         }
         self.source
-            .visit_series(&base_matchers(selector), start_ms, end_ms, visit)
+            .visit_mapped(&base_matchers(selector), start_ms, end_ms, map, visit)
     }
 
     /// Evaluates an instant vector selector: each series' latest sample within the lookback

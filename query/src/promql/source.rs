@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 use promql_parser::label::Matcher;
 use sightline_model::CounterFold;
@@ -17,6 +18,27 @@ pub type SelectedSeries = (Labels, Vec<(i64, f64)>);
 /// What [`SeriesSource::visit_series`] hands each batch of series to: it breaks to stop the
 /// selection early.
 pub type VisitBatch<'v> = dyn FnMut(Vec<SelectedSeries>) -> Result<ControlFlow<()>, Error> + 'v;
+
+/// One step of a series as a sweep computes it where the series is read: the step's index,
+/// the samples in its window, and the window function's value (`None` leaves the series out
+/// of the step). Steps whose window holds no sample are left out.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepValue {
+    /// The step's index among the query's steps.
+    pub step: u32,
+    /// The samples in the step's window (what the query's sample limit counts).
+    pub samples: u32,
+    /// The window function's value.
+    pub value: Option<f64>,
+}
+
+/// What [`SeriesSource::visit_mapped`] makes of each series' samples (sorted by time).
+pub type SeriesMap = Arc<dyn Fn(&[(i64, f64)]) -> Vec<StepValue> + Send + Sync>;
+
+/// What [`SeriesSource::visit_mapped`] hands each batch of mapped series to: it breaks to stop
+/// the selection early.
+pub type VisitMapped<'v> =
+    dyn FnMut(Vec<(Labels, Vec<StepValue>)>) -> Result<ControlFlow<()>, Error> + 'v;
 
 /// A store of float series the evaluator can select from.
 pub trait SeriesSource: Send + Sync {
@@ -49,6 +71,34 @@ pub trait SeriesSource: Send + Sync {
         visit: &mut VisitBatch<'_>,
     ) -> Result<(), Error> {
         visit(self.select_series(matchers, start_ms, end_ms)?).map(|_| ())
+    }
+
+    /// [`SeriesSource::visit_series`], handing over what `map` makes of each series instead
+    /// of its samples. A store may run `map` where it reads, on every core, while each
+    /// series' samples are still in that core's caches; the default maps each batch as it
+    /// comes.
+    ///
+    /// # Errors
+    /// Whatever selecting or `visit` fails with.
+    fn visit_mapped(
+        &self,
+        matchers: &[Matcher],
+        start_ms: i64,
+        end_ms: i64,
+        map: &SeriesMap,
+        visit: &mut VisitMapped<'_>,
+    ) -> Result<(), Error> {
+        self.visit_series(matchers, start_ms, end_ms, &mut |batch| {
+            visit(
+                batch
+                    .into_iter()
+                    .map(|(labels, points)| {
+                        let mapped = map(&points);
+                        (labels, mapped)
+                    })
+                    .collect(),
+            )
+        })
     }
 
     /// Says whether evaluation may go on. The evaluator asks between steps and before each

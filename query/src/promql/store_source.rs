@@ -11,6 +11,7 @@
 //! [`SeriesSource::check_interrupted`] between steps, so a query past its deadline, or whose
 //! client went away, stops within one step instead of running to the end.
 
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -20,7 +21,7 @@ use sightline_model::TenantId;
 use sightline_store::MetricStore;
 use tokio::runtime::Handle;
 
-use super::source::{SelectedSeries, SeriesSource, VisitBatch};
+use super::source::{SelectedSeries, SeriesMap, SeriesSource, StepValue, VisitBatch, VisitMapped};
 use super::value::Labels;
 use super::Error;
 
@@ -127,18 +128,51 @@ impl MetricStoreSource {
 /// caches and to reuse memory across batches, large enough to keep every core decoding.
 pub const VISIT_BATCH_SAMPLES: usize = 1 << 20;
 
-/// The evaluator's form of the store's series.
-fn points_of(series: Vec<sightline_store::metrics::SelectedSeries>) -> Vec<SelectedSeries> {
-    series
-        .into_iter()
-        .map(|(labels, samples)| {
-            let points = samples
-                .into_iter()
-                .map(|sample| (sample.timestamp_ms, sample.value))
-                .collect();
-            (labels, points)
-        })
-        .collect()
+/// How many times larger than a batch of samples a batch of mapped series is (see
+/// [`SeriesSource::visit_mapped`]).
+const MAPPED_BATCH_FACTOR: usize = 4;
+
+impl MetricStoreSource {
+    /// Reads the series matching `matchers` in batches of about `batch_samples` samples, each
+    /// series made into a `T` by `map` in the store's read tasks, and hands the batches to
+    /// `visit` until it breaks.
+    fn visit_store<T: Send + 'static>(
+        &self,
+        matchers: &[Matcher],
+        (start_ms, end_ms): (i64, i64),
+        batch_samples: usize,
+        map: sightline_store::SeriesMap<T, (i64, f64)>,
+        visit: &mut dyn FnMut(Vec<(Labels, T)>) -> Result<ControlFlow<()>, Error>,
+    ) -> Result<(), Error> {
+        self.check_interrupted()?;
+        let mut batches = self
+            .runtime
+            .block_on(self.store.select_batches_mapped(
+                &self.tenant,
+                matchers,
+                start_ms,
+                end_ms,
+                batch_samples,
+                map,
+            ))
+            .map_err(|error| self.keep_store_error(error))?;
+        while let Some(batch) = self
+            .runtime
+            .block_on(batches.next())
+            .map_err(|error| self.keep_store_error(error))?
+        {
+            self.count_selected(batch.len())?;
+            if visit(batch)?.is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The evaluator's form of a series' samples, as the store's read tasks build them.
+fn points_of() -> sightline_store::SeriesMap<Vec<(i64, f64)>, (i64, f64)> {
+    Arc::new(|_, points| std::mem::take(points))
 }
 
 impl SeriesSource for MetricStoreSource {
@@ -151,13 +185,18 @@ impl SeriesSource for MetricStoreSource {
         start_ms: i64,
         end_ms: i64,
     ) -> Result<Vec<SelectedSeries>, Error> {
-        self.check_interrupted()?;
-        let selected = self
-            .runtime
-            .block_on(self.store.select(&self.tenant, matchers, start_ms, end_ms))
-            .map_err(|error| self.keep_store_error(error))?;
-        self.count_selected(selected.len())?;
-        Ok(points_of(selected))
+        let mut selected = Vec::new();
+        self.visit_store(
+            matchers,
+            (start_ms, end_ms),
+            usize::MAX,
+            points_of(),
+            &mut |batch| {
+                selected = batch;
+                Ok(ControlFlow::Continue(()))
+            },
+        )?;
+        Ok(selected)
     }
 
     /// Reads batches of about [`VISIT_BATCH_SAMPLES`] samples (see
@@ -173,28 +212,40 @@ impl SeriesSource for MetricStoreSource {
         end_ms: i64,
         visit: &mut VisitBatch<'_>,
     ) -> Result<(), Error> {
-        self.check_interrupted()?;
-        let mut batches = self
-            .runtime
-            .block_on(self.store.select_batches(
-                &self.tenant,
-                matchers,
-                start_ms,
-                end_ms,
-                self.batch_samples,
-            ))
-            .map_err(|error| self.keep_store_error(error))?;
-        while let Some(batch) = self
-            .runtime
-            .block_on(batches.next())
-            .map_err(|error| self.keep_store_error(error))?
-        {
-            self.count_selected(batch.len())?;
-            if visit(points_of(batch))?.is_break() {
-                break;
-            }
-        }
-        Ok(())
+        let batch_samples = self.batch_samples;
+        self.visit_store(
+            matchers,
+            (start_ms, end_ms),
+            batch_samples,
+            points_of(),
+            visit,
+        )
+    }
+
+    /// As [`MetricStoreSource::visit_series`], with `map` run in the store's read tasks.
+    ///
+    /// # Panics
+    /// As [`MetricStoreSource::select_series`].
+    fn visit_mapped(
+        &self,
+        matchers: &[Matcher],
+        start_ms: i64,
+        end_ms: i64,
+        map: &SeriesMap,
+        visit: &mut VisitMapped<'_>,
+    ) -> Result<(), Error> {
+        let map = Arc::clone(map);
+        let store_map: sightline_store::SeriesMap<Vec<StepValue>, (i64, f64)> =
+            Arc::new(move |_, points| map(points));
+        // A mapped batch holds step values, not samples, so it can be larger: fewer, larger
+        // read tasks, each opening fewer Parquet column chunks (each with its zstd contexts).
+        self.visit_store(
+            matchers,
+            (start_ms, end_ms),
+            self.batch_samples.saturating_mul(MAPPED_BATCH_FACTOR),
+            store_map,
+            visit,
+        )
     }
 
     fn counted_in_window(

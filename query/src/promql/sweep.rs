@@ -5,7 +5,9 @@
 //! The per-step evaluator, at each of a range query's steps, walks every series' window,
 //! builds a vector of samples and groups it; over 10,000 series and 1,441 steps that is
 //! 14 million samples built, hashed and grouped. A sweep walks each series' samples once,
-//! sliding the window along the steps, and folds each step's value straight into its group's
+//! sliding the window along the steps ([`step_values`], run where the series is read: the
+//! metric store runs it in its read tasks, on every core, while the samples are in cache; see
+//! [`SeriesSource::visit_mapped`]), and folds each step's value straight into its group's
 //! cell for that step ([`Fold`]); the evaluator then takes each step's small vector of groups
 //! when it reaches the aggregation. The result is the same to the bit: the window function
 //! ([`WindowFunction`]) and the fold are the ones the per-step path uses, applied to the same
@@ -20,14 +22,15 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ops::ControlFlow;
+use std::sync::Arc;
 
 use promql_parser::parser::{AggregateExpr, Expr, MatrixSelector};
 
 use super::aggregate::Fold;
 use super::engine::duration_ms;
 use super::eval::Evaluator;
-use super::functions::range::WindowFunction;
-use super::source::SeriesSource;
+use super::functions::range::{WindowCache, WindowFunction};
+use super::source::{SeriesMap, SeriesSource, StepValue};
 use super::value::{is_stale_nan, Labels, Sample, Vector, METRIC_NAME_LABEL};
 use super::Error;
 
@@ -225,7 +228,14 @@ impl Sweeps {
         let mut workers = [Worker::new(steps), Worker::new(steps)];
         let mut swept_series = 0;
         let mut too_many_cells = false;
-        evaluator.visit_from_source(vs, window_start_ms, window_end_ms, &mut |batch| {
+        // Each series' window values are computed where it is read; only the fold is left here.
+        let windows = Arc::new(windows);
+        let function = parts.function;
+        let map: SeriesMap = {
+            let windows = Arc::clone(&windows);
+            Arc::new(move |points| step_values(points, &windows, function))
+        };
+        let visit = &mut |batch: Vec<(Labels, Vec<StepValue>)>| {
             // Each series' group, as the per-step path finds it.
             let series_groups: Vec<usize> = batch
                 .iter()
@@ -243,8 +253,7 @@ impl Sweeps {
                 first_index: swept_series,
                 series_groups: &series_groups,
                 placement: &groups.placement,
-                windows: &windows,
-                function: parts.function,
+                steps,
                 fold: &fold,
                 source: evaluator.source,
             };
@@ -258,7 +267,8 @@ impl Sweeps {
                 return Err(Evaluator::too_many_samples());
             }
             Ok(ControlFlow::Continue(()))
-        })?;
+        };
+        evaluator.visit_mapped_from_source(vs, window_start_ms, window_end_ms, &map, visit)?;
         if too_many_cells {
             return Ok(None);
         }
@@ -374,16 +384,15 @@ impl Worker {
 
 /// One batch of a sweep, shared by its workers.
 struct Sweeper<'s> {
-    series: &'s [(Labels, Vec<(i64, f64)>)],
+    /// Each series' window values by step.
+    series: &'s [(Labels, Vec<StepValue>)],
     /// The sweep-wide index of the batch's first series.
     first_index: usize,
     /// Each series' group.
     series_groups: &'s [usize],
     /// Each group's worker and slot.
     placement: &'s [(u8, usize)],
-    /// Each step's window `(start, end]`.
-    windows: &'s [(i64, i64)],
-    function: WindowFunction,
+    steps: usize,
     /// An empty fold of the aggregation.
     fold: &'s Fold,
     source: &'s dyn SeriesSource,
@@ -415,12 +424,7 @@ impl Sweeper<'_> {
 
     /// Folds the batch's series of the groups placed on `worker`, in series order.
     fn run(&self, worker: u8, cells: &mut Worker) -> Result<(), Error> {
-        let steps = self.windows.len();
-        let mut filtered = Vec::new();
-        // Resets before each sample of the series, when the function looks for them: a
-        // window without one skips the search.
-        let mut resets: Vec<u32> = Vec::new();
-        let count_resets = self.function.corrects_resets();
+        let steps = self.steps;
         let mine = self
             .series
             .iter()
@@ -430,51 +434,77 @@ impl Sweeper<'_> {
                 let (owner, slot) = self.placement[group];
                 (owner == worker).then_some((self.first_index + index, series, slot))
             });
-        for (done, (index, (_, points), slot)) in mine.enumerate() {
+        for (done, (index, (_, values), slot)) in mine.enumerate() {
             if done % SERIES_PER_INTERRUPT_CHECK == 0 {
                 self.source.check_interrupted()?;
             }
-            // One pass over the series finds staleness markers and counts resets (a second
-            // one only where markers are dropped).
-            let mut points = points.as_slice();
-            if count_resets_before(points, count_resets, &mut resets) {
-                filtered.clear();
-                filtered.extend(points.iter().filter(|(_, v)| !is_stale_nan(*v)));
-                points = filtered.as_slice();
-                count_resets_before(points, count_resets, &mut resets);
-            }
             let group_cells = &mut cells.cells[slot * steps..(slot + 1) * steps];
-            let (mut from, mut to) = (0, 0);
-            for (step, &(start_exclusive_ms, end_ms)) in self.windows.iter().enumerate() {
-                while from < points.len() && points[from].0 <= start_exclusive_ms {
-                    from += 1;
-                }
-                to = to.max(from);
-                while to < points.len() && points[to].0 <= end_ms {
-                    to += 1;
-                }
-                if from == to {
-                    continue;
-                }
-                cells.spent[step] += to - from;
-                let window = (start_exclusive_ms, end_ms);
-                let value = if count_resets && resets[to - 1] == resets[from] {
-                    self.function
-                        .apply_without_resets(&points[from..to], window)
-                } else {
-                    self.function.apply(&points[from..to], window)
+            for step_value in values {
+                let step = step_value.step as usize;
+                let (Some(cell), Some(spent)) =
+                    (group_cells.get_mut(step), cells.spent.get_mut(step))
+                else {
+                    return Err(Error::execution("a swept series has a step out of range"));
                 };
-                let Some(value) = value else {
-                    continue;
-                };
-                group_cells[step]
-                    .get_or_insert_with(|| (index, self.fold.clone()))
-                    .1
-                    .add(value);
+                *spent += step_value.samples as usize;
+                if let Some(value) = step_value.value {
+                    cell.get_or_insert_with(|| (index, self.fold.clone()))
+                        .1
+                        .add(value);
+                }
             }
         }
         Ok(())
     }
+}
+
+/// One series' window values at each step whose window `(start, end]` holds samples of it:
+/// `points` sorted by time, staleness markers left out, the window sliding along the steps.
+fn step_values(
+    points: &[(i64, f64)],
+    windows: &[(i64, i64)],
+    function: WindowFunction,
+) -> Vec<StepValue> {
+    // One pass over the series finds staleness markers and counts resets (a second one only
+    // where markers are dropped). Resets before each sample, when the function looks for
+    // them: a window without one skips the search.
+    let mut resets: Vec<u32> = Vec::new();
+    let count_resets = function.corrects_resets();
+    let filtered: Vec<(i64, f64)>;
+    let mut points = points;
+    if count_resets_before(points, count_resets, &mut resets) {
+        filtered = points
+            .iter()
+            .copied()
+            .filter(|(_, v)| !is_stale_nan(*v))
+            .collect();
+        points = filtered.as_slice();
+        count_resets_before(points, count_resets, &mut resets);
+    }
+    let mut values = Vec::with_capacity(windows.len());
+    let mut cache = WindowCache::default();
+    let (mut from, mut to) = (0, 0);
+    for (step, &(start_exclusive_ms, end_ms)) in windows.iter().enumerate() {
+        while from < points.len() && points[from].0 <= start_exclusive_ms {
+            from += 1;
+        }
+        to = to.max(from);
+        while to < points.len() && points[to].0 <= end_ms {
+            to += 1;
+        }
+        if from == to {
+            continue;
+        }
+        let window = (start_exclusive_ms, end_ms);
+        let has_resets = count_resets && resets[to - 1] != resets[from];
+        let value = function.apply_sliding(&points[from..to], window, has_resets, &mut cache);
+        values.push(StepValue {
+            step: u32::try_from(step).unwrap_or(u32::MAX),
+            samples: u32::try_from(to - from).unwrap_or(u32::MAX),
+            value,
+        });
+    }
+    values
 }
 
 /// Fills `resets` with the count of counter resets up to each sample when `count` is set;

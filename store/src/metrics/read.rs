@@ -1,30 +1,29 @@
 //! Reads parts: matches labels on a part's series table, then reads only the selected
 //! series' sample rows (a row selection the page index turns into skipped pages), decoding
-//! delta-coded values as it goes. A large selection is read in chunks of series, each a task
-//! of its own ([`spawn_reads`]), merged in part order.
+//! delta-coded values as it goes. Selections cut a large read into tasks (see
+//! [`super::batches`]), each reading a run of series from every part that holds them.
 
-use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use arrow_array::{Float64Array, Int64Array};
+use arrow_array::{Float64Array, Int64Array, RecordBatch};
 use futures::TryStreamExt;
 use object_store::ObjectStore;
 use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
-use parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
+use parquet::arrow::async_reader::{ParquetRecordBatchStream, ParquetRecordBatchStreamBuilder};
 use parquet::arrow::ProjectionMask;
 use promql_parser::label::{MatchOp, Matcher};
 use sightline_model::{Labels, MetricSample, METRIC_NAME_LABEL};
-use tokio_util::task::AbortOnDropHandle;
 
 use super::catalog::MetricPart;
 use super::labels_match;
 use super::part::{columns, SeriesTable};
 use super::value_codec::{self, DeltaDecoder};
 use crate::error::Error;
+use crate::part::io::PartReader;
 
 /// Rows per decoded batch.
-const BATCH_ROWS: usize = 64 * 1024;
+const BATCH_ROWS: usize = 16 * 1024;
 
 /// Returns the refs of the part's series that match every matcher and may have samples in
 /// `start_ms..=end_ms`, ascending.
@@ -66,65 +65,37 @@ pub(crate) struct PartSelection {
     pub(crate) series: Vec<u32>,
 }
 
-/// What a chunk read yields: the series it read and how the read ended.
-type ChunkOutcome = (BTreeMap<Labels, Vec<MetricSample>>, Result<(), Error>);
-
-/// A chunk of one part's selected series being read by a task of its own.
-pub(crate) struct ChunkRead {
-    part: Arc<MetricPart>,
-    task: AbortOnDropHandle<ChunkOutcome>,
+/// A sample as a selection hands it out: the store's [`MetricSample`], or the `(timestamp in
+/// ms, value)` pair the PromQL engine works on, built as the rows are decoded so that neither
+/// is copied into the other.
+pub trait Point: Copy + Send + 'static {
+    /// The sample at `timestamp_ms` with `value`.
+    fn at(timestamp_ms: i64, value: f64) -> Self;
+    /// Its time in milliseconds.
+    fn timestamp_ms(&self) -> i64;
 }
 
-/// Starts reading every selection in chunks of about `chunk_rows` rows, each a task under
-/// the running query's scan budget, so that decoding a large selection uses every core of the
-/// runtime; merge the reads in the order returned (parts by time). The first chunk a series is
-/// read in makes room for all its samples over every part and the head, as `rows_of` counts
-/// them (see [`rows_per_series`]; each series' entry is taken), so appending the rest copies
-/// nothing.
-pub(crate) fn spawn_reads(
-    objects: &Arc<dyn ObjectStore>,
-    selections: Vec<PartSelection>,
-    rows_of: &mut BTreeMap<Labels, usize>,
-    time: std::ops::RangeInclusive<i64>,
-    chunk_rows: usize,
-) -> Vec<ChunkRead> {
-    let mut reads = Vec::new();
-    for PartSelection {
-        part,
-        table,
-        series,
-    } in selections
-    {
-        for chunk in row_chunks(&table, &series, chunk_rows) {
-            let capacities: Vec<usize> = chunk
-                .iter()
-                .map(|&i| rows_of.remove(&table.labels[i as usize]).unwrap_or(0))
-                .collect();
-            let (objects, reading, table) =
-                (Arc::clone(objects), Arc::clone(&part), Arc::clone(&table));
-            let chunk = chunk.to_vec();
-            let time = time.clone();
-            let task = crate::scan::spawn_in_budget(async move {
-                let mut read = BTreeMap::new();
-                let result = read_series(
-                    &objects,
-                    &reading,
-                    &table,
-                    &chunk,
-                    Some(&capacities),
-                    time,
-                    &mut read,
-                )
-                .await;
-                (read, result)
-            });
-            reads.push(ChunkRead {
-                part: Arc::clone(&part),
-                task,
-            });
+impl Point for MetricSample {
+    fn at(timestamp_ms: i64, value: f64) -> Self {
+        MetricSample {
+            timestamp_ms,
+            value,
         }
     }
-    reads
+
+    fn timestamp_ms(&self) -> i64 {
+        self.timestamp_ms
+    }
+}
+
+impl Point for (i64, f64) {
+    fn at(timestamp_ms: i64, value: f64) -> Self {
+        (timestamp_ms, value)
+    }
+
+    fn timestamp_ms(&self) -> i64 {
+        self.0
+    }
 }
 
 /// Every selected series with its sample rows over all the parts' selections and `head`.
@@ -147,75 +118,21 @@ pub(crate) fn rows_per_series(
     rows_of
 }
 
-impl ChunkRead {
-    /// Waits for the chunk and appends its series to `merged`; returns its part and how the
-    /// read ended (what it yielded before finding corruption was decoded whole and is kept).
-    /// Series whose samples did not follow on in time (a repeat or an overlap between
-    /// parts) are added to `unsorted`: a part holds each series' samples in time order, so
-    /// only the joins between reads need checking.
-    ///
-    /// # Errors
-    /// [`Error::Task`] when the task panicked or was aborted.
-    pub(crate) async fn merge_into(
-        self,
-        merged: &mut BTreeMap<Labels, Vec<MetricSample>>,
-        unsorted: &mut Vec<Labels>,
-    ) -> Result<(Arc<MetricPart>, Result<(), Error>), Error> {
-        let (read, result) = self.task.await.map_err(|error| Error::Task {
-            what: "metric part read",
-            reason: error.to_string(),
-        })?;
-        for (labels, samples) in read {
-            append_run(merged, labels, samples, unsorted);
-        }
-        Ok((self.part, result))
-    }
-}
-
-/// Splits `series` (refs ascending) into runs of about `rows` sample rows of the part each
-/// (a series is never split; one series may exceed it).
-pub(crate) fn row_chunks<'s>(
-    table: &SeriesTable,
-    series: &'s [u32],
-    rows: usize,
-) -> Vec<&'s [u32]> {
-    let mut chunks = Vec::new();
-    let (mut start, mut taken) = (0, 0);
-    for (i, &series_ref) in series.iter().enumerate() {
-        taken += table.row_count[series_ref as usize] as usize;
-        if taken >= rows {
-            chunks.push(&series[start..=i]);
-            (start, taken) = (i + 1, 0);
-        }
-    }
-    if start < series.len() {
-        chunks.push(&series[start..]);
-    }
-    chunks
-}
-
-/// Reads the samples of `series` (refs ascending) of one part and adds those in `time` (ms)
-/// to `out`. `capacities` (one per series) says how many samples to make
-/// room for when a series first gets some, when the caller knows it will add more from other
-/// parts; by default, the series' rows in this part.
-pub(crate) async fn read_series(
+/// Reads the samples of `series` (refs ascending) of one part and appends those in `time`
+/// (ms) to what `out` holds of each. `capacities` (one per series) says how many samples in
+/// all to make room for when a series first gets some from this part, when the caller knows
+/// it will add more from other parts; by default, what it holds plus its rows in this part.
+pub(crate) async fn read_series<P: Point>(
     objects: &Arc<dyn ObjectStore>,
     part: &MetricPart,
     table: &SeriesTable,
     series: &[u32],
     capacities: Option<&[usize]>,
     time: std::ops::RangeInclusive<i64>,
-    out: &mut BTreeMap<Labels, Vec<MetricSample>>,
+    out: &mut BTreeMap<Labels, Vec<P>>,
 ) -> Result<(), Error> {
     let (start_ms, end_ms) = time.into_inner();
-    let rows: Vec<SeriesRows> = series
-        .iter()
-        .map(|&series_ref| SeriesRows {
-            series_ref,
-            skip: 0,
-            rows: table.row_count[series_ref as usize] as usize,
-        })
-        .collect();
+    let rows = whole_rows(table, series);
     let mut reserved_for = None;
     read_rows(
         objects,
@@ -230,25 +147,54 @@ pub(crate) async fn read_series(
                 let samples = out.entry(table.labels[series_ref].clone()).or_default();
                 if reserved_for != Some(position) {
                     // A series' rows in the part bound what it gets from it: one allocation
-                    // per part, not a doubling per batch.
-                    let rows = table.row_count[series_ref] as usize;
+                    // per series, not a doubling per decoded batch.
+                    let held = samples.len();
+                    let wanted = held + table.row_count[series_ref] as usize;
                     let capacity = capacities.and_then(|c| c.get(position).copied());
-                    samples.reserve(capacity.unwrap_or(rows).max(rows));
+                    samples.reserve(capacity.unwrap_or(0).max(wanted) - held);
                     reserved_for = Some(position);
                 }
                 samples.extend(
                     timestamps[from..to]
                         .iter()
                         .zip(&values[from..to])
-                        .map(|(t, v)| MetricSample {
-                            timestamp_ms: *t,
-                            value: *v,
-                        }),
+                        .map(|(t, v)| P::at(*t, *v)),
                 );
             }
         },
     )
     .await
+}
+
+/// Every row of each of `series`.
+pub(crate) fn whole_rows(table: &SeriesTable, series: &[u32]) -> Vec<SeriesRows> {
+    series
+        .iter()
+        .map(|&series_ref| SeriesRows {
+            series_ref,
+            skip: 0,
+            rows: table.row_count[series_ref as usize] as usize,
+        })
+        .collect()
+}
+
+/// Appends the samples of a run (sorted by time) in `start_ms..=end_ms` to `out`.
+pub(crate) fn append_in_time<P: Point>(
+    out: &mut Vec<P>,
+    timestamps: &[i64],
+    values: &[f64],
+    (start_ms, end_ms): (i64, i64),
+) {
+    let from = timestamps.partition_point(|t| *t < start_ms);
+    let to = timestamps.partition_point(|t| *t <= end_ms);
+    if from < to {
+        out.extend(
+            timestamps[from..to]
+                .iter()
+                .zip(&values[from..to])
+                .map(|(t, v)| P::at(*t, *v)),
+        );
+    }
 }
 
 /// Some of one series' sample rows: `rows` rows from its `skip`-th.
@@ -272,24 +218,207 @@ pub(crate) async fn read_rows(
     series: &[SeriesRows],
     mut visit: impl FnMut(usize, &[i64], &[f64]),
 ) -> Result<(), Error> {
-    if series.iter().all(|s| s.rows == 0) {
-        return Ok(());
+    let mut cursor = PartCursor::open(objects, part, table, series)?;
+    while let Some(position) = cursor.next_position() {
+        cursor
+            .read_next(|timestamps, values| visit(position, timestamps, values))
+            .await?;
     }
+    Ok(())
+}
+
+/// One part's asked rows, read a series at a time (refs ascending) by
+/// [`PartCursor::read_next`]: a caller reading several parts can then take each series from
+/// every part in turn while the rows it decoded are still in cache.
+pub(crate) struct PartCursor {
+    path: object_store::path::Path,
+    /// `None` when no row is asked.
+    stream: Option<ParquetRecordBatchStream<PartReader>>,
+    /// The series still to read, the next first.
+    reads: std::vec::IntoIter<SeriesRead>,
+    current: Option<SeriesRead>,
+    /// The decoded batch being read and the next row of it.
+    batch: Option<DecodedRows>,
+    row: usize,
+    /// Scratch for a run's decoded delta-coded values.
+    decoded: Vec<f64>,
+}
+
+/// The columns of one decoded batch of rows.
+struct DecodedRows {
+    timestamps: Int64Array,
+    values: Option<Float64Array>,
+    deltas: Option<Int64Array>,
+}
+
+impl PartCursor {
+    /// Plans the read of `series`' asked rows (nothing is read until
+    /// [`PartCursor::read_next`]).
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] when the part lacks a column; Parquet errors.
+    pub(crate) fn open(
+        objects: &Arc<dyn ObjectStore>,
+        part: &MetricPart,
+        table: &SeriesTable,
+        series: &[SeriesRows],
+    ) -> Result<Self, Error> {
+        let reads: Vec<SeriesRead> = series
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.rows > 0)
+            .map(|(position, s)| SeriesRead::new(table, position, s))
+            .collect();
+        let stream = if reads.is_empty() {
+            None
+        } else {
+            Some(open_stream(objects, part, &reads)?)
+        };
+        Ok(PartCursor {
+            path: part.samples_path.clone(),
+            stream,
+            reads: reads.into_iter(),
+            current: None,
+            batch: None,
+            row: 0,
+            decoded: Vec::new(),
+        })
+    }
+
+    /// The position (in the caller's list) of the series [`PartCursor::read_next`] reads
+    /// next; `None` once every asked row has been read.
+    pub(crate) fn next_position(&mut self) -> Option<usize> {
+        if self.current.is_none() {
+            self.current = self.reads.next();
+        }
+        self.current.as_ref().map(|read| read.position)
+    }
+
+    /// Reads the next series' asked rows, handing each decoded run of them to `visit` (a
+    /// series' rows may come in several runs, in order); returns its position, `None` once
+    /// every asked row has been read.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] when the part's rows do not match its series table; Parquet errors.
+    pub(crate) async fn read_next(
+        &mut self,
+        mut visit: impl FnMut(&[i64], &[f64]),
+    ) -> Result<Option<usize>, Error> {
+        let Some(position) = self.next_position() else {
+            return Ok(None);
+        };
+        let corrupt = |path: &object_store::path::Path, reason: &str| Error::Corrupt {
+            what: "metric samples",
+            path: path.to_string(),
+            reason: reason.to_string(),
+        };
+        loop {
+            let Some(read) = self.current.as_mut().filter(|read| read.rows > 0) else {
+                self.current = None;
+                return Ok(Some(position));
+            };
+            let rows_left = self.batch.as_ref().map_or(0, |b| b.timestamps.len()) - self.row;
+            if rows_left == 0 {
+                let stream = self
+                    .stream
+                    .as_mut()
+                    .ok_or_else(|| corrupt(&self.path, "no rows to read"))?;
+                let batch = stream
+                    .try_next()
+                    .await
+                    .map_err(|source| Error::parquet(self.path.to_string(), source))?
+                    .ok_or_else(|| corrupt(&self.path, "fewer rows than the series table says"))?;
+                self.batch = Some(DecodedRows::of(&batch, &self.path)?);
+                self.row = 0;
+                continue;
+            }
+            let Some(batch) = self.batch.as_ref() else {
+                continue;
+            };
+            let take = read.rows.min(rows_left);
+            let rows = self.row..self.row + take;
+            let run_values = match &mut read.decoder {
+                None => {
+                    let values = batch
+                        .values
+                        .as_ref()
+                        .ok_or_else(|| corrupt(&self.path, "no value column"))?;
+                    &values.values()[rows.clone()]
+                }
+                Some(decoder) => {
+                    let deltas = batch
+                        .deltas
+                        .as_ref()
+                        .ok_or_else(|| corrupt(&self.path, "no value_delta column"))?;
+                    self.decoded.clear();
+                    self.decoded.extend(
+                        deltas.values()[rows.clone()]
+                            .iter()
+                            .map(|d| decoder.next(*d)),
+                    );
+                    &self.decoded[..]
+                }
+            };
+            // Rows before the asked ones were read only to decode from a key row.
+            let lead = read.lead.min(take);
+            read.lead -= lead;
+            read.rows -= take;
+            if lead < take {
+                visit(
+                    &batch.timestamps.values()[rows.clone()][lead..],
+                    &run_values[lead..],
+                );
+            }
+            self.row += take;
+        }
+    }
+}
+
+impl DecodedRows {
+    fn of(batch: &RecordBatch, path: &object_store::path::Path) -> Result<Self, Error> {
+        let corrupt = |reason: &str| Error::Corrupt {
+            what: "metric samples",
+            path: path.to_string(),
+            reason: reason.to_string(),
+        };
+        let timestamps = batch
+            .column_by_name(columns::TIMESTAMP)
+            .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
+            .ok_or_else(|| corrupt("timestamp_ms is not i64"))?
+            .clone();
+        let values = batch
+            .column_by_name(columns::VALUE)
+            .map(|c| c.as_any().downcast_ref::<Float64Array>().cloned())
+            .map(|c| c.ok_or_else(|| corrupt("value is not f64")))
+            .transpose()?;
+        let deltas = batch
+            .column_by_name(columns::VALUE_DELTA)
+            .map(|c| c.as_any().downcast_ref::<Int64Array>().cloned())
+            .map(|c| c.ok_or_else(|| corrupt("value_delta is not i64")))
+            .transpose()?;
+        Ok(DecodedRows {
+            timestamps,
+            values,
+            deltas,
+        })
+    }
+}
+
+/// The stream of the rows `reads` ask for (in row order), with only the columns they use.
+fn open_stream(
+    objects: &Arc<dyn ObjectStore>,
+    part: &MetricPart,
+    reads: &[SeriesRead],
+) -> Result<ParquetRecordBatchStream<PartReader>, Error> {
     let parquet_error = |source| Error::parquet(part.samples_path.to_string(), source);
     let corrupt = |reason: &str| Error::Corrupt {
         what: "metric samples",
         path: part.samples_path.to_string(),
         reason: reason.to_string(),
     };
-    let reads: Vec<SeriesRead> = series
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.rows > 0)
-        .map(|(position, s)| SeriesRead::new(table, position, s))
-        .collect();
     let mut selectors = Vec::with_capacity(reads.len() * 2);
     let mut position = 0u64;
-    for read in &reads {
+    for read in reads {
         if read.first_row > position {
             selectors.push(RowSelector::skip((read.first_row - position) as usize));
         }
@@ -311,7 +440,7 @@ pub(crate) async fn read_rows(
         );
     }
     let projection = ProjectionMask::leaves(schema, leaves);
-    let mut stream = ParquetRecordBatchStreamBuilder::new_with_metadata(
+    ParquetRecordBatchStreamBuilder::new_with_metadata(
         part.samples_reader(objects),
         part.samples_metadata.clone(),
     )
@@ -319,70 +448,7 @@ pub(crate) async fn read_rows(
     .with_projection(projection)
     .with_row_selection(RowSelection::from(selectors))
     .build()
-    .map_err(parquet_error)?;
-
-    // Batches arrive in row order: walk the selected series, each taking its row count.
-    let mut reads = reads.into_iter();
-    let mut current: Option<SeriesRead> = None;
-    let mut decoded = Vec::new();
-    while let Some(batch) = stream.try_next().await.map_err(parquet_error)? {
-        let timestamps = batch
-            .column_by_name(columns::TIMESTAMP)
-            .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
-            .ok_or_else(|| corrupt("timestamp_ms is not i64"))?;
-        let values = batch
-            .column_by_name(columns::VALUE)
-            .map(|c| c.as_any().downcast_ref::<Float64Array>())
-            .map(|c| c.ok_or_else(|| corrupt("value is not f64")))
-            .transpose()?;
-        let deltas = batch
-            .column_by_name(columns::VALUE_DELTA)
-            .map(|c| c.as_any().downcast_ref::<Int64Array>())
-            .map(|c| c.ok_or_else(|| corrupt("value_delta is not i64")))
-            .transpose()?;
-        let mut row = 0;
-        while row < batch.num_rows() {
-            let read = match &mut current {
-                Some(read) if read.rows > 0 => read,
-                _ => current.insert(
-                    reads
-                        .next()
-                        .ok_or_else(|| corrupt("more rows than the series table says"))?,
-                ),
-            };
-            let take = read.rows.min(batch.num_rows() - row);
-            let rows = row..row + take;
-            let run_values = match &mut read.decoder {
-                None => {
-                    let values = values.ok_or_else(|| corrupt("no value column"))?;
-                    &values.values()[rows.clone()]
-                }
-                Some(decoder) => {
-                    let deltas = deltas.ok_or_else(|| corrupt("no value_delta column"))?;
-                    decoded.clear();
-                    decoded.extend(
-                        deltas.values()[rows.clone()]
-                            .iter()
-                            .map(|d| decoder.next(*d)),
-                    );
-                    &decoded[..]
-                }
-            };
-            // Rows before the asked ones were read only to decode from a key row.
-            let lead = read.lead.min(take);
-            read.lead -= lead;
-            read.rows -= take;
-            if lead < take {
-                visit(
-                    read.position,
-                    &timestamps.values()[rows.clone()][lead..],
-                    &run_values[lead..],
-                );
-            }
-            row += take;
-        }
-    }
-    Ok(())
+    .map_err(parquet_error)
 }
 
 /// How one series' asked rows are read: from the key row at or before the first asked row
@@ -425,41 +491,6 @@ fn leaf_index(schema: &parquet::schema::types::SchemaDescriptor, name: &str) -> 
         .position(|column| column.name() == name)
 }
 
-/// Appends a time-ordered run of a series' samples to what `merged` holds of it, and adds
-/// the series to `unsorted` when the run does not start after what it holds.
-pub(crate) fn append_run(
-    merged: &mut BTreeMap<Labels, Vec<MetricSample>>,
-    labels: Labels,
-    run: Vec<MetricSample>,
-    unsorted: &mut Vec<Labels>,
-) {
-    match merged.entry(labels) {
-        Entry::Vacant(entry) => {
-            entry.insert(run);
-        }
-        Entry::Occupied(mut entry) => {
-            let held = entry.get().last().map(|s| s.timestamp_ms);
-            let next = run.first().map(|s| s.timestamp_ms);
-            if let (Some(held), Some(next)) = (held, next) {
-                if held >= next {
-                    unsorted.push(entry.key().clone());
-                }
-            }
-            entry.get_mut().extend(run);
-        }
-    }
-}
-
-/// Sorts each of the `unsorted` series' samples by time and drops repeated timestamps (the
-/// same sample stored in a part and still in the head, or in two parts before compaction).
-pub(crate) fn sort_unsorted(series: &mut BTreeMap<Labels, Vec<MetricSample>>, unsorted: &[Labels]) {
-    for labels in unsorted {
-        if let Some(samples) = series.get_mut(labels) {
-            sort_samples(samples);
-        }
-    }
-}
-
 /// Sorts each series' samples by time and drops repeated timestamps, checking every series.
 pub(crate) fn normalise(series: &mut BTreeMap<Labels, Vec<MetricSample>>) {
     for samples in series.values_mut() {
@@ -467,32 +498,14 @@ pub(crate) fn normalise(series: &mut BTreeMap<Labels, Vec<MetricSample>>) {
             .windows(2)
             .any(|w| w[0].timestamp_ms >= w[1].timestamp_ms)
         {
-            sort_samples(samples);
+            sort_points(samples);
         }
     }
 }
 
-fn sort_samples(samples: &mut Vec<MetricSample>) {
-    samples.sort_by_key(|s| s.timestamp_ms);
-    samples.dedup_by_key(|s| s.timestamp_ms);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn row_chunks_hold_whole_series_of_about_the_rows_asked() {
-        let table = SeriesTable {
-            row_count: vec![5, 1, 1, 9, 2, 2],
-            ..SeriesTable::default()
-        };
-        let series = [0, 1, 2, 3, 4, 5];
-        assert_eq!(
-            row_chunks(&table, &series, 6),
-            vec![&[0, 1][..], &[2, 3][..], &[4, 5][..]]
-        );
-        assert_eq!(row_chunks(&table, &series[1..3], 6), vec![&[1, 2][..]]);
-        assert!(row_chunks(&table, &[], 6).is_empty());
-    }
+/// Sorts samples by time and drops repeated timestamps (the same sample stored in a part and
+/// still in the head, or in two parts before compaction).
+pub(crate) fn sort_points<P: Point>(samples: &mut Vec<P>) {
+    samples.sort_by_key(P::timestamp_ms);
+    samples.dedup_by_key(|s| s.timestamp_ms());
 }

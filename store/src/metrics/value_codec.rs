@@ -35,7 +35,13 @@ fn scaled(value: f64, exponent: u8) -> Option<i64> {
 }
 
 fn unscaled(integer: i64, power: f64) -> f64 {
-    integer as f64 / power
+    // Most series (counters, integer gauges) are coded at exponent 0: the same value, without
+    // a division per sample.
+    if power == 1.0 {
+        integer as f64
+    } else {
+        integer as f64 / power
+    }
 }
 
 /// Codes a series' values as decimal deltas into `out` (cleared first) and returns their

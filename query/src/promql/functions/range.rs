@@ -129,7 +129,7 @@ impl WindowFunction {
         }
     }
 
-    /// Whether [`WindowFunction::apply_without_resets`] saves work: the function corrects
+    /// Whether telling [`WindowFunction::apply_sliding`] of resets saves work: the function corrects
     /// for counter resets (`rate`, `increase`).
     pub(crate) fn corrects_resets(&self) -> bool {
         matches!(
@@ -141,18 +141,28 @@ impl WindowFunction {
         )
     }
 
-    /// [`WindowFunction::apply`] over samples the caller knows hold no counter reset (no
-    /// value below its predecessor): the same result without looking for one.
-    pub(crate) fn apply_without_resets(
+    /// [`WindowFunction::apply`] for one series' windows in turn, as a sweep slides them:
+    /// `has_resets` false when the caller knows no sample is below its predecessor (the
+    /// function then does not look for counter resets), and `cache` reusing what consecutive
+    /// windows share (the same result, to the bit).
+    pub(crate) fn apply_sliding(
         &self,
         points: &[(i64, f64)],
         window: (i64, i64),
+        has_resets: bool,
+        cache: &mut WindowCache,
     ) -> Option<f64> {
         match self.kind {
             WindowKind::Extrapolated {
                 is_counter,
                 is_rate,
-            } => extrapolated_rate_with(points, window, is_counter, is_rate, false),
+            } => extrapolated_rate_with(
+                points,
+                window,
+                (is_counter, is_rate),
+                is_counter && has_resets,
+                cache,
+            ),
             _ => self.apply(points, window),
         }
     }
@@ -166,7 +176,82 @@ pub(crate) fn extrapolated_rate(
     is_counter: bool,
     is_rate: bool,
 ) -> Option<f64> {
-    extrapolated_rate_with(points, window, is_counter, is_rate, is_counter)
+    extrapolated_rate_with(
+        points,
+        window,
+        (is_counter, is_rate),
+        is_counter,
+        &mut WindowCache::default(),
+    )
+}
+
+/// What consecutive windows of a series share: regular samples sit at the same offsets in
+/// every window, so their extrapolation's durations and factor (four dependent divisions)
+/// are computed once.
+#[derive(Debug, Default)]
+pub(crate) struct WindowCache {
+    last: Option<(ExtrapolationKey, Extrapolation)>,
+}
+
+/// Where the samples sit in a window: the first one's offset from its start, the last one's
+/// from its end, the window's length (all in ms) and the number of samples, which is all an
+/// [`Extrapolation`] depends on (the times are whole milliseconds below 2^53, so the
+/// differences the formula takes in floating point are these, exactly).
+type ExtrapolationKey = (i64, i64, i64, usize);
+
+/// The parts of `extrapolatedRate` that depend only on where the samples sit in the window.
+#[derive(Debug, Clone, Copy)]
+struct Extrapolation {
+    duration_to_start: f64,
+    duration_to_end: f64,
+    sampled_interval: f64,
+    /// The factor the change is multiplied by (divided by the window's seconds for `rate`),
+    /// unless extrapolating towards zero shortens the start.
+    factor: f64,
+}
+
+impl Extrapolation {
+    fn new(
+        (first_ms, last_ms): (i64, i64),
+        samples: usize,
+        (range_start_ms, range_end_ms): (i64, i64),
+        is_rate: bool,
+    ) -> Self {
+        let mut duration_to_start = (first_ms as f64 - range_start_ms as f64) / 1000.0;
+        let mut duration_to_end = (range_end_ms as f64 - last_ms as f64) / 1000.0;
+        let sampled_interval = (last_ms as f64 - first_ms as f64) / 1000.0;
+        let average_between_samples = sampled_interval / (samples - 1) as f64;
+        let threshold = average_between_samples * 1.1;
+        if duration_to_start >= threshold {
+            duration_to_start = average_between_samples / 2.0;
+        }
+        if duration_to_end >= threshold {
+            duration_to_end = average_between_samples / 2.0;
+        }
+        let mut extrapolation = Extrapolation {
+            duration_to_start,
+            duration_to_end,
+            sampled_interval,
+            factor: 0.0,
+        };
+        extrapolation.factor =
+            extrapolation.factor_from(duration_to_start, (range_start_ms, range_end_ms), is_rate);
+        extrapolation
+    }
+
+    fn factor_from(
+        &self,
+        duration_to_start: f64,
+        (start_ms, end_ms): (i64, i64),
+        is_rate: bool,
+    ) -> f64 {
+        let mut factor = (self.sampled_interval + duration_to_start + self.duration_to_end)
+            / self.sampled_interval;
+        if is_rate {
+            factor /= (end_ms as f64 - start_ms as f64) / 1000.0;
+        }
+        factor
+    }
 }
 
 /// [`extrapolated_rate`], told whether to look for counter resets: `check_resets` false when
@@ -174,9 +259,9 @@ pub(crate) fn extrapolated_rate(
 fn extrapolated_rate_with(
     points: &[(i64, f64)],
     window: (i64, i64),
-    is_counter: bool,
-    is_rate: bool,
+    (is_counter, is_rate): (bool, bool),
     check_resets: bool,
+    cache: &mut WindowCache,
 ) -> Option<f64> {
     let (range_start_ms, range_end_ms) = window;
     let (&(first_ms, first), &(last_ms, last)) = (points.first()?, points.last()?);
@@ -193,28 +278,28 @@ fn extrapolated_rate_with(
             previous = value;
         }
     }
-    let mut duration_to_start = (first_ms as f64 - range_start_ms as f64) / 1000.0;
-    let mut duration_to_end = (range_end_ms as f64 - last_ms as f64) / 1000.0;
-    let sampled_interval = (last_ms as f64 - first_ms as f64) / 1000.0;
-    let average_between_samples = sampled_interval / (points.len() - 1) as f64;
-    let threshold = average_between_samples * 1.1;
-    if duration_to_start >= threshold {
-        duration_to_start = average_between_samples / 2.0;
-    }
+    let key = (
+        first_ms - range_start_ms,
+        range_end_ms - last_ms,
+        range_end_ms - range_start_ms,
+        points.len(),
+    );
+    let extrapolation = match cache.last {
+        Some((cached, extrapolation)) if cached == key => extrapolation,
+        _ => {
+            let extrapolation =
+                Extrapolation::new((first_ms, last_ms), points.len(), window, is_rate);
+            cache.last = Some((key, extrapolation));
+            extrapolation
+        }
+    };
     if is_counter && result > 0.0 && first >= 0.0 {
-        let duration_to_zero = sampled_interval * (first / result);
-        if duration_to_zero < duration_to_start {
-            duration_to_start = duration_to_zero;
+        let duration_to_zero = extrapolation.sampled_interval * (first / result);
+        if duration_to_zero < extrapolation.duration_to_start {
+            return Some(result * extrapolation.factor_from(duration_to_zero, window, is_rate));
         }
     }
-    if duration_to_end >= threshold {
-        duration_to_end = average_between_samples / 2.0;
-    }
-    let mut factor = (sampled_interval + duration_to_start + duration_to_end) / sampled_interval;
-    if is_rate {
-        factor /= (range_end_ms as f64 - range_start_ms as f64) / 1000.0;
-    }
-    Some(result * factor)
+    Some(result * extrapolation.factor)
 }
 
 /// `irate` and `idelta`: from the last two samples.
