@@ -228,6 +228,7 @@ impl Fold {
     }
 
     /// Takes the next value.
+    #[inline]
     pub(crate) fn add(&mut self, value: f64) {
         match self {
             Fold::Sum(sum, compensation) => {

@@ -21,15 +21,54 @@ pub type VisitBatch<'v> = dyn FnMut(Vec<SelectedSeries>) -> Result<ControlFlow<(
 
 /// One step of a series as a sweep computes it where the series is read: the step's index,
 /// the samples in its window, and the window function's value (`None` leaves the series out
-/// of the step). Steps whose window holds no sample are left out.
+/// of the step). Steps whose window holds no sample are left out. Sixteen bytes: a sweep
+/// hands over one per series and step, and folds them on another core.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct StepValue {
+    step: u32,
+    /// The samples, with [`StepValue::NO_VALUE`] set when the function gave no value.
+    samples: u32,
+    value: f64,
+}
+
+impl StepValue {
+    /// Marks a step without a value in `samples` (windows hold fewer samples than this).
+    const NO_VALUE: u32 = 1 << 31;
+
+    /// Step `step`, whose window held `samples` samples (saturating below 2^31), and the
+    /// window function's value there.
+    pub fn new(step: u32, samples: usize, value: Option<f64>) -> Self {
+        let samples = u32::try_from(samples).map_or(Self::NO_VALUE - 1, |samples| {
+            samples.min(Self::NO_VALUE - 1)
+        });
+        match value {
+            Some(value) => StepValue {
+                step,
+                samples,
+                value,
+            },
+            None => StepValue {
+                step,
+                samples: samples | Self::NO_VALUE,
+                value: f64::NAN,
+            },
+        }
+    }
+
     /// The step's index among the query's steps.
-    pub step: u32,
+    pub fn step(&self) -> u32 {
+        self.step
+    }
+
     /// The samples in the step's window (what the query's sample limit counts).
-    pub samples: u32,
+    pub fn samples(&self) -> u32 {
+        self.samples & !Self::NO_VALUE
+    }
+
     /// The window function's value.
-    pub value: Option<f64>,
+    pub fn value(&self) -> Option<f64> {
+        (self.samples & Self::NO_VALUE == 0).then_some(self.value)
+    }
 }
 
 /// What [`SeriesSource::visit_mapped`] makes of each series' samples (sorted by time).

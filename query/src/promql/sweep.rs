@@ -231,9 +231,14 @@ impl Sweeps {
         // Each series' window values are computed where it is read; only the fold is left here.
         let windows = Arc::new(windows);
         let function = parts.function;
+        let recycled = Arc::new(Recycled::default());
         let map: SeriesMap = {
-            let windows = Arc::clone(&windows);
-            Arc::new(move |points| step_values(points, &windows, function))
+            let (windows, recycled) = (Arc::clone(&windows), Arc::clone(&recycled));
+            Arc::new(move |points| {
+                let mut values = recycled.take();
+                step_values(points, &windows, function, &mut values);
+                values
+            })
         };
         let visit = &mut |batch: Vec<(Labels, Vec<StepValue>)>| {
             // Each series' group, as the per-step path finds it.
@@ -259,6 +264,7 @@ impl Sweeps {
             };
             sweeper.run_both(&mut workers)?;
             swept_series += batch.len();
+            recycled.give(batch.into_iter().map(|(_, values)| values));
             let spent = workers[0].spent.iter().zip(&workers[1].spent);
             if spent
                 .into_iter()
@@ -440,14 +446,14 @@ impl Sweeper<'_> {
             }
             let group_cells = &mut cells.cells[slot * steps..(slot + 1) * steps];
             for step_value in values {
-                let step = step_value.step as usize;
+                let step = step_value.step() as usize;
                 let (Some(cell), Some(spent)) =
                     (group_cells.get_mut(step), cells.spent.get_mut(step))
                 else {
                     return Err(Error::execution("a swept series has a step out of range"));
                 };
-                *spent += step_value.samples as usize;
-                if let Some(value) = step_value.value {
+                *spent += step_value.samples() as usize;
+                if let Some(value) = step_value.value() {
                     cell.get_or_insert_with(|| (index, self.fold.clone()))
                         .1
                         .add(value);
@@ -458,30 +464,66 @@ impl Sweeper<'_> {
     }
 }
 
-/// One series' window values at each step whose window `(start, end]` holds samples of it:
-/// `points` sorted by time, staleness markers left out, the window sliding along the steps.
+/// Step value vectors a sweep has folded, handed back to the read tasks for the next series:
+/// freed on the sweep's thread and allocated again on the readers', they would otherwise
+/// cost fresh (zeroed) pages every batch.
+#[derive(Default)]
+struct Recycled {
+    vectors: std::sync::Mutex<Vec<Vec<StepValue>>>,
+}
+
+impl Recycled {
+    /// The most vectors kept (about a batch's series).
+    const MAX_KEPT: usize = 4096;
+
+    /// An empty vector, recycled when one is left.
+    fn take(&self) -> Vec<StepValue> {
+        self.vectors
+            .lock()
+            .ok()
+            .and_then(|mut vectors| vectors.pop())
+            .unwrap_or_default()
+    }
+
+    /// Keeps `vectors` (cleared) for [`Recycled::take`].
+    fn give(&self, vectors: impl Iterator<Item = Vec<StepValue>>) {
+        if let Ok(mut kept) = self.vectors.lock() {
+            for mut vector in vectors.take(Self::MAX_KEPT.saturating_sub(kept.len())) {
+                vector.clear();
+                kept.push(vector);
+            }
+        }
+    }
+}
+
+/// Fills `values` (empty) with one series' window values at each step whose window
+/// `(start, end]` holds samples of it: `points` sorted by time, staleness markers left out,
+/// the window sliding along the steps.
 fn step_values(
     points: &[(i64, f64)],
     windows: &[(i64, i64)],
     function: WindowFunction,
-) -> Vec<StepValue> {
-    // One pass over the series finds staleness markers and counts resets (a second one only
-    // where markers are dropped). Resets before each sample, when the function looks for
-    // them: a window without one skips the search.
-    let mut resets: Vec<u32> = Vec::new();
-    let count_resets = function.corrects_resets();
+    values: &mut Vec<StepValue>,
+) {
+    // Staleness markers are dropped (rarely any); counter resets are found once, when the
+    // function looks for them, so that a window without one skips the search.
     let filtered: Vec<(i64, f64)>;
     let mut points = points;
-    if count_resets_before(points, count_resets, &mut resets) {
+    if points.iter().any(|(_, v)| is_stale_nan(*v)) {
         filtered = points
             .iter()
             .copied()
             .filter(|(_, v)| !is_stale_nan(*v))
             .collect();
         points = filtered.as_slice();
-        count_resets_before(points, count_resets, &mut resets);
     }
-    let mut values = Vec::with_capacity(windows.len());
+    let resets = if function.corrects_resets() {
+        resets_in(points)
+    } else {
+        Vec::new()
+    };
+    let mut next_reset = 0;
+    values.reserve(windows.len());
     let mut cache = WindowCache::default();
     let (mut from, mut to) = (0, 0);
     for (step, &(start_exclusive_ms, end_ms)) in windows.iter().enumerate() {
@@ -496,32 +538,28 @@ fn step_values(
             continue;
         }
         let window = (start_exclusive_ms, end_ms);
-        let has_resets = count_resets && resets[to - 1] != resets[from];
+        // A reset at `r` (below the sample before it) is inside the window when both are.
+        while resets.get(next_reset).is_some_and(|&r| r <= from) {
+            next_reset += 1;
+        }
+        let has_resets = resets.get(next_reset).is_some_and(|&r| r < to);
         let value = function.apply_sliding(&points[from..to], window, has_resets, &mut cache);
-        values.push(StepValue {
-            step: u32::try_from(step).unwrap_or(u32::MAX),
-            samples: u32::try_from(to - from).unwrap_or(u32::MAX),
+        values.push(StepValue::new(
+            u32::try_from(step).unwrap_or(u32::MAX),
+            to - from,
             value,
-        });
+        ));
     }
-    values
 }
 
-/// Fills `resets` with the count of counter resets up to each sample when `count` is set;
-/// says whether any sample is a staleness marker.
-fn count_resets_before(points: &[(i64, f64)], count: bool, resets: &mut Vec<u32>) -> bool {
-    if !count {
-        return points.iter().any(|(_, v)| is_stale_nan(*v));
-    }
-    resets.clear();
-    let (mut stale, mut resets_so_far, mut previous) = (false, 0, f64::NAN);
-    for &(_, value) in points {
-        stale |= is_stale_nan(value);
-        resets_so_far += u32::from(value < previous);
-        resets.push(resets_so_far);
-        previous = value;
-    }
-    stale
+/// The indexes of the samples below the sample before them (counter resets), ascending.
+fn resets_in(points: &[(i64, f64)]) -> Vec<usize> {
+    points
+        .windows(2)
+        .enumerate()
+        .filter(|(_, pair)| pair[1].1 < pair[0].1)
+        .map(|(i, _)| i + 1)
+        .collect()
 }
 
 #[cfg(test)]

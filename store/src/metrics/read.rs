@@ -18,7 +18,7 @@ use sightline_model::{Labels, MetricSample, METRIC_NAME_LABEL};
 use super::catalog::MetricPart;
 use super::labels_match;
 use super::part::{columns, SeriesTable};
-use super::value_codec::{self, DeltaDecoder};
+use super::value_codec::{self, DeltaDecoder, ScaledDecoder};
 use crate::error::Error;
 use crate::part::io::PartReader;
 
@@ -248,7 +248,8 @@ pub(crate) struct PartCursor {
 struct DecodedRows {
     timestamps: Int64Array,
     values: Option<Float64Array>,
-    deltas: Option<Int64Array>,
+    /// `value_scaled`, or `value_delta` in a format 2 part.
+    integers: Option<Int64Array>,
 }
 
 impl PartCursor {
@@ -263,11 +264,14 @@ impl PartCursor {
         table: &SeriesTable,
         series: &[SeriesRows],
     ) -> Result<Self, Error> {
+        // Format 2 parts hold decimal series as deltas from key rows.
+        let schema = part.samples_metadata.parquet_schema();
+        let keyed = leaf_index(schema, columns::VALUE_SCALED).is_none();
         let reads: Vec<SeriesRead> = series
             .iter()
             .enumerate()
             .filter(|(_, s)| s.rows > 0)
-            .map(|(position, s)| SeriesRead::new(table, position, s))
+            .map(|(position, s)| SeriesRead::new(table, position, s, keyed))
             .collect();
         let stream = if reads.is_empty() {
             None
@@ -346,16 +350,20 @@ impl PartCursor {
                     &values.values()[rows.clone()]
                 }
                 Some(decoder) => {
-                    let deltas = batch
-                        .deltas
+                    let integers = batch
+                        .integers
                         .as_ref()
-                        .ok_or_else(|| corrupt(&self.path, "no value_delta column"))?;
+                        .ok_or_else(|| corrupt(&self.path, "no scaled value column"))?;
+                    let stored = &integers.values()[rows.clone()];
                     self.decoded.clear();
-                    self.decoded.extend(
-                        deltas.values()[rows.clone()]
-                            .iter()
-                            .map(|d| decoder.next(*d)),
-                    );
+                    match decoder {
+                        IntegerDecoder::Scaled(decoder) => self
+                            .decoded
+                            .extend(stored.iter().map(|&integer| decoder.value(integer))),
+                        IntegerDecoder::Deltas(decoder) => self
+                            .decoded
+                            .extend(stored.iter().map(|&delta| decoder.next(delta))),
+                    }
                     &self.decoded[..]
                 }
             };
@@ -391,15 +399,16 @@ impl DecodedRows {
             .map(|c| c.as_any().downcast_ref::<Float64Array>().cloned())
             .map(|c| c.ok_or_else(|| corrupt("value is not f64")))
             .transpose()?;
-        let deltas = batch
-            .column_by_name(columns::VALUE_DELTA)
+        let integers = batch
+            .column_by_name(columns::VALUE_SCALED)
+            .or_else(|| batch.column_by_name(columns::VALUE_DELTA))
             .map(|c| c.as_any().downcast_ref::<Int64Array>().cloned())
-            .map(|c| c.ok_or_else(|| corrupt("value_delta is not i64")))
+            .map(|c| c.ok_or_else(|| corrupt("the scaled values are not i64")))
             .transpose()?;
         Ok(DecodedRows {
             timestamps,
             values,
-            deltas,
+            integers,
         })
     }
 }
@@ -435,9 +444,10 @@ fn open_stream(
         leaves.push(leaf_index(schema, columns::VALUE).ok_or_else(|| corrupt("no value"))?);
     }
     if reads.iter().any(|read| read.decoder.is_some()) {
-        leaves.push(
-            leaf_index(schema, columns::VALUE_DELTA).ok_or_else(|| corrupt("no value_delta"))?,
-        );
+        let integers = leaf_index(schema, columns::VALUE_SCALED)
+            .or_else(|| leaf_index(schema, columns::VALUE_DELTA))
+            .ok_or_else(|| corrupt("no scaled value column"))?;
+        leaves.push(integers);
     }
     let projection = ProjectionMask::leaves(schema, leaves);
     ParquetRecordBatchStreamBuilder::new_with_metadata(
@@ -451,8 +461,8 @@ fn open_stream(
     .map_err(parquet_error)
 }
 
-/// How one series' asked rows are read: from the key row at or before the first asked row
-/// when the series is delta-coded, decoding as it goes.
+/// How one series' asked rows are read: decoding scaled integers when the series is a
+/// decimal one, from the key row at or before the first asked row in a format 2 part.
 struct SeriesRead {
     /// Its position in the caller's list.
     position: usize,
@@ -462,16 +472,34 @@ struct SeriesRead {
     rows: usize,
     /// Rows still to read that precede the asked ones.
     lead: usize,
-    decoder: Option<DeltaDecoder>,
+    /// `None` for a series stored as floats.
+    decoder: Option<IntegerDecoder>,
+}
+
+/// How a decimal series' stored integers become its values.
+enum IntegerDecoder {
+    /// Format 3: each row holds its scaled value.
+    Scaled(ScaledDecoder),
+    /// Format 2: differences from key rows.
+    Deltas(DeltaDecoder),
 }
 
 impl SeriesRead {
-    fn new(table: &SeriesTable, position: usize, asked: &SeriesRows) -> Self {
+    /// `keyed` for a format 2 part, whose decimal series are read from key rows.
+    fn new(table: &SeriesTable, position: usize, asked: &SeriesRows, keyed: bool) -> Self {
         let i = asked.series_ref as usize;
         let exponent = table.value_exponents.get(i).copied().flatten();
-        let start = match exponent {
-            Some(_) => value_codec::key_row_at_or_before(asked.skip),
-            None => asked.skip,
+        let (start, decoder) = match exponent {
+            Some(exponent) if keyed => {
+                let start = value_codec::key_row_at_or_before(asked.skip);
+                let decoder = IntegerDecoder::Deltas(DeltaDecoder::new(exponent, start));
+                (start, Some(decoder))
+            }
+            Some(exponent) => (
+                asked.skip,
+                Some(IntegerDecoder::Scaled(ScaledDecoder::new(exponent))),
+            ),
+            None => (asked.skip, None),
         };
         let lead = asked.skip - start;
         SeriesRead {
@@ -479,7 +507,7 @@ impl SeriesRead {
             first_row: table.first_row[i] + start as u64,
             rows: asked.rows + lead,
             lead,
-            decoder: exponent.map(|exponent| DeltaDecoder::new(exponent, start)),
+            decoder,
         }
     }
 }

@@ -813,6 +813,140 @@ async fn parts_of_the_first_format_with_every_value_a_float_still_read() {
     check_values_of_every_kind(&store, &sent, base).await;
 }
 
+#[tokio::test]
+async fn parts_of_the_second_format_with_deltas_from_key_rows_still_read() {
+    use arrow_array::{Array, Int64Array, RecordBatch, UInt32Array};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::WriterProperties;
+
+    let dir = tempfile::tempdir().unwrap();
+    let base = base_ms();
+    let sent = values_of_every_kind(base);
+    {
+        let store = MetricStore::open(config(&dir)).await.unwrap();
+        store.append(&tenant(), batch(sent.clone())).await.unwrap();
+        store.flush().await.unwrap();
+    }
+    let files = walk(dir.path().join("objects/metrics"));
+    let find = |suffix: &str| {
+        files
+            .iter()
+            .find(|p| p.to_string_lossy().ends_with(suffix))
+            .unwrap()
+            .clone()
+    };
+    // Rewrites an object with its rows changed by `change` and its format version set to 2.
+    let rewrite = |path: &std::path::Path, change: &dyn Fn(RecordBatch) -> RecordBatch| {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(
+            std::fs::read(path).unwrap(),
+        ))
+        .unwrap();
+        let key_values: Vec<parquet::file::metadata::KeyValue> = reader
+            .metadata()
+            .file_metadata()
+            .key_value_metadata()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|mut pair| {
+                if pair.key == part::metadata_keys::FORMAT_VERSION {
+                    assert_eq!(pair.value.as_deref(), Some(part::FORMAT_VERSION));
+                    pair.value = Some("2".to_string());
+                }
+                pair
+            })
+            .collect();
+        // One batch: a series' key rows count from its first row in the part.
+        let batches: Vec<RecordBatch> = reader
+            .with_batch_size(usize::MAX)
+            .build()
+            .unwrap()
+            .map(Result::unwrap)
+            .map(change)
+            .collect();
+        let properties = WriterProperties::builder()
+            .set_key_value_metadata(Some(key_values))
+            .build();
+        let mut writer =
+            ArrowWriter::try_new(Vec::new(), batches[0].schema(), Some(properties)).unwrap();
+        for batch in &batches {
+            writer.write(batch).unwrap();
+        }
+        std::fs::write(path, writer.into_inner().unwrap()).unwrap();
+    };
+    rewrite(&find(".series.parquet"), &|batch| batch);
+    // Format 2 stored each decimal series' scaled values as differences from key rows.
+    rewrite(&find(".samples.parquet"), &|batch| {
+        let refs = batch
+            .column_by_name(part::columns::SERIES_REF)
+            .unwrap()
+            .as_any()
+            .downcast_ref::<UInt32Array>()
+            .unwrap()
+            .clone();
+        let scaled = batch
+            .column_by_name(part::columns::VALUE_SCALED)
+            .unwrap()
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .unwrap()
+            .clone();
+        let mut deltas: Vec<Option<i64>> = vec![None; batch.num_rows()];
+        let mut start = 0;
+        while start < batch.num_rows() {
+            let end = (start..batch.num_rows())
+                .find(|&row| refs.value(row) != refs.value(start))
+                .unwrap_or(batch.num_rows());
+            if scaled.is_valid(start) {
+                let run = &scaled.values()[start..end];
+                for (row, delta) in value_codec::deltas_with_key_rows(run)
+                    .into_iter()
+                    .enumerate()
+                {
+                    deltas[start + row] = Some(delta);
+                }
+            }
+            start = end;
+        }
+        let schema = batch.schema();
+        let fields: Vec<arrow_schema::Field> = schema
+            .fields()
+            .iter()
+            .map(|field| match field.name().as_str() {
+                part::columns::VALUE_SCALED => arrow_schema::Field::new(
+                    part::columns::VALUE_DELTA,
+                    arrow_schema::DataType::Int64,
+                    true,
+                ),
+                _ => field.as_ref().clone(),
+            })
+            .collect();
+        let columns: Vec<arrow_array::ArrayRef> = schema
+            .fields()
+            .iter()
+            .zip(batch.columns())
+            .map(|(field, column)| match field.name().as_str() {
+                part::columns::VALUE_SCALED => {
+                    Arc::new(Int64Array::from(deltas.clone())) as arrow_array::ArrayRef
+                }
+                _ => Arc::clone(column),
+            })
+            .collect();
+        RecordBatch::try_new(Arc::new(arrow_schema::Schema::new(fields)), columns).unwrap()
+    });
+
+    let store = MetricStore::open(config(&dir)).await.unwrap();
+    let parts = store.inner.catalog.all();
+    assert_eq!(parts.len(), 1, "the rewritten part loads");
+    let schema = parts[0].samples_metadata.parquet_schema();
+    assert!(schema
+        .columns()
+        .iter()
+        .any(|column| column.name() == part::columns::VALUE_DELTA));
+    check_values_of_every_kind(&store, &sent, base).await;
+}
+
 /// Thirty counters over two parts (the second with a gap) and the head.
 async fn store_over_parts_and_head(dir: &tempfile::TempDir, base: i64) -> MetricStore {
     let store = MetricStore::open(config(dir)).await.unwrap();

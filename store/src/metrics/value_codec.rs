@@ -1,15 +1,17 @@
-//! How a part stores one series' values: as decimal deltas when every value is a decimal of
+//! How a part stores one series' values: as scaled integers when every value is a decimal of
 //! few digits (counters, histogram buckets, most gauges), as raw floats otherwise.
 //!
-//! A decimal series stores, per sample, the change of `value × 10^exponent` (an integer
-//! below 2^53 in magnitude) since the previous sample; every [`KEY_INTERVAL`]-th sample of
-//! the series (counted from its first row in the part) stores the scaled value itself, so a
-//! read may start at any key row. Counters grow by small steps, so the deltas are small
-//! integers whose high bytes are zero, which byte-stream-split plus zstd packs into about one
-//! byte a sample where the raw floats take one and a half. The encoding is exact: a value is
-//! coded this way only if dividing its integer by `10^exponent` gives back its very bits.
+//! A decimal series stores, per sample, `value × 10^exponent` (an integer below 2^53 in
+//! magnitude). Parquet's delta-binary-packed encoding then stores the differences between
+//! neighbouring rows bit-packed: counters grow by small steps, so with zstd a sample takes
+//! under a byte where the raw floats take one and a half, and decoding is a bit-unpacking and
+//! a running sum. The encoding is exact: a value is coded this way only if dividing its
+//! integer by `10^exponent` gives back its very bits.
+//!
+//! Format 2 parts stored the differences themselves ([`DeltaDecoder`]), with the scaled value
+//! every [`KEY_INTERVAL`]-th sample of a series so that a read could start there.
 
-/// Samples from one key row of a decimal series to the next.
+/// Samples from one key row of a format 2 decimal series to the next.
 pub const KEY_INTERVAL: usize = 128;
 
 /// The largest exponent tried: values with more decimals are stored as floats.
@@ -44,7 +46,7 @@ fn unscaled(integer: i64, power: f64) -> f64 {
     }
 }
 
-/// Codes a series' values as decimal deltas into `out` (cleared first) and returns their
+/// Codes a series' values as scaled integers into `out` (cleared first) and returns their
 /// exponent: the smallest at which every value is an exact decimal. `None` (and `out` left
 /// empty) when some value is not one: NaN, infinities, `-0.0`, too many digits or too large.
 pub fn encode(values: impl Iterator<Item = f64> + Clone, out: &mut Vec<i64>) -> Option<u8> {
@@ -61,23 +63,37 @@ pub fn encode(values: impl Iterator<Item = f64> + Clone, out: &mut Vec<i64>) -> 
     }
     // ...but a value exact at a lower exponent may not be at the candidate (its integer
     // grows past 2^53), so coding checks every value again.
-    let mut previous = 0i64;
-    for (row, value) in values.enumerate() {
+    for value in values {
         let Some(integer) = scaled(value, exponent) else {
             out.clear();
             return None;
         };
-        out.push(if row.is_multiple_of(KEY_INTERVAL) {
-            integer
-        } else {
-            integer - previous
-        });
-        previous = integer;
+        out.push(integer);
     }
     Some(exponent)
 }
 
-/// Decodes a decimal series' stored rows in order, from a key row on.
+/// Decodes the scaled integers of a decimal series coded at one exponent.
+#[derive(Debug, Clone, Copy)]
+pub struct ScaledDecoder {
+    power: f64,
+}
+
+impl ScaledDecoder {
+    /// A decoder for a series coded at `exponent`.
+    pub fn new(exponent: u8) -> Self {
+        Self {
+            power: power_of_ten(exponent),
+        }
+    }
+
+    /// The value a stored integer stands for.
+    pub fn value(&self, stored: i64) -> f64 {
+        unscaled(stored, self.power)
+    }
+}
+
+/// Decodes a format 2 decimal series' stored rows in order, from a key row on.
 #[derive(Debug, Clone, Copy)]
 pub struct DeltaDecoder {
     power: f64,
@@ -115,6 +131,23 @@ pub fn key_row_at_or_before(row: usize) -> usize {
     row - row % KEY_INTERVAL
 }
 
+/// A series' scaled integers as format 2 stored them: differences, with the integer itself at
+/// every key row.
+#[cfg(test)]
+pub fn deltas_with_key_rows(scaled: &[i64]) -> Vec<i64> {
+    scaled
+        .iter()
+        .enumerate()
+        .map(|(row, &integer)| {
+            if row.is_multiple_of(KEY_INTERVAL) {
+                integer
+            } else {
+                integer - scaled[row - 1]
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,8 +155,8 @@ mod tests {
     fn round_trip(values: &[f64]) -> Option<(u8, Vec<f64>)> {
         let mut stored = Vec::new();
         let exponent = encode(values.iter().copied(), &mut stored)?;
-        let mut decoder = DeltaDecoder::new(exponent, 0);
-        Some((exponent, stored.iter().map(|s| decoder.next(*s)).collect()))
+        let decoder = ScaledDecoder::new(exponent);
+        Some((exponent, stored.iter().map(|s| decoder.value(*s)).collect()))
     }
 
     #[test]
@@ -160,10 +193,12 @@ mod tests {
     }
 
     #[test]
-    fn deltas_restart_at_key_rows_so_reads_can_start_there() {
+    fn format_2_deltas_restart_at_key_rows_so_reads_can_start_there() {
         let values: Vec<f64> = (0..1_000).map(|i| f64::from(i) * 2.5 + 7.0).collect();
-        let mut stored = Vec::new();
-        let exponent = encode(values.iter().copied(), &mut stored).unwrap();
+        let mut scaled = Vec::new();
+        let exponent = encode(values.iter().copied(), &mut scaled).unwrap();
+        assert_eq!(scaled[1], 95, "tenths");
+        let stored = deltas_with_key_rows(&scaled);
         assert_eq!(stored[1], 25, "a delta in tenths");
         let start = key_row_at_or_before(300);
         assert_eq!(start, 256);

@@ -194,10 +194,11 @@ pub(crate) struct WindowCache {
 }
 
 /// Where the samples sit in a window: the first one's offset from its start, the last one's
-/// from its end, the window's length (all in ms) and the number of samples, which is all an
-/// [`Extrapolation`] depends on (the times are whole milliseconds below 2^53, so the
-/// differences the formula takes in floating point are these, exactly).
-type ExtrapolationKey = (i64, i64, i64, usize);
+/// from its end, the window's length (all in ms) and the number of samples, which with
+/// whether the function is `rate` is all an [`Extrapolation`] depends on (the times are whole
+/// milliseconds below 2^53, so the differences the formula takes in floating point are
+/// these, exactly).
+type ExtrapolationKey = (i64, i64, i64, usize, bool);
 
 /// The parts of `extrapolatedRate` that depend only on where the samples sit in the window.
 #[derive(Debug, Clone, Copy)]
@@ -283,6 +284,7 @@ fn extrapolated_rate_with(
         range_end_ms - last_ms,
         range_end_ms - range_start_ms,
         points.len(),
+        is_rate,
     );
     let extrapolation = match cache.last {
         Some((cached, extrapolation)) if cached == key => extrapolation,
@@ -482,4 +484,49 @@ pub(crate) fn double_exponential_smoothing(
         smoothed = next;
     }
     Ok(Some(smoothed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The cached extrapolation gives the same bits as computing each window afresh,
+    /// including windows whose counter starts near zero.
+    #[test]
+    fn cached_windows_equal_fresh_ones_bit_for_bit() {
+        let points: Vec<(i64, f64)> = (0..400)
+            .map(|i| {
+                (
+                    i * 15_000,
+                    if i < 50 {
+                        i as f64 * 0.5
+                    } else {
+                        (i * i) as f64
+                    },
+                )
+            })
+            .collect();
+        let mut cache = WindowCache::default();
+        for end in (300_000..6_000_000).step_by(60_000) {
+            let window = (end - 300_000 - 7_000, end - 7_000);
+            let from = points.partition_point(|(t, _)| *t <= window.0);
+            let to = points.partition_point(|(t, _)| *t <= window.1);
+            let slice = &points[from..to];
+            for (is_counter, is_rate) in [(true, true), (true, false), (false, false)] {
+                let fresh = extrapolated_rate(slice, window, is_counter, is_rate);
+                let cached = extrapolated_rate_with(
+                    slice,
+                    window,
+                    (is_counter, is_rate),
+                    is_counter,
+                    &mut cache,
+                );
+                assert_eq!(
+                    fresh.map(f64::to_bits),
+                    cached.map(f64::to_bits),
+                    "{window:?}"
+                );
+            }
+        }
+    }
 }
