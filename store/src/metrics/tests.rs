@@ -706,6 +706,33 @@ async fn values_of_every_kind_come_back_bit_for_bit_from_parts() {
     check_values_of_every_kind(&store, &sent, base).await;
 }
 
+/// A store directory holding [`values_of_every_kind`] flushed into one part: the directory,
+/// the base time, what was sent and the part's files.
+async fn one_part_of_every_kind() -> (
+    tempfile::TempDir,
+    i64,
+    Vec<SeriesSamples>,
+    Vec<std::path::PathBuf>,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let base = base_ms();
+    let sent = values_of_every_kind(base);
+    let store = MetricStore::open(config(&dir)).await.unwrap();
+    store.append(&tenant(), batch(sent.clone())).await.unwrap();
+    store.flush().await.unwrap();
+    drop(store);
+    let files = walk(dir.path().join("objects/metrics"));
+    (dir, base, sent, files)
+}
+
+/// The one file among `files` whose name ends with `suffix`.
+fn part_file<'f>(files: &'f [std::path::PathBuf], suffix: &str) -> &'f std::path::PathBuf {
+    files
+        .iter()
+        .find(|p| p.to_string_lossy().ends_with(suffix))
+        .unwrap()
+}
+
 #[tokio::test]
 async fn parts_of_the_first_format_with_every_value_a_float_still_read() {
     use arrow_array::RecordBatch;
@@ -713,23 +740,10 @@ async fn parts_of_the_first_format_with_every_value_a_float_still_read() {
     use parquet::arrow::ArrowWriter;
     use parquet::file::properties::WriterProperties;
 
-    let dir = tempfile::tempdir().unwrap();
-    let base = base_ms();
-    let sent = values_of_every_kind(base);
-    {
-        let store = MetricStore::open(config(&dir)).await.unwrap();
-        store.append(&tenant(), batch(sent.clone())).await.unwrap();
-        store.flush().await.unwrap();
-    }
+    let (dir, base, sent, files) = one_part_of_every_kind().await;
     // Rewrite the part as format 1 wrote it: every value in a non-null `value` column and no
     // `value_exponent` in the series object.
-    let files = walk(dir.path().join("objects/metrics"));
-    let find = |suffix: &str| {
-        files
-            .iter()
-            .find(|p| p.to_string_lossy().ends_with(suffix))
-            .unwrap()
-    };
+    let find = |suffix: &str| part_file(&files, suffix);
     let series_file = find(".series.parquet");
     let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(
         std::fs::read(series_file).unwrap(),
@@ -820,22 +834,8 @@ async fn parts_of_the_second_format_with_deltas_from_key_rows_still_read() {
     use parquet::arrow::ArrowWriter;
     use parquet::file::properties::WriterProperties;
 
-    let dir = tempfile::tempdir().unwrap();
-    let base = base_ms();
-    let sent = values_of_every_kind(base);
-    {
-        let store = MetricStore::open(config(&dir)).await.unwrap();
-        store.append(&tenant(), batch(sent.clone())).await.unwrap();
-        store.flush().await.unwrap();
-    }
-    let files = walk(dir.path().join("objects/metrics"));
-    let find = |suffix: &str| {
-        files
-            .iter()
-            .find(|p| p.to_string_lossy().ends_with(suffix))
-            .unwrap()
-            .clone()
-    };
+    let (dir, base, sent, files) = one_part_of_every_kind().await;
+    let find = |suffix: &str| part_file(&files, suffix).clone();
     // Rewrites an object with its rows changed by `change` and its format version set to 2.
     let rewrite = |path: &std::path::Path, change: &dyn Fn(RecordBatch) -> RecordBatch| {
         let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(
