@@ -725,6 +725,27 @@ async fn one_part_of_every_kind() -> (
     (dir, base, sent, files)
 }
 
+/// A part object's key/value metadata with its format version set to `version`.
+fn key_values_at_version(
+    metadata: &parquet::file::metadata::ParquetMetaData,
+    version: &str,
+) -> Vec<parquet::file::metadata::KeyValue> {
+    metadata
+        .file_metadata()
+        .key_value_metadata()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|mut pair| {
+            if pair.key == part::metadata_keys::FORMAT_VERSION {
+                assert_eq!(pair.value.as_deref(), Some(part::FORMAT_VERSION));
+                pair.value = Some(version.to_string());
+            }
+            pair
+        })
+        .collect()
+}
+
 /// The one file among `files` whose name ends with `suffix`.
 fn part_file<'f>(files: &'f [std::path::PathBuf], suffix: &str) -> &'f std::path::PathBuf {
     files
@@ -749,20 +770,7 @@ async fn parts_of_the_first_format_with_every_value_a_float_still_read() {
         std::fs::read(series_file).unwrap(),
     ))
     .unwrap();
-    let key_values: Vec<parquet::file::metadata::KeyValue> = reader
-        .metadata()
-        .file_metadata()
-        .key_value_metadata()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|mut pair| {
-            if pair.key == part::metadata_keys::FORMAT_VERSION {
-                pair.value = Some("1".to_string());
-            }
-            pair
-        })
-        .collect();
+    let key_values = key_values_at_version(reader.metadata(), "1");
     assert!(key_values
         .iter()
         .any(|pair| pair.key == part::metadata_keys::FORMAT_VERSION));
@@ -842,21 +850,7 @@ async fn parts_of_the_second_format_with_deltas_from_key_rows_still_read() {
             std::fs::read(path).unwrap(),
         ))
         .unwrap();
-        let key_values: Vec<parquet::file::metadata::KeyValue> = reader
-            .metadata()
-            .file_metadata()
-            .key_value_metadata()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|mut pair| {
-                if pair.key == part::metadata_keys::FORMAT_VERSION {
-                    assert_eq!(pair.value.as_deref(), Some(part::FORMAT_VERSION));
-                    pair.value = Some("2".to_string());
-                }
-                pair
-            })
-            .collect();
+        let key_values = key_values_at_version(reader.metadata(), "2");
         // One batch: a series' key rows count from its first row in the part.
         let batches: Vec<RecordBatch> = reader
             .with_batch_size(usize::MAX)
