@@ -178,22 +178,37 @@ pub(crate) fn whole_rows(table: &SeriesTable, series: &[u32]) -> Vec<SeriesRows>
         .collect()
 }
 
+/// One run of a series' decoded rows' values, as [`PartCursor::read_next_runs`] hands them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Run<'r> {
+    /// The values.
+    Floats(&'r [f64]),
+    /// Scaled integers and how to turn each into its value.
+    Scaled(&'r [i64], ScaledDecoder),
+}
+
 /// Appends the samples of a run (sorted by time) in `start_ms..=end_ms` to `out`.
 pub(crate) fn append_in_time<P: Point>(
     out: &mut Vec<P>,
     timestamps: &[i64],
-    values: &[f64],
+    run: Run<'_>,
     (start_ms, end_ms): (i64, i64),
 ) {
     let from = timestamps.partition_point(|t| *t < start_ms);
     let to = timestamps.partition_point(|t| *t <= end_ms);
-    if from < to {
-        out.extend(
-            timestamps[from..to]
-                .iter()
-                .zip(&values[from..to])
-                .map(|(t, v)| P::at(*t, *v)),
-        );
+    if from >= to {
+        return;
+    }
+    let times = timestamps[from..to].iter();
+    match run {
+        Run::Floats(values) => {
+            out.extend(times.zip(&values[from..to]).map(|(t, v)| P::at(*t, *v)));
+        }
+        Run::Scaled(stored, decoder) => out.extend(
+            times
+                .zip(&stored[from..to])
+                .map(|(t, integer)| P::at(*t, decoder.value(*integer))),
+        ),
     }
 }
 
@@ -308,6 +323,27 @@ impl PartCursor {
         &mut self,
         mut visit: impl FnMut(&[i64], &[f64]),
     ) -> Result<Option<usize>, Error> {
+        let mut floats = Vec::new();
+        self.read_next_runs(|timestamps, run| match run {
+            Run::Floats(values) => visit(timestamps, values),
+            Run::Scaled(stored, decoder) => {
+                floats.clear();
+                floats.extend(stored.iter().map(|&integer| decoder.value(integer)));
+                visit(timestamps, &floats);
+            }
+        })
+        .await
+    }
+
+    /// [`PartCursor::read_next`], handing the runs over as stored: a caller building samples
+    /// from scaled integers decodes each as it builds it, in one pass.
+    ///
+    /// # Errors
+    /// As [`PartCursor::read_next`].
+    pub(crate) async fn read_next_runs(
+        &mut self,
+        mut visit: impl FnMut(&[i64], Run<'_>),
+    ) -> Result<Option<usize>, Error> {
         let Some(position) = self.next_position() else {
             return Ok(None);
         };
@@ -341,13 +377,15 @@ impl PartCursor {
             };
             let take = read.rows.min(rows_left);
             let rows = self.row..self.row + take;
-            let run_values = match &mut read.decoder {
+            // Rows before the asked ones were read only to decode from a key row.
+            let lead = read.lead.min(take);
+            let run = match &mut read.decoder {
                 None => {
                     let values = batch
                         .values
                         .as_ref()
                         .ok_or_else(|| corrupt(&self.path, "no value column"))?;
-                    &values.values()[rows.clone()]
+                    Run::Floats(&values.values()[rows.clone()][lead..])
                 }
                 Some(decoder) => {
                     let integers = batch
@@ -355,27 +393,21 @@ impl PartCursor {
                         .as_ref()
                         .ok_or_else(|| corrupt(&self.path, "no scaled value column"))?;
                     let stored = &integers.values()[rows.clone()];
-                    self.decoded.clear();
                     match decoder {
-                        IntegerDecoder::Scaled(decoder) => self
-                            .decoded
-                            .extend(stored.iter().map(|&integer| decoder.value(integer))),
-                        IntegerDecoder::Deltas(decoder) => self
-                            .decoded
-                            .extend(stored.iter().map(|&delta| decoder.next(delta))),
+                        IntegerDecoder::Scaled(decoder) => Run::Scaled(&stored[lead..], *decoder),
+                        IntegerDecoder::Deltas(decoder) => {
+                            self.decoded.clear();
+                            self.decoded
+                                .extend(stored.iter().map(|&delta| decoder.next(delta)));
+                            Run::Floats(&self.decoded[lead..])
+                        }
                     }
-                    &self.decoded[..]
                 }
             };
-            // Rows before the asked ones were read only to decode from a key row.
-            let lead = read.lead.min(take);
             read.lead -= lead;
             read.rows -= take;
             if lead < take {
-                visit(
-                    &batch.timestamps.values()[rows.clone()][lead..],
-                    &run_values[lead..],
-                );
+                visit(&batch.timestamps.values()[rows.clone()][lead..], run);
             }
             self.row += take;
         }
