@@ -11,7 +11,7 @@ use promql_parser::parser::{AtModifier, Expr, Offset, SubqueryExpr, VectorSelect
 
 use super::engine::duration_ms;
 use super::prefetch::SelectionPlan;
-use super::source::{SelectedSeries, SeriesMap, SeriesSource, VisitMapped};
+use super::source::{map_each, SelectedSeries, SeriesMap, SeriesSource, VisitMapped};
 use super::sweep::Sweeps;
 use super::value::{is_stale_nan, Labels, Matrix, Sample, Series, Vector, METRIC_NAME_LABEL};
 use super::{aggregate, binary, functions, Error};
@@ -237,15 +237,8 @@ impl Evaluator<'_> {
         visit: &mut VisitMapped<'_>,
     ) -> Result<(), Error> {
         if !selector.matchers.or_matchers.is_empty() {
-            let mapped = self
-                .select_from_source(selector, start_ms, end_ms)?
-                .into_iter()
-                .map(|(labels, points)| {
-                    let mapped = map(&points);
-                    (labels, mapped)
-                })
-                .collect();
-            return visit(mapped).map(|_| ());
+            let selected = self.select_from_source(selector, start_ms, end_ms)?;
+            return visit(map_each(selected, map)).map(|_| ());
         }
         self.source
             .visit_mapped(&base_matchers(selector), start_ms, end_ms, map, visit)

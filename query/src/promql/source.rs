@@ -79,6 +79,20 @@ pub type SeriesMap = Arc<dyn Fn(&[(i64, f64)]) -> Vec<StepValue> + Send + Sync>;
 pub type VisitMapped<'v> =
     dyn FnMut(Vec<(Labels, Vec<StepValue>)>) -> Result<ControlFlow<()>, Error> + 'v;
 
+/// Each series of `batch` with what `map` makes of its samples.
+pub(crate) fn map_each(
+    batch: Vec<SelectedSeries>,
+    map: &SeriesMap,
+) -> Vec<(Labels, Vec<StepValue>)> {
+    batch
+        .into_iter()
+        .map(|(labels, points)| {
+            let mapped = map(&points);
+            (labels, mapped)
+        })
+        .collect()
+}
+
 /// A store of float series the evaluator can select from.
 pub trait SeriesSource: Send + Sync {
     /// Returns every series whose labels satisfy all `matchers` (a missing label matches as
@@ -128,15 +142,7 @@ pub trait SeriesSource: Send + Sync {
         visit: &mut VisitMapped<'_>,
     ) -> Result<(), Error> {
         self.visit_series(matchers, start_ms, end_ms, &mut |batch| {
-            visit(
-                batch
-                    .into_iter()
-                    .map(|(labels, points)| {
-                        let mapped = map(&points);
-                        (labels, mapped)
-                    })
-                    .collect(),
-            )
+            visit(map_each(batch, map))
         })
     }
 

@@ -115,24 +115,6 @@ impl MetricStoreSource {
         Ok(())
     }
 
-    /// Takes the store failure behind the last [`Error::Source`] this source returned, if any.
-    pub fn take_store_error(&self) -> Option<sightline_store::Error> {
-        self.store_error
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .take()
-    }
-}
-
-/// Samples per batch a sweep folds at a time (16 bytes each): small enough to stay near the
-/// caches and to reuse memory across batches, large enough to keep every core decoding.
-pub const VISIT_BATCH_SAMPLES: usize = 1 << 20;
-
-/// How many times larger than a batch of samples a batch of mapped series is (see
-/// [`SeriesSource::visit_mapped`]).
-const MAPPED_BATCH_FACTOR: usize = 4;
-
-impl MetricStoreSource {
     /// Reads the series matching `matchers` in batches of about `batch_samples` samples, each
     /// series made into a `T` by `map` in the store's read tasks, and hands the batches to
     /// `visit` until it breaks.
@@ -168,7 +150,23 @@ impl MetricStoreSource {
         }
         Ok(())
     }
+
+    /// Takes the store failure behind the last [`Error::Source`] this source returned, if any.
+    pub fn take_store_error(&self) -> Option<sightline_store::Error> {
+        self.store_error
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .take()
+    }
 }
+
+/// Samples per batch a sweep folds at a time (16 bytes each): small enough to stay near the
+/// caches and to reuse memory across batches, large enough to keep every core decoding.
+pub const VISIT_BATCH_SAMPLES: usize = 1 << 20;
+
+/// How many times larger than a batch of samples a batch of mapped series is (see
+/// [`SeriesSource::visit_mapped`]).
+const MAPPED_BATCH_FACTOR: usize = 4;
 
 /// The evaluator's form of a series' samples, as the store's read tasks build them.
 fn points_of() -> sightline_store::SeriesMap<Vec<(i64, f64)>, (i64, f64)> {
@@ -192,7 +190,7 @@ impl SeriesSource for MetricStoreSource {
             usize::MAX,
             points_of(),
             &mut |batch| {
-                selected = batch;
+                selected.extend(batch);
                 Ok(ControlFlow::Continue(()))
             },
         )?;
@@ -212,11 +210,10 @@ impl SeriesSource for MetricStoreSource {
         end_ms: i64,
         visit: &mut VisitBatch<'_>,
     ) -> Result<(), Error> {
-        let batch_samples = self.batch_samples;
         self.visit_store(
             matchers,
             (start_ms, end_ms),
-            batch_samples,
+            self.batch_samples,
             points_of(),
             visit,
         )

@@ -229,11 +229,10 @@ impl Sweeps {
         let mut swept_series = 0;
         let mut too_many_cells = false;
         // Each series' window values are computed where it is read; only the fold is left here.
-        let windows = Arc::new(windows);
         let function = parts.function;
         let recycled = Arc::new(Recycled::default());
         let map: SeriesMap = {
-            let (windows, recycled) = (Arc::clone(&windows), Arc::clone(&recycled));
+            let recycled = Arc::clone(&recycled);
             Arc::new(move |points| {
                 let mut values = recycled.take();
                 step_values(points, &windows, function, &mut values);

@@ -256,7 +256,7 @@ impl<T, P: Point> RunTask<T, P> {
                     continue;
                 }
                 let held = points.len();
-                let read = run.cursor.read_next_runs(|timestamps, values| {
+                let read = run.cursor.read_next(|timestamps, values| {
                     read::append_in_time(&mut points, timestamps, values, time);
                 });
                 if let Err(error) = read.await {

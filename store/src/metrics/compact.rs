@@ -101,7 +101,6 @@ async fn merge(
                 part,
                 &table,
                 &all,
-                None,
                 i64::MIN..=i64::MAX,
                 &mut merged,
             )

@@ -119,13 +119,9 @@ impl MetricStore {
                 &part,
                 &table,
                 &guesses,
-                |position, timestamps, values| {
-                    guessed[position].extend(timestamps.iter().zip(values).map(|(t, v)| {
-                        MetricSample {
-                            timestamp_ms: *t,
-                            value: *v,
-                        }
-                    }));
+                |position, timestamps, run| {
+                    let every_row = (i64::MIN, i64::MAX);
+                    read::append_in_time(&mut guessed[position], timestamps, run, every_row);
                 },
             )
             .await?;
@@ -159,7 +155,6 @@ impl MetricStore {
                 &part,
                 &table,
                 &missed,
-                None,
                 from_ms..=end_ms,
                 &mut read,
             )

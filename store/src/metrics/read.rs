@@ -1,6 +1,6 @@
 //! Reads parts: matches labels on a part's series table, then reads only the selected
-//! series' sample rows (a row selection the page index turns into skipped pages), decoding
-//! delta-coded values as it goes. Selections cut a large read into tasks (see
+//! series' sample rows (a row selection the page index turns into skipped pages), a series
+//! at a time ([`PartCursor`]), turning scaled integers into values as it goes. Selections cut a large read into tasks (see
 //! [`super::batches`]), each reading a run of series from every part that holds them.
 
 use std::collections::BTreeMap;
@@ -119,51 +119,33 @@ pub(crate) fn rows_per_series(
 }
 
 /// Reads the samples of `series` (refs ascending) of one part and appends those in `time`
-/// (ms) to what `out` holds of each. `capacities` (one per series) says how many samples in
-/// all to make room for when a series first gets some from this part, when the caller knows
-/// it will add more from other parts; by default, what it holds plus its rows in this part.
-pub(crate) async fn read_series<P: Point>(
+/// (ms) to what `out` holds of each; a series without samples there gets no entry.
+pub(crate) async fn read_series(
     objects: &Arc<dyn ObjectStore>,
     part: &MetricPart,
     table: &SeriesTable,
     series: &[u32],
-    capacities: Option<&[usize]>,
     time: std::ops::RangeInclusive<i64>,
-    out: &mut BTreeMap<Labels, Vec<P>>,
+    out: &mut BTreeMap<Labels, Vec<MetricSample>>,
 ) -> Result<(), Error> {
-    let (start_ms, end_ms) = time.into_inner();
+    let time = time.into_inner();
     let rows = whole_rows(table, series);
-    let mut reserved_for = None;
-    read_rows(
-        objects,
-        part,
-        table,
-        &rows,
-        |position, timestamps, values| {
-            let from = timestamps.partition_point(|t| *t < start_ms);
-            let to = timestamps.partition_point(|t| *t <= end_ms);
-            if from < to {
-                let series_ref = rows[position].series_ref as usize;
-                let samples = out.entry(table.labels[series_ref].clone()).or_default();
-                if reserved_for != Some(position) {
-                    // A series' rows in the part bound what it gets from it: one allocation
-                    // per series, not a doubling per decoded batch.
-                    let held = samples.len();
-                    let wanted = held + table.row_count[series_ref] as usize;
-                    let capacity = capacities.and_then(|c| c.get(position).copied());
-                    samples.reserve(capacity.unwrap_or(0).max(wanted) - held);
-                    reserved_for = Some(position);
-                }
-                samples.extend(
-                    timestamps[from..to]
-                        .iter()
-                        .zip(&values[from..to])
-                        .map(|(t, v)| P::at(*t, *v)),
-                );
-            }
-        },
-    )
-    .await
+    let mut cursor = PartCursor::open(objects, part, table, &rows)?;
+    while let Some(position) = cursor.next_position() {
+        let series_ref = rows[position].series_ref as usize;
+        let labels = &table.labels[series_ref];
+        let samples = out.entry(labels.clone()).or_default();
+        // A series' rows in the part bound what it gets from it: one allocation per series,
+        // not a doubling per decoded batch.
+        samples.reserve(rows[position].rows);
+        cursor
+            .read_next(|timestamps, run| append_in_time(samples, timestamps, run, time))
+            .await?;
+        if samples.is_empty() {
+            out.remove(labels);
+        }
+    }
+    Ok(())
 }
 
 /// Every row of each of `series`.
@@ -178,7 +160,7 @@ pub(crate) fn whole_rows(table: &SeriesTable, series: &[u32]) -> Vec<SeriesRows>
         .collect()
 }
 
-/// One run of a series' decoded rows' values, as [`PartCursor::read_next_runs`] hands them.
+/// One run of a series' decoded rows' values, as [`PartCursor::read_next`] hands them.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Run<'r> {
     /// The values.
@@ -231,12 +213,12 @@ pub(crate) async fn read_rows(
     part: &MetricPart,
     table: &SeriesTable,
     series: &[SeriesRows],
-    mut visit: impl FnMut(usize, &[i64], &[f64]),
+    mut visit: impl FnMut(usize, &[i64], Run<'_>),
 ) -> Result<(), Error> {
     let mut cursor = PartCursor::open(objects, part, table, series)?;
     while let Some(position) = cursor.next_position() {
         cursor
-            .read_next(|timestamps, values| visit(position, timestamps, values))
+            .read_next(|timestamps, run| visit(position, timestamps, run))
             .await?;
     }
     Ok(())
@@ -314,43 +296,18 @@ impl PartCursor {
     }
 
     /// Reads the next series' asked rows, handing each decoded run of them to `visit` (a
-    /// series' rows may come in several runs, in order); returns its position, `None` once
-    /// every asked row has been read.
+    /// series' rows may come in several runs, in order) as stored, so that a caller building
+    /// samples from scaled integers decodes each as it builds it; returns its position,
+    /// `None` once every asked row has been read.
     ///
     /// # Errors
     /// [`Error::Corrupt`] when the part's rows do not match its series table; Parquet errors.
     pub(crate) async fn read_next(
         &mut self,
-        mut visit: impl FnMut(&[i64], &[f64]),
-    ) -> Result<Option<usize>, Error> {
-        let mut floats = Vec::new();
-        self.read_next_runs(|timestamps, run| match run {
-            Run::Floats(values) => visit(timestamps, values),
-            Run::Scaled(stored, decoder) => {
-                floats.clear();
-                floats.extend(stored.iter().map(|&integer| decoder.value(integer)));
-                visit(timestamps, &floats);
-            }
-        })
-        .await
-    }
-
-    /// [`PartCursor::read_next`], handing the runs over as stored: a caller building samples
-    /// from scaled integers decodes each as it builds it, in one pass.
-    ///
-    /// # Errors
-    /// As [`PartCursor::read_next`].
-    pub(crate) async fn read_next_runs(
-        &mut self,
         mut visit: impl FnMut(&[i64], Run<'_>),
     ) -> Result<Option<usize>, Error> {
         let Some(position) = self.next_position() else {
             return Ok(None);
-        };
-        let corrupt = |path: &object_store::path::Path, reason: &str| Error::Corrupt {
-            what: "metric samples",
-            path: path.to_string(),
-            reason: reason.to_string(),
         };
         loop {
             let Some(read) = self.current.as_mut().filter(|read| read.rows > 0) else {
@@ -362,19 +319,22 @@ impl PartCursor {
                 let stream = self
                     .stream
                     .as_mut()
-                    .ok_or_else(|| corrupt(&self.path, "no rows to read"))?;
+                    .ok_or_else(|| corrupt_samples(&self.path, "no rows to read"))?;
                 let batch = stream
                     .try_next()
                     .await
                     .map_err(|source| Error::parquet(self.path.to_string(), source))?
-                    .ok_or_else(|| corrupt(&self.path, "fewer rows than the series table says"))?;
+                    .ok_or_else(|| {
+                        corrupt_samples(&self.path, "fewer rows than the series table says")
+                    })?;
                 self.batch = Some(DecodedRows::of(&batch, &self.path)?);
                 self.row = 0;
                 continue;
             }
-            let Some(batch) = self.batch.as_ref() else {
-                continue;
-            };
+            let batch = self
+                .batch
+                .as_ref()
+                .ok_or_else(|| corrupt_samples(&self.path, "no decoded rows"))?;
             let take = read.rows.min(rows_left);
             let rows = self.row..self.row + take;
             // Rows before the asked ones were read only to decode from a key row.
@@ -384,14 +344,14 @@ impl PartCursor {
                     let values = batch
                         .values
                         .as_ref()
-                        .ok_or_else(|| corrupt(&self.path, "no value column"))?;
+                        .ok_or_else(|| corrupt_samples(&self.path, "no value column"))?;
                     Run::Floats(&values.values()[rows.clone()][lead..])
                 }
                 Some(decoder) => {
                     let integers = batch
                         .integers
                         .as_ref()
-                        .ok_or_else(|| corrupt(&self.path, "no scaled value column"))?;
+                        .ok_or_else(|| corrupt_samples(&self.path, "no scaled value column"))?;
                     let stored = &integers.values()[rows.clone()];
                     match decoder {
                         IntegerDecoder::Scaled(decoder) => Run::Scaled(&stored[lead..], *decoder),
@@ -416,11 +376,7 @@ impl PartCursor {
 
 impl DecodedRows {
     fn of(batch: &RecordBatch, path: &object_store::path::Path) -> Result<Self, Error> {
-        let corrupt = |reason: &str| Error::Corrupt {
-            what: "metric samples",
-            path: path.to_string(),
-            reason: reason.to_string(),
-        };
+        let corrupt = |reason: &str| corrupt_samples(path, reason);
         let timestamps = batch
             .column_by_name(columns::TIMESTAMP)
             .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
@@ -445,6 +401,15 @@ impl DecodedRows {
     }
 }
 
+/// A part's samples object found not to be what its series table says.
+fn corrupt_samples(path: &object_store::path::Path, reason: &str) -> Error {
+    Error::Corrupt {
+        what: "metric samples",
+        path: path.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
 /// The stream of the rows `reads` ask for (in row order), with only the columns they use.
 fn open_stream(
     objects: &Arc<dyn ObjectStore>,
@@ -452,11 +417,7 @@ fn open_stream(
     reads: &[SeriesRead],
 ) -> Result<ParquetRecordBatchStream<PartReader>, Error> {
     let parquet_error = |source| Error::parquet(part.samples_path.to_string(), source);
-    let corrupt = |reason: &str| Error::Corrupt {
-        what: "metric samples",
-        path: part.samples_path.to_string(),
-        reason: reason.to_string(),
-    };
+    let corrupt = |reason: &str| corrupt_samples(&part.samples_path, reason);
     let mut selectors = Vec::with_capacity(reads.len() * 2);
     let mut position = 0u64;
     for read in reads {

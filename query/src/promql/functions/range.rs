@@ -129,8 +129,8 @@ impl WindowFunction {
         }
     }
 
-    /// Whether telling [`WindowFunction::apply_sliding`] of resets saves work: the function corrects
-    /// for counter resets (`rate`, `increase`).
+    /// Whether telling [`WindowFunction::apply_sliding`] of resets saves work: the function
+    /// corrects for counter resets (`rate`, `increase`).
     pub(crate) fn corrects_resets(&self) -> bool {
         matches!(
             self.kind,
