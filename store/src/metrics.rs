@@ -600,9 +600,9 @@ impl MetricStore {
 /// report the head budget in bytes.
 const BYTES_PER_HEAD_SAMPLE: usize = 24;
 
-/// Sample rows a read of one part decodes in one task (see [`MetricStore::select`]); small
-/// under test, so that the tests' reads are split too.
-const READ_CHUNK_ROWS: usize = if cfg!(test) { 1_000 } else { 1 << 20 };
+/// The most sample rows one read task decodes (see [`batches`]): a batch of a selection is
+/// read by one task unless larger. Small under test, so that the tests' reads are split too.
+const READ_CHUNK_ROWS: usize = if cfg!(test) { 1_000 } else { 1 << 22 };
 
 /// Batches with more samples than this are WAL-encoded off the reactor.
 const INLINE_ENCODE_SAMPLES: usize = 2_000;

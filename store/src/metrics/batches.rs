@@ -1,15 +1,17 @@
 //! Selections read a batch of series at a time ([`SeriesBatches`]).
 //!
-//! The selected series, in label order over every part and the head, are cut into batches
-//! of about a given number of samples, and each batch into runs of series read by tasks of
-//! their own: a task reads its run from every part that holds it (each part's series table is
-//! in label order, so a run is a run of each part's selected refs) and from the head, joins
-//! each series' samples, and hands each whole series to the selection's [`SeriesMap`] while
-//! it is still in the task's caches. A batch's tasks start while the caller works on the batch
-//! before, so a caller that folds series one by one (a PromQL sweep) holds a few batches
-//! instead of every sample it selected, and decoding (and what the map computes) overlaps
-//! with its work.
+//! The selected series, in label order over every part and the head, are planned once (the
+//! parts' selections and the head merged, so that no label is compared again), then cut into
+//! batches of about a given number of samples, each read by a task of its own (or a few, for
+//! a batch larger than [`READ_CHUNK_ROWS`]): a task reads its run of series from every part
+//! that holds it (each part's series table is in label order, so a run is a run of each
+//! part's selected refs) and from the head, joins each series' samples, and hands each whole
+//! series to the selection's [`SeriesMap`] while it is still in the task's caches. The next
+//! batches' tasks run while the caller works on one, a batch per core ahead, so a caller that
+//! folds series one by one (a PromQL sweep) holds a few batches instead of every sample it
+//! selected, and decoding (and what the map computes) overlaps with its work.
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, VecDeque};
 use std::ops::RangeInclusive;
 use std::sync::Arc;
@@ -24,11 +26,12 @@ use super::{MetricStore, READ_CHUNK_ROWS};
 use crate::error::Error;
 use crate::part::quarantine;
 
-/// Batches read ahead of the one handed out.
-const READ_AHEAD: usize = 2;
-
-/// Read tasks per batch, at least: fewer would leave cores idle.
-const TASKS_PER_BATCH: usize = 4;
+/// Batches read ahead of the one handed out: one per core, at least two. A task reading a
+/// whole batch opens each part once for it (each Parquet column chunk it reads costs a codec
+/// set-up), where splitting batches into smaller tasks cost about a sixth more CPU.
+fn read_ahead() -> usize {
+    std::thread::available_parallelism().map_or(2, |cores| cores.get().max(2))
+}
 
 /// The fewest rows a read task is given (unless every task is given fewer).
 const MIN_TASK_ROWS: usize = if READ_CHUNK_ROWS < 1 << 14 {
@@ -50,23 +53,39 @@ pub type SeriesMap<T, P = MetricSample> = Arc<dyn Fn(&Labels, &mut Vec<P>) -> T 
 /// Dropping it aborts the reads it started.
 pub struct SeriesBatches<T = Vec<MetricSample>, P: Point = MetricSample> {
     store: MetricStore,
-    /// What is left to read of each part: refs ascending, so also in label order.
-    selections: Vec<PartSelection>,
-    /// The head's series not yet handed out.
-    head: BTreeMap<Labels, Vec<MetricSample>>,
-    /// The last labels of each batch not yet started, ascending.
-    bounds: VecDeque<Labels>,
-    /// The rows of each series not yet read, over every part and the head (to cut tasks and
-    /// to size each series' vector once).
-    rows_of: BTreeMap<Labels, usize>,
+    /// What is left to read of each part.
+    shares: Vec<PartShare>,
+    /// The series not yet handed out, in label order, the first at `next_position`.
+    planned: VecDeque<PlannedSeries>,
+    next_position: usize,
+    /// Where each batch not yet started ends (the position after its last series).
+    bounds: VecDeque<usize>,
     time: RangeInclusive<i64>,
     /// The next batches, their reads running.
     reading: VecDeque<Vec<RunRead<T>>>,
     /// Rows per read task.
     task_rows: usize,
+    /// Batches read ahead of the one handed out.
+    read_ahead: usize,
     /// Parts found corrupt (and quarantined) during this selection: read as nothing.
     dropped: Vec<Arc<MetricPart>>,
     map: SeriesMap<T, P>,
+}
+
+/// A selected series as planned: its labels, its rows over every part and the head (to cut
+/// runs and to size its vector once), and the head's samples of it.
+struct PlannedSeries {
+    labels: Labels,
+    rows: usize,
+    head: Vec<MetricSample>,
+}
+
+/// What is left to read of one part: its selected refs (ascending, so in label order) and
+/// the position of each among all the selected series, so that reads match a part's rows to
+/// their series without comparing labels.
+struct PartShare {
+    selection: PartSelection,
+    positions: Vec<usize>,
 }
 
 /// One task's run of series, being read.
@@ -90,30 +109,31 @@ impl<T: Send + 'static, P: Point> SeriesBatches<T, P> {
         batch_samples: usize,
         map: SeriesMap<T, P>,
     ) -> Self {
-        let rows_of = read::rows_per_series(&selections, &head);
+        let (shares, planned) = plan(selections, head);
         SeriesBatches {
             store,
-            selections,
-            head,
-            bounds: run_bounds(&rows_of, batch_samples),
-            rows_of,
+            shares,
+            bounds: run_bounds(planned.iter().map(|series| series.rows), 0, batch_samples),
+            planned,
+            next_position: 0,
             time,
             reading: VecDeque::new(),
-            task_rows: (batch_samples / TASKS_PER_BATCH).clamp(MIN_TASK_ROWS, READ_CHUNK_ROWS),
+            task_rows: batch_samples.clamp(MIN_TASK_ROWS, READ_CHUNK_ROWS),
+            read_ahead: read_ahead(),
             dropped: Vec::new(),
             map,
         }
     }
 
     /// The next batch of series, each with what the map made of its samples; `None` once
-    /// every series has been handed out. The batches after it (up to [`READ_AHEAD`]) start
+    /// every series has been handed out. The batches after it (a few, see [`read_ahead`]) start
     /// reading before this returns.
     ///
     /// # Errors
     /// What reading a part fails with (a corrupt part is quarantined and read as nothing), or
     /// [`Error::Task`] when a read task failed.
     pub async fn next(&mut self) -> Result<Option<Vec<(Labels, T)>>, Error> {
-        while self.reading.len() <= READ_AHEAD {
+        while self.reading.len() <= self.read_ahead {
             let Some(batch) = self.start_next() else {
                 break;
             };
@@ -139,8 +159,8 @@ impl<T: Send + 'static, P: Point> SeriesBatches<T, P> {
                 let corrupt = matches!(&result, Err(error) if quarantine::is_corruption(error));
                 self.store.unless_corrupt(&part, result).await?;
                 if corrupt {
-                    self.selections
-                        .retain(|selection| !Arc::ptr_eq(&selection.part, &part));
+                    self.shares
+                        .retain(|share| !Arc::ptr_eq(&share.selection.part, &part));
                     self.dropped.push(part);
                 }
             }
@@ -155,45 +175,55 @@ impl<T: Send + 'static, P: Point> SeriesBatches<T, P> {
 
     /// Starts the read tasks of the next batch, if any is left.
     fn start_next(&mut self) -> Option<Vec<RunRead<T>>> {
-        let bound = self.bounds.pop_front()?;
-        let mut rows_of = take_through(&mut self.rows_of, &bound);
-        let mut head = take_through(&mut self.head, &bound);
-        let mut runs = Vec::new();
-        for run_bound in run_bounds(&rows_of, self.task_rows) {
-            let selections = self.take_selections(&run_bound);
+        let end = self.bounds.pop_front()?;
+        let first = self.next_position;
+        let mut batch = self
+            .planned
+            .drain(..end - first)
+            .collect::<Vec<_>>()
+            .into_iter();
+        self.next_position = end;
+        let run_ends = run_bounds(
+            batch.as_slice().iter().map(|s| s.rows),
+            first,
+            self.task_rows,
+        );
+        let mut runs = Vec::with_capacity(run_ends.len());
+        let mut run_first = first;
+        for run_end in run_ends {
             let run = RunTask {
                 objects: Arc::clone(&self.store.inner.objects),
-                selections,
-                head: take_through(&mut head, &run_bound),
-                rows_of: take_through(&mut rows_of, &run_bound),
+                shares: self.take_shares(run_end),
+                series: batch.by_ref().take(run_end - run_first).collect(),
+                first_position: run_first,
                 time: self.time.clone(),
                 map: Arc::clone(&self.map),
             };
             runs.push(crate::scan::spawn_in_budget(run.read()));
+            run_first = run_end;
         }
         Some(runs)
     }
 
-    /// Takes what is left of each part's selection up to `bound` (inclusive).
-    fn take_selections(&mut self, bound: &Labels) -> Vec<PartSelection> {
+    /// Takes what is left of each part's share before position `end`.
+    fn take_shares(&mut self, end: usize) -> Vec<PartShare> {
         let mut taken = Vec::new();
-        for selection in &mut self.selections {
-            let table = &selection.table;
-            let count = selection
-                .series
-                .partition_point(|&series_ref| table.labels[series_ref as usize] <= *bound);
+        for share in &mut self.shares {
+            let count = share.positions.partition_point(|&position| position < end);
             if count == 0 {
                 continue;
             }
-            let rest = selection.series.split_off(count);
-            taken.push(PartSelection {
-                part: Arc::clone(&selection.part),
-                table: Arc::clone(table),
-                series: std::mem::replace(&mut selection.series, rest),
-            });
+            let rest = PartShare {
+                selection: PartSelection {
+                    part: Arc::clone(&share.selection.part),
+                    table: Arc::clone(&share.selection.table),
+                    series: share.selection.series.split_off(count),
+                },
+                positions: share.positions.split_off(count),
+            };
+            taken.push(std::mem::replace(share, rest));
         }
-        self.selections
-            .retain(|selection| !selection.series.is_empty());
+        self.shares.retain(|share| !share.positions.is_empty());
         taken
     }
 }
@@ -201,18 +231,18 @@ impl<T: Send + 'static, P: Point> SeriesBatches<T, P> {
 /// One read task's run of series: what it reads and what it makes of each series.
 struct RunTask<T, P> {
     objects: Arc<dyn ObjectStore>,
-    /// The run's refs in each part, parts by time.
-    selections: Vec<PartSelection>,
-    head: BTreeMap<Labels, Vec<MetricSample>>,
-    /// Each series' rows over every part and the head.
-    rows_of: BTreeMap<Labels, usize>,
+    /// The run's share of each part, parts by time.
+    shares: Vec<PartShare>,
+    /// The run's series, the first at `first_position`.
+    series: Vec<PlannedSeries>,
+    first_position: usize,
     time: RangeInclusive<i64>,
     map: SeriesMap<T, P>,
 }
 
 /// One part's share of a run being read.
 struct PartRun {
-    selection: PartSelection,
+    share: PartShare,
     cursor: PartCursor,
     /// How reading it failed; it is read no further.
     failed: Option<Error>,
@@ -224,35 +254,34 @@ impl<T, P: Point> RunTask<T, P> {
     /// its samples are in cache; the series' buffer is reused unless the map takes it.
     async fn read(self) -> RunOutcome<T> {
         let time = self.time.into_inner();
-        let mut parts = Vec::with_capacity(self.selections.len());
-        let mut runs = Vec::with_capacity(self.selections.len());
-        for selection in self.selections {
+        let mut parts = Vec::with_capacity(self.shares.len());
+        let mut runs = Vec::with_capacity(self.shares.len());
+        for share in self.shares {
+            let selection = &share.selection;
             let rows = read::whole_rows(&selection.table, &selection.series);
             match PartCursor::open(&self.objects, &selection.part, &selection.table, &rows) {
                 Ok(cursor) => runs.push(PartRun {
-                    selection,
+                    share,
                     cursor,
                     failed: None,
                 }),
-                Err(error) => parts.push((selection.part, Err(error))),
+                Err(error) => parts.push((share.selection.part, Err(error))),
             }
         }
-        let mut head = self.head.into_iter().peekable();
         let mut points: Vec<P> = Vec::new();
-        let mut series = Vec::new();
-        for (labels, &rows) in &self.rows_of {
+        let mut series = Vec::with_capacity(self.series.len());
+        for (position, planned) in (self.first_position..).zip(self.series) {
             points.clear();
-            points.reserve(rows);
+            points.reserve(planned.rows);
             let mut sorted = true;
             for run in &mut runs {
                 if run.failed.is_some() {
                     continue;
                 }
-                let Some(position) = run.cursor.next_position() else {
+                let Some(next) = run.cursor.next_position() else {
                     continue;
                 };
-                let series_ref = run.selection.series[position] as usize;
-                if run.selection.table.labels[series_ref] != *labels {
+                if run.share.positions.get(next) != Some(&position) {
                     continue;
                 }
                 let held = points.len();
@@ -265,10 +294,11 @@ impl<T, P: Point> RunTask<T, P> {
                 // A part holds each series in time order: only the join needs checking.
                 sorted &= !follows_badly(&points, held);
             }
-            if let Some((_, samples)) = head.next_if(|(head_labels, _)| head_labels == labels) {
+            if !planned.head.is_empty() {
                 let held = points.len();
                 points.extend(
-                    samples
+                    planned
+                        .head
                         .iter()
                         .map(|sample| P::at(sample.timestamp_ms, sample.value)),
                 );
@@ -283,14 +313,86 @@ impl<T, P: Point> RunTask<T, P> {
             if !sorted {
                 read::sort_points(&mut points);
             }
-            let mapped = (self.map)(labels, &mut points);
-            series.push((labels.clone(), mapped));
+            let mapped = (self.map)(&planned.labels, &mut points);
+            series.push((planned.labels, mapped));
         }
         for run in runs {
-            parts.push((run.selection.part, run.failed.map_or(Ok(()), Err)));
+            parts.push((run.share.selection.part, run.failed.map_or(Ok(()), Err)));
         }
         RunOutcome { series, parts }
     }
+}
+
+/// Merges the parts' selections (each in label order) and the head's series into every
+/// selected series in label order, noting each part ref's position among them: each series'
+/// labels are compared once per source here, and never again while reading.
+fn plan(
+    selections: Vec<PartSelection>,
+    head: BTreeMap<Labels, Vec<MetricSample>>,
+) -> (Vec<PartShare>, VecDeque<PlannedSeries>) {
+    let mut shares: Vec<PartShare> = selections
+        .into_iter()
+        .map(|selection| PartShare {
+            positions: Vec::with_capacity(selection.series.len()),
+            selection,
+        })
+        .collect();
+    // Each share's next ref, and the shares holding the least labels among them.
+    let mut next = vec![0usize; shares.len()];
+    let mut holders = Vec::with_capacity(shares.len());
+    let mut head = head.into_iter().peekable();
+    let mut planned = VecDeque::new();
+    loop {
+        holders.clear();
+        let mut least: Option<&Labels> = None;
+        for (index, (share, &at)) in shares.iter().zip(&next).enumerate() {
+            let Some(&series_ref) = share.selection.series.get(at) else {
+                continue;
+            };
+            let labels = &share.selection.table.labels[series_ref as usize];
+            match least.map(|least| labels.cmp(least)) {
+                None | Some(Ordering::Less) => {
+                    least = Some(labels);
+                    holders.clear();
+                    holders.push(index);
+                }
+                Some(Ordering::Equal) => holders.push(index),
+                Some(Ordering::Greater) => {}
+            }
+        }
+        let least = least.cloned();
+        let head_order = match (head.peek(), &least) {
+            (Some((labels, _)), Some(least)) => labels.cmp(least),
+            (Some(_), None) => Ordering::Less,
+            (None, _) => Ordering::Greater,
+        };
+        if head_order == Ordering::Less {
+            holders.clear();
+        }
+        let (labels, head_samples) = match (head_order, least) {
+            (Ordering::Greater, Some(least)) => (least, Vec::new()),
+            (Ordering::Greater, None) => break,
+            _ => match head.next() {
+                Some(series) => series,
+                None => break,
+            },
+        };
+        let position = planned.len();
+        let mut rows = head_samples.len();
+        for &index in &holders {
+            let share = &mut shares[index];
+            let series_ref = share.selection.series[next[index]] as usize;
+            rows += share.selection.table.row_count[series_ref] as usize;
+            share.positions.push(position);
+            next[index] += 1;
+        }
+        planned.push_back(PlannedSeries {
+            labels,
+            rows,
+            head: head_samples,
+        });
+    }
+    (shares, planned)
 }
 
 /// Whether the samples appended from `held` on do not start after those before.
@@ -300,28 +402,26 @@ fn follows_badly<P: Point>(points: &[P], held: usize) -> bool {
         && points[held - 1].timestamp_ms() >= points[held].timestamp_ms()
 }
 
-/// Takes the entries of `map` up to `bound` (inclusive), leaving the rest.
-fn take_through<V>(map: &mut BTreeMap<Labels, V>, bound: &Labels) -> BTreeMap<Labels, V> {
-    let mut rest = map.split_off(bound);
-    if let Some(value) = rest.remove(bound) {
-        map.insert(bound.clone(), value);
-    }
-    std::mem::replace(map, rest)
-}
-
-/// The last labels of each run of series (a batch, or a task's share of one): series in label
-/// order, a run closed once it holds `rows` rows (as the parts' series tables and the head
-/// count them).
-fn run_bounds(rows_of: &BTreeMap<Labels, usize>, rows: usize) -> VecDeque<Labels> {
+/// Where each run of series ends (the position after its last series), the series' rows
+/// given in order from position `first`: a run closes once it holds `rows` rows.
+fn run_bounds(
+    series_rows: impl Iterator<Item = usize>,
+    first: usize,
+    rows: usize,
+) -> VecDeque<usize> {
     let mut bounds = VecDeque::new();
     let mut taken = 0usize;
-    let last = rows_of.keys().next_back();
-    for (labels, &series_rows) in rows_of {
+    let mut end = first;
+    for series_rows in series_rows {
+        end += 1;
         taken = taken.saturating_add(series_rows);
-        if taken >= rows || Some(labels) == last {
-            bounds.push_back(labels.clone());
+        if taken >= rows {
+            bounds.push_back(end);
             taken = 0;
         }
+    }
+    if bounds.back().copied().unwrap_or(first) < end {
+        bounds.push_back(end);
     }
     bounds
 }

@@ -51,9 +51,15 @@ pub(crate) fn matching_series(
         ),
         None => Box::new(0..table.labels.len() as u32),
     };
+    // The series of the named metric match its name: only the other matchers are checked.
+    let others: Vec<Matcher> = matchers
+        .iter()
+        .filter(|m| by_name.is_none_or(|by_name| !std::ptr::eq(*m, by_name)))
+        .cloned()
+        .collect();
     candidates
         .filter(in_range)
-        .filter(|series_ref| labels_match(&table.labels[*series_ref as usize], matchers))
+        .filter(|series_ref| labels_match(&table.labels[*series_ref as usize], &others))
         .collect()
 }
 
@@ -96,26 +102,6 @@ impl Point for (i64, f64) {
     fn timestamp_ms(&self) -> i64 {
         self.0
     }
-}
-
-/// Every selected series with its sample rows over all the parts' selections and `head`.
-pub(crate) fn rows_per_series(
-    selections: &[PartSelection],
-    head: &BTreeMap<Labels, Vec<MetricSample>>,
-) -> BTreeMap<Labels, usize> {
-    let mut rows_of: BTreeMap<Labels, usize> = head
-        .iter()
-        .map(|(labels, samples)| (labels.clone(), samples.len()))
-        .collect();
-    for selection in selections {
-        for &series_ref in &selection.series {
-            let i = series_ref as usize;
-            *rows_of
-                .entry(selection.table.labels[i].clone())
-                .or_default() += selection.table.row_count[i] as usize;
-        }
-    }
-    rows_of
 }
 
 /// Reads the samples of `series` (refs ascending) of one part and appends those in `time`

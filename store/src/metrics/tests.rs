@@ -1069,3 +1069,45 @@ async fn samples_repeated_between_parts_and_head_come_back_once_in_time_order() 
         assert!(times.contains(&7_500));
     }
 }
+
+#[tokio::test]
+async fn series_only_in_the_head_come_back_in_label_order_among_those_of_parts() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = base_ms();
+    let store = store_over_parts_and_head(&dir, base).await;
+    // Before every pod, between two, and after every one.
+    let new_pods = ["p", "p015", "zz"];
+    let late = base + 2 * 40 * 15_000;
+    let new_series = new_pods
+        .iter()
+        .map(|pod| series("http_requests_total", pod, [(late, 1.0)]))
+        .collect();
+    store.append(&tenant(), batch(new_series)).await.unwrap();
+    let matchers = [eq("__name__", "http_requests_total")];
+    for batch_samples in [1, 100, usize::MAX] {
+        let mut batches = store
+            .select_batches(&tenant(), &matchers, base, base + HOUR_MS, batch_samples)
+            .await
+            .unwrap();
+        let mut pods = Vec::new();
+        while let Some(batch) = batches.next().await.unwrap() {
+            for (labels, samples) in batch {
+                let pod = labels.get("pod").unwrap().to_string();
+                let expected = if new_pods.contains(&pod.as_str()) {
+                    1
+                } else {
+                    // As store_over_parts_and_head writes them, round by round.
+                    let number: usize = pod[1..].parse().unwrap();
+                    40 + if number % 7 == 3 { 0 } else { 40 }
+                        + if number.is_multiple_of(2) { 10 } else { 0 }
+                };
+                assert_eq!(samples.len(), expected, "{pod}, batches of {batch_samples}");
+                pods.push(pod);
+            }
+        }
+        let mut in_order = pods.clone();
+        in_order.sort();
+        assert_eq!(pods, in_order, "batches of {batch_samples}");
+        assert_eq!(pods.len(), 33, "batches of {batch_samples}");
+    }
+}
