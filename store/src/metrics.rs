@@ -243,10 +243,7 @@ impl MetricStore {
         // The head is read before the parts are listed, so a block flushed in between is
         // found in its part (the copy in the head is dropped as a repeat); its samples, the
         // newest, are appended after the parts' so that series need no sorting.
-        let mut head = BTreeMap::new();
-        self.inner
-            .heads
-            .select(tenant, matchers, start_ms, end_ms, &mut head);
+        let head = self.inner.heads.select(tenant, matchers, start_ms, end_ms);
         let mut selections = Vec::new();
         for part in self.parts_in(tenant, start_ms, end_ms) {
             match part.series_table().await {

@@ -1,18 +1,20 @@
 //! Selections read a batch of series at a time ([`SeriesBatches`]).
 //!
-//! The selected series, in label order over every part and the head, are planned once (the
-//! parts' selections and the head merged, so that no label is compared again), then cut into
-//! batches of about a given number of samples, each read by a task of its own (or a few, for
-//! a batch larger than [`READ_CHUNK_ROWS`]): a task reads its run of series from every part
-//! that holds it (each part's series table is in label order, so a run is a run of each
-//! part's selected refs) and from the head, joins each series' samples, and hands each whole
-//! series to the selection's [`SeriesMap`] while it is still in the task's caches. The next
-//! batches' tasks run while the caller works on one, a batch per core ahead, so a caller that
+//! The selected series, in label order over every part and the head, are planned as they are
+//! needed by merging the parts' selections (each part's series table is in label order) and
+//! the head's series ([`Planner`]): each series' labels are compared there once per part, and
+//! each planned series knows the part rows it has. Planned series are cut into batches of
+//! about a given number of samples, each read by a task of its own (or a few, for a batch
+//! larger than [`READ_CHUNK_ROWS`]): a task reads its run of series from every part that holds
+//! them and from the head, joins each series' samples, and hands each whole series to the
+//! selection's [`SeriesMap`] while it is still in the task's caches. The next batches are
+//! planned and read while the caller works on one, a batch per core ahead, so a caller that
 //! folds series one by one (a PromQL sweep) holds a few batches instead of every sample it
-//! selected, and decoding (and what the map computes) overlaps with its work.
+//! selected, and planning, decoding (and what the map computes) overlap with its work.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
+use std::iter::Peekable;
 use std::ops::RangeInclusive;
 use std::sync::Arc;
 
@@ -21,6 +23,7 @@ use sightline_model::{Labels, MetricSample};
 use tokio_util::task::AbortOnDropHandle;
 
 use super::catalog::MetricPart;
+use super::part::SeriesTable;
 use super::read::{self, PartCursor, PartSelection, Point};
 use super::{MetricStore, READ_CHUNK_ROWS};
 use crate::error::Error;
@@ -53,39 +56,31 @@ pub type SeriesMap<T, P = MetricSample> = Arc<dyn Fn(&Labels, &mut Vec<P>) -> T 
 /// Dropping it aborts the reads it started.
 pub struct SeriesBatches<T = Vec<MetricSample>, P: Point = MetricSample> {
     store: MetricStore,
-    /// What is left to read of each part.
-    shares: Vec<PartShare>,
-    /// The series not yet handed out, in label order, the first at `next_position`.
-    planned: VecDeque<PlannedSeries>,
-    next_position: usize,
-    /// Where each batch not yet started ends (the position after its last series).
-    bounds: VecDeque<usize>,
+    /// The parts read, by time; `None` once found corrupt (and quarantined): read as nothing.
+    parts: Vec<Option<PartTable>>,
+    planner: Planner,
     time: RangeInclusive<i64>,
     /// The next batches, their reads running.
     reading: VecDeque<Vec<RunRead<T>>>,
-    /// Rows per read task.
+    /// Rows per batch, and per read task.
+    batch_rows: usize,
     task_rows: usize,
     /// Batches read ahead of the one handed out.
     read_ahead: usize,
-    /// Parts found corrupt (and quarantined) during this selection: read as nothing.
-    dropped: Vec<Arc<MetricPart>>,
     map: SeriesMap<T, P>,
 }
 
-/// A selected series as planned: its labels, its rows over every part and the head (to cut
-/// runs and to size its vector once), and the head's samples of it.
+/// A part and its series table.
+type PartTable = (Arc<MetricPart>, Arc<SeriesTable>);
+
+/// A selected series as planned: its labels, its rows in each part that holds it (the part's
+/// index and the series' ref there, parts by time), the head's samples of it, and its rows
+/// over all of them (to cut runs and to size its vector once).
 struct PlannedSeries {
     labels: Labels,
-    rows: usize,
+    parts: Vec<(usize, u32)>,
     head: Vec<MetricSample>,
-}
-
-/// What is left to read of one part: its selected refs (ascending, so in label order) and
-/// the position of each among all the selected series, so that reads match a part's rows to
-/// their series without comparing labels.
-struct PartShare {
-    selection: PartSelection,
-    positions: Vec<usize>,
+    rows: usize,
 }
 
 /// One task's run of series, being read.
@@ -99,35 +94,37 @@ struct RunOutcome<T> {
 }
 
 impl<T: Send + 'static, P: Point> SeriesBatches<T, P> {
-    /// Plans batches of about `batch_samples` samples (a series is never split) over what
-    /// the parts' `selections` and `head` hold in `time`, each series mapped by `map`.
+    /// Batches of about `batch_samples` samples (a series is never split) over what the
+    /// parts' `selections` (parts by time) and `head` (in label order) hold in `time`, each
+    /// series mapped by `map`.
     pub(super) fn new(
         store: MetricStore,
         selections: Vec<PartSelection>,
-        head: BTreeMap<Labels, Vec<MetricSample>>,
+        head: Vec<(Labels, Vec<MetricSample>)>,
         time: RangeInclusive<i64>,
         batch_samples: usize,
         map: SeriesMap<T, P>,
     ) -> Self {
-        let (shares, planned) = plan(selections, head);
+        let parts = selections
+            .iter()
+            .map(|selection| Some((Arc::clone(&selection.part), Arc::clone(&selection.table))))
+            .collect();
         SeriesBatches {
             store,
-            shares,
-            bounds: run_bounds(planned.iter().map(|series| series.rows), 0, batch_samples),
-            planned,
-            next_position: 0,
+            parts,
+            planner: Planner::new(selections, head),
             time,
             reading: VecDeque::new(),
+            batch_rows: batch_samples,
             task_rows: batch_samples.clamp(MIN_TASK_ROWS, READ_CHUNK_ROWS),
             read_ahead: read_ahead(),
-            dropped: Vec::new(),
             map,
         }
     }
 
     /// The next batch of series, each with what the map made of its samples; `None` once
-    /// every series has been handed out. The batches after it (a few, see [`read_ahead`]) start
-    /// reading before this returns.
+    /// every series has been handed out. The batches after it (a few, see [`read_ahead`]) are
+    /// planned and start reading before this returns.
     ///
     /// # Errors
     /// What reading a part fails with (a corrupt part is quarantined and read as nothing), or
@@ -149,19 +146,17 @@ impl<T: Send + 'static, P: Point> SeriesBatches<T, P> {
                 reason: error.to_string(),
             })?;
             for (part, result) in outcome.parts {
-                if self
-                    .dropped
-                    .iter()
-                    .any(|dropped| Arc::ptr_eq(dropped, &part))
-                {
+                let Some(slot) = self.parts.iter_mut().find(|slot| {
+                    slot.as_ref()
+                        .is_some_and(|(held, _)| Arc::ptr_eq(held, &part))
+                }) else {
+                    // Found corrupt by an earlier task: quarantined already.
                     continue;
-                }
+                };
                 let corrupt = matches!(&result, Err(error) if quarantine::is_corruption(error));
                 self.store.unless_corrupt(&part, result).await?;
                 if corrupt {
-                    self.shares
-                        .retain(|share| !Arc::ptr_eq(&share.selection.part, &part));
-                    self.dropped.push(part);
+                    *slot = None;
                 }
             }
             if series.is_empty() {
@@ -173,76 +168,134 @@ impl<T: Send + 'static, P: Point> SeriesBatches<T, P> {
         Ok(Some(series))
     }
 
-    /// Starts the read tasks of the next batch, if any is left.
+    /// Plans the next batch and starts its read tasks, if any series is left.
     fn start_next(&mut self) -> Option<Vec<RunRead<T>>> {
-        let end = self.bounds.pop_front()?;
-        let first = self.next_position;
-        let mut batch = self
-            .planned
-            .drain(..end - first)
-            .collect::<Vec<_>>()
-            .into_iter();
-        self.next_position = end;
-        let run_ends = run_bounds(
-            batch.as_slice().iter().map(|s| s.rows),
-            first,
-            self.task_rows,
-        );
-        let mut runs = Vec::with_capacity(run_ends.len());
-        let mut run_first = first;
-        for run_end in run_ends {
-            let run = RunTask {
-                objects: Arc::clone(&self.store.inner.objects),
-                shares: self.take_shares(run_end),
-                series: batch.by_ref().take(run_end - run_first).collect(),
-                first_position: run_first,
-                time: self.time.clone(),
-                map: Arc::clone(&self.map),
+        let mut runs = Vec::new();
+        let mut run = Vec::new();
+        let (mut batch_rows, mut run_rows) = (0usize, 0usize);
+        while batch_rows < self.batch_rows {
+            let Some(series) = self.planner.next() else {
+                break;
             };
-            runs.push(crate::scan::spawn_in_budget(run.read()));
-            run_first = run_end;
+            batch_rows = batch_rows.saturating_add(series.rows);
+            run_rows = run_rows.saturating_add(series.rows);
+            run.push(series);
+            if run_rows >= self.task_rows {
+                runs.push(self.spawn(std::mem::take(&mut run)));
+                run_rows = 0;
+            }
         }
-        Some(runs)
+        if !run.is_empty() {
+            runs.push(self.spawn(run));
+        }
+        (!runs.is_empty()).then_some(runs)
     }
 
-    /// Takes what is left of each part's share before position `end`.
-    fn take_shares(&mut self, end: usize) -> Vec<PartShare> {
-        let mut taken = Vec::new();
-        for share in &mut self.shares {
-            let count = share.positions.partition_point(|&position| position < end);
-            if count == 0 {
-                continue;
-            }
-            let rest = PartShare {
-                selection: PartSelection {
-                    part: Arc::clone(&share.selection.part),
-                    table: Arc::clone(&share.selection.table),
-                    series: share.selection.series.split_off(count),
-                },
-                positions: share.positions.split_off(count),
-            };
-            taken.push(std::mem::replace(share, rest));
+    /// Starts the task reading `series`.
+    fn spawn(&self, series: Vec<PlannedSeries>) -> RunRead<T> {
+        let task = RunTask {
+            objects: Arc::clone(&self.store.inner.objects),
+            parts: self.parts.clone(),
+            series,
+            time: self.time.clone(),
+            map: Arc::clone(&self.map),
+        };
+        crate::scan::spawn_in_budget(task.read())
+    }
+}
+
+/// The selected series in label order, planned one at a time by merging the parts'
+/// selections (each in label order) and the head's series: each series' labels are compared
+/// once per part here, and never again while reading.
+struct Planner {
+    /// Each part's selected refs (ascending, so in label order) and how many are planned.
+    selections: Vec<(Arc<SeriesTable>, Vec<u32>, usize)>,
+    /// The head's series, in label order.
+    head: Peekable<std::vec::IntoIter<(Labels, Vec<MetricSample>)>>,
+    /// The parts holding the series being planned.
+    holders: Vec<usize>,
+}
+
+impl Planner {
+    fn new(selections: Vec<PartSelection>, head: Vec<(Labels, Vec<MetricSample>)>) -> Self {
+        Planner {
+            holders: Vec::with_capacity(selections.len()),
+            selections: selections
+                .into_iter()
+                .map(|selection| (selection.table, selection.series, 0))
+                .collect(),
+            head: head.into_iter().peekable(),
         }
-        self.shares.retain(|share| !share.positions.is_empty());
-        taken
+    }
+}
+
+impl Iterator for Planner {
+    type Item = PlannedSeries;
+
+    fn next(&mut self) -> Option<PlannedSeries> {
+        self.holders.clear();
+        let mut least: Option<&Labels> = None;
+        for (part, (table, series, planned)) in self.selections.iter().enumerate() {
+            let Some(&series_ref) = series.get(*planned) else {
+                continue;
+            };
+            let labels = &table.labels[series_ref as usize];
+            match least.map(|least| labels.cmp(least)) {
+                None | Some(Ordering::Less) => {
+                    least = Some(labels);
+                    self.holders.clear();
+                    self.holders.push(part);
+                }
+                Some(Ordering::Equal) => self.holders.push(part),
+                Some(Ordering::Greater) => {}
+            }
+        }
+        let least = least.cloned();
+        let head_order = match (self.head.peek(), &least) {
+            (Some((labels, _)), Some(least)) => labels.cmp(least),
+            (Some(_), None) => Ordering::Less,
+            (None, _) => Ordering::Greater,
+        };
+        let (labels, head) = match (head_order, least) {
+            (Ordering::Greater, least) => (least?, Vec::new()),
+            _ => self.head.next()?,
+        };
+        if head_order == Ordering::Less {
+            self.holders.clear();
+        }
+        let mut rows = head.len();
+        let mut parts = Vec::with_capacity(self.holders.len());
+        for &part in &self.holders {
+            let (table, series, planned) = &mut self.selections[part];
+            let series_ref = series[*planned];
+            *planned += 1;
+            rows += table.row_count[series_ref as usize] as usize;
+            parts.push((part, series_ref));
+        }
+        Some(PlannedSeries {
+            labels,
+            parts,
+            head,
+            rows,
+        })
     }
 }
 
 /// One read task's run of series: what it reads and what it makes of each series.
 struct RunTask<T, P> {
     objects: Arc<dyn ObjectStore>,
-    /// The run's share of each part, parts by time.
-    shares: Vec<PartShare>,
-    /// The run's series, the first at `first_position`.
+    /// Every part of the selection, by time (`None`: found corrupt).
+    parts: Vec<Option<PartTable>>,
     series: Vec<PlannedSeries>,
-    first_position: usize,
     time: RangeInclusive<i64>,
     map: SeriesMap<T, P>,
 }
 
-/// One part's share of a run being read.
+/// One part's rows of a run being read.
 struct PartRun {
-    share: PartShare,
+    part: Arc<MetricPart>,
+    /// The index in the run of the series each of the part's read series is.
+    series_of: Vec<usize>,
     cursor: PartCursor,
     /// How reading it failed; it is read no further.
     failed: Option<Error>,
@@ -254,23 +307,34 @@ impl<T, P: Point> RunTask<T, P> {
     /// its samples are in cache; the series' buffer is reused unless the map takes it.
     async fn read(self) -> RunOutcome<T> {
         let time = self.time.into_inner();
-        let mut parts = Vec::with_capacity(self.shares.len());
-        let mut runs = Vec::with_capacity(self.shares.len());
-        for share in self.shares {
-            let selection = &share.selection;
-            let rows = read::whole_rows(&selection.table, &selection.series);
-            match PartCursor::open(&self.objects, &selection.part, &selection.table, &rows) {
+        // Each part's series in the run: their index in it and their refs there, ascending.
+        let mut reads: Vec<(Vec<usize>, Vec<u32>)> = vec![Default::default(); self.parts.len()];
+        for (index, series) in self.series.iter().enumerate() {
+            for &(part, series_ref) in &series.parts {
+                reads[part].0.push(index);
+                reads[part].1.push(series_ref);
+            }
+        }
+        let mut outcomes = Vec::new();
+        let mut runs = Vec::new();
+        for (slot, (series_of, refs)) in self.parts.iter().zip(reads) {
+            let Some((part, table)) = slot.as_ref().filter(|_| !refs.is_empty()) else {
+                continue;
+            };
+            let rows = read::whole_rows(table, &refs);
+            match PartCursor::open(&self.objects, part, table, &rows) {
                 Ok(cursor) => runs.push(PartRun {
-                    share,
+                    part: Arc::clone(part),
+                    series_of,
                     cursor,
                     failed: None,
                 }),
-                Err(error) => parts.push((share.selection.part, Err(error))),
+                Err(error) => outcomes.push((Arc::clone(part), Err(error))),
             }
         }
         let mut points: Vec<P> = Vec::new();
         let mut series = Vec::with_capacity(self.series.len());
-        for (position, planned) in (self.first_position..).zip(self.series) {
+        for (index, planned) in self.series.into_iter().enumerate() {
             points.clear();
             points.reserve(planned.rows);
             let mut sorted = true;
@@ -281,7 +345,7 @@ impl<T, P: Point> RunTask<T, P> {
                 let Some(next) = run.cursor.next_position() else {
                     continue;
                 };
-                if run.share.positions.get(next) != Some(&position) {
+                if run.series_of.get(next) != Some(&index) {
                     continue;
                 }
                 let held = points.len();
@@ -317,82 +381,13 @@ impl<T, P: Point> RunTask<T, P> {
             series.push((planned.labels, mapped));
         }
         for run in runs {
-            parts.push((run.share.selection.part, run.failed.map_or(Ok(()), Err)));
+            outcomes.push((run.part, run.failed.map_or(Ok(()), Err)));
         }
-        RunOutcome { series, parts }
+        RunOutcome {
+            series,
+            parts: outcomes,
+        }
     }
-}
-
-/// Merges the parts' selections (each in label order) and the head's series into every
-/// selected series in label order, noting each part ref's position among them: each series'
-/// labels are compared once per source here, and never again while reading.
-fn plan(
-    selections: Vec<PartSelection>,
-    head: BTreeMap<Labels, Vec<MetricSample>>,
-) -> (Vec<PartShare>, VecDeque<PlannedSeries>) {
-    let mut shares: Vec<PartShare> = selections
-        .into_iter()
-        .map(|selection| PartShare {
-            positions: Vec::with_capacity(selection.series.len()),
-            selection,
-        })
-        .collect();
-    // Each share's next ref, and the shares holding the least labels among them.
-    let mut next = vec![0usize; shares.len()];
-    let mut holders = Vec::with_capacity(shares.len());
-    let mut head = head.into_iter().peekable();
-    let mut planned = VecDeque::new();
-    loop {
-        holders.clear();
-        let mut least: Option<&Labels> = None;
-        for (index, (share, &at)) in shares.iter().zip(&next).enumerate() {
-            let Some(&series_ref) = share.selection.series.get(at) else {
-                continue;
-            };
-            let labels = &share.selection.table.labels[series_ref as usize];
-            match least.map(|least| labels.cmp(least)) {
-                None | Some(Ordering::Less) => {
-                    least = Some(labels);
-                    holders.clear();
-                    holders.push(index);
-                }
-                Some(Ordering::Equal) => holders.push(index),
-                Some(Ordering::Greater) => {}
-            }
-        }
-        let least = least.cloned();
-        let head_order = match (head.peek(), &least) {
-            (Some((labels, _)), Some(least)) => labels.cmp(least),
-            (Some(_), None) => Ordering::Less,
-            (None, _) => Ordering::Greater,
-        };
-        if head_order == Ordering::Less {
-            holders.clear();
-        }
-        let (labels, head_samples) = match (head_order, least) {
-            (Ordering::Greater, Some(least)) => (least, Vec::new()),
-            (Ordering::Greater, None) => break,
-            _ => match head.next() {
-                Some(series) => series,
-                None => break,
-            },
-        };
-        let position = planned.len();
-        let mut rows = head_samples.len();
-        for &index in &holders {
-            let share = &mut shares[index];
-            let series_ref = share.selection.series[next[index]] as usize;
-            rows += share.selection.table.row_count[series_ref] as usize;
-            share.positions.push(position);
-            next[index] += 1;
-        }
-        planned.push_back(PlannedSeries {
-            labels,
-            rows,
-            head: head_samples,
-        });
-    }
-    (shares, planned)
 }
 
 /// Whether the samples appended from `held` on do not start after those before.
@@ -400,28 +395,4 @@ fn follows_badly<P: Point>(points: &[P], held: usize) -> bool {
     held > 0
         && points.len() > held
         && points[held - 1].timestamp_ms() >= points[held].timestamp_ms()
-}
-
-/// Where each run of series ends (the position after its last series), the series' rows
-/// given in order from position `first`: a run closes once it holds `rows` rows.
-fn run_bounds(
-    series_rows: impl Iterator<Item = usize>,
-    first: usize,
-    rows: usize,
-) -> VecDeque<usize> {
-    let mut bounds = VecDeque::new();
-    let mut taken = 0usize;
-    let mut end = first;
-    for series_rows in series_rows {
-        end += 1;
-        taken = taken.saturating_add(series_rows);
-        if taken >= rows {
-            bounds.push_back(end);
-            taken = 0;
-        }
-    }
-    if bounds.back().copied().unwrap_or(first) < end {
-        bounds.push_back(end);
-    }
-    bounds
 }

@@ -73,10 +73,7 @@ impl MetricStore {
         // hashbrown's default hasher: the label sets are hashed once per series and part, and
         // SipHash was a tenth of a day's health query.
         let mut pieces: HashMap<Labels, Vec<Piece>> = HashMap::new();
-        let mut head = BTreeMap::new();
-        self.inner
-            .heads
-            .select(tenant, matchers, from_ms, end_ms, &mut head);
+        let head = self.inner.heads.select(tenant, matchers, from_ms, end_ms);
         for (labels, samples) in head {
             pieces
                 .entry(labels)

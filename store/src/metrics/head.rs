@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use promql_parser::label::{MatchOp, Matcher};
 use sightline_model::{Exemplar, Labels, MetricBatch, MetricMetadata, MetricSample, TenantId};
@@ -59,6 +59,8 @@ pub(crate) struct TenantHead {
     /// label name → label value → series refs, ascending.
     postings: HashMap<String, HashMap<String, Vec<u32>>>,
     series_per_metric: HashMap<String, usize>,
+    /// Every ref in the order of its series' labels, once a selection asked for it.
+    label_order: OnceLock<Vec<u32>>,
 }
 
 impl WalHead for MetricHeads {
@@ -223,26 +225,33 @@ impl MetricHeads {
         }
     }
 
-    /// Adds each matching series' samples in `start_ms..=end_ms` to `out`.
+    /// Each matching series with its samples in `start_ms..=end_ms` (those of every block
+    /// that holds it, active block first), in label order.
     pub(crate) fn select(
         &self,
         tenant: &TenantId,
         matchers: &[Matcher],
         start_ms: i64,
         end_ms: i64,
-        out: &mut BTreeMap<Labels, Vec<MetricSample>>,
-    ) {
+    ) -> Vec<(Labels, Vec<MetricSample>)> {
+        let mut selected = Vec::new();
         self.for_each_block(tenant, |head| {
-            for series_ref in head.matching(matchers) {
-                let series = &head.series[series_ref as usize];
-                let window = samples_in(&series.samples, start_ms, end_ms);
-                if !window.is_empty() {
-                    out.entry(series.labels.clone())
-                        .or_default()
-                        .extend_from_slice(window);
-                }
-            }
+            let block: Vec<(Labels, Vec<MetricSample>)> = head
+                .in_label_order(head.matching(matchers))
+                .into_iter()
+                .filter_map(|series_ref| {
+                    let series = &head.series[series_ref as usize];
+                    let window = samples_in(&series.samples, start_ms, end_ms);
+                    (!window.is_empty()).then(|| (series.labels.clone(), window.to_vec()))
+                })
+                .collect();
+            selected = if selected.is_empty() {
+                block
+            } else {
+                merge_by_labels(std::mem::take(&mut selected), block)
+            };
         });
+        selected
     }
 
     /// Adds the labels of series that match any matcher set (every series when there is
@@ -352,6 +361,7 @@ impl TenantHead {
         let metric = labels.metric_name().unwrap_or_default().to_string();
         *self.series_per_metric.entry(metric).or_default() += 1;
         self.refs.insert(labels.clone(), series_ref);
+        self.label_order = OnceLock::new();
         self.series.push(MemSeries {
             labels: labels.clone(),
             samples: Vec::new(),
@@ -387,6 +397,38 @@ impl TenantHead {
             }
         }
         added
+    }
+
+    /// `refs` (ascending) in the order of their series' labels: a few are sorted, many are
+    /// picked from the block's label order, sorted once (until a series is added).
+    fn in_label_order(&self, refs: Vec<u32>) -> Vec<u32> {
+        if refs.len().saturating_mul(16) < self.series.len() {
+            let mut refs = refs;
+            refs.sort_unstable_by(|a, b| {
+                self.series[*a as usize]
+                    .labels
+                    .cmp(&self.series[*b as usize].labels)
+            });
+            return refs;
+        }
+        let order = self.label_order.get_or_init(|| {
+            let mut order: Vec<u32> = (0..self.series.len() as u32).collect();
+            order.sort_unstable_by(|a, b| {
+                self.series[*a as usize]
+                    .labels
+                    .cmp(&self.series[*b as usize].labels)
+            });
+            order
+        });
+        let mut wanted = vec![false; self.series.len()];
+        for &series_ref in &refs {
+            wanted[series_ref as usize] = true;
+        }
+        order
+            .iter()
+            .copied()
+            .filter(|&series_ref| wanted[series_ref as usize])
+            .collect()
     }
 
     /// Returns the refs of the series matching every matcher, ascending.
@@ -434,9 +476,47 @@ impl TenantHead {
 
 /// The samples of a sorted slice within `start_ms..=end_ms`.
 pub(crate) fn samples_in(samples: &[MetricSample], start_ms: i64, end_ms: i64) -> &[MetricSample] {
+    // Most series of a query over recent data lie wholly inside it: two loads, where the
+    // binary searches would wait on a cache miss at each step.
+    if let (Some(first), Some(last)) = (samples.first(), samples.last()) {
+        if first.timestamp_ms >= start_ms && last.timestamp_ms <= end_ms {
+            return samples;
+        }
+    }
     let from = samples.partition_point(|s| s.timestamp_ms < start_ms);
     let to = samples.partition_point(|s| s.timestamp_ms <= end_ms);
     &samples[from..to.max(from)]
+}
+
+/// Merges two lists of series in label order, labels unique, into one: a series in both
+/// gets the samples of `first`, then those of `second`.
+fn merge_by_labels(
+    first: Vec<(Labels, Vec<MetricSample>)>,
+    second: Vec<(Labels, Vec<MetricSample>)>,
+) -> Vec<(Labels, Vec<MetricSample>)> {
+    let mut merged = Vec::with_capacity(first.len().max(second.len()));
+    let mut first = first.into_iter().peekable();
+    let mut second = second.into_iter().peekable();
+    loop {
+        let order = match (first.peek(), second.peek()) {
+            (Some((a, _)), Some((b, _))) => a.cmp(b),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => return merged,
+        };
+        match order {
+            std::cmp::Ordering::Less => merged.extend(first.next()),
+            std::cmp::Ordering::Greater => merged.extend(second.next()),
+            std::cmp::Ordering::Equal => {
+                if let (Some((labels, mut samples)), Some((_, more))) =
+                    (first.next(), second.next())
+                {
+                    samples.extend(more);
+                    merged.push((labels, samples));
+                }
+            }
+        }
+    }
 }
 
 /// Intersects two ascending lists.
@@ -455,4 +535,85 @@ fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use sightline_model::SeriesSamples;
+
+    use super::*;
+
+    /// `pods`' `up` series, with a sample at each of `times` (value = time).
+    fn entry(pods: &[&str], times: std::ops::Range<i64>) -> MetricEntry {
+        let series = pods
+            .iter()
+            .map(|pod| SeriesSamples {
+                labels: Labels::new([("__name__", "up"), ("pod", *pod)]),
+                samples: times
+                    .clone()
+                    .map(|t| MetricSample {
+                        timestamp_ms: t,
+                        value: t as f64,
+                    })
+                    .collect(),
+                ..SeriesSamples::default()
+            })
+            .collect();
+        MetricEntry {
+            tenant: TenantId::default_tenant(),
+            batch: MetricBatch {
+                series,
+                ..MetricBatch::default()
+            },
+        }
+    }
+
+    fn selected(heads: &MetricHeads, matchers: &[Matcher]) -> Vec<(String, Vec<i64>)> {
+        heads
+            .select(&TenantId::default_tenant(), matchers, 0, 100)
+            .into_iter()
+            .map(|(labels, samples)| {
+                let pod = labels.get("pod").unwrap_or_default().to_string();
+                (pod, samples.iter().map(|s| s.timestamp_ms).collect())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn selections_come_in_label_order_with_every_block_s_samples() {
+        let heads = MetricHeads::new();
+        heads.apply(vec![entry(&["c", "a", "d"], 0..3)]);
+        heads.freeze();
+        // The active block adds series before, between and after the frozen block's.
+        heads.apply(vec![entry(&["e", "b", "a", "0"], 3..5)]);
+        let up = Matcher::new(MatchOp::Equal, "__name__", "up");
+        let all = selected(&heads, std::slice::from_ref(&up));
+        let pods: Vec<&str> = all.iter().map(|(pod, _)| pod.as_str()).collect();
+        assert_eq!(pods, ["0", "a", "b", "c", "d", "e"]);
+        // Active block first: a series in both blocks needs sorting by its reader.
+        assert_eq!(all[1].1, [3, 4, 0, 1, 2]);
+        assert_eq!(all[3].1, [0, 1, 2]);
+        // A series added to a block after a selection sorted it is sorted in.
+        heads.apply(vec![entry(&["ab"], 5..6)]);
+        let pods: Vec<String> = selected(&heads, std::slice::from_ref(&up))
+            .into_iter()
+            .map(|(pod, _)| pod)
+            .collect();
+        assert_eq!(pods, ["0", "a", "ab", "b", "c", "d", "e"]);
+        // A few series of many (4 of 85) are sorted without the block's order.
+        let many: Vec<String> = (0..80).rev().map(|pod| format!("p{pod:02}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        heads.apply(vec![entry(&many, 6..7)]);
+        let few = Matcher::new_matcher(
+            promql_parser::parser::token::T_EQL_REGEX,
+            "pod".into(),
+            "p3[0-2]|p07".into(),
+        )
+        .unwrap();
+        let pods: Vec<String> = selected(&heads, &[up, few])
+            .into_iter()
+            .map(|(pod, _)| pod)
+            .collect();
+        assert_eq!(pods, ["p07", "p30", "p31", "p32"]);
+    }
 }
