@@ -6,7 +6,7 @@
 // list with severity colours, details on a click and a link to the trace, more pages on
 // demand; a LogQL metric query draws its series instead. Everything lives in the query string.
 
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useMemo, useState } from 'preact/hooks';
 import type { ComponentChildren } from 'preact';
 import { api, ApiError } from '../api';
 import { EmptyState, ErrorPanel, Loading, otlpEndpoint } from '../components/messages';
@@ -20,6 +20,7 @@ import { LOGQL_PAGE_SIZE, useLogqlLogs } from '../logs/use-logql';
 import { NATIVE_PAGE_SIZE, useNativeLogs, useTail } from '../logs/use-native';
 import { navigate } from '../router';
 import { useFetch } from '../use-fetch';
+import { useDraft } from '../use-draft';
 import { LOG_SEVERITIES, logsStateToQuery, parseLogsState, type LogsState } from '../url';
 
 /** The chart of a metric query, loaded (with uPlot) only when one answers. */
@@ -65,8 +66,7 @@ function SyntaxBadge({ syntax }: { syntax: QuerySyntax }) {
 }
 
 function LogsForm({ state, refused }: { state: LogsState; refused: string | null }) {
-  const [draft, setDraft] = useState(state);
-  useEffect(() => setDraft(state), [logsStateToQuery(state)]);
+  const [draft, setDraft] = useDraft(state, logsStateToQuery(state));
   const services = useFetch('services', (signal) => api.serviceNames(signal));
   const draftIsLogql = isLogql(querySyntax(draft.q));
   const runningLogql = isLogql(querySyntax(state.q));

@@ -4,7 +4,7 @@
 // graph of the range query (`query_range`, uPlot) and a table of the instant query at the
 // range's end. Query, range, step and view live in the query string.
 
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useMemo, useRef, useState } from 'preact/hooks';
 import { api, type PromAnswer } from '../api';
 import { TimeChart, type ChartSeries } from '../components/chart';
 import { EmptyState, ErrorPanel, Loading } from '../components/messages';
@@ -21,6 +21,7 @@ import {
 } from '../metrics/promql';
 import { navigate } from '../router';
 import { useFetch } from '../use-fetch';
+import { useDraft } from '../use-draft';
 import { metricsStateToQuery, parseMetricsState, rangeMillis, toQuery, type MetricsState } from '../url';
 
 /** Series drawn at most; the table lists them all. */
@@ -40,8 +41,7 @@ function formatNumber(value: number): string {
 }
 
 function QueryBox({ state }: { state: MetricsState }) {
-  const [draft, setDraft] = useState(state);
-  useEffect(() => setDraft(state), [metricsStateToQuery(state)]);
+  const [draft, setDraft] = useDraft(state, metricsStateToQuery(state));
   const metricNames = useFetch('metric-names', (signal) => api.metricNames(signal));
   const labelNames = useFetch('label-names', (signal) => api.labelNames(signal));
   const [context, setContext] = useState<CompletionContext | null>(null);

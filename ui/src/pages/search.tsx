@@ -1,7 +1,7 @@
 // Trace search: a form whose fields are the query string, the results of
 // `GET /api/v1/traces?...` as a list and as a duration-over-time scatter plot.
 
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useMemo, useState } from 'preact/hooks';
 import { api } from '../api';
 import { EmptyState, ErrorPanel, Loading, SendDataHint } from '../components/messages';
 import { RangeSelect } from '../components/range-select';
@@ -10,6 +10,7 @@ import { formatAgo, formatDurationNanos, formatTimestamp, nanosTextToMillis, sho
 import { navigate } from '../router';
 import type { TraceSummary } from '../types';
 import { useFetch } from '../use-fetch';
+import { useDraft } from '../use-draft';
 import {
   MAX_LIMIT,
   parseSearchState,
@@ -25,8 +26,7 @@ function inputValue(event: Event): string {
 }
 
 function SearchForm({ initial, onSearch }: { initial: SearchState; onSearch: () => void }) {
-  const [form, setForm] = useState(initial);
-  useEffect(() => setForm(initial), [searchStateToQuery(initial)]);
+  const [form, setForm] = useDraft(initial, searchStateToQuery(initial));
   const services = useFetch('services', (signal) => api.serviceNames(signal));
   const operations = useFetch(form.service ? `ops:${form.service}` : null, (signal) =>
     api.operationNames(form.service, signal),
