@@ -401,23 +401,19 @@ impl TenantHead {
 
     /// `refs` (ascending) in the order of their series' labels: a few are sorted, many are
     /// picked from the block's label order, sorted once (until a series is added).
-    fn in_label_order(&self, refs: Vec<u32>) -> Vec<u32> {
+    fn in_label_order(&self, mut refs: Vec<u32>) -> Vec<u32> {
+        let by_labels = |a: &u32, b: &u32| {
+            self.series[*a as usize]
+                .labels
+                .cmp(&self.series[*b as usize].labels)
+        };
         if refs.len().saturating_mul(16) < self.series.len() {
-            let mut refs = refs;
-            refs.sort_unstable_by(|a, b| {
-                self.series[*a as usize]
-                    .labels
-                    .cmp(&self.series[*b as usize].labels)
-            });
+            refs.sort_unstable_by(by_labels);
             return refs;
         }
         let order = self.label_order.get_or_init(|| {
             let mut order: Vec<u32> = (0..self.series.len() as u32).collect();
-            order.sort_unstable_by(|a, b| {
-                self.series[*a as usize]
-                    .labels
-                    .cmp(&self.series[*b as usize].labels)
-            });
+            order.sort_unstable_by(by_labels);
             order
         });
         let mut wanted = vec![false; self.series.len()];

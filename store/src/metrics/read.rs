@@ -1,7 +1,8 @@
 //! Reads parts: matches labels on a part's series table, then reads only the selected
 //! series' sample rows (a row selection the page index turns into skipped pages), a series
-//! at a time ([`PartCursor`]), turning scaled integers into values as it goes. Selections cut a large read into tasks (see
-//! [`super::batches`]), each reading a run of series from every part that holds them.
+//! at a time ([`PartCursor`]), turning scaled integers into values as it goes. Selections
+//! cut a large read into tasks (see [`super::batches`]), each reading a run of series from
+//! every part that holds them.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

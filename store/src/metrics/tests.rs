@@ -837,7 +837,9 @@ async fn parts_of_the_first_format_with_every_value_a_float_still_read() {
 
 #[tokio::test]
 async fn parts_of_the_second_format_with_deltas_from_key_rows_still_read() {
-    use arrow_array::{Array, Int64Array, RecordBatch, UInt32Array};
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Int64Type, UInt32Type};
+    use arrow_array::{Array, Int64Array, RecordBatch};
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     use parquet::arrow::ArrowWriter;
     use parquet::file::properties::WriterProperties;
@@ -872,20 +874,11 @@ async fn parts_of_the_second_format_with_deltas_from_key_rows_still_read() {
     rewrite(&find(".series.parquet"), &|batch| batch);
     // Format 2 stored each decimal series' scaled values as differences from key rows.
     rewrite(&find(".samples.parquet"), &|batch| {
-        let refs = batch
-            .column_by_name(part::columns::SERIES_REF)
-            .unwrap()
-            .as_any()
-            .downcast_ref::<UInt32Array>()
-            .unwrap()
-            .clone();
-        let scaled = batch
-            .column_by_name(part::columns::VALUE_SCALED)
-            .unwrap()
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .unwrap()
-            .clone();
+        let column = |name: &str| batch.column_by_name(name).unwrap().clone();
+        let refs = column(part::columns::SERIES_REF);
+        let refs = refs.as_primitive::<UInt32Type>();
+        let scaled = column(part::columns::VALUE_SCALED);
+        let scaled = scaled.as_primitive::<Int64Type>();
         let mut deltas: Vec<Option<i64>> = vec![None; batch.num_rows()];
         let mut start = 0;
         while start < batch.num_rows() {
