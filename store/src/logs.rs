@@ -14,10 +14,12 @@
 //!   index already holds.
 //!
 //! Write path: [`LogStore::append`] → WAL (`{data_dir}/wal-logs`, group-commit fsync) →
-//! head (sequence numbers, tail subscribers) → ack. About every
-//! [`StoreConfig::log_commit_interval_millis`]: WAL rotation freezes the head → records
-//! added to their day indexes and committed (payload: the WAL segment covered) → readers
-//! reloaded → head block released → covered WAL segments deleted.
+//! head (sequence numbers, tail subscribers) → ack. Several times per commit interval the
+//! committer hands the head's new records to the index writers, which index them in the
+//! background. Every [`StoreConfig::log_commit_interval_millis`]: WAL rotation freezes the
+//! head → its records not handed over yet added to their day indexes, all committed
+//! (payload: the WAL segment covered) → readers reloaded → head block released → covered WAL
+//! segments deleted.
 //! Read path: head + day indexes overlapping the range (newest day first for newest-first
 //! searches, stopping once enough hits are found), merged by (time, sequence), deduplicated by
 //! sequence number.
@@ -72,6 +74,9 @@ pub struct LogWalBatch {
 const INLINE_ENCODE_RECORDS: usize = 1_000;
 /// Memory a record takes in the head beyond its encoded size, about.
 const HEAD_BYTES_PER_RECORD: u64 = 160;
+/// Ticks of the committer per commit interval: it feeds the head's new records to the index
+/// writers on each tick but the one that commits.
+const FEEDS_PER_COMMIT: u32 = 5;
 /// An index writer idle this long is closed (its merges finish first).
 const WRITER_IDLE: Duration = Duration::from_secs(60);
 
@@ -99,6 +104,8 @@ struct PendingRotation {
     rotation: Rotation<HeadBlock>,
     wal_segment: u64,
     done: HashSet<(TenantId, i64)>,
+    /// A commit of it was attempted: the records fed ahead may have been rolled back.
+    attempted: bool,
 }
 
 impl LogStore {
@@ -295,9 +302,7 @@ impl LogStore {
         for mut rotation in rotations {
             if outcome.is_ok() {
                 let indexes = self.inner.indexes.clone();
-                let heap = usize::try_from(self.inner.config.log_index_writer_heap_bytes)
-                    .unwrap_or(usize::MAX);
-                let threads = self.inner.config.log_index_writer_threads;
+                let (heap, threads) = self.writer_resources();
                 let (returned, committed) = tokio::task::spawn_blocking(move || {
                     let committed = commit_rotation(&indexes, &mut rotation, heap, threads);
                     (rotation, committed)
@@ -348,14 +353,51 @@ impl LogStore {
         tracker.spawn(async move { store.run_maintenance(shutdown).await });
     }
 
+    /// The index writers' heap and threads.
+    fn writer_resources(&self) -> (usize, usize) {
+        let config = &self.inner.config;
+        (
+            usize::try_from(config.log_index_writer_heap_bytes).unwrap_or(usize::MAX),
+            config.log_index_writer_threads,
+        )
+    }
+
+    /// Hands the head's new records to the index writers (see [`feed_head`]), unless a
+    /// rotation awaits a retry (its commit must not carry newer records).
+    async fn feed(&self) {
+        let _serial = self.inner.commit_lock.lock().await;
+        if !self.pending().is_empty() {
+            return;
+        }
+        let heads = self.inner.heads.clone();
+        let indexes = self.inner.indexes.clone();
+        let (heap, threads) = self.writer_resources();
+        let _ = blocking("log index feed", move || {
+            feed_head(&heads, &indexes, heap, threads);
+            Ok(())
+        })
+        .await;
+    }
+
+    /// Commits every [`StoreConfig::log_commit_interval_millis`] (start to start) and, between
+    /// commits, feeds the head's new records to the index writers (see [`FEEDS_PER_COMMIT`]).
     async fn run_committer(&self, shutdown: CancellationToken) {
         let interval = Duration::from_millis(self.inner.config.log_commit_interval_millis.max(10));
+        let mut ticks = tokio::time::interval(interval / FEEDS_PER_COMMIT);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks.tick().await;
+        let mut last_commit = tokio::time::Instant::now();
         let mut last_idle_check = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return,
-                () = tokio::time::sleep(interval) => {}
+                _ = ticks.tick() => {}
             }
+            if last_commit.elapsed() < interval {
+                self.feed().await;
+                continue;
+            }
+            last_commit = tokio::time::Instant::now();
             if let Err(error) = self.flush().await {
                 metrics::counter!("sightline_log_commit_failures_total").increment(1);
                 tracing::error!(%error, "log index commit failed; will retry");
@@ -459,6 +501,7 @@ impl PendingRotation {
             rotation,
             wal_segment,
             done: HashSet::new(),
+            attempted: false,
         }
     }
 }
@@ -472,7 +515,9 @@ fn segment_sequence(path: &Path) -> Option<u64> {
 }
 
 /// Adds a rotation's records to their day indexes and commits each, skipping the indexes a
-/// previous attempt already committed.
+/// previous attempt already committed. On a first attempt the records fed ahead
+/// ([`feed_head`]) are not added again; a retry adds everything (a failed commit rolled its
+/// writer back).
 fn commit_rotation(
     indexes: &LogIndexes,
     pending: &mut PendingRotation,
@@ -480,22 +525,33 @@ fn commit_rotation(
     threads: usize,
 ) -> Result<(), Error> {
     let started = std::time::Instant::now();
-    let mut by_day: BTreeMap<(TenantId, i64), Vec<&LogHit>> = BTreeMap::new();
-    for (tenant, chunks) in &pending.rotation.frozen.tenants {
-        for hit in chunks.iter().flat_map(|chunk| chunk.iter()) {
-            by_day
-                .entry((tenant.clone(), day_of(hit.timestamp_unix_nano)))
-                .or_default()
-                .push(hit);
+    let frozen = &pending.rotation.frozen;
+    // Per day index: its records in arrival order, and how many of the first were fed.
+    let mut by_day: BTreeMap<(TenantId, i64), (Vec<&LogHit>, usize)> = BTreeMap::new();
+    for (tenant, chunks) in &frozen.tenants {
+        let fed_chunks = if pending.attempted {
+            0
+        } else {
+            frozen.fed_chunks.get(tenant).copied().unwrap_or(0)
+        };
+        for (position, chunk) in chunks.iter().enumerate() {
+            for hit in chunk.iter() {
+                let (hits, fed) = by_day
+                    .entry((tenant.clone(), day_of(hit.timestamp_unix_nano)))
+                    .or_default();
+                hits.push(hit);
+                *fed += usize::from(position < fed_chunks);
+            }
         }
     }
+    pending.attempted = true;
     let mut records = 0usize;
-    for (key, hits) in by_day {
+    for (key, (hits, fed)) in by_day {
         if pending.done.contains(&key) {
             continue;
         }
         let index = indexes.get_or_create(&key.0, key.1)?;
-        index.add_and_commit(&hits, pending.wal_segment, heap_bytes, threads)?;
+        index.add_and_commit(&hits, fed, pending.wal_segment, heap_bytes, threads)?;
         records += hits.len();
         pending.done.insert(key);
     }
@@ -510,6 +566,30 @@ fn commit_rotation(
         );
     }
     Ok(())
+}
+
+/// Hands the active head block's new records to their day indexes' writers ahead of the
+/// commit, so that indexing runs while records arrive. A failure is logged: the commit then
+/// finds its writer short of what was fed and adds everything again.
+fn feed_head(heads: &LogHeads, indexes: &LogIndexes, heap_bytes: usize, threads: usize) {
+    let unfed = heads.take_unfed();
+    let mut by_day: BTreeMap<(&TenantId, i64), Vec<&LogHit>> = BTreeMap::new();
+    for (tenant, chunks) in &unfed {
+        for hit in chunks.iter().flat_map(|chunk| chunk.iter()) {
+            by_day
+                .entry((tenant, day_of(hit.timestamp_unix_nano)))
+                .or_default()
+                .push(hit);
+        }
+    }
+    for ((tenant, day), hits) in by_day {
+        let added = indexes
+            .get_or_create(tenant, day)
+            .and_then(|index| index.add(&hits, heap_bytes, threads));
+        if let Err(error) = added {
+            tracing::warn!(%error, %tenant, day = %index::day_name(day), "could not index log records ahead of their commit; the commit adds them");
+        }
+    }
 }
 
 fn search_blocking(

@@ -3,8 +3,8 @@
 //!
 //! The WAL writer applies each fsynced append ([`LogEntry`]): its records get their sequence
 //! numbers, join the active block as one shared chunk, and go to tail subscribers. The
-//! committer freezes the active block with the WAL rotation, indexes and commits it, then
-//! releases it; searches read the chunks without holding the lock while they filter.
+//! committer hands the active block's new chunks to the index writers as they arrive, freezes
+//! the block with the WAL rotation, indexes the rest and commits it, then releases it; searches read the chunks without holding the lock while they filter.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,6 +50,9 @@ pub struct HeadBlock {
     pub records: usize,
     /// Memory held, about.
     pub approx_bytes: u64,
+    /// How many of each tenant's chunks (a prefix) were handed to the index writers before
+    /// the block was frozen ([`LogHeads::take_unfed`]).
+    pub fed_chunks: HashMap<TenantId, usize>,
 }
 
 /// The active block and the frozen blocks still being committed.
@@ -82,6 +85,26 @@ impl LogHeads {
     /// Records in the active block.
     pub fn active_records(&self) -> usize {
         lock(&self.active).records
+    }
+
+    /// The active block's chunks not handed to the index writers yet, by tenant, marked as
+    /// handed: the committer indexes records as they arrive and commits them with the block.
+    pub fn take_unfed(&self) -> Vec<(TenantId, Vec<Arc<[LogHit]>>)> {
+        let mut active = lock(&self.active);
+        let HeadBlock {
+            tenants,
+            fed_chunks,
+            ..
+        } = &mut *active;
+        let mut unfed = Vec::new();
+        for (tenant, chunks) in tenants.iter() {
+            let fed = fed_chunks.entry(tenant.clone()).or_default();
+            if let Some(new) = chunks.get(*fed..).filter(|new| !new.is_empty()) {
+                unfed.push((tenant.clone(), new.to_vec()));
+                *fed = chunks.len();
+            }
+        }
+        unfed
     }
 
     /// Subscribes to records as they become durable.

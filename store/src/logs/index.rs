@@ -81,6 +81,27 @@ fn index_error(operation: &'static str, path: &Path, error: impl std::fmt::Displ
     }
 }
 
+/// An open index writer and what it holds that is not committed yet.
+struct WriterState {
+    writer: IndexWriter,
+    last_write: Instant,
+    /// Records added since the last commit.
+    uncommitted: usize,
+    /// The largest sequence number among them.
+    uncommitted_max_sequence: Option<u64>,
+}
+
+/// Discards what the writer holds uncommitted.
+fn rollback(state: &mut WriterState, dir: &Path) -> Result<(), Error> {
+    state.uncommitted = 0;
+    state.uncommitted_max_sequence = None;
+    state
+        .writer
+        .rollback()
+        .map(|_| ())
+        .map_err(|error| index_error("roll back log index writer", dir, error))
+}
+
 /// One tenant's index of one day.
 pub struct LogIndex {
     /// The tenant.
@@ -92,7 +113,7 @@ pub struct LogIndex {
     index: Index,
     reader: IndexReader,
     fields: LogFields,
-    writer: Mutex<Option<(IndexWriter, Instant)>>,
+    writer: Mutex<Option<WriterState>>,
     committed: Mutex<Option<CommitPayload>>,
 }
 
@@ -144,66 +165,118 @@ impl LogIndex {
         *lock(&self.committed)
     }
 
-    /// Adds records and commits them with `wal_segment` in the payload, then reloads the
-    /// reader so they are searchable. On failure the uncommitted additions are rolled back.
+    /// Adds records to the writer ahead of their commit (the committer feeds the head's
+    /// records as they arrive, so that indexing runs between commits instead of in a burst
+    /// at each). They become visible with the next [`LogIndex::add_and_commit`].
+    ///
+    /// # Errors
+    /// Tantivy failures (I/O, out of space) and record encoding failures, as [`Error::Io`];
+    /// what was added before the failure stays counted (see [`LogIndex::add_and_commit`]).
+    pub fn add(&self, hits: &[&LogHit], heap_bytes: usize, threads: usize) -> Result<(), Error> {
+        let mut slot = lock(&self.writer);
+        let state = self.writer_state(&mut slot, heap_bytes, threads)?;
+        add_documents(state, &self.fields, hits, &self.dir)
+    }
+
+    /// Commits a rotation's records for this index (`hits`, in arrival order) with
+    /// `wal_segment` in the payload, then reloads the reader so they are searchable. The
+    /// first `fed` of them were handed over by [`LogIndex::add`]; when the writer does not
+    /// hold exactly that many uncommitted records (a feed failed, a commit was rolled back),
+    /// it is rolled back and every record added again, so a commit holds the rotation's
+    /// records exactly once. On failure the uncommitted additions are rolled back.
     ///
     /// # Errors
     /// Tantivy failures (I/O, out of space), as [`Error::Io`].
     pub fn add_and_commit(
         &self,
         hits: &[&LogHit],
+        fed: usize,
         wal_segment: u64,
         heap_bytes: usize,
         threads: usize,
     ) -> Result<(), Error> {
         let mut slot = lock(&self.writer);
-        if slot.is_none() {
-            // Each thread needs its own share of at least the minimum: a small heap gets fewer.
-            let threads = threads.min(heap_bytes / MIN_WRITER_HEAP_BYTES).max(1);
-            let writer = self
-                .index
-                .writer_with_num_threads(threads, heap_bytes.max(MIN_WRITER_HEAP_BYTES * threads))
-                .map_err(|error| index_error("open log index writer", &self.dir, error))?;
-            *slot = Some((writer, Instant::now()));
-        }
-        let Some((writer, last_write)) = slot.as_mut() else {
-            return Err(index_error("open log index writer", &self.dir, "no writer"));
-        };
-        *last_write = Instant::now();
+        let state = self.writer_state(&mut slot, heap_bytes, threads)?;
         let previous = self.committed();
-        let payload = CommitPayload {
-            format: INDEX_FORMAT_VERSION,
-            wal_segment: wal_segment.max(previous.map_or(0, |p| p.wal_segment)),
-            max_sequence: hits
-                .iter()
-                .map(|hit| hit.sequence)
-                .chain(previous.map(|p| p.max_sequence))
-                .max()
-                .unwrap_or(0),
-        };
-        let result = add_documents(writer, &self.fields, hits, &self.dir).and_then(|()| {
+        let result = (|| {
+            let unfed = if state.uncommitted == fed {
+                hits.get(fed..).unwrap_or_default()
+            } else {
+                tracing::warn!(index = %self.dir.display(), expected = fed, held = state.uncommitted, "log index writer does not hold the records fed to it; adding them again");
+                rollback(state, &self.dir)?;
+                hits
+            };
+            add_documents(state, &self.fields, unfed, &self.dir)?;
+            let payload = CommitPayload {
+                format: INDEX_FORMAT_VERSION,
+                wal_segment: wal_segment.max(previous.map_or(0, |p| p.wal_segment)),
+                max_sequence: state
+                    .uncommitted_max_sequence
+                    .into_iter()
+                    .chain(previous.map(|p| p.max_sequence))
+                    .max()
+                    .unwrap_or(0),
+            };
             let text = serde_json::to_string(&payload)
                 .map_err(|error| index_error("encode log commit payload", &self.dir, error))?;
-            let mut prepared = writer
+            let mut prepared = state
+                .writer
                 .prepare_commit()
                 .map_err(|error| index_error("prepare log index commit", &self.dir, error))?;
             prepared.set_payload(&text);
             prepared
                 .commit()
                 .map_err(|error| index_error("commit log index", &self.dir, error))?;
-            Ok(())
-        });
-        if let Err(error) = result {
-            if let Err(rollback) = writer.rollback() {
-                tracing::error!(error = %rollback, index = %self.dir.display(), "log index rollback failed; reopening the writer");
-                *slot = None;
+            Ok(payload)
+        })();
+        let payload = match result {
+            Ok(payload) => payload,
+            Err(error) => {
+                if let Err(rollback) = rollback(state, &self.dir) {
+                    tracing::error!(error = %rollback, index = %self.dir.display(), "log index rollback failed; reopening the writer");
+                    *slot = None;
+                }
+                return Err(error);
             }
-            return Err(error);
-        }
+        };
+        state.uncommitted = 0;
+        state.uncommitted_max_sequence = None;
         *lock(&self.committed) = Some(payload);
         self.reader
             .reload()
             .map_err(|error| index_error("reload log index reader", &self.dir, error))
+    }
+
+    /// The open writer, opened if there is none.
+    fn writer_state<'a>(
+        &self,
+        slot: &'a mut Option<WriterState>,
+        heap_bytes: usize,
+        threads: usize,
+    ) -> Result<&'a mut WriterState, Error> {
+        let state = match slot {
+            Some(state) => state,
+            None => {
+                // Each thread needs its own share of at least the minimum: a small heap gets
+                // fewer.
+                let threads = threads.min(heap_bytes / MIN_WRITER_HEAP_BYTES).max(1);
+                let writer = self
+                    .index
+                    .writer_with_num_threads(
+                        threads,
+                        heap_bytes.max(MIN_WRITER_HEAP_BYTES * threads),
+                    )
+                    .map_err(|error| index_error("open log index writer", &self.dir, error))?;
+                slot.insert(WriterState {
+                    writer,
+                    last_write: Instant::now(),
+                    uncommitted: 0,
+                    uncommitted_max_sequence: None,
+                })
+            }
+        };
+        state.last_write = Instant::now();
+        Ok(state)
     }
 
     /// Closes the writer if nothing was written for `idle`, waiting for its merges.
@@ -211,12 +284,12 @@ impl LogIndex {
         let writer = {
             let mut slot = lock(&self.writer);
             match slot.as_ref() {
-                Some((_, last_write)) if last_write.elapsed() >= idle => slot.take(),
+                Some(state) if state.last_write.elapsed() >= idle => slot.take(),
                 _ => None,
             }
         };
-        if let Some((writer, _)) = writer {
-            if let Err(error) = writer.wait_merging_threads() {
+        if let Some(state) = writer {
+            if let Err(error) = state.writer.wait_merging_threads() {
                 tracing::warn!(%error, index = %self.dir.display(), "log index merge failed while closing the writer");
             }
         }
@@ -412,7 +485,7 @@ const INDEX_BATCH_RECORDS: usize = 4096;
 /// instance's) stay together in a segment, where its doc store and postings compress best,
 /// instead of alternating between threads record by record.
 fn add_documents(
-    writer: &IndexWriter,
+    state: &mut WriterState,
     fields: &LogFields,
     hits: &[&LogHit],
     dir: &Path,
@@ -426,9 +499,16 @@ fn add_documents(
                     .map_err(|error| index_error("encode log record", dir, error))
             })
             .collect::<Result<Vec<_>, Error>>()?;
-        writer
+        state
+            .writer
             .run(operations)
             .map_err(|error| index_error("add log records to index", dir, error))?;
+        state.uncommitted += chunk.len();
+        state.uncommitted_max_sequence = chunk
+            .iter()
+            .map(|hit| hit.sequence)
+            .chain(state.uncommitted_max_sequence)
+            .max();
     }
     Ok(())
 }

@@ -530,3 +530,55 @@ async fn tail_and_overload() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn records_fed_ahead_of_their_commit_are_committed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sample_store(dir.path()).await;
+    // Every record counted (the histogram reads the index whole, duplicates included).
+    let total = |store: LogStore| async move {
+        store
+            .histogram(&tenant(), LogQuery::default(), BASE, 60 * SECOND, 1)
+            .await
+            .unwrap()
+            .counts
+            .iter()
+            .sum::<u64>()
+    };
+    store.feed().await;
+    store
+        .append(
+            &tenant(),
+            batch("cart", vec![record(6, "after the feed", 9)]),
+        )
+        .await
+        .unwrap();
+    store.flush().await.unwrap();
+    assert_eq!(store.inner.heads.held_bytes(), 0);
+    assert_eq!(total(store.clone()).await, 6);
+    assert_eq!(bodies(&store, "payment").await.len(), 3);
+    assert_eq!(bodies(&store, "feed").await.len(), 1);
+
+    // A writer that lost what was fed to it (here: closed before the commit) is given the
+    // rotation's records again.
+    store
+        .append(&tenant(), batch("cart", vec![record(7, "lost one", 9)]))
+        .await
+        .unwrap();
+    store.feed().await;
+    for index in store.inner.indexes.all() {
+        index.close_writer_if_idle(Duration::ZERO);
+    }
+    store
+        .append(&tenant(), batch("cart", vec![record(8, "kept one", 9)]))
+        .await
+        .unwrap();
+    store.flush().await.unwrap();
+    assert_eq!(store.inner.heads.held_bytes(), 0);
+    assert_eq!(total(store.clone()).await, 8);
+    assert_eq!(bodies(&store, "lost").await.len(), 1);
+    assert_eq!(bodies(&store, "kept").await.len(), 1);
+    store.close().await.unwrap();
+    let store = LogStore::open(config(dir.path())).await.unwrap();
+    assert_eq!(total(store).await, 8);
+}
