@@ -7,6 +7,8 @@
 //! - `schema`: the tantivy schema, analyzers, and record ⇄ document.
 //! - `index`: one tantivy index per tenant and UTC day under
 //!   `{data_dir}/logs/{tenant}/{yyyy-mm-dd}`, with writers opened on demand.
+//! - `resources`: each day index's resource table, every distinct resource once; records
+//!   name theirs by number.
 //! - [`filter`]: the query language ([`LogFilter`]), evaluated on the index and in memory.
 //! - [`query`]: [`LogQuery`], [`LogPage`], [`LogCursor`], [`LogHistogram`].
 //! - `collect`: tantivy collectors ordering hits by (time, sequence) and counting buckets.
@@ -35,6 +37,7 @@ mod head;
 mod index;
 pub mod query;
 mod replay;
+mod resources;
 mod schema;
 
 use std::collections::{BTreeMap, HashSet};

@@ -16,12 +16,27 @@
 //!
 //! Text containing `:`, `(`, `)` or `"` that is not meant as syntax must be quoted.
 
-use sightline_model::{LogRow, SpanId, TraceId};
-use tantivy::query::{AllQuery, BooleanQuery, EmptyQuery, Occur, PhraseQuery, Query, TermQuery};
+use sightline_model::{KeyValue, LogRow, SpanId, TraceId};
+use tantivy::query::{
+    AllQuery, BooleanQuery, EmptyQuery, Occur, PhraseQuery, Query, TermQuery, TermSetQuery,
+};
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::Term;
 
-use super::schema::{body_text, body_tokens, exact_token, flatten_attributes, LogFields};
+use super::resources::ResourceTable;
+use super::schema::{
+    body_text, body_tokens, exact_token, flatten_attributes, LogFields, ResourceField,
+};
+
+/// What a filter becomes a tantivy query against: a day index's fields and its resource table
+/// (where a format 2 index finds resource attributes).
+#[derive(Clone, Copy)]
+pub struct QueryTarget<'a> {
+    /// The index's fields.
+    pub fields: &'a LogFields,
+    /// The index's resources.
+    pub resources: &'a ResourceTable,
+}
 
 /// Why a query string is not valid.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -129,17 +144,12 @@ impl LogFilter {
             LogFilter::TraceId(id) => row.record.trace_id.as_ref() == Some(id),
             LogFilter::SpanId(id) => row.record.span_id.as_ref() == Some(id),
             LogFilter::Attribute { scope, path, value } => {
-                let mut equal = |leaf_path: &str, text: &str| {
-                    leaf_path == path && exact_token(text).as_deref() == Some(value.as_str())
-                };
+                let has = |attributes: &[KeyValue]| has_attribute(attributes, path, value);
                 match scope {
-                    AttributeScope::Log => flatten_attributes(&row.record.attributes, &mut equal),
-                    AttributeScope::Resource => {
-                        flatten_attributes(&row.resource.attributes, &mut equal)
-                    }
+                    AttributeScope::Log => has(&row.record.attributes),
+                    AttributeScope::Resource => has(&row.resource.attributes),
                     AttributeScope::Any => {
-                        flatten_attributes(&row.record.attributes, &mut equal)
-                            || flatten_attributes(&row.resource.attributes, &mut equal)
+                        has(&row.record.attributes) || has(&row.resource.attributes)
                     }
                 }
             }
@@ -149,8 +159,9 @@ impl LogFilter {
         }
     }
 
-    /// Builds the equivalent tantivy query over the day-index schema.
-    pub fn to_query(&self, fields: &LogFields) -> Box<dyn Query> {
+    /// Builds the equivalent tantivy query over a day index.
+    pub fn to_query(&self, target: QueryTarget<'_>) -> Box<dyn Query> {
+        let fields = target.fields;
         match self {
             LogFilter::All => Box::new(AllQuery),
             LogFilter::Body(words) => words_query(fields.body, words),
@@ -169,30 +180,48 @@ impl LogFilter {
                     term.append_type_and_str(value);
                     term_query(term)
                 };
+                let resource = || -> Box<dyn Query> {
+                    match fields.resource {
+                        ResourceField::Attributes(field) => json(field),
+                        ResourceField::Number(field) => {
+                            let numbers = target.resources.matching(&mut |resource| {
+                                has_attribute(&resource.attributes, path, value)
+                            });
+                            if numbers.is_empty() {
+                                return Box::new(EmptyQuery);
+                            }
+                            Box::new(TermSetQuery::new(
+                                numbers
+                                    .into_iter()
+                                    .map(|number| Term::from_field_u64(field, number)),
+                            ))
+                        }
+                    }
+                };
                 match scope {
                     AttributeScope::Log => json(fields.attributes),
-                    AttributeScope::Resource => json(fields.resource),
+                    AttributeScope::Resource => resource(),
                     AttributeScope::Any => Box::new(BooleanQuery::new(vec![
                         (Occur::Should, json(fields.attributes)),
-                        (Occur::Should, json(fields.resource)),
+                        (Occur::Should, resource()),
                     ])),
                 }
             }
             LogFilter::And(filters) => Box::new(BooleanQuery::new(
                 filters
                     .iter()
-                    .map(|filter| (Occur::Must, filter.to_query(fields)))
+                    .map(|filter| (Occur::Must, filter.to_query(target)))
                     .collect(),
             )),
             LogFilter::Or(filters) => Box::new(BooleanQuery::new(
                 filters
                     .iter()
-                    .map(|filter| (Occur::Should, filter.to_query(fields)))
+                    .map(|filter| (Occur::Should, filter.to_query(target)))
                     .collect(),
             )),
             LogFilter::Not(filter) => Box::new(BooleanQuery::new(vec![
                 (Occur::Must, Box::new(AllQuery) as Box<dyn Query>),
-                (Occur::MustNot, filter.to_query(fields)),
+                (Occur::MustNot, filter.to_query(target)),
             ])),
         }
     }
@@ -243,6 +272,14 @@ fn body_filter(text: &str) -> LogFilter {
     } else {
         LogFilter::Body(words)
     }
+}
+
+/// Says whether an attribute at the dotted `path` equals the lowercased `value` as the JSON
+/// fields index it (its text, exact, lowercased).
+fn has_attribute(attributes: &[KeyValue], path: &str, value: &str) -> bool {
+    flatten_attributes(attributes, &mut |leaf_path, text| {
+        leaf_path == path && exact_token(text).as_deref() == Some(value)
+    })
 }
 
 fn term_query(term: Term) -> Box<dyn Query> {
@@ -457,6 +494,9 @@ impl Parser {
                 Ok(inner)
             }
             Token::Term { key, value, quoted } => match key {
+                Some(key) if key.len() > 1 && key.starts_with('-') => Ok(LogFilter::Not(Box::new(
+                    LogFilter::field_term(&key[1..].to_lowercase(), &value, offset)?,
+                ))),
                 Some(key) => LogFilter::field_term(&key.to_lowercase(), &value, offset),
                 None if !quoted && value.len() > 1 && value.starts_with('-') => {
                     Ok(LogFilter::Not(Box::new(body_filter(&value[1..]))))
@@ -504,6 +544,10 @@ mod tests {
         assert_eq!(
             LogFilter::parse("-debug").unwrap(),
             LogFilter::Not(Box::new(body(&["debug"])))
+        );
+        assert_eq!(
+            LogFilter::parse("-Service:Cart").unwrap(),
+            LogFilter::Not(Box::new(LogFilter::Service("cart".into())))
         );
         assert_eq!(
             LogFilter::parse(r#"http.method:GET resource.host:"Web 1""#).unwrap(),

@@ -8,25 +8,27 @@
 //! index already holds, and the store continues numbering after the largest sequence.
 //! Everything here blocks: callers run it on the blocking pool.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use sightline_model::{LogRow, TenantId};
+use sightline_model::{LogRow, Resource, TenantId};
 use tantivy::indexer::UserOperation;
 use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, RangeQuery};
-use tantivy::schema::{Schema, Value};
+use tantivy::schema::Value;
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use super::collect::{IndexHit, TimeBuckets, TopByTime};
 use super::filter::LogFilter;
+use super::filter::QueryTarget;
 use super::query::{LogDirection, LogHistogram, LogHit, LogQuery};
+use super::resources::ResourceTable;
 use super::schema::{
-    decode_record, index_settings, log_schema, record_document, register_analyzers, LogFields,
-    INDEX_FORMAT_VERSION,
+    decode_record, index_settings, log_schema, record_document, register_analyzers,
+    DocumentResource, LogFields, ResourceField, INDEX_FORMAT_VERSION,
 };
 use crate::error::Error;
 
@@ -113,18 +115,15 @@ pub struct LogIndex {
     index: Index,
     reader: IndexReader,
     fields: LogFields,
+    resources: ResourceTable,
     writer: Mutex<Option<WriterState>>,
     committed: Mutex<Option<CommitPayload>>,
 }
 
 impl LogIndex {
-    fn open(
-        tenant: TenantId,
-        day: i64,
-        dir: PathBuf,
-        schema: Schema,
-        fields: LogFields,
-    ) -> Result<Self, Error> {
+    /// Opens the index in `dir` in whichever format it has, or creates one in the current
+    /// format.
+    fn open(tenant: TenantId, day: i64, dir: PathBuf) -> Result<Self, Error> {
         std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
             operation: "create log index directory",
             path: dir.clone(),
@@ -132,12 +131,21 @@ impl LogIndex {
         })?;
         let directory = tantivy::directory::MmapDirectory::open(&dir)
             .map_err(|error| index_error("open log index directory", &dir, error))?;
-        let index = Index::builder()
-            .schema(schema)
-            .settings(index_settings())
-            .open_or_create(directory)
-            .map_err(|error| index_error("open log index", &dir, error))?;
+        let exists = Index::exists(&directory)
+            .map_err(|error| index_error("open log index directory", &dir, error))?;
+        let index = if exists {
+            Index::open(directory)
+        } else {
+            Index::builder()
+                .schema(log_schema())
+                .settings(index_settings())
+                .open_or_create(directory)
+        }
+        .map_err(|error| index_error("open log index", &dir, error))?;
         register_analyzers(index.tokenizers());
+        let fields = LogFields::of(&index.schema())
+            .map_err(|error| index_error("open log index", &dir, error))?;
+        let resources = ResourceTable::open(&dir, &tenant)?;
         let committed = index
             .load_metas()
             .map_err(|error| index_error("read log index metadata", &dir, error))?
@@ -155,6 +163,7 @@ impl LogIndex {
             index,
             reader,
             fields,
+            resources,
             writer: Mutex::new(None),
             committed: Mutex::new(committed),
         })
@@ -175,7 +184,15 @@ impl LogIndex {
     pub fn add(&self, hits: &[&LogHit], heap_bytes: usize, threads: usize) -> Result<(), Error> {
         let mut slot = lock(&self.writer);
         let state = self.writer_state(&mut slot, heap_bytes, threads)?;
-        add_documents(state, &self.fields, hits, &self.dir)
+        add_documents(state, self.target(), hits, &self.dir)
+    }
+
+    /// What queries of this index are built against.
+    fn target(&self) -> QueryTarget<'_> {
+        QueryTarget {
+            fields: &self.fields,
+            resources: &self.resources,
+        }
     }
 
     /// Commits a rotation's records for this index (`hits`, in arrival order) with
@@ -206,7 +223,9 @@ impl LogIndex {
                 rollback(state, &self.dir)?;
                 hits
             };
-            add_documents(state, &self.fields, unfed, &self.dir)?;
+            add_documents(state, self.target(), unfed, &self.dir)?;
+            // Every resource a committed record names must be durable first.
+            self.resources.sync()?;
             let payload = CommitPayload {
                 format: INDEX_FORMAT_VERSION,
                 wal_segment: wal_segment.max(previous.map_or(0, |p| p.wal_segment)),
@@ -334,7 +353,7 @@ impl LogIndex {
             return Ok(Vec::new());
         }
         let mut width =
-            first_window_width(searcher, &self.fields, query, last - first).map_err(error)?;
+            first_window_width(searcher, self.target(), query, last - first).map_err(error)?;
         let mut hits: Vec<IndexHit> = Vec::new();
         let (mut low, mut high) = (start, end);
         loop {
@@ -356,7 +375,7 @@ impl LogIndex {
             };
             let found: Vec<IndexHit> = searcher
                 .search(
-                    &*tantivy_query(&self.fields, &window),
+                    &*tantivy_query(self.target(), &window),
                     &TopByTime {
                         query: Arc::new(window),
                     },
@@ -384,10 +403,12 @@ impl LogIndex {
             })?;
         // The stored record is what a log query reads per hit; postings are not counted.
         crate::scan::charge(bytes.len() as u64)?;
-        decode_record(bytes).map_err(|reason| Error::Corrupt {
-            what: "log record",
-            path: self.dir.display().to_string(),
-            reason,
+        decode_record(bytes, &|number| self.resources.get(number)).map_err(|reason| {
+            Error::Corrupt {
+                what: "log record",
+                path: self.dir.display().to_string(),
+                reason,
+            }
         })
     }
 
@@ -404,7 +425,7 @@ impl LogIndex {
         self.reader
             .searcher()
             .search(
-                &*tantivy_query(&self.fields, query),
+                &*tantivy_query(self.target(), query),
                 &TimeBuckets {
                     template: template.clone(),
                     skip: skip.clone(),
@@ -420,11 +441,11 @@ impl LogIndex {
 /// search reads them all at once).
 fn first_window_width(
     searcher: &tantivy::Searcher,
-    fields: &LogFields,
+    target: QueryTarget<'_>,
     query: &LogQuery,
     span_nanos: u64,
 ) -> tantivy::Result<u64> {
-    if estimated_matches(searcher, fields, query)? <= FIRST_WINDOW_DOCS {
+    if estimated_matches(searcher, target, query)? <= FIRST_WINDOW_DOCS {
         return Ok(u64::MAX);
     }
     let docs = u128::from(searcher.num_docs().max(1));
@@ -437,7 +458,7 @@ fn first_window_width(
 /// postings.
 fn estimated_matches(
     searcher: &tantivy::Searcher,
-    fields: &LogFields,
+    target: QueryTarget<'_>,
     query: &LogQuery,
 ) -> tantivy::Result<u64> {
     let unbounded = LogQuery {
@@ -446,7 +467,7 @@ fn estimated_matches(
         cursor: None,
         ..query.clone()
     };
-    let weight = tantivy_query(fields, &unbounded).weight(
+    let weight = tantivy_query(target, &unbounded).weight(
         tantivy::query::EnableScoring::disabled_from_searcher(searcher),
     )?;
     let mut total = 0u64;
@@ -486,17 +507,40 @@ const INDEX_BATCH_RECORDS: usize = 4096;
 /// instead of alternating between threads record by record.
 fn add_documents(
     state: &mut WriterState,
-    fields: &LogFields,
+    target: QueryTarget<'_>,
     hits: &[&LogHit],
     dir: &Path,
 ) -> Result<(), Error> {
+    // Records of one export share their resource: numbered once per `Arc`.
+    let mut numbers: HashMap<*const Resource, u64> = HashMap::new();
     for chunk in hits.chunks(INDEX_BATCH_RECORDS) {
         let operations = chunk
             .iter()
             .map(|hit| {
-                record_document(fields, &hit.row, hit.timestamp_unix_nano, hit.sequence)
-                    .map(UserOperation::Add)
-                    .map_err(|error| index_error("encode log record", dir, error))
+                let resource = match target.fields.resource {
+                    ResourceField::Attributes(field) => DocumentResource::Attributes(field),
+                    ResourceField::Number(field) => {
+                        let key = Arc::as_ptr(&hit.row.resource);
+                        let number = match numbers.get(&key) {
+                            Some(&number) => number,
+                            None => {
+                                let number = target.resources.number_of(&hit.row.resource)?;
+                                numbers.insert(key, number);
+                                number
+                            }
+                        };
+                        DocumentResource::Number(field, number)
+                    }
+                };
+                record_document(
+                    target.fields,
+                    &hit.row,
+                    resource,
+                    hit.timestamp_unix_nano,
+                    hit.sequence,
+                )
+                .map(UserOperation::Add)
+                .map_err(|error| index_error("encode log record", dir, error))
             })
             .collect::<Result<Vec<_>, Error>>()?;
         state
@@ -515,7 +559,8 @@ fn add_documents(
 
 /// The tantivy query of a search: its time range (cut at the cursor), service, severity,
 /// trace id and filter, all required.
-fn tantivy_query(fields: &LogFields, query: &LogQuery) -> Box<dyn Query> {
+fn tantivy_query(target: QueryTarget<'_>, query: &LogQuery) -> Box<dyn Query> {
+    let fields = target.fields;
     let (start, end) = query.effective_range();
     let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(
         Occur::Must,
@@ -527,7 +572,7 @@ fn tantivy_query(fields: &LogFields, query: &LogQuery) -> Box<dyn Query> {
     if let Some(service) = &query.service {
         clauses.push((
             Occur::Must,
-            LogFilter::Service(service.to_lowercase()).to_query(fields),
+            LogFilter::Service(service.to_lowercase()).to_query(target),
         ));
     }
     if let Some(min) = query.min_severity_number {
@@ -543,10 +588,10 @@ fn tantivy_query(fields: &LogFields, query: &LogQuery) -> Box<dyn Query> {
         ));
     }
     if let Some(trace_id) = query.trace_id {
-        clauses.push((Occur::Must, LogFilter::TraceId(trace_id).to_query(fields)));
+        clauses.push((Occur::Must, LogFilter::TraceId(trace_id).to_query(target)));
     }
     if query.filter != LogFilter::All {
-        clauses.push((Occur::Must, query.filter.to_query(fields)));
+        clauses.push((Occur::Must, query.filter.to_query(target)));
     }
     if clauses.is_empty() {
         return Box::new(AllQuery);
@@ -557,8 +602,6 @@ fn tantivy_query(fields: &LogFields, query: &LogQuery) -> Box<dyn Query> {
 /// Every day index of every tenant.
 pub struct LogIndexes {
     root: PathBuf,
-    schema: Schema,
-    fields: LogFields,
     indexes: RwLock<BTreeMap<(TenantId, i64), Arc<LogIndex>>>,
 }
 
@@ -568,11 +611,8 @@ impl LogIndexes {
     /// # Errors
     /// I/O and tantivy failures opening an index.
     pub fn open(root: &Path) -> Result<Self, Error> {
-        let (schema, fields) = log_schema();
         let indexes = Self {
             root: root.to_path_buf(),
-            schema,
-            fields,
             indexes: RwLock::new(BTreeMap::new()),
         };
         std::fs::create_dir_all(root).map_err(|source| Error::Io {
@@ -589,13 +629,7 @@ impl LogIndexes {
                 let Some(day) = file_name(&day_dir).and_then(|name| parse_day_name(&name)) else {
                     continue;
                 };
-                let index = LogIndex::open(
-                    tenant.clone(),
-                    day,
-                    day_dir,
-                    indexes.schema.clone(),
-                    indexes.fields,
-                )?;
+                let index = LogIndex::open(tenant.clone(), day, day_dir)?;
                 indexes
                     .write()
                     .insert((tenant.clone(), day), Arc::new(index));
@@ -630,13 +664,7 @@ impl LogIndexes {
             return Ok(index);
         }
         let dir = self.root.join(tenant.as_str()).join(day_name(day));
-        let index = Arc::new(LogIndex::open(
-            tenant.clone(),
-            day,
-            dir,
-            self.schema.clone(),
-            self.fields,
-        )?);
+        let index = Arc::new(LogIndex::open(tenant.clone(), day, dir)?);
         Ok(self
             .write()
             .entry((tenant.clone(), day))

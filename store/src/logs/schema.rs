@@ -1,8 +1,7 @@
 //! The tantivy schema of a day index, the analyzers its text fields use, and the conversion of
 //! a record into a document and back.
 //!
-//! Fields (all unstored except `record`, which holds the whole [`LogRow`] so reads are
-//! lossless):
+//! Fields (all unstored except `record`, which holds the record so reads are lossless):
 //! - `ts` (u64, fast): the effective time ([`LogRecord::effective_time_unix_nano`], or the
 //!   arrival time when the record has neither time); `observed_ts` (u64, fast).
 //! - `seq` (u64, fast): the record's sequence number, unique per store, the tie-break of the
@@ -11,17 +10,27 @@
 //! - `body` (full text with positions, analyzer [`BODY_ANALYZER`]): strings as they are, other
 //!   bodies as their JSON text ([`AnyValue::to_text`]).
 //! - `trace_id`, `span_id` (bytes, indexed).
-//! - `attributes`, `resource` (JSON, every leaf as its text, exact and lowercased, dotted keys
-//!   expanded so `http.method` and `{"http": {"method": …}}` are one path).
-//! - `record` (bytes, stored, zstd doc store): [`RECORD_FORMAT_VERSION`] then postcard.
+//! - `attributes` (JSON, every leaf as its text, exact and lowercased, dotted keys expanded
+//!   so `http.method` and `{"http": {"method": …}}` are one path).
+//! - `resource_id` (u64, indexed): the number of the record's resource in the index's
+//!   resource table (`super::resources`), which holds each distinct resource once.
+//! - `record` (bytes, stored, zstd doc store): [`RECORD_WITH_RESOURCE_NUMBER`] then the
+//!   postcard-encoded [`StoredRecord`] (the record, its scope and its resource's number).
+//!
+//! Format 1 (before `resource_id`): a `resource` JSON field like `attributes` held every
+//! record's resource attributes, and `record` held the whole [`LogRow`] after
+//! [`RECORD_WITH_RESOURCE`]. Such indexes are still read and written in their own format
+//! ([`ResourceField`] says which an index has, from its schema).
 //!
 //! Changing a field, an analyzer or the record encoding changes the on-disk format: bump
-//! [`INDEX_FORMAT_VERSION`] (kept in the index directory's name) and keep a reader for the old
-//! one.
+//! [`INDEX_FORMAT_VERSION`] (recorded in every commit's payload) and keep a reader for the
+//! old one.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use sightline_model::{AnyValue, KeyValue, LogRow};
+use serde::{Deserialize, Serialize};
+use sightline_model::{AnyValue, KeyValue, LogRecord, LogRow, Resource, Scope};
 use tantivy::schema::{
     BytesOptions, Field, IndexRecordOption, JsonObjectOptions, NumericOptions, OwnedValue, Schema,
     TextFieldIndexing, TextOptions,
@@ -32,10 +41,12 @@ use tantivy::tokenizer::{
 };
 use tantivy::{IndexSettings, TantivyDocument};
 
-/// Version of the index layout, part of every day index's directory name.
-pub const INDEX_FORMAT_VERSION: u8 = 1;
-/// Version byte in front of every stored record.
-pub const RECORD_FORMAT_VERSION: u8 = 1;
+/// Version of the index layout, recorded in every commit's payload.
+pub const INDEX_FORMAT_VERSION: u8 = 2;
+/// Version byte of a stored record holding its whole [`LogRow`] (format 1 indexes).
+pub const RECORD_WITH_RESOURCE: u8 = 1;
+/// Version byte of a stored record holding its resource's number ([`StoredRecord`]).
+pub const RECORD_WITH_RESOURCE_NUMBER: u8 = 2;
 /// The analyzer of `body`: words split on non-alphanumeric characters, lowercased.
 pub const BODY_ANALYZER: &str = "sightline_body";
 /// The analyzer of exact fields and attribute values: the whole value, lowercased.
@@ -68,14 +79,88 @@ pub struct LogFields {
     pub span_id: Field,
     /// Log attributes (JSON).
     pub attributes: Field,
-    /// Resource attributes (JSON).
-    pub resource: Field,
+    /// Where the record's resource is.
+    pub resource: ResourceField,
     /// The stored record.
     pub record: Field,
 }
 
-/// Builds the schema and its field handles.
-pub fn log_schema() -> (Schema, LogFields) {
+/// Where a day index keeps its records' resources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceField {
+    /// Format 1: every record's resource attributes in this JSON field, its whole row stored.
+    Attributes(Field),
+    /// Format 2: the number of the record's resource in the index's resource table.
+    Number(Field),
+}
+
+/// A record's resource as its document holds it.
+#[derive(Debug, Clone, Copy)]
+pub enum DocumentResource {
+    /// Format 1: the attributes, indexed, and the resource stored with the record.
+    Attributes(Field),
+    /// Format 2: the resource's number in the table.
+    Number(Field, u64),
+}
+
+/// What a format 2 index stores per record: everything but its resource, which it names by
+/// number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredRecord<R, S> {
+    /// The resource's number in the index's resource table.
+    pub resource: u64,
+    /// The record.
+    pub record: R,
+    /// Its instrumentation scope.
+    pub scope: S,
+}
+
+impl LogFields {
+    /// The fields of an index's schema, format 1 or 2.
+    ///
+    /// # Errors
+    /// The name of a field the schema lacks.
+    pub fn of(schema: &Schema) -> Result<Self, String> {
+        let field = |name: &str| {
+            schema
+                .get_field(name)
+                .map_err(|_| format!("the schema has no field {name}"))
+        };
+        let resource = match (field("resource_id"), field("resource")) {
+            (Ok(number), _) => ResourceField::Number(number),
+            (Err(_), Ok(attributes)) => ResourceField::Attributes(attributes),
+            (Err(error), Err(_)) => return Err(error),
+        };
+        Ok(Self {
+            ts: field("ts")?,
+            observed_ts: field("observed_ts")?,
+            seq: field("seq")?,
+            severity_number: field("severity_number")?,
+            severity_text: field("severity_text")?,
+            service: field("service")?,
+            scope: field("scope")?,
+            body: field("body")?,
+            trace_id: field("trace_id")?,
+            span_id: field("span_id")?,
+            attributes: field("attributes")?,
+            resource,
+            record: field("record")?,
+        })
+    }
+}
+
+/// Builds the schema of a new index (format 2).
+pub fn log_schema() -> Schema {
+    schema_of_format(INDEX_FORMAT_VERSION)
+}
+
+/// Builds the schema of a format 1 index (tests of reading old indexes).
+#[cfg(test)]
+pub fn log_schema_format_1() -> Schema {
+    schema_of_format(1)
+}
+
+fn schema_of_format(format: u8) -> Schema {
     let mut builder = Schema::builder();
     let fast = NumericOptions::default().set_fast();
     let exact = TextOptions::default().set_indexing_options(
@@ -99,22 +184,24 @@ pub fn log_schema() -> (Schema, LogFields) {
         )
         .set_expand_dots_enabled();
     let id = BytesOptions::default().set_indexed();
-    let fields = LogFields {
-        ts: builder.add_u64_field("ts", fast.clone()),
-        observed_ts: builder.add_u64_field("observed_ts", fast.clone()),
-        seq: builder.add_u64_field("seq", fast.clone()),
-        severity_number: builder.add_u64_field("severity_number", fast),
-        severity_text: builder.add_text_field("severity_text", exact.clone()),
-        service: builder.add_text_field("service", exact.clone()),
-        scope: builder.add_text_field("scope", exact),
-        body: builder.add_text_field("body", body),
-        trace_id: builder.add_bytes_field("trace_id", id.clone()),
-        span_id: builder.add_bytes_field("span_id", id),
-        attributes: builder.add_json_field("attributes", json.clone()),
-        resource: builder.add_json_field("resource", json),
-        record: builder.add_bytes_field("record", BytesOptions::default().set_stored()),
-    };
-    (builder.build(), fields)
+    builder.add_u64_field("ts", fast.clone());
+    builder.add_u64_field("observed_ts", fast.clone());
+    builder.add_u64_field("seq", fast.clone());
+    builder.add_u64_field("severity_number", fast);
+    builder.add_text_field("severity_text", exact.clone());
+    builder.add_text_field("service", exact.clone());
+    builder.add_text_field("scope", exact);
+    builder.add_text_field("body", body);
+    builder.add_bytes_field("trace_id", id.clone());
+    builder.add_bytes_field("span_id", id);
+    builder.add_json_field("attributes", json.clone());
+    if format == 1 {
+        builder.add_json_field("resource", json);
+    } else {
+        builder.add_u64_field("resource_id", NumericOptions::default().set_indexed());
+    }
+    builder.add_bytes_field("record", BytesOptions::default().set_stored());
+    builder.build()
 }
 
 /// The index settings: a zstd doc store in blocks large enough that repeated resources and
@@ -188,6 +275,7 @@ pub fn body_text(row: &LogRow) -> String {
 pub fn record_document(
     fields: &LogFields,
     row: &LogRow,
+    resource: DocumentResource,
     timestamp_unix_nano: u64,
     sequence: u64,
 ) -> Result<TantivyDocument, postcard::Error> {
@@ -220,29 +308,54 @@ pub fn record_document(
     if !record.attributes.is_empty() {
         document.add_object(fields.attributes, json_object(&record.attributes));
     }
-    if !row.resource.attributes.is_empty() {
-        document.add_object(fields.resource, json_object(&row.resource.attributes));
-    }
-    document.add_bytes(fields.record, &encode_record(row)?);
+    let stored = match resource {
+        DocumentResource::Attributes(field) => {
+            if !row.resource.attributes.is_empty() {
+                document.add_object(field, json_object(&row.resource.attributes));
+            }
+            postcard::to_extend(row, vec![RECORD_WITH_RESOURCE])?
+        }
+        DocumentResource::Number(field, number) => {
+            document.add_u64(field, number);
+            let stored = StoredRecord {
+                resource: number,
+                record: &row.record,
+                scope: &*row.scope,
+            };
+            postcard::to_extend(&stored, vec![RECORD_WITH_RESOURCE_NUMBER])?
+        }
+    };
+    document.add_bytes(fields.record, &stored);
     Ok(document)
 }
 
-/// Encodes a record for the `record` field.
+/// Decodes a stored record of either format; `resource` finds a resource by its number.
 ///
 /// # Errors
-/// Postcard failures (allocation failure only).
-pub fn encode_record(row: &LogRow) -> Result<Vec<u8>, postcard::Error> {
-    postcard::to_extend(row, vec![RECORD_FORMAT_VERSION])
-}
-
-/// Decodes a stored record.
-///
-/// # Errors
-/// A description of what is wrong: an unknown version or undecodable bytes.
-pub fn decode_record(bytes: &[u8]) -> Result<LogRow, String> {
+/// A description of what is wrong: an unknown version, undecodable bytes or an unknown
+/// resource number.
+pub fn decode_record(
+    bytes: &[u8],
+    resource: &dyn Fn(u64) -> Option<Arc<Resource>>,
+) -> Result<LogRow, String> {
     match bytes.split_first() {
-        Some((&RECORD_FORMAT_VERSION, rest)) => {
+        Some((&RECORD_WITH_RESOURCE, rest)) => {
             postcard::from_bytes(rest).map_err(|error| format!("undecodable record: {error}"))
+        }
+        Some((&RECORD_WITH_RESOURCE_NUMBER, rest)) => {
+            let stored: StoredRecord<LogRecord, Scope> = postcard::from_bytes(rest)
+                .map_err(|error| format!("undecodable record: {error}"))?;
+            let Some(found) = resource(stored.resource) else {
+                return Err(format!(
+                    "resource {} is not in the index's resource table",
+                    stored.resource
+                ));
+            };
+            Ok(LogRow {
+                record: stored.record,
+                resource: found,
+                scope: Arc::new(stored.scope),
+            })
         }
         Some((version, _)) => Err(format!("unknown record format version {version}")),
         None => Err("empty record".to_string()),

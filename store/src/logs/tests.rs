@@ -582,3 +582,168 @@ async fn records_fed_ahead_of_their_commit_are_committed_once() {
     let store = LogStore::open(config(dir.path())).await.unwrap();
     assert_eq!(total(store).await, 8);
 }
+
+/// A batch from a `checkout` instance on `host`.
+fn batch_on(host: &str, records: Vec<LogRecord>) -> LogBatch {
+    let mut batch = batch("checkout", records);
+    batch.resources[0].resource.attributes[1] =
+        KeyValue::new("host.name", AnyValue::String(host.into()));
+    batch
+}
+
+#[tokio::test]
+async fn each_resource_is_kept_once_and_found_by_its_attributes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LogStore::open(config(dir.path())).await.unwrap();
+    for (offset, host) in [(1, "web-1"), (2, "web-2"), (3, "web-1"), (4, "web-2")] {
+        store
+            .append(
+                &tenant(),
+                batch_on(host, vec![record(offset, &format!("line {offset}"), 9)]),
+            )
+            .await
+            .unwrap();
+    }
+    store.flush().await.unwrap();
+    let on = |store: LogStore, query: &'static str| async move {
+        let mut found = bodies(&store, query).await;
+        found.sort();
+        found
+    };
+    assert_eq!(
+        on(store.clone(), "resource.host.name:WEB-2").await,
+        ["line 2", "line 4"]
+    );
+    assert_eq!(
+        on(store.clone(), "host.name:web-1").await,
+        ["line 1", "line 3"]
+    );
+    assert_eq!(
+        on(store.clone(), "line -resource.host.name:web-1").await,
+        ["line 2", "line 4"]
+    );
+    assert!(on(store.clone(), "resource.host.name:web-3")
+        .await
+        .is_empty());
+    assert_eq!(on(store.clone(), "service:checkout").await.len(), 4);
+    // Rows come back whole, with their resources.
+    let hits = store
+        .search(&tenant(), LogQuery::default())
+        .await
+        .unwrap()
+        .hits;
+    assert_eq!(hits[0].row.resource.attributes[1].value.to_text(), "web-2");
+    assert_eq!(hits[0].row.scope.name, "app.logger");
+    store.close().await.unwrap();
+
+    // The table holds each resource once, and survives a torn append.
+    let table = dir
+        .path()
+        .join("logs/default/2026-11-20")
+        .join(resources::RESOURCES_FILE);
+    let segment = wal::read_segment::<sightline_model::Resource>(&table).unwrap();
+    assert_eq!(segment.records.len(), 2);
+    let mut bytes = std::fs::read(&table).unwrap();
+    let whole = bytes.len();
+    bytes.extend_from_slice(&[7, 0, 0, 0, 1]);
+    std::fs::write(&table, bytes).unwrap();
+    let store = LogStore::open(config(dir.path())).await.unwrap();
+    assert_eq!(std::fs::metadata(&table).unwrap().len() as usize, whole);
+    assert_eq!(
+        on(store.clone(), "resource.host.name:web-2").await,
+        ["line 2", "line 4"]
+    );
+    store
+        .append(&tenant(), batch_on("web-3", vec![record(5, "line 5", 9)]))
+        .await
+        .unwrap();
+    store.close().await.unwrap();
+    let store = LogStore::open(config(dir.path())).await.unwrap();
+    assert_eq!(
+        on(store.clone(), "resource.host.name:web-3").await,
+        ["line 5"]
+    );
+    assert_eq!(on(store, "resource.host.name:web-1").await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_format_1_index_is_read_and_written_in_its_format() {
+    use tantivy::schema::Value;
+
+    let dir = tempfile::tempdir().unwrap();
+    let day_dir = dir.path().join("logs/default/2026-11-20");
+    std::fs::create_dir_all(&day_dir).unwrap();
+    {
+        let index = tantivy::Index::builder()
+            .schema(schema::log_schema_format_1())
+            .settings(schema::index_settings())
+            .create_in_dir(&day_dir)
+            .unwrap();
+        schema::register_analyzers(index.tokenizers());
+        let fields = schema::LogFields::of(&index.schema()).unwrap();
+        let schema::ResourceField::Attributes(resource) = fields.resource else {
+            panic!("a format 1 schema has resource attributes");
+        };
+        let mut writer: tantivy::IndexWriter =
+            index.writer_with_num_threads(1, 15_000_000).unwrap();
+        let rows = batch_on("old-host", vec![record(1, "written by format 1", 9)]).into_rows();
+        let document = schema::record_document(
+            &fields,
+            &rows[0],
+            schema::DocumentResource::Attributes(resource),
+            BASE + SECOND,
+            0,
+        )
+        .unwrap();
+        writer.add_document(document).unwrap();
+        let mut prepared = writer.prepare_commit().unwrap();
+        prepared.set_payload(r#"{"format":1,"wal_segment":0,"max_sequence":0}"#);
+        prepared.commit().unwrap();
+    }
+    let store = LogStore::open(config(dir.path())).await.unwrap();
+    store
+        .append(
+            &tenant(),
+            batch_on("new-host", vec![record(2, "written later", 9)]),
+        )
+        .await
+        .unwrap();
+    store.flush().await.unwrap();
+    assert_eq!(
+        bodies(&store, "resource.host.name:old-host").await,
+        ["written by format 1"]
+    );
+    assert_eq!(
+        bodies(&store, "host.name:new-host").await,
+        ["written later"]
+    );
+    let all = store.search(&tenant(), LogQuery::default()).await.unwrap();
+    assert_eq!(all.hits.len(), 2);
+    assert_eq!(
+        all.hits[1].row.resource.attributes[1].value.to_text(),
+        "old-host"
+    );
+    assert!(all.hits[0].sequence > all.hits[1].sequence);
+    store.close().await.unwrap();
+    // Still format 1: the new record went in with its attributes, no resource table.
+    let index = tantivy::Index::open_in_dir(&day_dir).unwrap();
+    assert!(index.schema().get_field("resource").is_ok());
+    assert!(!day_dir.join(resources::RESOURCES_FILE).exists());
+    let searcher = index.reader().unwrap().searcher();
+    assert_eq!(searcher.num_docs(), 2);
+    let stored: Vec<u8> = searcher
+        .segment_readers()
+        .iter()
+        .flat_map(|segment| {
+            let store = segment.get_store_reader(1).unwrap();
+            (0..segment.max_doc())
+                .map(|doc| {
+                    let document: tantivy::TantivyDocument = store.get(doc).unwrap();
+                    let field = index.schema().get_field("record").unwrap();
+                    document.get_first(field).unwrap().as_bytes().unwrap()[0]
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(stored, [schema::RECORD_WITH_RESOURCE; 2]);
+}
