@@ -14,8 +14,11 @@
 //! `--dump-ndjson PATH` also writes every span sent as one JSON line in the ClickHouse
 //! exporter's `otel_traces` column form (see `ndjson.rs`); `--sample-ids PATH` writes the trace
 //! ids that "trace by id" looks up, one per line, in the order used. Both feed
-//! `benches/compare.sh` (the ClickHouse baseline). Dumping costs the load generator some CPU
-//! during ingest, on the same machine as the server.
+//! `benches/compare.sh` (the ClickHouse baseline).
+//!
+//! The traffic is built and encoded before the timed phase (on every core, ~2.6 s per
+//! million spans; ~400 bytes of memory per span), so that during it the load generator only
+//! sends bytes ([`raw_grpc`]) and the machine's CPU goes to the server.
 //!
 //! Traffic: 24 services, traces of 5–60 spans, 10–25 semantic-convention attributes per span,
 //! log-normal-ish durations, about 3% error spans.
@@ -23,6 +26,8 @@
 #[path = "../shared/attributes.rs"]
 mod attributes;
 mod ndjson;
+#[path = "../shared/raw_grpc.rs"]
+mod raw_grpc;
 #[path = "../shared/rng.rs"]
 mod rng;
 mod traffic;
@@ -31,7 +36,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use bytes::Bytes;
+use prost::Message;
 
 struct Options {
     spans: u64,
@@ -219,52 +225,83 @@ fn percentile(sorted: &[f64], fraction: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * fraction).round() as usize]
 }
 
-async fn ingest(server: &Server, options: &Options) -> (u64, Duration, Vec<String>) {
+/// One connection's traffic, encoded: its export requests with their span counts, and the
+/// trace ids "trace by id" looks up.
+struct Traffic {
+    requests: Vec<(Bytes, u64)>,
+    sample_ids: Vec<String>,
+}
+
+/// Builds and encodes every connection's traffic before the timed phase, on as many threads
+/// as the machine has cores (each connection's generator is seeded by its number, so the
+/// traffic is the same whatever the threads). `--dump-ndjson` is written here too.
+fn generate(options: &Options) -> Vec<Traffic> {
     let dump: Option<ndjson::Sink> = options.dump_ndjson.as_ref().map(|path| {
         let file = std::fs::File::create(path)
             .unwrap_or_else(|error| panic!("create {}: {error}", path.display()));
         std::sync::Arc::new(std::sync::Mutex::new(file))
     });
-    let started = Instant::now();
     let per_connection = options.spans / options.connections as u64;
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let connections: Vec<usize> = (0..options.connections).collect();
+    let chunk = options.connections.div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = connections
+            .chunks(chunk.max(1))
+            .map(|mine| {
+                let dump = dump.clone();
+                scope.spawn(move || {
+                    mine.iter()
+                        .map(|&connection| {
+                            let mut writer = dump.clone().map(ndjson::Writer::new);
+                            let mut generator = traffic::Generator::new(connection as u64 + 1);
+                            let mut traffic = Traffic {
+                                requests: Vec::new(),
+                                sample_ids: Vec::new(),
+                            };
+                            let mut spans = 0u64;
+                            while spans < per_connection {
+                                let (request, count, trace_ids) =
+                                    generator.request(options.batch_traces);
+                                if let Some(writer) = writer.as_mut() {
+                                    writer.append(&request);
+                                }
+                                if traffic.sample_ids.len() < 64 {
+                                    traffic.sample_ids.push(trace_ids[0].clone());
+                                }
+                                traffic
+                                    .requests
+                                    .push((Bytes::from(request.encode_to_vec()), count));
+                                spans += count;
+                            }
+                            traffic
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().expect("traffic generator"))
+            .collect()
+    })
+}
+
+/// Sends every connection's traffic over its own gRPC connection, all at once; returns the
+/// spans sent, the time taken and the sample trace ids.
+async fn ingest(server: &Server, traffic: Vec<Traffic>) -> (u64, Duration, Vec<String>) {
+    let started = Instant::now();
     let mut tasks = Vec::new();
-    for connection in 0..options.connections {
+    for connection in traffic {
         let endpoint = format!("http://{}", server.grpc);
-        let batch_traces = options.batch_traces;
-        let mut writer = dump.clone().map(ndjson::Writer::new);
         tasks.push(tokio::spawn(async move {
-            let mut client = TraceServiceClient::connect(endpoint)
-                .await
-                .expect("connect")
-                .max_encoding_message_size(64 << 20);
-            let mut generator = traffic::Generator::new(connection as u64 + 1);
+            let mut client = raw_grpc::RawClient::connect(endpoint, raw_grpc::TRACE_EXPORT).await;
             let mut sent = 0u64;
-            let mut sample_ids = Vec::new();
-            while sent < per_connection {
-                let (request, spans, trace_ids) = generator.request(batch_traces);
-                if let Some(writer) = writer.as_mut() {
-                    writer.append(&request);
-                }
-                if sample_ids.len() < 64 {
-                    sample_ids.push(trace_ids[0].clone());
-                }
-                loop {
-                    match client.export(request.clone()).await {
-                        Ok(_) => break,
-                        Err(status)
-                            if matches!(
-                                status.code(),
-                                tonic::Code::ResourceExhausted | tonic::Code::Unavailable
-                            ) =>
-                        {
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                        }
-                        Err(status) => panic!("export failed: {status}"),
-                    }
-                }
+            for (body, spans) in &connection.requests {
+                client.export(body).await;
                 sent += spans;
             }
-            (sent, sample_ids)
+            (sent, connection.sample_ids)
         }));
     }
     let mut total = 0;
@@ -333,6 +370,23 @@ async fn wait_for_compaction(client: &reqwest::Client, base: &str) {
 #[tokio::main]
 async fn main() {
     let options = parse_options();
+    let generating = Instant::now();
+    let traffic = generate(&options);
+    let (requests, bytes): (usize, usize) = traffic.iter().fold((0, 0), |(n, b), connection| {
+        (
+            n + connection.requests.len(),
+            b + connection
+                .requests
+                .iter()
+                .map(|(body, _)| body.len())
+                .sum::<usize>(),
+        )
+    });
+    println!(
+        "traffic: {requests} export requests, {:.1} MB of OTLP protobuf, built and encoded in {:.1} s before the timed phase",
+        bytes as f64 / 1e6,
+        generating.elapsed().as_secs_f64()
+    );
     let server = start_server(&options);
     let pid = server.child.id();
     println!(
@@ -343,7 +397,9 @@ async fn main() {
         if options.processors { "on" } else { "off" },
         options.maintenance_interval_seconds
     );
-    let (spans, elapsed, trace_ids) = ingest(&server, &options).await;
+    let (_, own_cpu_before) = process_usage(std::process::id());
+    let (spans, elapsed, trace_ids) = ingest(&server, traffic).await;
+    let (_, own_cpu_after) = process_usage(std::process::id());
     if let Some(path) = &options.dump_ndjson {
         println!(
             "dumped {spans} spans as NDJSON (otel_traces columns) to {}",
@@ -358,6 +414,11 @@ async fn main() {
     let (rss_after_ingest, cpu) = process_usage(pid);
     println!("ingest: {spans} spans in {:.1}s = {:.0} spans/s (WAL fsync on); server CPU {:.1}s ({:.2} cores); peak RSS {rss_after_ingest:.0} MiB",
         elapsed.as_secs_f64(), spans as f64 / elapsed.as_secs_f64(), cpu, cpu / elapsed.as_secs_f64());
+    println!(
+        "load generator CPU during ingest: {:.1}s ({:.2} cores)",
+        own_cpu_after - own_cpu_before,
+        (own_cpu_after - own_cpu_before) / elapsed.as_secs_f64()
+    );
 
     let client = reqwest::Client::new();
     let base = format!("http://{}", server.http);
