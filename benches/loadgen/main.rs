@@ -232,6 +232,18 @@ struct Traffic {
     sample_ids: Vec<String>,
 }
 
+/// The times traffic is stamped with, as if `items` were sent at 100,000 per second up to
+/// now: (first, span) in unix nanoseconds. Built ahead, requests still carry times in the
+/// order they are sent (each connection's k-th request the k-th slice of the span), so
+/// that the server sees time advance as it would with live traffic, all in the past.
+fn planned_times(items: u64) -> (u64, u64) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |now| now.as_nanos() as u64);
+    let span = items.saturating_mul(10_000).max(1);
+    (now.saturating_sub(span), span)
+}
+
 /// Builds and encodes every connection's traffic before the timed phase, on as many threads
 /// as the machine has cores (each connection's generator is seeded by its number, so the
 /// traffic is the same whatever the threads). `--dump-ndjson` is written here too.
@@ -242,6 +254,7 @@ fn generate(options: &Options) -> Vec<Traffic> {
         std::sync::Arc::new(std::sync::Mutex::new(file))
     });
     let per_connection = options.spans / options.connections as u64;
+    let (first, span) = planned_times(options.spans);
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let connections: Vec<usize> = (0..options.connections).collect();
     let chunk = options.connections.div_ceil(threads);
@@ -261,8 +274,9 @@ fn generate(options: &Options) -> Vec<Traffic> {
                             };
                             let mut spans = 0u64;
                             while spans < per_connection {
+                                let at = first + span * spans / per_connection.max(1);
                                 let (request, count, trace_ids) =
-                                    generator.request(options.batch_traces);
+                                    generator.request(options.batch_traces, at);
                                 if let Some(writer) = writer.as_mut() {
                                     writer.append(&request);
                                 }

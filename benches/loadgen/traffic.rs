@@ -81,13 +81,13 @@ impl Generator {
         attributes
     }
 
-    /// Builds one export request of `traces` traces; returns it, its span count and its
-    /// trace ids as hex.
-    pub fn request(&mut self, traces: usize) -> (ExportTraceServiceRequest, u64, Vec<String>) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
+    /// Builds one export request of `traces` traces whose spans end about `now` (unix
+    /// nanoseconds); returns it, its span count and its trace ids as hex.
+    pub fn request(
+        &mut self,
+        traces: usize,
+        now: u64,
+    ) -> (ExportTraceServiceRequest, u64, Vec<String>) {
         let mut by_service: Vec<Vec<Span>> = vec![Vec::new(); SERVICES];
         let mut span_count = 0u64;
         let mut trace_ids = Vec::new();

@@ -8,7 +8,9 @@
 //! queries, for poking at it (its URL is printed). Prints one report; figures and the machine go in
 //! `benches/README.md`.
 //!
-//! Phases: start the server on loopback with a fresh temp dir; send `--records` records
+//! Phases: build and encode the traffic (before the timed phase, on every core, so that the
+//! load generator only sends bytes while it is timed: [`raw_grpc`]); start the server on
+//! loopback with a fresh temp dir; send `--records` records
 //! (`records.rs`: 24 services, ~250-byte lines, requests of 1 to `--max-group` records
 //! sharing a request id and, for 70%, a trace context; `--batch` records per export from one
 //! service instance), retrying throttled exports; count every record back
@@ -26,16 +28,16 @@ mod targets;
 
 #[path = "../shared/attributes.rs"]
 mod attributes;
+#[path = "../shared/raw_grpc.rs"]
+mod raw_grpc;
 mod records;
 #[path = "../shared/rng.rs"]
 mod rng;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
+use bytes::Bytes;
 use prost::Message;
 use serde_json::Value;
 
@@ -100,64 +102,108 @@ struct Sent {
     samples: Vec<(String, String)>,
 }
 
-async fn ingest(grpc: &str, options: &Options) -> Sent {
-    let started = Instant::now();
-    let raw_bytes = Arc::new(AtomicU64::new(0));
-    let throttled = Arc::new(AtomicU64::new(0));
+/// One connection's traffic, encoded: its export requests with their record counts, and one
+/// (request id, service) sample per export.
+struct Traffic {
+    requests: Vec<(Bytes, u64)>,
+    samples: Vec<(String, String)>,
+}
+
+/// The times traffic is stamped with, as if `items` were sent at 100,000 per second up to
+/// now: (first, span) in unix nanoseconds. Built ahead, requests still carry times in the
+/// order they are sent (each connection's k-th request the k-th slice of the span), so
+/// that the server sees time advance as it would with live traffic, all in the past.
+fn planned_times(items: u64) -> (u64, u64) {
+    let span = items.saturating_mul(10_000).max(1);
+    let now = now_unix_nano();
+    (now.saturating_sub(span), span)
+}
+
+/// Builds and encodes every connection's traffic before the timed phase, on as many threads
+/// as the machine has cores (each connection's generator is seeded by its number, so the
+/// traffic is the same whatever the threads).
+fn generate(options: &Options) -> Vec<Traffic> {
     let per_connection = options.records / options.connections as u64;
+    let (first, span) = planned_times(options.records);
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let connections: Vec<usize> = (0..options.connections).collect();
+    let chunk = options.connections.div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = connections
+            .chunks(chunk)
+            .map(|mine| {
+                scope.spawn(move || {
+                    mine.iter()
+                        .map(|&connection| {
+                            let mut generator = records::Generator::new(
+                                connection as u64 + 1,
+                                connection,
+                                options.connections,
+                                options.max_group,
+                            );
+                            let mut traffic = Traffic {
+                                requests: Vec::new(),
+                                samples: Vec::new(),
+                            };
+                            let mut records = 0u64;
+                            while records < per_connection {
+                                let size = options.batch.min((per_connection - records) as usize);
+                                let at = first + span * records / per_connection.max(1);
+                                let request = generator.request(size, at);
+                                traffic.requests.push((
+                                    Bytes::from(request.request.encode_to_vec()),
+                                    request.records,
+                                ));
+                                traffic.samples.push(request.sample);
+                                records += request.records;
+                            }
+                            traffic
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|worker| worker.join().expect("traffic generator"))
+            .collect()
+    })
+}
+
+/// Sends every connection's traffic over its own gRPC connection, all at once.
+async fn ingest(grpc: &str, traffic: Vec<Traffic>) -> Sent {
+    let started = Instant::now();
+    let raw_bytes = traffic
+        .iter()
+        .flat_map(|connection| &connection.requests)
+        .map(|(body, _)| body.len() as u64)
+        .sum();
     let mut tasks = Vec::new();
-    for connection in 0..options.connections {
+    for connection in traffic {
         let endpoint = format!("http://{grpc}");
-        let batch = options.batch;
-        let raw_bytes = raw_bytes.clone();
-        let throttled = throttled.clone();
-        let stride = options.connections;
-        let max_group = options.max_group;
         tasks.push(tokio::spawn(async move {
-            let mut client = LogsServiceClient::connect(endpoint)
-                .await
-                .expect("connect")
-                .max_encoding_message_size(64 << 20);
-            let mut generator =
-                records::Generator::new(connection as u64 + 1, connection, stride, max_group);
-            let mut sent = 0u64;
-            let mut samples = Vec::new();
-            while sent < per_connection {
-                let size = batch.min((per_connection - sent) as usize);
-                let request = generator.request(size);
-                raw_bytes.fetch_add(request.request.encoded_len() as u64, Ordering::Relaxed);
-                loop {
-                    match client.export(request.request.clone()).await {
-                        Ok(_) => break,
-                        Err(status)
-                            if matches!(
-                                status.code(),
-                                tonic::Code::ResourceExhausted | tonic::Code::Unavailable
-                            ) =>
-                        {
-                            throttled.fetch_add(1, Ordering::Relaxed);
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                        }
-                        Err(status) => panic!("export failed: {status}"),
-                    }
-                }
-                sent += request.records;
-                samples.push(request.sample);
+            let mut client = raw_grpc::RawClient::connect(endpoint, raw_grpc::LOGS_EXPORT).await;
+            let (mut sent, mut throttled) = (0u64, 0u64);
+            for (body, records) in &connection.requests {
+                throttled += client.export(body).await;
+                sent += records;
             }
-            (sent, samples)
+            (sent, throttled, connection.samples)
         }));
     }
     let mut records = 0;
+    let mut throttled = 0;
     let mut samples = Vec::new();
     for task in tasks {
-        let (sent, mut some) = task.await.expect("ingest task");
+        let (sent, retried, mut some) = task.await.expect("ingest task");
         records += sent;
+        throttled += retried;
         samples.append(&mut some);
     }
     Sent {
         records,
-        raw_bytes: raw_bytes.load(Ordering::Relaxed),
-        throttled: throttled.load(Ordering::Relaxed),
+        raw_bytes,
+        throttled,
         elapsed: started.elapsed(),
         samples,
     }
@@ -229,11 +275,22 @@ async fn main() {
         "sightline logsgen: {} records over {} gRPC connections, {} records per export",
         options.records, options.connections, options.batch
     );
+    // Records carry times up to now, planned back from it (see `planned_times`).
+    let start_ns = now_unix_nano() - options.records * 10_000 - 60_000_000_000;
+    let generating = Instant::now();
+    let traffic = generate(&options);
+    println!(
+        "traffic: {} export requests built and encoded in {:.1} s before the timed phase",
+        traffic
+            .iter()
+            .map(|connection| connection.requests.len())
+            .sum::<usize>(),
+        generating.elapsed().as_secs_f64()
+    );
     let mut server = targets::start(targets::Kind::Sightline, &options.sightline_binary);
     let pid = server.child.id();
-    let start_ns = now_unix_nano() - 60_000_000_000;
     let meter = targets::CpuMeter::start(pid);
-    let sent = ingest(&server.otlp_grpc, &options).await;
+    let sent = ingest(&server.otlp_grpc, traffic).await;
     let (server_cpu, own_cpu, other_cpu) = meter.read();
     let (rss, _) = targets::process_usage(pid);
     let seconds = sent.elapsed.as_secs_f64();

@@ -86,13 +86,6 @@ pub fn service_name(index: usize) -> String {
     format!("svc-{index:02}")
 }
 
-fn now_unix_nano() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|now| now.as_nanos() as u64)
-        .unwrap_or(0)
-}
-
 impl Generator {
     /// A generator from a non-zero seed, sending for services `first`, `first + stride`, …,
     /// with requests of 1 to `max_group` records.
@@ -111,8 +104,8 @@ impl Generator {
     }
 
     /// One export of `records` records from one service instance, as an SDK's batch log
-    /// processor sends them.
-    pub fn request(&mut self, records: usize) -> Request {
+    /// processor sends them, the last at `now` (unix nanoseconds).
+    pub fn request(&mut self, records: usize, now: u64) -> Request {
         let service = (self.first_service + self.turn * self.stride) % SERVICES;
         self.turn += 1;
         let instance = self.rng.below(4);
@@ -139,7 +132,6 @@ impl Generator {
             ],
             ..Default::default()
         };
-        let now = now_unix_nano();
         let mut by_logger: Vec<Vec<LogRecord>> = vec![Vec::new(); LOGGERS.len()];
         let mut sample = (String::new(), name.clone());
         // Requests do not span exports (an export is one service's).
