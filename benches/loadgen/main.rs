@@ -26,6 +26,8 @@
 #[path = "../shared/attributes.rs"]
 mod attributes;
 mod ndjson;
+#[path = "../shared/prebuilt.rs"]
+mod prebuilt;
 #[path = "../shared/raw_grpc.rs"]
 mod raw_grpc;
 #[path = "../shared/rng.rs"]
@@ -232,21 +234,8 @@ struct Traffic {
     sample_ids: Vec<String>,
 }
 
-/// The times traffic is stamped with, as if `items` were sent at 100,000 per second up to
-/// now: (first, span) in unix nanoseconds. Built ahead, requests still carry times in the
-/// order they are sent (each connection's k-th request the k-th slice of the span), so
-/// that the server sees time advance as it would with live traffic, all in the past.
-fn planned_times(items: u64) -> (u64, u64) {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |now| now.as_nanos() as u64);
-    let span = items.saturating_mul(10_000).max(1);
-    (now.saturating_sub(span), span)
-}
-
-/// Builds and encodes every connection's traffic before the timed phase, on as many threads
-/// as the machine has cores (each connection's generator is seeded by its number, so the
-/// traffic is the same whatever the threads). `--dump-ndjson` is written here too.
+/// Builds and encodes every connection's traffic before the timed phase (see [`prebuilt`]).
+/// `--dump-ndjson` is written here too.
 fn generate(options: &Options) -> Vec<Traffic> {
     let dump: Option<ndjson::Sink> = options.dump_ndjson.as_ref().map(|path| {
         let file = std::fs::File::create(path)
@@ -254,50 +243,30 @@ fn generate(options: &Options) -> Vec<Traffic> {
         std::sync::Arc::new(std::sync::Mutex::new(file))
     });
     let per_connection = options.spans / options.connections as u64;
-    let (first, span) = planned_times(options.spans);
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let connections: Vec<usize> = (0..options.connections).collect();
-    let chunk = options.connections.div_ceil(threads);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = connections
-            .chunks(chunk.max(1))
-            .map(|mine| {
-                let dump = dump.clone();
-                scope.spawn(move || {
-                    mine.iter()
-                        .map(|&connection| {
-                            let mut writer = dump.clone().map(ndjson::Writer::new);
-                            let mut generator = traffic::Generator::new(connection as u64 + 1);
-                            let mut traffic = Traffic {
-                                requests: Vec::new(),
-                                sample_ids: Vec::new(),
-                            };
-                            let mut spans = 0u64;
-                            while spans < per_connection {
-                                let at = first + span * spans / per_connection.max(1);
-                                let (request, count, trace_ids) =
-                                    generator.request(options.batch_traces, at);
-                                if let Some(writer) = writer.as_mut() {
-                                    writer.append(&request);
-                                }
-                                if traffic.sample_ids.len() < 64 {
-                                    traffic.sample_ids.push(trace_ids[0].clone());
-                                }
-                                traffic
-                                    .requests
-                                    .push((Bytes::from(request.encode_to_vec()), count));
-                                spans += count;
-                            }
-                            traffic
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|worker| worker.join().expect("traffic generator"))
-            .collect()
+    let (first, span) = prebuilt::planned_times(options.spans);
+    prebuilt::per_connection(options.connections, |connection| {
+        let mut writer = dump.clone().map(ndjson::Writer::new);
+        let mut generator = traffic::Generator::new(connection as u64 + 1);
+        let mut traffic = Traffic {
+            requests: Vec::new(),
+            sample_ids: Vec::new(),
+        };
+        let mut spans = 0u64;
+        while spans < per_connection {
+            let at = first + span * spans / per_connection.max(1);
+            let (request, count, trace_ids) = generator.request(options.batch_traces, at);
+            if let Some(writer) = writer.as_mut() {
+                writer.append(&request);
+            }
+            if traffic.sample_ids.len() < 64 {
+                traffic.sample_ids.push(trace_ids[0].clone());
+            }
+            traffic
+                .requests
+                .push((Bytes::from(request.encode_to_vec()), count));
+            spans += count;
+        }
+        traffic
     })
 }
 

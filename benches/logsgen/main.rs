@@ -28,6 +28,8 @@ mod targets;
 
 #[path = "../shared/attributes.rs"]
 mod attributes;
+#[path = "../shared/prebuilt.rs"]
+mod prebuilt;
 #[path = "../shared/raw_grpc.rs"]
 mod raw_grpc;
 mod records;
@@ -109,64 +111,34 @@ struct Traffic {
     samples: Vec<(String, String)>,
 }
 
-/// The times traffic is stamped with, as if `items` were sent at 100,000 per second up to
-/// now: (first, span) in unix nanoseconds. Built ahead, requests still carry times in the
-/// order they are sent (each connection's k-th request the k-th slice of the span), so
-/// that the server sees time advance as it would with live traffic, all in the past.
-fn planned_times(items: u64) -> (u64, u64) {
-    let span = items.saturating_mul(10_000).max(1);
-    let now = now_unix_nano();
-    (now.saturating_sub(span), span)
-}
-
-/// Builds and encodes every connection's traffic before the timed phase, on as many threads
-/// as the machine has cores (each connection's generator is seeded by its number, so the
-/// traffic is the same whatever the threads).
+/// Builds and encodes every connection's traffic before the timed phase (see [`prebuilt`]).
 fn generate(options: &Options) -> Vec<Traffic> {
     let per_connection = options.records / options.connections as u64;
-    let (first, span) = planned_times(options.records);
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let connections: Vec<usize> = (0..options.connections).collect();
-    let chunk = options.connections.div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = connections
-            .chunks(chunk)
-            .map(|mine| {
-                scope.spawn(move || {
-                    mine.iter()
-                        .map(|&connection| {
-                            let mut generator = records::Generator::new(
-                                connection as u64 + 1,
-                                connection,
-                                options.connections,
-                                options.max_group,
-                            );
-                            let mut traffic = Traffic {
-                                requests: Vec::new(),
-                                samples: Vec::new(),
-                            };
-                            let mut records = 0u64;
-                            while records < per_connection {
-                                let size = options.batch.min((per_connection - records) as usize);
-                                let at = first + span * records / per_connection.max(1);
-                                let request = generator.request(size, at);
-                                traffic.requests.push((
-                                    Bytes::from(request.request.encode_to_vec()),
-                                    request.records,
-                                ));
-                                traffic.samples.push(request.sample);
-                                records += request.records;
-                            }
-                            traffic
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|worker| worker.join().expect("traffic generator"))
-            .collect()
+    let (first, span) = prebuilt::planned_times(options.records);
+    prebuilt::per_connection(options.connections, |connection| {
+        let mut generator = records::Generator::new(
+            connection as u64 + 1,
+            connection,
+            options.connections,
+            options.max_group,
+        );
+        let mut traffic = Traffic {
+            requests: Vec::new(),
+            samples: Vec::new(),
+        };
+        let mut records = 0u64;
+        while records < per_connection {
+            let size = options.batch.min((per_connection - records) as usize);
+            let at = first + span * records / per_connection.max(1);
+            let request = generator.request(size, at);
+            traffic.requests.push((
+                Bytes::from(request.request.encode_to_vec()),
+                request.records,
+            ));
+            traffic.samples.push(request.sample);
+            records += request.records;
+        }
+        traffic
     })
 }
 
@@ -275,7 +247,7 @@ async fn main() {
         "sightline logsgen: {} records over {} gRPC connections, {} records per export",
         options.records, options.connections, options.batch
     );
-    // Records carry times up to now, planned back from it (see `planned_times`).
+    // Records carry times up to now, planned back from it (see `prebuilt::planned_times`).
     let start_ns = now_unix_nano() - options.records * 10_000 - 60_000_000_000;
     let generating = Instant::now();
     let traffic = generate(&options);
