@@ -4,7 +4,8 @@
 //! The WAL writer applies each fsynced append ([`LogEntry`]): its records get their sequence
 //! numbers, join the active block as one shared chunk, and go to tail subscribers. The
 //! committer hands the active block's new chunks to the index writers as they arrive, freezes
-//! the block with the WAL rotation, indexes the rest and commits it, then releases it; searches read the chunks without holding the lock while they filter.
+//! the block with the WAL rotation, indexes the rest and commits it, then releases it;
+//! searches read the chunks without holding the lock while they filter.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -22,13 +22,12 @@ use tantivy::schema::Value;
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 use super::collect::{IndexHit, TimeBuckets, TopByTime};
-use super::filter::LogFilter;
-use super::filter::QueryTarget;
+use super::filter::{LogFilter, QueryTarget};
 use super::query::{LogDirection, LogHistogram, LogHit, LogQuery};
 use super::resources::ResourceTable;
 use super::schema::{
     decode_record, index_settings, log_schema, record_document, register_analyzers,
-    DocumentResource, LogFields, ResourceField, INDEX_FORMAT_VERSION,
+    DocumentResource, LogFields, ResourceField,
 };
 use crate::error::Error;
 
@@ -47,7 +46,7 @@ pub const DAY_NANOS: u64 = 86_400_000_000_000;
 /// What a commit of a day index records about the WAL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CommitPayload {
-    /// [`INDEX_FORMAT_VERSION`] of the writer.
+    /// The index's format (`INDEX_FORMAT_VERSION` when it was created by this version).
     pub format: u8,
     /// The newest WAL segment whose records for this index are committed.
     pub wal_segment: u64,
@@ -227,7 +226,7 @@ impl LogIndex {
             // Every resource a committed record names must be durable first.
             self.resources.sync()?;
             let payload = CommitPayload {
-                format: INDEX_FORMAT_VERSION,
+                format: self.fields.resource.format(),
                 wal_segment: wal_segment.max(previous.map_or(0, |p| p.wal_segment)),
                 max_sequence: state
                     .uncommitted_max_sequence

@@ -94,6 +94,16 @@ pub enum ResourceField {
     Number(Field),
 }
 
+impl ResourceField {
+    /// The index format this field belongs to.
+    pub fn format(self) -> u8 {
+        match self {
+            ResourceField::Attributes(_) => 1,
+            ResourceField::Number(_) => INDEX_FORMAT_VERSION,
+        }
+    }
+}
+
 /// A record's resource as its document holds it.
 #[derive(Debug, Clone, Copy)]
 pub enum DocumentResource {

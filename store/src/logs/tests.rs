@@ -728,6 +728,8 @@ async fn a_format_1_index_is_read_and_written_in_its_format() {
     // Still format 1: the new record went in with its attributes, no resource table.
     let index = tantivy::Index::open_in_dir(&day_dir).unwrap();
     assert!(index.schema().get_field("resource").is_ok());
+    let payload = index.load_metas().unwrap().payload.unwrap();
+    assert!(payload.contains(r#""format":1"#), "{payload}");
     assert!(!day_dir.join(resources::RESOURCES_FILE).exists());
     let searcher = index.reader().unwrap().searcher();
     assert_eq!(searcher.num_docs(), 2);
