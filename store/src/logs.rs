@@ -590,6 +590,7 @@ fn feed_head(heads: &LogHeads, indexes: &LogIndexes, heap_bytes: usize, threads:
             .get_or_create(tenant, day)
             .and_then(|index| index.add(&hits, heap_bytes, threads));
         if let Err(error) = added {
+            metrics::counter!("sightline_log_feed_failures_total").increment(1);
             tracing::warn!(%error, %tenant, day = %index::day_name(day), "could not index log records ahead of their commit; the commit adds them");
         }
     }

@@ -183,7 +183,13 @@ impl LogIndex {
     pub fn add(&self, hits: &[&LogHit], heap_bytes: usize, threads: usize) -> Result<(), Error> {
         let mut slot = lock(&self.writer);
         let state = self.writer_state(&mut slot, heap_bytes, threads)?;
-        add_documents(state, self.target(), hits, &self.dir)
+        let added = add_documents(state, self.target(), hits, &self.dir);
+        if added.is_err() && rollback(state, &self.dir).is_err() {
+            // The writer may have lost what it held (its threads stop on a failed segment
+            // write): it starts afresh, and the commit adds the rotation's records again.
+            *slot = None;
+        }
+        added
     }
 
     /// What queries of this index are built against.
@@ -542,10 +548,16 @@ fn add_documents(
                 .map_err(|error| index_error("encode log record", dir, error))
             })
             .collect::<Result<Vec<_>, Error>>()?;
-        state
-            .writer
-            .run(operations)
-            .map_err(|error| index_error("add log records to index", dir, error))?;
+        state.writer.run(operations).map_err(|error| match error {
+            // Tantivy's text for this guesses at a panic; its threads stop on any error
+            // writing a segment, which the next commit meets and reports.
+            tantivy::TantivyError::ErrorInThread(_) => index_error(
+                "add log records to index",
+                dir,
+                "the index writer's threads have stopped (a segment could not be written)",
+            ),
+            other => index_error("add log records to index", dir, other),
+        })?;
         state.uncommitted += chunk.len();
         state.uncommitted_max_sequence = chunk
             .iter()
