@@ -29,13 +29,6 @@ use super::{MetricStore, READ_CHUNK_ROWS};
 use crate::error::Error;
 use crate::part::quarantine;
 
-/// Batches read ahead of the one handed out: one per core, at least two. A task reading a
-/// whole batch opens each part once for it (each Parquet column chunk it reads costs a codec
-/// set-up), where splitting batches into smaller tasks cost about a sixth more CPU.
-fn read_ahead() -> usize {
-    std::thread::available_parallelism().map_or(2, |cores| cores.get().max(2))
-}
-
 /// The fewest rows a read task is given (unless every task is given fewer).
 const MIN_TASK_ROWS: usize = if READ_CHUNK_ROWS < 1 << 14 {
     READ_CHUNK_ROWS
@@ -117,14 +110,14 @@ impl<T: Send + 'static, P: Point> SeriesBatches<T, P> {
             reading: VecDeque::new(),
             batch_rows: batch_samples,
             task_rows: batch_samples.clamp(MIN_TASK_ROWS, READ_CHUNK_ROWS),
-            read_ahead: read_ahead(),
+            read_ahead: crate::scan::read_ahead(),
             map,
         }
     }
 
     /// The next batch of series, each with what the map made of its samples; `None` once
-    /// every series has been handed out. The batches after it (a few, see [`read_ahead`]) are
-    /// planned and start reading before this returns.
+    /// every series has been handed out. The batches after it (a few, see
+    /// [`crate::scan::read_ahead`]) are planned and start reading before this returns.
     ///
     /// # Errors
     /// What reading a part fails with (a corrupt part is quarantined and read as nothing), or

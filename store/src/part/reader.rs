@@ -197,13 +197,14 @@ pub async fn find_trace_in_part(
 /// Returns (trace id, span start) of every span in `part` matching `query`. Row groups outside
 /// the query's time range are skipped by their statistics; only the filtered columns are read,
 /// and the encoded attributes and resource are decoded only for rows that pass every other
-/// filter.
+/// filter. The row groups are read in runs side by side, one task per core
+/// ([`crate::scan::read_ahead`]): a part sorted by trace id is read whole by a search.
 ///
 /// # Errors
 /// Object store, Parquet or decoding failures.
 pub async fn search_part(
     objects: &Arc<dyn ObjectStore>,
-    part: &PartInfo,
+    part: &Arc<PartInfo>,
     query: &SpanQuery,
 ) -> Result<Vec<(TraceId, u64)>, Error> {
     let row_groups = row_groups_in_time_range(part, query)?;
@@ -211,6 +212,35 @@ pub async fn search_part(
         return Ok(Vec::new());
     }
     let plan = Arc::new(ScanPlan::new(query));
+    let run = row_groups.len().div_ceil(crate::scan::read_ahead());
+    let tasks: Vec<_> = row_groups
+        .chunks(run)
+        .map(|row_groups| {
+            let (objects, part, plan) = (objects.clone(), part.clone(), plan.clone());
+            let row_groups = row_groups.to_vec();
+            crate::scan::spawn_in_budget(async move {
+                search_row_groups(&objects, &part, &plan, row_groups).await
+            })
+        })
+        .collect();
+    let mut hits = Vec::new();
+    for task in tasks {
+        let found = task.await.map_err(|error| Error::Task {
+            what: "trace search",
+            reason: error.to_string(),
+        })??;
+        hits.extend(found);
+    }
+    Ok(hits)
+}
+
+/// [`search_part`] over some of the part's row groups.
+async fn search_row_groups(
+    objects: &Arc<dyn ObjectStore>,
+    part: &PartInfo,
+    plan: &Arc<ScanPlan>,
+    row_groups: Vec<usize>,
+) -> Result<Vec<(TraceId, u64)>, Error> {
     let leaves = |names: Vec<String>| -> Result<ProjectionMask, Error> {
         let indices: Vec<usize> = names
             .iter()

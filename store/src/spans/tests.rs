@@ -476,6 +476,52 @@ async fn lookups_in_a_many_page_part_find_every_span_of_a_trace() {
 }
 
 #[tokio::test]
+async fn a_search_reads_every_row_group_of_a_part() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = TenantId::default_tenant();
+    let store = SpanStore::open(config(dir.path())).await.unwrap();
+    let start = now_nanos();
+    // Three row groups' worth of spans (sorted by trace id); one trace in each row group has a
+    // span "needle".
+    let mut by_trace_id: Vec<u32> = (0..18_000).collect();
+    by_trace_id.sort_by_key(|&index| trace(index));
+    let needles = [by_trace_id[100], by_trace_id[9_000], by_trace_id[17_000]];
+    let spans: Vec<Span> = (0..18_000u32)
+        .flat_map(|index| {
+            (1..=5u8).map(move |id| Span {
+                trace_id: trace(index),
+                span_id: SpanId([id; 8]),
+                name: if id == 3 && needles.contains(&index) {
+                    "needle".to_string()
+                } else {
+                    format!("op-{id}")
+                },
+                start_time_unix_nano: start + u64::from(index),
+                ..Span::default()
+            })
+        })
+        .collect();
+    store.append(&tenant, batch("a", spans)).await.unwrap();
+    store.flush().await.unwrap();
+    let part = &store.inner.catalog.parts(&tenant)[0];
+    assert!(part.metadata.metadata().num_row_groups() >= 3);
+    let query = SpanQuery {
+        service: Some("a".into()),
+        operation: Some("needle".into()),
+        start_unix_nano: 0,
+        end_unix_nano: u64::MAX,
+        limit: 10,
+        ..SpanQuery::default()
+    };
+    let mut newest_first = needles;
+    newest_first.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(
+        store.search_trace_ids(&tenant, &query).await.unwrap(),
+        newest_first.map(trace).to_vec()
+    );
+}
+
+#[tokio::test]
 async fn streaming_compaction_keeps_every_row_sorted_by_trace() {
     let dir = tempfile::tempdir().unwrap();
     let tenant = TenantId::default_tenant();
