@@ -40,7 +40,7 @@ mod replay;
 mod resources;
 mod schema;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -529,31 +529,22 @@ fn commit_rotation(
 ) -> Result<(), Error> {
     let started = std::time::Instant::now();
     let frozen = &pending.rotation.frozen;
-    // Per day index: its records in arrival order, and how many of the first were fed.
-    let mut by_day: BTreeMap<(TenantId, i64), (Vec<&LogHit>, usize)> = BTreeMap::new();
-    for (tenant, chunks) in &frozen.tenants {
-        let fed_chunks = if pending.attempted {
+    let attempted = pending.attempted;
+    let by_day = by_day_index(&frozen.tenants, |tenant| {
+        if attempted {
             0
         } else {
             frozen.fed_chunks.get(tenant).copied().unwrap_or(0)
-        };
-        for (position, chunk) in chunks.iter().enumerate() {
-            for hit in chunk.iter() {
-                let (hits, fed) = by_day
-                    .entry((tenant.clone(), day_of(hit.timestamp_unix_nano)))
-                    .or_default();
-                hits.push(hit);
-                *fed += usize::from(position < fed_chunks);
-            }
         }
-    }
+    });
     pending.attempted = true;
     let mut records = 0usize;
-    for (key, (hits, fed)) in by_day {
+    for ((tenant, day), (hits, fed)) in by_day {
+        let key = (tenant.clone(), day);
         if pending.done.contains(&key) {
             continue;
         }
-        let index = indexes.get_or_create(&key.0, key.1)?;
+        let index = indexes.get_or_create(tenant, day)?;
         index.add_and_commit(&hits, fed, pending.wal_segment, heap_bytes, threads)?;
         records += hits.len();
         pending.done.insert(key);
@@ -571,21 +562,35 @@ fn commit_rotation(
     Ok(())
 }
 
+/// Records of a head block's chunks (by tenant) grouped by the day index they go to, each
+/// group in arrival order with how many of its first records come from the first
+/// `fed_chunks(tenant)` chunks of their tenant (those handed to the writers ahead).
+fn by_day_index(
+    tenants: &HashMap<TenantId, Vec<Arc<[LogHit]>>>,
+    fed_chunks: impl Fn(&TenantId) -> usize,
+) -> BTreeMap<(&TenantId, i64), (Vec<&LogHit>, usize)> {
+    let mut by_day: BTreeMap<(&TenantId, i64), (Vec<&LogHit>, usize)> = BTreeMap::new();
+    for (tenant, chunks) in tenants {
+        let fed_chunks = fed_chunks(tenant);
+        for (position, chunk) in chunks.iter().enumerate() {
+            for hit in chunk.iter() {
+                let (hits, fed) = by_day
+                    .entry((tenant, day_of(hit.timestamp_unix_nano)))
+                    .or_default();
+                hits.push(hit);
+                *fed += usize::from(position < fed_chunks);
+            }
+        }
+    }
+    by_day
+}
+
 /// Hands the active head block's new records to their day indexes' writers ahead of the
 /// commit, so that indexing runs while records arrive. A failure is logged: the commit then
 /// finds its writer short of what was fed and adds everything again.
 fn feed_head(heads: &LogHeads, indexes: &LogIndexes, heap_bytes: usize, threads: usize) {
     let unfed = heads.take_unfed();
-    let mut by_day: BTreeMap<(&TenantId, i64), Vec<&LogHit>> = BTreeMap::new();
-    for (tenant, chunks) in &unfed {
-        for hit in chunks.iter().flat_map(|chunk| chunk.iter()) {
-            by_day
-                .entry((tenant, day_of(hit.timestamp_unix_nano)))
-                .or_default()
-                .push(hit);
-        }
-    }
-    for ((tenant, day), hits) in by_day {
+    for ((tenant, day), (hits, _)) in by_day_index(&unfed, |_| 0) {
         let added = indexes
             .get_or_create(tenant, day)
             .and_then(|index| index.add(&hits, heap_bytes, threads));

@@ -174,39 +174,14 @@ impl LogFilter {
             LogFilter::SpanId(id) => {
                 term_query(Term::from_field_bytes(fields.span_id, id.as_bytes()))
             }
-            LogFilter::Attribute { scope, path, value } => {
-                let json = |field: Field| -> Box<dyn Query> {
-                    let mut term = Term::from_field_json_path(field, path, true);
-                    term.append_type_and_str(value);
-                    term_query(term)
-                };
-                let resource = || -> Box<dyn Query> {
-                    match fields.resource {
-                        ResourceField::Attributes(field) => json(field),
-                        ResourceField::Number(field) => {
-                            let numbers = target.resources.matching(&mut |resource| {
-                                has_attribute(&resource.attributes, path, value)
-                            });
-                            if numbers.is_empty() {
-                                return Box::new(EmptyQuery);
-                            }
-                            Box::new(TermSetQuery::new(
-                                numbers
-                                    .into_iter()
-                                    .map(|number| Term::from_field_u64(field, number)),
-                            ))
-                        }
-                    }
-                };
-                match scope {
-                    AttributeScope::Log => json(fields.attributes),
-                    AttributeScope::Resource => resource(),
-                    AttributeScope::Any => Box::new(BooleanQuery::new(vec![
-                        (Occur::Should, json(fields.attributes)),
-                        (Occur::Should, resource()),
-                    ])),
-                }
-            }
+            LogFilter::Attribute { scope, path, value } => match scope {
+                AttributeScope::Log => json_query(fields.attributes, path, value),
+                AttributeScope::Resource => resource_query(target, path, value),
+                AttributeScope::Any => Box::new(BooleanQuery::new(vec![
+                    (Occur::Should, json_query(fields.attributes, path, value)),
+                    (Occur::Should, resource_query(target, path, value)),
+                ])),
+            },
             LogFilter::And(filters) => Box::new(BooleanQuery::new(
                 filters
                     .iter()
@@ -271,6 +246,34 @@ fn body_filter(text: &str) -> LogFilter {
         LogFilter::All
     } else {
         LogFilter::Body(words)
+    }
+}
+
+/// Records whose JSON `field` has `value` at the dotted `path`.
+fn json_query(field: Field, path: &str, value: &str) -> Box<dyn Query> {
+    let mut term = Term::from_field_json_path(field, path, true);
+    term.append_type_and_str(value);
+    term_query(term)
+}
+
+/// Records whose resource has `value` at the dotted `path`: its JSON field (format 1), or the
+/// numbers of the matching resources in the index's table.
+fn resource_query(target: QueryTarget<'_>, path: &str, value: &str) -> Box<dyn Query> {
+    match target.fields.resource {
+        ResourceField::Attributes(field) => json_query(field, path, value),
+        ResourceField::Number(field) => {
+            let numbers = target
+                .resources
+                .matching(&mut |resource| has_attribute(&resource.attributes, path, value));
+            if numbers.is_empty() {
+                return Box::new(EmptyQuery);
+            }
+            Box::new(TermSetQuery::new(
+                numbers
+                    .into_iter()
+                    .map(|number| Term::from_field_u64(field, number)),
+            ))
+        }
     }
 }
 

@@ -90,18 +90,18 @@ impl LogHeads {
 
     /// The active block's chunks not handed to the index writers yet, by tenant, marked as
     /// handed: the committer indexes records as they arrive and commits them with the block.
-    pub fn take_unfed(&self) -> Vec<(TenantId, Vec<Arc<[LogHit]>>)> {
+    pub fn take_unfed(&self) -> HashMap<TenantId, Vec<Arc<[LogHit]>>> {
         let mut active = lock(&self.active);
         let HeadBlock {
             tenants,
             fed_chunks,
             ..
         } = &mut *active;
-        let mut unfed = Vec::new();
+        let mut unfed = HashMap::new();
         for (tenant, chunks) in tenants.iter() {
             let fed = fed_chunks.entry(tenant.clone()).or_default();
             if let Some(new) = chunks.get(*fed..).filter(|new| !new.is_empty()) {
-                unfed.push((tenant.clone(), new.to_vec()));
+                unfed.insert(tenant.clone(), new.to_vec());
                 *fed = chunks.len();
             }
         }

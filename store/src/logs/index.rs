@@ -8,6 +8,7 @@
 //! index already holds, and the store continues numbering after the largest sequence.
 //! Everything here blocks: callers run it on the blocking pool.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
@@ -92,15 +93,34 @@ struct WriterState {
     uncommitted_max_sequence: Option<u64>,
 }
 
+impl WriterState {
+    /// Forgets the uncommitted records' count (after a commit or a rollback).
+    fn clear_uncommitted(&mut self) {
+        self.uncommitted = 0;
+        self.uncommitted_max_sequence = None;
+    }
+}
+
 /// Discards what the writer holds uncommitted.
 fn rollback(state: &mut WriterState, dir: &Path) -> Result<(), Error> {
-    state.uncommitted = 0;
-    state.uncommitted_max_sequence = None;
+    state.clear_uncommitted();
     state
         .writer
         .rollback()
         .map(|_| ())
         .map_err(|error| index_error("roll back log index writer", dir, error))
+}
+
+/// Discards what the writer holds uncommitted after a failure; a writer that cannot roll
+/// back is dropped (the next write opens another).
+fn discard_uncommitted(slot: &mut Option<WriterState>, dir: &Path) {
+    let Some(state) = slot.as_mut() else {
+        return;
+    };
+    if let Err(error) = rollback(state, dir) {
+        tracing::error!(%error, index = %dir.display(), "log index rollback failed; reopening the writer");
+        *slot = None;
+    }
 }
 
 /// One tenant's index of one day.
@@ -178,16 +198,15 @@ impl LogIndex {
     /// at each). They become visible with the next [`LogIndex::add_and_commit`].
     ///
     /// # Errors
-    /// Tantivy failures (I/O, out of space) and record encoding failures, as [`Error::Io`];
-    /// what was added before the failure stays counted (see [`LogIndex::add_and_commit`]).
+    /// Tantivy failures (I/O, out of space) and record encoding failures, as [`Error::Io`].
+    /// The writer is then rolled back (its threads stop on a failed segment write), and the
+    /// commit, finding it short of what was fed, adds the rotation's records again.
     pub fn add(&self, hits: &[&LogHit], heap_bytes: usize, threads: usize) -> Result<(), Error> {
         let mut slot = lock(&self.writer);
         let state = self.writer_state(&mut slot, heap_bytes, threads)?;
         let added = add_documents(state, self.target(), hits, &self.dir);
-        if added.is_err() && rollback(state, &self.dir).is_err() {
-            // The writer may have lost what it held (its threads stop on a failed segment
-            // write): it starts afresh, and the commit adds the rotation's records again.
-            *slot = None;
+        if added.is_err() {
+            discard_uncommitted(&mut slot, &self.dir);
         }
         added
     }
@@ -256,15 +275,11 @@ impl LogIndex {
         let payload = match result {
             Ok(payload) => payload,
             Err(error) => {
-                if let Err(rollback) = rollback(state, &self.dir) {
-                    tracing::error!(error = %rollback, index = %self.dir.display(), "log index rollback failed; reopening the writer");
-                    *slot = None;
-                }
+                discard_uncommitted(&mut slot, &self.dir);
                 return Err(error);
             }
         };
-        state.uncommitted = 0;
-        state.uncommitted_max_sequence = None;
+        state.clear_uncommitted();
         *lock(&self.committed) = Some(payload);
         self.reader
             .reload()
@@ -522,21 +537,7 @@ fn add_documents(
         let operations = chunk
             .iter()
             .map(|hit| {
-                let resource = match target.fields.resource {
-                    ResourceField::Attributes(field) => DocumentResource::Attributes(field),
-                    ResourceField::Number(field) => {
-                        let key = Arc::as_ptr(&hit.row.resource);
-                        let number = match numbers.get(&key) {
-                            Some(&number) => number,
-                            None => {
-                                let number = target.resources.number_of(&hit.row.resource)?;
-                                numbers.insert(key, number);
-                                number
-                            }
-                        };
-                        DocumentResource::Number(field, number)
-                    }
-                };
+                let resource = document_resource(target, &hit.row.resource, &mut numbers)?;
                 record_document(
                     target.fields,
                     &hit.row,
@@ -566,6 +567,25 @@ fn add_documents(
             .max();
     }
     Ok(())
+}
+
+/// How a record's document holds `resource`: its attributes (format 1) or its number in the
+/// resource table, looked up once per `Arc` in `numbers`.
+fn document_resource(
+    target: QueryTarget<'_>,
+    resource: &Arc<Resource>,
+    numbers: &mut HashMap<*const Resource, u64>,
+) -> Result<DocumentResource, Error> {
+    Ok(match target.fields.resource {
+        ResourceField::Attributes(field) => DocumentResource::Attributes(field),
+        ResourceField::Number(field) => {
+            let number = match numbers.entry(Arc::as_ptr(resource)) {
+                Entry::Occupied(known) => *known.get(),
+                Entry::Vacant(new) => *new.insert(target.resources.number_of(resource)?),
+            };
+            DocumentResource::Number(field, number)
+        }
+    })
 }
 
 /// The tantivy query of a search: its time range (cut at the cursor), service, severity,

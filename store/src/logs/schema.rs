@@ -43,6 +43,8 @@ use tantivy::{IndexSettings, TantivyDocument};
 
 /// Version of the index layout, recorded in every commit's payload.
 pub const INDEX_FORMAT_VERSION: u8 = 2;
+/// The format before resource tables: every record's resource attributes indexed with it.
+pub const FORMAT_WITH_RESOURCE_ATTRIBUTES: u8 = 1;
 /// Version byte of a stored record holding its whole [`LogRow`] (format 1 indexes).
 pub const RECORD_WITH_RESOURCE: u8 = 1;
 /// Version byte of a stored record holding its resource's number ([`StoredRecord`]).
@@ -98,7 +100,7 @@ impl ResourceField {
     /// The index format this field belongs to.
     pub fn format(self) -> u8 {
         match self {
-            ResourceField::Attributes(_) => 1,
+            ResourceField::Attributes(_) => FORMAT_WITH_RESOURCE_ATTRIBUTES,
             ResourceField::Number(_) => INDEX_FORMAT_VERSION,
         }
     }
@@ -167,7 +169,7 @@ pub fn log_schema() -> Schema {
 /// Builds the schema of a format 1 index (tests of reading old indexes).
 #[cfg(test)]
 pub fn log_schema_format_1() -> Schema {
-    schema_of_format(1)
+    schema_of_format(FORMAT_WITH_RESOURCE_ATTRIBUTES)
 }
 
 fn schema_of_format(format: u8) -> Schema {
@@ -205,7 +207,7 @@ fn schema_of_format(format: u8) -> Schema {
     builder.add_bytes_field("trace_id", id.clone());
     builder.add_bytes_field("span_id", id);
     builder.add_json_field("attributes", json.clone());
-    if format == 1 {
+    if format == FORMAT_WITH_RESOURCE_ATTRIBUTES {
         builder.add_json_field("resource", json);
     } else {
         builder.add_u64_field("resource_id", NumericOptions::default().set_indexed());
