@@ -40,6 +40,11 @@ struct TableState {
     numbers: HashMap<Vec<u8>, u64>,
     /// The file, once opened for appending.
     file: Option<File>,
+    /// Bytes of whole frames in the file.
+    len: u64,
+    /// An append failed and the file may end in part of its frame: it is cut back to `len`
+    /// before anything else is appended.
+    torn: bool,
     /// Appends not fsynced yet.
     unsynced: bool,
     /// The file was created and its directory entry is not fsynced yet.
@@ -68,6 +73,7 @@ impl ResourceTable {
                     source,
                 })?;
             }
+            state.len = segment.valid_bytes;
             for (record, _) in segment.records {
                 let key = postcard::to_allocvec(&record.batch).map_err(|error| Error::Io {
                     operation: "read log resource table",
@@ -90,7 +96,8 @@ impl ResourceTable {
     /// I/O failures appending to the file.
     pub fn number_of(&self, resource: &Resource) -> Result<u64, Error> {
         let key = postcard::to_allocvec(resource).map_err(|error| self.error("encode", error))?;
-        let mut state = self.lock();
+        let mut guard = self.lock();
+        let state = &mut *guard;
         if let Some(&number) = state.numbers.get(&key) {
             return Ok(number);
         }
@@ -99,19 +106,31 @@ impl ResourceTable {
             batch: resource,
         })
         .map_err(|error| self.error("encode", error))?;
-        if state.file.is_none() {
-            state.created = !self.path.exists();
-            let file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.path)
-                .map_err(|error| self.error("open", error))?;
-            state.file = Some(file);
+        let file = match &mut state.file {
+            Some(file) => file,
+            None => {
+                let created = !self.path.exists();
+                let file = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&self.path)
+                    .map_err(|error| self.error("open", error))?;
+                state.created |= created;
+                state.file.insert(file)
+            }
+        };
+        // A frame after a partial one would be cut off on open, and with it the numbers
+        // committed records name: cut the partial frame first.
+        if state.torn {
+            file.set_len(state.len)
+                .map_err(|error| self.error("cut a partial frame from", error))?;
+            state.torn = false;
         }
-        if let Some(file) = state.file.as_mut() {
-            file.write_all(&frame)
-                .map_err(|error| self.error("append to", error))?;
+        if let Err(error) = file.write_all(&frame) {
+            state.torn = true;
+            return Err(self.error("append to", error));
         }
+        state.len += frame.len() as u64;
         state.unsynced = true;
         Ok(state.insert(key, Resource::clone(resource)))
     }
