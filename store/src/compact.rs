@@ -1,14 +1,14 @@
 //! Compaction: merges the parts of a day partition into one once there are enough of them, so
-//! lookups open fewer files and the trace-id sort spans the whole partition.
+//! lookups open fewer files and a part's time slices (row groups) do not overlap.
 //!
 //! A corrupt input found by a merge is quarantined, and its partition merged without it on the
 //! next pass; the other partitions go on.
 //!
-//! The merge streams: each input part is already sorted by trace id and start, so a k-way
-//! merge reads one batch per input at a time and writes one row group at a time. Memory stays
-//! at a few batches plus the encoded output, whatever the partition's size.
+//! The merge streams (see [`merge`]): it reads the inputs' row groups in time order and writes
+//! one time slice at a time. Memory stays at a few row groups plus the encoded output,
+//! whatever the partition's size.
 
-mod merge;
+pub(crate) mod merge;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -153,7 +153,9 @@ async fn merge_and_swap(
 ) -> Result<(u64, u64, u64, usize), Error> {
     let tenant = parts[0].tenant.clone();
     let input_bytes: u64 = parts.iter().map(|part| part.size_bytes).sum();
-    let merged = merge::merge_sorted_parts(objects, &tenant, day, parts).await?;
+    let merged =
+        merge::merge_into_time_slices(objects, &tenant, day, parts, merge::MAX_BUFFERED_ROWS)
+            .await?;
     let (row_count, output_bytes) = (merged.rows, merged.size_bytes);
     catalog.add(merged);
     let paths: Vec<_> = parts.iter().map(|part| part.path.clone()).collect();

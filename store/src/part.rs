@@ -1,11 +1,15 @@
-//! Parquet parts: immutable files of spans, one day partition each, sorted by trace id.
+//! Parquet parts: immutable files of spans, one day partition each. A part's row groups are
+//! time slices (earliest first), each sorted by trace id: a search for the latest matches reads
+//! the latest slices only, and a trace lookup finds its trace in a slice by the slice's bloom
+//! filter and then in about one page by the page index.
 //!
 //! - [`schema`]: the Arrow schema and conversion between rows and record batches.
 //! - [`writer`]: encodes rows into a part (zstd, page statistics, bloom filter on trace id).
 //! - [`reader`]: trace lookup (statistics, then bloom filter, then a row filter) and scans.
 //! - [`io`]: Parquet's async reader over an object store object.
 //! - [`scan`]: columnar span filtering, shared with the head.
-//! - [`catalog`]: the parts of every tenant, their metadata and cached bloom filters.
+//! - [`catalog`]: the parts of every tenant, their metadata, row groups' time ranges and cached
+//!   bloom filters.
 //! - [`quarantine`]: corrupt parts moved out of service, so the rest keeps serving.
 //!
 //! Object layout: `spans/{tenant}/{yyyy-mm-dd}/{ulid}.parquet`.

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
 use object_store::{ObjectStore, ObjectStoreExt};
 use sightline_model::attr::find;
 use sightline_model::{
@@ -16,6 +17,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::StoreConfig;
 use crate::error::Error;
 use crate::head::{HeadEntry, Heads};
+use crate::part::scan::ScanPlan;
 use crate::part::{quarantine, reader, PartCatalog, PartInfo};
 use crate::wal::{self, Rotation, WalRecord, WalWriter};
 use crate::{compact, objects, retention};
@@ -191,8 +193,10 @@ impl SpanStore {
     }
 
     /// Returns ids of traces with a span matching `query`, most recent first, at most
-    /// `query.limit`. Parts are read newest first and reading stops once no older part can
-    /// change the answer.
+    /// `query.limit`. The row groups of every part in the time range (time slices, see
+    /// [`crate::part::schema::time_slices`]) are read newest first, a few side by side, and
+    /// reading stops once no older row group can change the answer: a search for the latest
+    /// matches reads the latest slices, however large the parts.
     ///
     /// # Errors
     /// Object store or Parquet failures while reading parts.
@@ -202,27 +206,51 @@ impl SpanStore {
         query: &SpanQuery,
     ) -> Result<Vec<TraceId>, Error> {
         let mut hits = self.inner.heads.search(tenant, query)?;
-        let mut parts: Vec<_> = self
-            .inner
-            .catalog
-            .parts(tenant)
-            .into_iter()
-            .filter(|part| part.overlaps(query.start_unix_nano, query.end_unix_nano))
-            .filter(|part| part_may_match(part, query))
+        let slices = newest_slices_first(
+            self.inner
+                .catalog
+                .parts(tenant)
+                .into_iter()
+                .filter(|part| part.overlaps(query.start_unix_nano, query.end_unix_nano))
+                .filter(|part| part_may_match(part, query)),
+            query,
+        );
+        let plan = Arc::new(ScanPlan::new(query));
+        let objects = self.inner.objects.clone();
+        let to_read: Vec<(Arc<PartInfo>, usize)> = slices
+            .iter()
+            .map(|(part, row_group, _)| (part.clone(), *row_group))
             .collect();
-        parts.sort_by_key(|part| std::cmp::Reverse(part.max_start_unix_nano));
-        for part in parts {
-            let newest = newest_distinct(&hits, query.limit);
-            let full_and_newer = newest.len() >= query.limit
-                && newest
-                    .last()
-                    .is_some_and(|(_, oldest_kept)| part.max_start_unix_nano < *oldest_kept);
-            if full_and_newer {
-                break;
+        let mut reads = futures::stream::iter(to_read)
+            .map(move |(part, row_group)| {
+                let (objects, plan) = (objects.clone(), plan.clone());
+                crate::scan::spawn_in_budget(async move {
+                    reader::search_row_groups(&objects, &part, &plan, vec![row_group]).await
+                })
+            })
+            .buffered(crate::scan::read_ahead());
+        let mut quarantined = HashSet::new();
+        for (index, (part, _, _)) in slices.iter().enumerate() {
+            let found = reads.next().await.ok_or_else(|| Error::Task {
+                what: "trace search",
+                reason: "a row group read went missing".to_string(),
+            })?;
+            let found = found.map_err(|error| Error::Task {
+                what: "trace search",
+                reason: error.to_string(),
+            })?;
+            if quarantined.contains(&part.path) {
+                continue;
             }
-            let found = reader::search_part(&self.inner.objects, &part, query).await;
-            if let Some(found) = self.unless_corrupt(&part, found).await? {
-                hits.extend(found);
+            match self.unless_corrupt(part, found).await? {
+                Some(found) => hits.extend(found),
+                None => {
+                    quarantined.insert(part.path.clone());
+                }
+            }
+            let next_latest = slices.get(index + 1).map(|(_, _, latest)| *latest);
+            if next_latest.is_none_or(|latest| holds_newest(&hits, query.limit, latest)) {
+                break;
             }
         }
         Ok(newest_distinct(&hits, query.limit)
@@ -466,6 +494,42 @@ fn part_may_match(part: &crate::part::PartInfo, query: &SpanQuery) -> bool {
                 .is_none_or(|wanted| wanted == name)
             && query.span_kind.is_none_or(|wanted| wanted == *kind)
     })
+}
+
+/// Returns (part, row group, latest span start) of every row group of `parts` that may hold
+/// spans in the query's time range, latest first.
+fn newest_slices_first(
+    parts: impl Iterator<Item = Arc<PartInfo>>,
+    query: &SpanQuery,
+) -> Vec<(Arc<PartInfo>, usize, u64)> {
+    let mut slices: Vec<(Arc<PartInfo>, usize, u64)> = parts
+        .flat_map(|part| {
+            let in_range: Vec<(usize, u64)> = part
+                .row_group_starts
+                .iter()
+                .enumerate()
+                .filter(|(_, (min, max))| {
+                    *min <= query.end_unix_nano && *max >= query.start_unix_nano
+                })
+                .map(|(row_group, (_, max))| (row_group, *max))
+                .collect();
+            in_range
+                .into_iter()
+                .map(move |(row_group, max)| (part.clone(), row_group, max))
+        })
+        .collect();
+    slices.sort_by_key(|(_, _, latest)| std::cmp::Reverse(*latest));
+    slices
+}
+
+/// Says whether `hits` hold `limit` distinct traces whose latest matching spans all started
+/// after `latest`: then no span starting at or before `latest` can change the answer.
+fn holds_newest(hits: &[(TraceId, u64)], limit: usize, latest: u64) -> bool {
+    let newest = newest_distinct(hits, limit);
+    newest.len() >= limit
+        && newest
+            .last()
+            .is_some_and(|(_, oldest_kept)| latest < *oldest_kept)
 }
 
 /// Returns up to `limit` distinct traces with their latest matching span start, newest first.

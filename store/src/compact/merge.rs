@@ -1,109 +1,175 @@
-//! The streaming k-way merge of sorted parts into one part.
+//! The streaming merge of parts into one part of time slices.
+//!
+//! The inputs' row groups are read in order of their earliest start. Rows wait in a buffer
+//! until no row group still unread can hold an earlier one (its earliest start, the
+//! watermark, is past them); then the earliest [`ROW_GROUP_ROWS`] become the next output row
+//! group, sorted by trace id. Inputs of format 2 are time slices, so the buffer holds about one
+//! row group per input whose time range overlaps; a format 1 input (sorted by trace id, every
+//! row group spanning its whole range) would hold the watermark back until the end, so the
+//! buffer is capped (at [`MAX_BUFFERED_ROWS`]): past it the earliest rows are written anyway,
+//! and those output row groups overlap a little in time (searches stay correct, they prune by
+//! each row group's own range).
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
-use futures::StreamExt;
 use object_store::ObjectStore;
 use sightline_model::TenantId;
 
 use crate::error::Error;
-use crate::part::reader::stream_part;
-use crate::part::schema::{columns, SpanColumns};
+use crate::part::reader::read_row_group;
+use crate::part::schema::{columns, sort_rows_by_trace, SpanColumns};
 use crate::part::writer::{new_part_path, put_part, PartEncoder, ROW_GROUP_ROWS};
 use crate::part::PartInfo;
 
-type PartStream =
-    parquet::arrow::async_reader::ParquetRecordBatchStream<crate::part::io::PartReader>;
+/// Most rows the merge holds before writing the earliest of them regardless of the watermark.
+pub const MAX_BUFFERED_ROWS: usize = 8 * ROW_GROUP_ROWS;
 
-/// One input: its stream and the batch being consumed.
-struct Input {
-    stream: PartStream,
-    /// Index of the current batch in the merge's held batches.
-    held: usize,
-    row: usize,
-    rows: usize,
+/// One input row group, by its earliest span start.
+struct InputSlice {
+    part: usize,
+    row_group: usize,
+    min_start: u64,
 }
 
-/// Sort key of a row: trace id, start time, then input number for a stable merge.
-type Key = Reverse<([u8; 16], u64, usize)>;
-
-fn key_of(batch: &RecordBatch, row: usize, input: usize) -> Result<Key, Error> {
-    let columns = SpanColumns::new(batch, "compaction input");
-    let trace_id = columns.trace_id(row)?;
-    let start = columns.u64(columns::START)?.value(row);
-    Ok(Reverse((trace_id.0, start, input)))
+/// Rows read and not yet written: the batches they are in and (start, batch, row) of each,
+/// sorted by start.
+struct Buffer {
+    batches: Vec<RecordBatch>,
+    rows: Vec<(u64, u32, u32)>,
+    max_rows: usize,
 }
 
-async fn next_batch(stream: &mut PartStream) -> Result<Option<RecordBatch>, Error> {
-    match stream.next().await {
-        Some(Ok(batch)) => Ok(Some(batch)),
-        Some(Err(source)) => Err(Error::parquet("compaction input".to_string(), source)),
-        None => Ok(None),
+impl Buffer {
+    fn new(max_rows: usize) -> Self {
+        Self {
+            batches: Vec::new(),
+            rows: Vec::new(),
+            max_rows,
+        }
+    }
+
+    fn add(&mut self, batches: Vec<RecordBatch>) -> Result<(), Error> {
+        for batch in batches {
+            let starts = SpanColumns::new(&batch, "compaction input").u64(columns::START)?;
+            let index = self.batches.len() as u32;
+            self.rows.extend(
+                starts
+                    .values()
+                    .iter()
+                    .enumerate()
+                    .map(|(row, start)| (*start, index, row as u32)),
+            );
+            self.batches.push(batch);
+        }
+        self.rows.sort_unstable();
+        Ok(())
+    }
+
+    /// Takes the next output row group: the earliest [`ROW_GROUP_ROWS`] rows once that many
+    /// start before `watermark` (or the buffer is over its most rows), or, when
+    /// `last`, whatever is left. Returns them sorted by trace id and start.
+    fn take_slice(&mut self, watermark: u64, last: bool) -> Result<Option<RecordBatch>, Error> {
+        let ready = self
+            .rows
+            .partition_point(|(start, _, _)| *start < watermark);
+        let count = if ready >= ROW_GROUP_ROWS || self.rows.len() > self.max_rows {
+            ROW_GROUP_ROWS.min(self.rows.len())
+        } else if last {
+            self.rows.len().min(ROW_GROUP_ROWS)
+        } else {
+            0
+        };
+        if count == 0 {
+            return Ok(None);
+        }
+        let taken: Vec<(usize, usize)> = self
+            .rows
+            .drain(..count)
+            .map(|(_, batch, row)| (batch as usize, row as usize))
+            .collect();
+        let references: Vec<&RecordBatch> = self.batches.iter().collect();
+        let slice = arrow_select::interleave::interleave_record_batch(&references, &taken)
+            .map_err(|source| Error::Arrow {
+                what: "compaction slice".to_string(),
+                source,
+            })?;
+        self.drop_unreferenced_batches();
+        let mut order: Vec<u32> = (0..slice.num_rows() as u32).collect();
+        sort_rows_by_trace(&slice, &mut order)?;
+        crate::part::schema::take_rows(&slice, &order).map(Some)
+    }
+
+    /// Forgets the batches no buffered row is in, and renumbers the rest.
+    fn drop_unreferenced_batches(&mut self) {
+        let mut renumbered: Vec<Option<u32>> = vec![None; self.batches.len()];
+        for (_, batch, _) in &self.rows {
+            renumbered[*batch as usize] = Some(0);
+        }
+        let mut kept = Vec::new();
+        for (index, batch) in std::mem::take(&mut self.batches).into_iter().enumerate() {
+            if let Some(number) = renumbered[index].as_mut() {
+                *number = kept.len() as u32;
+                kept.push(batch);
+            }
+        }
+        for (_, batch, _) in &mut self.rows {
+            *batch = renumbered[*batch as usize].unwrap_or(0);
+        }
+        self.batches = kept;
     }
 }
 
-/// Merges parts of one partition, each sorted by trace id and start, into one sorted part.
+/// Merges parts of one partition into one part of time slices, holding at most about
+/// `max_buffered_rows` rows (compaction passes [`MAX_BUFFERED_ROWS`]).
 ///
 /// # Errors
 /// Object store, Parquet or encoding failures.
-pub async fn merge_sorted_parts(
+pub async fn merge_into_time_slices(
     objects: &Arc<dyn ObjectStore>,
     tenant: &TenantId,
     day: &str,
     parts: &[Arc<PartInfo>],
+    max_buffered_rows: usize,
 ) -> Result<Arc<PartInfo>, Error> {
     let path = new_part_path(tenant, day);
     let total_rows: u64 = parts.iter().map(|part| part.rows).sum();
+    // A part that does not say how many traces its row groups hold (format 1) may hold one per
+    // row: its bloom filters are sized for that.
+    let trace_ids_per_row_group = parts
+        .iter()
+        .map(|part| part.trace_ids_per_row_group.unwrap_or(ROW_GROUP_ROWS))
+        .max()
+        .unwrap_or(ROW_GROUP_ROWS);
     let mut encoder = PartEncoder::new(
         path.as_ref(),
         usize::try_from(total_rows).unwrap_or(usize::MAX),
+        trace_ids_per_row_group,
     )?;
-    let mut held: Vec<RecordBatch> = Vec::new();
-    let mut inputs: Vec<Input> = Vec::new();
-    let mut heap: BinaryHeap<Key> = BinaryHeap::new();
-    for part in parts {
-        let mut stream = stream_part(objects, part)?;
-        if let Some(batch) = next_batch(&mut stream).await? {
-            heap.push(key_of(&batch, 0, inputs.len())?);
-            inputs.push(Input {
-                stream,
-                held: held.len(),
-                row: 0,
-                rows: batch.num_rows(),
-            });
-            held.push(batch);
-        }
-    }
-    let mut chosen: Vec<(usize, usize)> = Vec::with_capacity(ROW_GROUP_ROWS);
-    while let Some(Reverse((_, _, input_index))) = heap.pop() {
-        let input = &mut inputs[input_index];
-        chosen.push((input.held, input.row));
-        input.row += 1;
-        if input.row == input.rows {
-            if let Some(batch) = next_batch(&mut input.stream).await? {
-                input.held = held.len();
-                input.row = 0;
-                input.rows = batch.num_rows();
-                held.push(batch);
-            } else {
-                input.rows = 0;
-            }
-        }
-        if input.rows > 0 {
-            heap.push(key_of(&held[input.held], input.row, input_index)?);
-        }
-        if chosen.len() == ROW_GROUP_ROWS || heap.is_empty() {
-            encoder = write_chunk(encoder, &held, std::mem::take(&mut chosen)).await?;
-            // Keep only the batches still being consumed, and renumber them.
-            let mut kept = Vec::with_capacity(inputs.len());
-            for input in inputs.iter_mut().filter(|input| input.rows > 0) {
-                kept.push(held[input.held].clone());
-                input.held = kept.len() - 1;
-            }
-            held = kept;
+    let mut slices: Vec<InputSlice> = parts
+        .iter()
+        .enumerate()
+        .flat_map(|(part, info)| {
+            info.row_group_starts
+                .iter()
+                .enumerate()
+                .map(move |(row_group, (min_start, _))| InputSlice {
+                    part,
+                    row_group,
+                    min_start: *min_start,
+                })
+        })
+        .collect();
+    slices.sort_by_key(|slice| slice.min_start);
+    let mut buffer = Buffer::new(max_buffered_rows);
+    for (index, slice) in slices.iter().enumerate() {
+        buffer.add(read_row_group(objects, &parts[slice.part], slice.row_group).await?)?;
+        let watermark = slices
+            .get(index + 1)
+            .map_or(u64::MAX, |next| next.min_start);
+        let last = index + 1 == slices.len();
+        while let Some(output) = buffer.take_slice(watermark, last)? {
+            encoder = write_row_group(encoder, output).await?;
         }
     }
     let bytes = tokio::task::spawn_blocking(move || encoder.finish())
@@ -115,21 +181,13 @@ pub async fn merge_sorted_parts(
     put_part(objects, path, tenant, day, bytes).await
 }
 
-/// Gathers the chosen rows into one batch and encodes it on the blocking pool.
-async fn write_chunk(
+/// Encodes one output row group on the blocking pool.
+async fn write_row_group(
     mut encoder: PartEncoder,
-    held: &[RecordBatch],
-    chosen: Vec<(usize, usize)>,
+    slice: RecordBatch,
 ) -> Result<PartEncoder, Error> {
-    let held = held.to_vec();
     tokio::task::spawn_blocking(move || {
-        let references: Vec<&RecordBatch> = held.iter().collect();
-        let chunk = arrow_select::interleave::interleave_record_batch(&references, &chosen)
-            .map_err(|source| Error::Arrow {
-                what: "compaction chunk".to_string(),
-                source,
-            })?;
-        encoder.write(&chunk)?;
+        encoder.write_row_group(&slice)?;
         Ok(encoder)
     })
     .await

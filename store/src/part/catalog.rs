@@ -2,7 +2,7 @@
 //! cached bloom filters, so queries prune without touching the object store.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use bytes::Bytes;
 use futures::TryStreamExt;
@@ -25,6 +25,8 @@ pub mod metadata_keys {
     pub const MAX_START: &str = "sightline.max_start_unix_nano";
     /// JSON list of `[service, span name, kind number]`.
     pub const OPERATIONS: &str = "sightline.operations";
+    /// Most distinct trace ids in one row group (format 2).
+    pub const TRACE_IDS_PER_ROW_GROUP: &str = "sightline.trace_ids_per_row_group";
 }
 
 /// One part and what the catalog knows about it.
@@ -45,9 +47,45 @@ pub struct PartInfo {
     pub max_start_unix_nano: u64,
     /// Distinct (service, span name, kind) in the part.
     pub operations: Vec<(String, String, SpanKind)>,
+    /// Most distinct trace ids in one of its row groups, which sizes the bloom filters of a
+    /// part merged from it; `None` for a part that does not say (format 1).
+    pub trace_ids_per_row_group: Option<usize>,
+    /// Each row group's earliest and latest span start (from its statistics; the part's range
+    /// where they are missing).
+    pub row_group_starts: Vec<(u64, u64)>,
     /// The footer with page indexes, loaded once.
     pub metadata: ArrowReaderMetadata,
-    blooms: Mutex<HashMap<usize, Option<Arc<Sbbf>>>>,
+    /// Each row group's trace id bloom filter once loaded (`None` inside: it has none).
+    blooms: Vec<OnceLock<Option<Arc<Sbbf>>>>,
+}
+
+/// Reads each row group's start range from its statistics of the start column.
+fn row_group_starts(metadata: &ArrowReaderMetadata, part_range: (u64, u64)) -> Vec<(u64, u64)> {
+    let column = metadata
+        .parquet_schema()
+        .columns()
+        .iter()
+        .position(|column| column.name() == super::schema::columns::START);
+    let as_u64 = |bytes: Option<&[u8]>| {
+        bytes
+            .and_then(|bytes| <[u8; 8]>::try_from(bytes).ok())
+            .map(u64::from_le_bytes)
+    };
+    metadata
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|row_group| {
+            let stats = column.and_then(|column| row_group.column(column).statistics());
+            match stats {
+                Some(stats) => (
+                    as_u64(stats.min_bytes_opt()).unwrap_or(part_range.0),
+                    as_u64(stats.max_bytes_opt()).unwrap_or(part_range.1),
+                ),
+                None => part_range,
+            }
+        })
+        .collect()
 }
 
 fn reader_options() -> ArrowReaderOptions {
@@ -74,7 +112,9 @@ impl PartInfo {
             reason,
         };
         let version = value_of(metadata_keys::FORMAT_VERSION).unwrap_or_default();
-        if version != super::schema::FORMAT_VERSION {
+        if version != super::schema::FORMAT_VERSION
+            && version != super::schema::FORMAT_SORTED_BY_TRACE
+        {
             return Err(corrupt(format!("unknown part format version {version:?}")));
         }
         let number = |key: &str| {
@@ -85,19 +125,30 @@ impl PartInfo {
         let operations: Vec<(String, String, i32)> =
             serde_json::from_str(&value_of(metadata_keys::OPERATIONS).unwrap_or_default())
                 .map_err(|error| corrupt(format!("operations: {error}")))?;
+        let row_groups = metadata.metadata().num_row_groups();
+        let (min_start_unix_nano, max_start_unix_nano) = (
+            number(metadata_keys::MIN_START)?,
+            number(metadata_keys::MAX_START)?,
+        );
         Ok(Self {
             tenant,
             day,
             size_bytes,
             rows: u64::try_from(file.num_rows()).unwrap_or(0),
-            min_start_unix_nano: number(metadata_keys::MIN_START)?,
-            max_start_unix_nano: number(metadata_keys::MAX_START)?,
+            min_start_unix_nano,
+            max_start_unix_nano,
+            trace_ids_per_row_group: value_of(metadata_keys::TRACE_IDS_PER_ROW_GROUP)
+                .and_then(|text| text.parse().ok()),
+            row_group_starts: row_group_starts(
+                &metadata,
+                (min_start_unix_nano, max_start_unix_nano),
+            ),
             operations: operations
                 .into_iter()
                 .map(|(service, name, kind)| (service, name, SpanKind::from_otlp(kind)))
                 .collect(),
             metadata,
-            blooms: Mutex::new(HashMap::new()),
+            blooms: (0..row_groups).map(|_| OnceLock::new()).collect(),
             path,
         })
     }
@@ -114,7 +165,29 @@ impl PartInfo {
     ) -> Result<Self, Error> {
         let metadata = ArrowReaderMetadata::load(&bytes, reader_options())
             .map_err(|source| Error::parquet(path.to_string(), source))?;
-        Self::from_metadata(path, tenant, day, bytes.len() as u64, metadata)
+        let part = Self::from_metadata(path, tenant, day, bytes.len() as u64, metadata)?;
+        part.cache_blooms_from(&bytes)?;
+        Ok(part)
+    }
+
+    /// Caches every row group's trace id bloom filter from the part's bytes at hand, so the
+    /// first lookups after a part is written do not fetch them one by one.
+    fn cache_blooms_from(&self, bytes: &Bytes) -> Result<(), Error> {
+        let Some(column) = self
+            .metadata
+            .parquet_schema()
+            .columns()
+            .iter()
+            .position(|column| column.name() == super::schema::columns::TRACE_ID)
+        else {
+            return Ok(());
+        };
+        for (index, row_group) in self.metadata.metadata().row_groups().iter().enumerate() {
+            let bloom = Sbbf::read_from_column_chunk(row_group.column(column), bytes)
+                .map_err(|source| Error::parquet(self.path.to_string(), source))?;
+            self.cache_bloom(index, bloom.map(Arc::new));
+        }
+        Ok(())
     }
 
     /// Reads a part's footer from the object store.
@@ -141,18 +214,16 @@ impl PartInfo {
     /// Returns the cached bloom filter of the trace id column in a row group, if loaded.
     pub fn cached_bloom(&self, row_group: usize) -> Option<Option<Arc<Sbbf>>> {
         self.blooms
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .get(&row_group)
-            .cloned()
+            .get(row_group)
+            .and_then(|bloom| bloom.get().cloned())
     }
 
     /// Caches the bloom filter of a row group.
     pub fn cache_bloom(&self, row_group: usize, bloom: Option<Arc<Sbbf>>) {
-        self.blooms
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .insert(row_group, bloom);
+        if let Some(cell) = self.blooms.get(row_group) {
+            // A bloom filter loaded twice at once is the same filter: either copy will do.
+            let _ = cell.set(bloom);
+        }
     }
 
     /// Says whether the part may hold spans starting in `[start, end]`.

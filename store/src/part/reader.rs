@@ -1,5 +1,6 @@
 //! Reads parts: trace lookup (row-group statistics, then the bloom filter, then a row filter on
-//! the trace id column), search scans pruned by time, and whole-part reads for compaction.
+//! the trace id column), search scans of chosen row groups, and row-group and whole-part reads
+//! for compaction and quarantine.
 
 use std::sync::Arc;
 
@@ -17,7 +18,6 @@ use super::io::PartReader;
 use super::scan::ScanPlan;
 use super::schema::{batch_to_rows, columns, SpanColumns};
 use crate::error::Error;
-use crate::spans::SpanQuery;
 
 /// Rows per decoded batch.
 const BATCH_ROWS: usize = 8192;
@@ -88,7 +88,7 @@ async fn row_groups_with_trace(
 }
 
 /// Narrows candidate row groups to the pages whose trace id range (from the page index) holds
-/// `trace_id`. Parts are sorted by trace id, so this is usually one page. Returns the row
+/// `trace_id`. A row group is sorted by trace id, so this is usually one page. Returns the row
 /// groups that keep at least one page and the selection of rows over them.
 fn select_pages_with_trace(
     part: &PartInfo,
@@ -194,48 +194,13 @@ pub async fn find_trace_in_part(
     Ok(rows)
 }
 
-/// Returns (trace id, span start) of every span in `part` matching `query`. Row groups outside
-/// the query's time range are skipped by their statistics; only the filtered columns are read,
-/// and the encoded attributes and resource are decoded only for rows that pass every other
-/// filter. The row groups are read in runs side by side, one task per core
-/// ([`crate::scan::read_ahead`]): a part sorted by trace id is read whole by a search.
+/// Returns (trace id, span start) of every span matching `plan` in some of a part's row
+/// groups. Only the filtered columns are read, and the encoded attributes and resource are
+/// decoded only for rows that pass every other filter.
 ///
 /// # Errors
 /// Object store, Parquet or decoding failures.
-pub async fn search_part(
-    objects: &Arc<dyn ObjectStore>,
-    part: &Arc<PartInfo>,
-    query: &SpanQuery,
-) -> Result<Vec<(TraceId, u64)>, Error> {
-    let row_groups = row_groups_in_time_range(part, query)?;
-    if row_groups.is_empty() {
-        return Ok(Vec::new());
-    }
-    let plan = Arc::new(ScanPlan::new(query));
-    let run = row_groups.len().div_ceil(crate::scan::read_ahead());
-    let tasks: Vec<_> = row_groups
-        .chunks(run)
-        .map(|row_groups| {
-            let (objects, part, plan) = (objects.clone(), part.clone(), plan.clone());
-            let row_groups = row_groups.to_vec();
-            crate::scan::spawn_in_budget(async move {
-                search_row_groups(&objects, &part, &plan, row_groups).await
-            })
-        })
-        .collect();
-    let mut hits = Vec::new();
-    for task in tasks {
-        let found = task.await.map_err(|error| Error::Task {
-            what: "trace search",
-            reason: error.to_string(),
-        })??;
-        hits.extend(found);
-    }
-    Ok(hits)
-}
-
-/// [`search_part`] over some of the part's row groups.
-async fn search_row_groups(
+pub async fn search_row_groups(
     objects: &Arc<dyn ObjectStore>,
     part: &PartInfo,
     plan: &Arc<ScanPlan>,
@@ -275,34 +240,25 @@ async fn search_row_groups(
     Ok(hits)
 }
 
-fn row_groups_in_time_range(part: &PartInfo, query: &SpanQuery) -> Result<Vec<usize>, Error> {
-    let start_column = column_index(part, columns::START)?;
-    let as_u64 = |bytes: Option<&[u8]>| {
-        bytes
-            .and_then(|b| <[u8; 8]>::try_from(b).ok())
-            .map(u64::from_le_bytes)
-    };
-    Ok(part
-        .metadata
-        .metadata()
-        .row_groups()
-        .iter()
-        .enumerate()
-        .filter(
-            |(_, row_group)| match row_group.column(start_column).statistics() {
-                Some(stats) => {
-                    let min = as_u64(stats.min_bytes_opt()).unwrap_or(0);
-                    let max = as_u64(stats.max_bytes_opt()).unwrap_or(u64::MAX);
-                    min <= query.end_unix_nano && max >= query.start_unix_nano
-                }
-                None => true,
-            },
-        )
-        .map(|(index, _)| index)
-        .collect())
+/// Reads one row group of a part whole.
+///
+/// # Errors
+/// Object store or Parquet failures.
+pub async fn read_row_group(
+    objects: &Arc<dyn ObjectStore>,
+    part: &PartInfo,
+    row_group: usize,
+) -> Result<Vec<RecordBatch>, Error> {
+    builder(objects, part)
+        .with_row_groups(vec![row_group])
+        .build()
+        .map_err(parquet_error(part))?
+        .try_collect()
+        .await
+        .map_err(parquet_error(part))
 }
 
-/// Streams a part's rows in file order (sorted by trace id, then start) in batches.
+/// Streams a part's rows in file order in batches.
 ///
 /// # Errors
 /// Parquet failures setting up the stream.

@@ -22,8 +22,14 @@ use sightline_model::{Resource, Scope, Span, SpanId, SpanKind, SpanRow, StatusCo
 
 use crate::error::Error;
 
-/// Version of the part layout, written to each part's key/value metadata.
-pub const FORMAT_VERSION: &str = "1";
+/// Version of the part layout, written to each part's key/value metadata: `2`, row groups
+/// are time slices (see [`time_slices`]). Parts of [`FORMAT_SORTED_BY_TRACE`] are still read.
+pub const FORMAT_VERSION: &str = "2";
+/// Version 1: a part's rows sorted by trace id and start, so every row group spans about the
+/// part's whole time range. Same columns as version 2: readers prune by each row group's
+/// statistics and bloom filter and need no other difference, and compaction rewrites these
+/// parts in version 2.
+pub const FORMAT_SORTED_BY_TRACE: &str = "1";
 
 /// Column names used by the reader for pruning and projection.
 pub mod columns {
@@ -411,25 +417,59 @@ pub fn batch_to_rows(batch: &RecordBatch, path: &str) -> Result<Vec<SpanRow>, Er
     Ok(rows)
 }
 
-/// Returns the batch sorted by trace id, then start time: the order of rows in a part.
+/// Cuts a batch into a part's row groups: time slices of at most `rows_per_slice` rows in
+/// start order (the earliest rows first, the slices about equal in size), each sorted by trace
+/// id and then start. This is the order of rows in a part (format 2).
 ///
 /// # Errors
 /// [`Error::Corrupt`] on a missing column, [`Error::Arrow`] if taking rows fails.
-pub fn sort_by_trace(batch: &RecordBatch) -> Result<RecordBatch, Error> {
-    let columns = SpanColumns::new(batch, "unflushed batch");
+pub fn time_slices(batch: &RecordBatch, rows_per_slice: usize) -> Result<Vec<RecordBatch>, Error> {
+    let starts = SpanColumns::new(batch, "span batch").u64(columns::START)?;
+    let mut order: Vec<u32> = (0..batch.num_rows() as u32).collect();
+    order.sort_by_key(|row| starts.value(*row as usize));
+    let slice_count = order.len().div_ceil(rows_per_slice.max(1));
+    let Some(slice_rows) = order.len().checked_div(slice_count) else {
+        return Ok(Vec::new());
+    };
+    // The first `order.len() % slice_count` slices take one row more, so none is left short.
+    let longer = order.len() % slice_count;
+    let mut slices = Vec::with_capacity(slice_count);
+    let mut rest: &mut [u32] = &mut order;
+    for slice in 0..slice_count {
+        let (rows, after) = rest.split_at_mut(slice_rows + usize::from(slice < longer));
+        sort_rows_by_trace(batch, rows)?;
+        slices.push(take_rows(batch, rows)?);
+        rest = after;
+    }
+    Ok(slices)
+}
+
+/// Sorts row numbers of a batch by trace id, then start: the order of rows in a row group.
+///
+/// # Errors
+/// [`Error::Corrupt`] on a missing column.
+pub fn sort_rows_by_trace(batch: &RecordBatch, rows: &mut [u32]) -> Result<(), Error> {
+    let columns = SpanColumns::new(batch, "span batch");
     let trace_ids = columns.fixed(columns::TRACE_ID)?;
     let starts = columns.u64(columns::START)?;
-    let mut order: Vec<u32> = (0..batch.num_rows() as u32).collect();
-    order.sort_unstable_by(|a, b| {
+    rows.sort_unstable_by(|a, b| {
         let (a, b) = (*a as usize, *b as usize);
         trace_ids
             .value(a)
             .cmp(trace_ids.value(b))
             .then(starts.value(a).cmp(&starts.value(b)))
     });
-    let indices = arrow_array::UInt32Array::from(order);
+    Ok(())
+}
+
+/// Returns the given rows of a batch, in the given order.
+///
+/// # Errors
+/// [`Error::Arrow`] if taking rows fails.
+pub fn take_rows(batch: &RecordBatch, rows: &[u32]) -> Result<RecordBatch, Error> {
+    let indices = arrow_array::UInt32Array::from(rows.to_vec());
     arrow_select::take::take_record_batch(batch, &indices).map_err(|source| Error::Arrow {
-        what: "sorting span batch".to_string(),
+        what: "taking span rows".to_string(),
         source,
     })
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use arrow_array::RecordBatch;
+use arrow_array::{Array, RecordBatch};
 use bytes::Bytes;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
@@ -15,13 +15,19 @@ use sightline_model::TenantId;
 
 use super::catalog::{metadata_keys, PartInfo};
 use super::schema::{
-    batch_operations, columns, sort_by_trace, span_schema, start_range, FORMAT_VERSION,
+    batch_operations, columns, span_schema, start_range, time_slices, FORMAT_VERSION,
 };
 use crate::error::Error;
 
-/// Rows per row group: small enough that a trace lookup decodes little, large enough that
-/// statistics and bloom filters stay a small share of the file.
+/// Rows per row group (a time slice): small enough that a trace lookup decodes little and a
+/// search for the latest matches reads little past them, large enough that statistics and
+/// bloom filters stay a small share of the file.
 pub const ROW_GROUP_ROWS: usize = 32 * 1024;
+/// The trace id bloom filters' false positive rate at their sized number of distinct ids: each
+/// false positive costs a lookup one page of trace ids.
+const BLOOM_FPP: f64 = 0.01;
+/// Fewest distinct trace ids a row group's bloom filter is sized for.
+const MIN_BLOOM_TRACE_IDS: usize = 1024;
 /// Rows per data page: the granularity of the page index.
 pub const PAGE_ROWS: usize = 2048;
 /// zstd level: 3 is zstd's default balance of speed and size.
@@ -44,23 +50,30 @@ pub fn new_part_path(tenant: &TenantId, day: &str) -> Path {
     ))
 }
 
-/// Encodes batches that arrive already sorted by trace id and start time into one part,
-/// tracking the metadata (time range, operations) as it goes.
+/// Encodes row groups (time slices, each sorted by trace id and start, see
+/// [`time_slices`]) into one part, tracking the metadata (time range, operations, most
+/// distinct trace ids in a row group) as it goes.
 pub struct PartEncoder {
     path: String,
     writer: ArrowWriter<Vec<u8>>,
     min_start: u64,
     max_start: u64,
     operations: std::collections::BTreeSet<(String, String, sightline_model::SpanKind)>,
+    trace_ids_per_row_group: usize,
 }
 
 impl PartEncoder {
-    /// Starts a part of about `rows_hint` rows, which sizes the bloom filters and picks the
-    /// attribute columns' zstd level.
+    /// Starts a part of about `rows_hint` rows, which picks the attribute columns' zstd level,
+    /// with trace id bloom filters sized for `trace_ids_per_row_group` distinct ids in a row
+    /// group (see [`PartInfo::trace_ids_per_row_group`]).
     ///
     /// # Errors
     /// Parquet failures creating the writer.
-    pub fn new(path: &str, rows_hint: usize) -> Result<Self, Error> {
+    pub fn new(
+        path: &str,
+        rows_hint: usize,
+        trace_ids_per_row_group: usize,
+    ) -> Result<Self, Error> {
         let parquet_error = |source| Error::Parquet {
             path: path.to_string(),
             source,
@@ -83,10 +96,10 @@ impl PartEncoder {
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
             .set_data_page_row_count_limit(PAGE_ROWS)
             .set_column_bloom_filter_enabled(trace_id_column.clone(), true)
-            .set_column_bloom_filter_fpp(trace_id_column.clone(), 0.01)
+            .set_column_bloom_filter_fpp(trace_id_column.clone(), BLOOM_FPP)
             .set_column_bloom_filter_max_ndv(
                 trace_id_column.clone(),
-                rows_hint.clamp(1, ROW_GROUP_ROWS) as u64,
+                trace_ids_per_row_group.clamp(MIN_BLOOM_TRACE_IDS, ROW_GROUP_ROWS) as u64,
             )
             .set_column_dictionary_enabled(trace_id_column, false)
             .build();
@@ -98,14 +111,16 @@ impl PartEncoder {
             min_start: u64::MAX,
             max_start: 0,
             operations: std::collections::BTreeSet::new(),
+            trace_ids_per_row_group: 0,
         })
     }
 
-    /// Appends sorted rows.
+    /// Writes one row group: a time slice of at most [`ROW_GROUP_ROWS`] rows sorted by trace
+    /// id and start.
     ///
     /// # Errors
     /// Parquet encoding failures; [`Error::Corrupt`] on a batch without the span schema.
-    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), Error> {
+    pub fn write_row_group(&mut self, batch: &RecordBatch) -> Result<(), Error> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
@@ -113,10 +128,15 @@ impl PartEncoder {
         self.min_start = self.min_start.min(min);
         self.max_start = self.max_start.max(max);
         self.operations.extend(batch_operations(batch)?);
-        self.writer.write(batch).map_err(|source| Error::Parquet {
+        self.trace_ids_per_row_group = self
+            .trace_ids_per_row_group
+            .max(distinct_sorted_trace_ids(batch)?);
+        let parquet_error = |source| Error::Parquet {
             path: self.path.clone(),
             source,
-        })
+        };
+        self.writer.write(batch).map_err(parquet_error)?;
+        self.writer.flush().map_err(parquet_error)
     }
 
     /// Writes the metadata and footer and returns the part's bytes.
@@ -140,6 +160,10 @@ impl PartEncoder {
             (metadata_keys::MIN_START, min_start.to_string()),
             (metadata_keys::MAX_START, self.max_start.to_string()),
             (metadata_keys::OPERATIONS, operations_json),
+            (
+                metadata_keys::TRACE_IDS_PER_ROW_GROUP,
+                self.trace_ids_per_row_group.to_string(),
+            ),
         ] {
             self.writer
                 .append_key_value_metadata(KeyValue::new(key.to_string(), value));
@@ -153,13 +177,29 @@ impl PartEncoder {
     }
 }
 
-/// Sorts a batch by trace id and start time and encodes it into Parquet bytes.
+/// Counts the distinct trace ids of rows sorted by trace id.
+fn distinct_sorted_trace_ids(batch: &RecordBatch) -> Result<usize, Error> {
+    let trace_ids =
+        super::schema::SpanColumns::new(batch, "span batch").fixed(columns::TRACE_ID)?;
+    Ok((0..trace_ids.len())
+        .filter(|row| *row == 0 || trace_ids.value(*row) != trace_ids.value(row - 1))
+        .count())
+}
+
+/// Cuts a batch into time slices (see [`time_slices`]) and encodes them into Parquet bytes.
 ///
 /// # Errors
 /// Arrow or Parquet encoding failures.
 pub fn encode_part(batch: &RecordBatch, path: &str) -> Result<Bytes, Error> {
-    let mut encoder = PartEncoder::new(path, batch.num_rows())?;
-    encoder.write(&sort_by_trace(batch)?)?;
+    let slices = time_slices(batch, ROW_GROUP_ROWS)?;
+    let trace_ids_per_row_group = slices
+        .iter()
+        .map(distinct_sorted_trace_ids)
+        .try_fold(0, |most, count| count.map(|count| most.max(count)))?;
+    let mut encoder = PartEncoder::new(path, batch.num_rows(), trace_ids_per_row_group)?;
+    for slice in &slices {
+        encoder.write_row_group(slice)?;
+    }
     encoder.finish()
 }
 

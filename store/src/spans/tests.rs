@@ -521,8 +521,56 @@ async fn a_search_reads_every_row_group_of_a_part() {
     );
 }
 
+/// (row group, trace id, start) of every row of a part, in file order.
+async fn part_rows(store: &SpanStore, part: &PartInfo) -> Vec<(usize, TraceId, u64)> {
+    let mut rows = Vec::new();
+    for row_group in 0..part.metadata.metadata().num_row_groups() {
+        let batches = crate::part::reader::read_row_group(&store.inner.objects, part, row_group)
+            .await
+            .unwrap();
+        for batch in &batches {
+            let columns = crate::part::schema::SpanColumns::new(batch, "test");
+            for row in 0..batch.num_rows() {
+                rows.push((
+                    row_group,
+                    columns.trace_id(row).unwrap(),
+                    columns.u64("start_time_unix_nano").unwrap().value(row),
+                ));
+            }
+        }
+    }
+    rows
+}
+
+/// Asserts that each row group of `rows` (from [`part_rows`]) is sorted by trace id and start.
+fn assert_row_groups_sorted_by_trace(rows: &[(usize, TraceId, u64)]) {
+    for pair in rows.windows(2) {
+        if pair[0].0 == pair[1].0 {
+            assert!(
+                (pair[0].1, pair[0].2) <= (pair[1].1, pair[1].2),
+                "row group {} is not sorted by trace id",
+                pair[0].0
+            );
+        }
+    }
+}
+
+/// `traces` traces of four spans each, trace `index` starting at `start + 10 * index`.
+fn spread_traces(traces: impl Iterator<Item = u32>, start: u64) -> Vec<Span> {
+    traces
+        .flat_map(|index| {
+            (1..=4u8).map(move |id| Span {
+                trace_id: trace(index),
+                span_id: SpanId([id; 8]),
+                start_time_unix_nano: start + 10 * u64::from(index) + u64::from(id),
+                ..Span::default()
+            })
+        })
+        .collect()
+}
+
 #[tokio::test]
-async fn streaming_compaction_keeps_every_row_sorted_by_trace() {
+async fn compaction_writes_time_slices_each_sorted_by_trace() {
     let dir = tempfile::tempdir().unwrap();
     let tenant = TenantId::default_tenant();
     let store = SpanStore::open(StoreConfig {
@@ -532,51 +580,131 @@ async fn streaming_compaction_keeps_every_row_sorted_by_trace() {
     .await
     .unwrap();
     let start = now_nanos();
-    // Three parts whose trace ids interleave, each spanning several row batches.
+    // Three parts whose times interleave over the whole range, each more than a row group.
+    let traces = 27_000u32;
     for flush in 0..3u32 {
-        let spans: Vec<Span> = (0..4000u32)
-            .filter(|index| index % 3 == flush)
-            .flat_map(|index| {
-                (1..=4u8).map(move |id| Span {
-                    trace_id: trace(index),
-                    span_id: SpanId([id; 8]),
-                    start_time_unix_nano: start + u64::from(id),
-                    ..Span::default()
-                })
-            })
-            .collect();
+        let spans = spread_traces((0..traces).filter(|index| index % 3 == flush), start);
         store.append(&tenant, batch("a", spans)).await.unwrap();
         store.flush().await.unwrap();
     }
     store.run_maintenance_once().await.unwrap();
     let parts = store.inner.catalog.parts(&tenant);
     assert_eq!(parts.len(), 1);
-    assert_eq!(parts[0].rows, 16_000);
-    let merged = crate::part::reader::stream_part(&store.inner.objects, &parts[0]).unwrap();
-    let batches: Vec<_> = futures::TryStreamExt::try_collect::<Vec<_>>(merged)
-        .await
-        .unwrap();
-    let mut keys = Vec::new();
-    for batch in &batches {
-        let columns = crate::part::schema::SpanColumns::new(batch, "test");
-        for row in 0..batch.num_rows() {
-            keys.push((
-                columns.trace_id(row).unwrap(),
-                columns.u64("start_time_unix_nano").unwrap().value(row),
-            ));
-        }
-    }
+    let part = &parts[0];
+    assert_eq!(part.rows, 4 * u64::from(traces));
+    assert!(part.row_group_starts.len() >= 3);
     assert!(
-        keys.windows(2).all(|pair| pair[0] <= pair[1]),
-        "merged part is not sorted"
+        part.row_group_starts
+            .windows(2)
+            .all(|pair| pair[0].1 <= pair[1].0),
+        "row groups overlap in time: {:?}",
+        part.row_group_starts
     );
-    for index in [0, 1, 2, 3999] {
+    let rows = part_rows(&store, part).await;
+    assert_eq!(rows.len(), 4 * traces as usize);
+    assert_row_groups_sorted_by_trace(&rows);
+    for index in [0, 1, 2, 13_500, traces - 1] {
         assert_eq!(
             store.find_trace(&tenant, trace(index)).await.unwrap().len(),
             4,
             "trace {index}"
         );
     }
+}
+
+#[tokio::test]
+async fn parts_sorted_by_trace_id_merge_into_time_slices() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = TenantId::default_tenant();
+    let store = SpanStore::open(config(dir.path())).await.unwrap();
+    let start = now_nanos();
+    let day = crate::part::day_of_unix_nanos(start);
+    // Two parts laid out as format 1 wrote them: every row sorted by trace id, so each row
+    // group spans the part's whole time range and the merge's buffer overflows its cap.
+    let mut inputs = Vec::new();
+    for part in 0..2u32 {
+        let spans = spread_traces((0..20_000).filter(|index| index % 2 == part), start);
+        let rows = crate::part::schema::rows_to_batch(&batch("a", spans).into_rows()).unwrap();
+        let mut order: Vec<u32> = (0..rows.num_rows() as u32).collect();
+        crate::part::schema::sort_rows_by_trace(&rows, &mut order).unwrap();
+        let rows = crate::part::schema::take_rows(&rows, &order).unwrap();
+        let path = crate::part::writer::new_part_path(&tenant, &day);
+        let mut encoder =
+            crate::part::writer::PartEncoder::new(path.as_ref(), rows.num_rows(), 10_000).unwrap();
+        let row_group_rows = crate::part::writer::ROW_GROUP_ROWS;
+        for offset in (0..rows.num_rows()).step_by(row_group_rows) {
+            let length = row_group_rows.min(rows.num_rows() - offset);
+            encoder
+                .write_row_group(&rows.slice(offset, length))
+                .unwrap();
+        }
+        let bytes = encoder.finish().unwrap();
+        let part = crate::part::writer::put_part(&store.inner.objects, path, &tenant, &day, bytes)
+            .await
+            .unwrap();
+        assert!(part.row_group_starts.len() >= 2);
+        inputs.push(part);
+    }
+    let merged = crate::compact::merge::merge_into_time_slices(
+        &store.inner.objects,
+        &tenant,
+        &day,
+        &inputs,
+        crate::part::writer::ROW_GROUP_ROWS,
+    )
+    .await
+    .unwrap();
+    assert_eq!(merged.rows, 80_000);
+    let rows = part_rows(&store, &merged).await;
+    assert_eq!(rows.len(), 80_000);
+    assert_row_groups_sorted_by_trace(&rows);
+    let mut found: Vec<(TraceId, u64)> = rows.iter().map(|(_, id, start)| (*id, *start)).collect();
+    found.sort_unstable();
+    let mut sent: Vec<(TraceId, u64)> = spread_traces(0..20_000, start)
+        .iter()
+        .map(|span| (span.trace_id, span.start_time_unix_nano))
+        .collect();
+    sent.sort_unstable();
+    assert_eq!(found, sent);
+}
+
+#[tokio::test]
+async fn a_search_for_the_latest_matches_reads_only_the_latest_slices() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = TenantId::default_tenant();
+    let store = SpanStore::open(config(dir.path())).await.unwrap();
+    let start = now_nanos() - 1_000_000_000;
+    // Eight row groups of time slices; every trace matches.
+    let traces = 64_000u32;
+    store
+        .append(&tenant, batch("a", spread_traces(0..traces, start)))
+        .await
+        .unwrap();
+    store.flush().await.unwrap();
+    let part = store.inner.catalog.parts(&tenant)[0].clone();
+    assert_eq!(part.row_group_starts.len(), 8);
+    let query = SpanQuery {
+        service: Some("a".into()),
+        start_unix_nano: 0,
+        end_unix_nano: u64::MAX,
+        limit: 20,
+        ..SpanQuery::default()
+    };
+    let budget = crate::scan::ScanBudget::new(0);
+    let found = crate::scan::with_budget(budget.clone(), store.search_trace_ids(&tenant, &query))
+        .await
+        .unwrap();
+    let newest: Vec<TraceId> = (traces - 20..traces).rev().map(trace).collect();
+    assert_eq!(found, newest);
+    // The newest slice holds the answer; at most the reads kept in flight beside it go on.
+    let row_group_bytes = part.size_bytes / 8;
+    let most_read = (1 + crate::scan::read_ahead() as u64) * row_group_bytes;
+    assert!(
+        budget.used_bytes() <= most_read,
+        "read {} bytes of a {}-byte part",
+        budget.used_bytes(),
+        part.size_bytes
+    );
 }
 
 /// Every `.parquet` file under `dir`.
