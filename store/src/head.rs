@@ -16,9 +16,7 @@ use sightline_model::{SpanBatch, SpanKind, SpanRow, TenantId, TraceId};
 
 use crate::error::Error;
 use crate::part::scan::ScanPlan;
-use crate::part::schema::{
-    batch_operations, batch_to_rows, rows_to_batch, span_schema, SpanColumns,
-};
+use crate::part::schema::{batch_operations, batch_to_rows, rows_to_batch, SpanColumns};
 use crate::spans::SpanQuery;
 
 /// Bytes of trace index per span, added to the batches' own size in the memory estimate.
@@ -93,12 +91,7 @@ impl TenantHead {
     /// # Errors
     /// [`Error::Arrow`] if the batches do not concatenate (a bug).
     pub fn concat(&self) -> Result<RecordBatch, Error> {
-        arrow_select::concat::concat_batches(&span_schema(), &self.batches).map_err(|source| {
-            Error::Arrow {
-                what: "head batches".to_string(),
-                source,
-            }
-        })
+        crate::part::attributes::concat(&self.batches, "head")
     }
 }
 

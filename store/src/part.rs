@@ -4,6 +4,7 @@
 //! filter and then in about one page by the page index.
 //!
 //! - [`schema`]: the Arrow schema and conversion between rows and record batches.
+//! - [`attributes`]: common span attributes in typed columns of their own, the rest encoded.
 //! - [`writer`]: encodes rows into a part (zstd, page statistics, bloom filter on trace id).
 //! - [`reader`]: trace lookup (statistics, then bloom filter, then a row filter) and scans.
 //! - [`io`]: Parquet's async reader over an object store object.
@@ -14,6 +15,7 @@
 //!
 //! Object layout: `spans/{tenant}/{yyyy-mm-dd}/{ulid}.parquet`.
 
+pub mod attributes;
 pub mod catalog;
 pub mod io;
 pub mod quarantine;

@@ -10,6 +10,7 @@
 //! and those output row groups overlap a little in time (searches stay correct, they prune by
 //! each row group's own range).
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
@@ -17,6 +18,7 @@ use object_store::ObjectStore;
 use sightline_model::TenantId;
 
 use crate::error::Error;
+use crate::part::attributes;
 use crate::part::reader::read_row_group;
 use crate::part::schema::{columns, sort_rows_by_trace, SpanColumns};
 use crate::part::writer::{new_part_path, put_part, PartEncoder, ROW_GROUP_ROWS};
@@ -49,6 +51,7 @@ impl Buffer {
         }
     }
 
+    /// Adds batches already in the output's schema.
     fn add(&mut self, batches: Vec<RecordBatch>) -> Result<(), Error> {
         for batch in batches {
             let starts = SpanColumns::new(&batch, "compaction input").u64(columns::START)?;
@@ -141,10 +144,23 @@ pub async fn merge_into_time_slices(
         .map(|part| part.trace_ids_per_row_group.unwrap_or(ROW_GROUP_ROWS))
         .max()
         .unwrap_or(ROW_GROUP_ROWS);
+    let attribute_columns = attributes::union(parts.iter().map(|part| {
+        (
+            part.attribute_columns.as_slice(),
+            usize::try_from(part.rows).unwrap_or(usize::MAX),
+        )
+    }));
+    // A column compressed in any input stays compressed.
+    let compressed: BTreeSet<String> = parts
+        .iter()
+        .flat_map(|part| part.compressed_columns())
+        .collect();
     let mut encoder = PartEncoder::new(
         path.as_ref(),
         usize::try_from(total_rows).unwrap_or(usize::MAX),
         trace_ids_per_row_group,
+        &attribute_columns,
+        &compressed,
     )?;
     let mut slices: Vec<InputSlice> = parts
         .iter()
@@ -163,7 +179,15 @@ pub async fn merge_into_time_slices(
     slices.sort_by_key(|slice| slice.min_start);
     let mut buffer = Buffer::new(max_buffered_rows);
     for (index, slice) in slices.iter().enumerate() {
-        buffer.add(read_row_group(objects, &parts[slice.part], slice.row_group).await?)?;
+        let part = &parts[slice.part];
+        let batches = read_row_group(objects, part, slice.row_group).await?;
+        let path = part.path.to_string();
+        buffer.add(
+            batches
+                .iter()
+                .map(|batch| attributes::reshape(batch, &attribute_columns, &path))
+                .collect::<Result<_, _>>()?,
+        )?;
         let watermark = slices
             .get(index + 1)
             .map_or(u64::MAX, |next| next.min_start);

@@ -50,6 +50,8 @@ pub struct PartInfo {
     /// Most distinct trace ids in one of its row groups, which sizes the bloom filters of a
     /// part merged from it; `None` for a part that does not say (format 1).
     pub trace_ids_per_row_group: Option<usize>,
+    /// Its attribute columns (see [`super::attributes`]).
+    pub attribute_columns: Vec<super::attributes::AttributeColumn>,
     /// Each row group's earliest and latest span start (from its statistics; the part's range
     /// where they are missing).
     pub row_group_starts: Vec<(u64, u64)>,
@@ -112,9 +114,12 @@ impl PartInfo {
             reason,
         };
         let version = value_of(metadata_keys::FORMAT_VERSION).unwrap_or_default();
-        if version != super::schema::FORMAT_VERSION
-            && version != super::schema::FORMAT_SORTED_BY_TRACE
-        {
+        let known = [
+            super::schema::FORMAT_VERSION,
+            super::schema::FORMAT_TIME_SLICES,
+            super::schema::FORMAT_SORTED_BY_TRACE,
+        ];
+        if !known.contains(&version.as_str()) {
             return Err(corrupt(format!("unknown part format version {version:?}")));
         }
         let number = |key: &str| {
@@ -139,6 +144,7 @@ impl PartInfo {
             max_start_unix_nano,
             trace_ids_per_row_group: value_of(metadata_keys::TRACE_IDS_PER_ROW_GROUP)
                 .and_then(|text| text.parse().ok()),
+            attribute_columns: super::attributes::columns_of(metadata.schema()),
             row_group_starts: row_group_starts(
                 &metadata,
                 (min_start_unix_nano, max_start_unix_nano),
@@ -209,6 +215,21 @@ impl PartInfo {
             .await
             .map_err(|source| Error::parquet(path.to_string(), source))?;
         Self::from_metadata(path, tenant, day, size_bytes, metadata)
+    }
+
+    /// Returns the names of the part's compressed columns (as its first row group has them).
+    pub fn compressed_columns(&self) -> std::collections::BTreeSet<String> {
+        let metadata = self.metadata.metadata();
+        if metadata.num_row_groups() == 0 {
+            return std::collections::BTreeSet::new();
+        }
+        metadata
+            .row_group(0)
+            .columns()
+            .iter()
+            .filter(|column| column.compression() != parquet::basic::Compression::UNCOMPRESSED)
+            .map(|column| column.column_descr().name().to_string())
+            .collect()
     }
 
     /// Returns the cached bloom filter of the trace id column in a row group, if loaded.

@@ -227,7 +227,7 @@ pub async fn search_row_groups(
         });
     let stream = builder(objects, part)
         .with_row_groups(row_groups)
-        .with_projection(leaves(plan.columns())?)
+        .with_projection(leaves(plan.columns(part.metadata.schema()))?)
         .with_row_filter(RowFilter::new(vec![Box::new(predicate)]))
         .build()
         .map_err(parquet_error(part))?;

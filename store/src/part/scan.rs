@@ -7,8 +7,9 @@ use std::sync::Arc;
 use arrow_array::{Array, BooleanArray, RecordBatch, StringArray};
 use sightline_model::attr::find;
 use sightline_model::hot::{column_name, HOT_SPAN_ATTRIBUTES};
-use sightline_model::{AnyValue, KeyValue, Resource, TraceId};
+use sightline_model::{AnyValue, Resource, TraceId};
 
+use super::attributes::{self, AttributeColumn, AttributeReader};
 use super::schema::{columns, SpanColumns};
 use crate::error::Error;
 use crate::spans::SpanQuery;
@@ -125,14 +126,27 @@ impl ScanPlan {
         Ok(BooleanArray::from(keep))
     }
 
-    /// Returns the columns a scan must read: the trace id, the cheap filters' columns and,
-    /// with attribute filters, the resource and (for keys without a hot column) the encoded
-    /// attributes.
-    pub fn columns(&self) -> Vec<String> {
+    /// Returns the columns a scan of a part with `schema` must read: the trace id, the cheap
+    /// filters' columns and, with attribute filters, the resource and (for keys without a hot
+    /// column) the encoded attributes, the layout and the attribute columns of those keys.
+    pub fn columns(&self, schema: &arrow_schema::Schema) -> Vec<String> {
         let mut names = vec![columns::TRACE_ID.to_string()];
         names.extend(self.cheap_columns());
         if !self.cold.is_empty() {
-            names.push("attributes".to_string());
+            names.push(attributes::REST.to_string());
+            names.extend(
+                schema
+                    .fields()
+                    .iter()
+                    .map(|field| field.name())
+                    .filter(|name| {
+                        *name == attributes::LAYOUT
+                            || AttributeColumn::parse(name).is_some_and(|column| {
+                                self.cold.iter().any(|(key, _)| *key == column.key)
+                            })
+                    })
+                    .cloned(),
+            );
         }
         if !self.query.attributes.is_empty() {
             names.push("resource".to_string());
@@ -160,7 +174,7 @@ impl ScanPlan {
         let attributes = if self.cold.is_empty() {
             None
         } else {
-            Some(columns.binary("attributes")?)
+            Some(AttributeReader::new(columns.batch(), columns.path())?)
         };
         let resources = if query.attributes.is_empty() {
             None
@@ -180,25 +194,27 @@ impl ScanPlan {
                         resource
                     }
                 };
-                let span_attributes: Vec<KeyValue> = match attributes {
-                    Some(attributes) => columns.decode("attributes", attributes.value(row))?,
-                    None => Vec::new(),
-                };
                 let in_resource = |key: &str, expected: &str| {
                     find(&resource.attributes, key)
                         .is_some_and(|value| value_reads_as(value, expected))
                 };
-                let hot_match = hot.iter().all(|(column, key, expected)| {
+                let mut matches = hot.iter().all(|(column, key, expected)| {
                     !column.is_null(row) || in_resource(key, expected)
                 });
-                let cold_match =
-                    self.cold
-                        .iter()
-                        .all(|(key, expected)| match find(&span_attributes, key) {
-                            Some(value) => value_reads_as(value, expected),
-                            None => in_resource(key, expected),
-                        });
-                if !(hot_match && cold_match) {
+                for (key, expected) in &self.cold {
+                    if !matches {
+                        break;
+                    }
+                    let value = match &attributes {
+                        Some(attributes) => attributes.find(row, key)?,
+                        None => None,
+                    };
+                    matches = match value {
+                        Some(value) => value_reads_as(&value, expected),
+                        None => in_resource(key, expected),
+                    };
+                }
+                if !matches {
                     continue;
                 }
             }

@@ -1,9 +1,10 @@
 //! The spans part schema and conversion between [`SpanRow`]s and Arrow record batches.
 //!
 //! Filtered fields get their own columns (ids, service, name, kind, times, status, and the hot
-//! attributes of [`HOT_SPAN_ATTRIBUTES`] as text); the full typed attributes, events, links,
-//! resource and scope are postcard-encoded per row, so a round trip is lossless. Resource and
-//! scope repeat across rows and cost little after Parquet's dictionary encoding.
+//! attributes of [`HOT_SPAN_ATTRIBUTES`] as text); common typed attributes have columns of
+//! their own (see [`super::attributes`]) and the other attributes, events, links, resource and
+//! scope are postcard-encoded per row, so a round trip is lossless. Resource and scope repeat
+//! across rows and cost little after Parquet's dictionary encoding.
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
@@ -18,17 +19,25 @@ use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use serde::de::DeserializeOwned;
 use sightline_model::hot::{column_name, HOT_SPAN_ATTRIBUTES};
-use sightline_model::{Resource, Scope, Span, SpanId, SpanKind, SpanRow, StatusCode, TraceId};
+use sightline_model::{
+    KeyValue, Resource, Scope, Span, SpanId, SpanKind, SpanRow, StatusCode, TraceId,
+};
 
+use super::attributes;
 use crate::error::Error;
 
-/// Version of the part layout, written to each part's key/value metadata: `2`, row groups
-/// are time slices (see [`time_slices`]). Parts of [`FORMAT_SORTED_BY_TRACE`] are still read.
-pub const FORMAT_VERSION: &str = "2";
+/// Version of the part layout, written to each part's key/value metadata: `3`, row groups
+/// are time slices (see [`time_slices`]) and common attributes have columns of their own
+/// (see [`super::attributes`]). Parts of [`FORMAT_TIME_SLICES`] and [`FORMAT_SORTED_BY_TRACE`]
+/// are still read.
+pub const FORMAT_VERSION: &str = "3";
+/// Version 2: time slices, every attribute in the encoded `attributes` column (read as a
+/// version 3 part without a layout column).
+pub const FORMAT_TIME_SLICES: &str = "2";
 /// Version 1: a part's rows sorted by trace id and start, so every row group spans about the
 /// part's whole time range. Same columns as version 2: readers prune by each row group's
 /// statistics and bloom filter and need no other difference, and compaction rewrites these
-/// parts in version 2.
+/// parts in the current version.
 pub const FORMAT_SORTED_BY_TRACE: &str = "1";
 
 /// Column names used by the reader for pruning and projection.
@@ -92,7 +101,8 @@ fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
     postcard::to_allocvec(value).unwrap_or_default()
 }
 
-/// Converts rows into one record batch with [`span_schema`].
+/// Converts rows into one record batch of the part schema, common attributes in columns of
+/// their own ([`attributes::part_schema`] of the columns [`attributes::choose`] picks).
 ///
 /// # Errors
 /// [`Error::Arrow`] if the columns do not fit the schema (a bug).
@@ -114,7 +124,12 @@ pub fn rows_to_batch(rows: &[SpanRow]) -> Result<RecordBatch, Error> {
         .iter()
         .map(|_| StringBuilder::new())
         .collect();
-    let mut attributes = BinaryBuilder::new();
+    let attribute_lists: Vec<&[KeyValue]> = rows
+        .iter()
+        .map(|row| row.span.attributes.as_slice())
+        .collect();
+    let attribute_columns = attributes::choose(&attribute_lists);
+    let shredded = attributes::shred(&attribute_lists, &attribute_columns);
     let mut dropped_attributes = UInt32Builder::with_capacity(count);
     let mut events = BinaryBuilder::new();
     let mut dropped_events = UInt32Builder::with_capacity(count);
@@ -157,7 +172,6 @@ pub fn rows_to_batch(rows: &[SpanRow]) -> Result<RecordBatch, Error> {
                 sightline_model::attr::find(&span.attributes, key).map(|value| value.to_text()),
             );
         }
-        attributes.append_value(encode(&span.attributes));
         dropped_attributes.append_value(span.dropped_attributes_count);
         if span.events.is_empty() {
             events.append_null()
@@ -194,7 +208,7 @@ pub fn rows_to_batch(rows: &[SpanRow]) -> Result<RecordBatch, Error> {
             .map(|builder| Arc::new(builder.finish()) as ArrayRef),
     );
     arrays.extend([
-        Arc::new(attributes.finish()) as ArrayRef,
+        shredded.rest.clone(),
         Arc::new(dropped_attributes.finish()),
         Arc::new(events.finish()),
         Arc::new(dropped_events.finish()),
@@ -203,7 +217,9 @@ pub fn rows_to_batch(rows: &[SpanRow]) -> Result<RecordBatch, Error> {
         Arc::new(resources.finish()),
         Arc::new(scopes.finish()),
     ]);
-    RecordBatch::try_new(span_schema(), arrays).map_err(arrow_error)
+    arrays.push(shredded.layout.clone());
+    arrays.extend(shredded.columns.iter().cloned());
+    RecordBatch::try_new(attributes::part_schema(&attribute_columns), arrays).map_err(arrow_error)
 }
 
 /// Encodes a shared value once per run of rows that share it.
@@ -236,6 +252,11 @@ impl<'a> SpanColumns<'a> {
     /// Returns the wrapped batch.
     pub fn batch(&self) -> &'a RecordBatch {
         self.batch
+    }
+
+    /// Returns the path of the part the batch was read from.
+    pub fn path(&self) -> &'a str {
+        self.path
     }
 
     fn column(&self, name: &str) -> Result<&'a ArrayRef, Error> {
@@ -329,7 +350,7 @@ pub fn batch_to_rows(batch: &RecordBatch, path: &str) -> Result<Vec<SpanRow>, Er
     let durations = columns.u64(columns::DURATION)?;
     let statuses = columns.u8(columns::STATUS)?;
     let messages = columns.string("status_message")?;
-    let attributes = columns.binary("attributes")?;
+    let attributes = super::attributes::AttributeReader::new(batch, path)?;
     let dropped_attributes = columns.u32("dropped_attributes_count")?;
     let events = columns.binary("events")?;
     let dropped_events = columns.u32("dropped_events_count")?;
@@ -390,7 +411,7 @@ pub fn batch_to_rows(batch: &RecordBatch, path: &str) -> Result<Vec<SpanRow>, Er
             kind: SpanKind::from_otlp(i32::from(kinds.value(index))),
             start_time_unix_nano: start,
             end_time_unix_nano: start.saturating_add(durations.value(index)),
-            attributes: columns.decode("attributes", attributes.value(index))?,
+            attributes: attributes.attributes(index)?,
             dropped_attributes_count: dropped_attributes.value(index),
             events: if events.is_null(index) {
                 Vec::new()

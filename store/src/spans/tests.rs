@@ -6,6 +6,7 @@ use sightline_model::{
 };
 
 use super::*;
+use crate::part::writer::ROW_GROUP_ROWS;
 
 fn now_nanos() -> u64 {
     SystemTime::now()
@@ -481,12 +482,11 @@ async fn a_search_reads_every_row_group_of_a_part() {
     let tenant = TenantId::default_tenant();
     let store = SpanStore::open(config(dir.path())).await.unwrap();
     let start = now_nanos();
-    // Three row groups' worth of spans (sorted by trace id); one trace in each row group has a
-    // span "needle".
-    let mut by_trace_id: Vec<u32> = (0..18_000).collect();
-    by_trace_id.sort_by_key(|&index| trace(index));
-    let needles = [by_trace_id[100], by_trace_id[9_000], by_trace_id[17_000]];
-    let spans: Vec<Span> = (0..18_000u32)
+    // Three and a half row groups' worth of spans, time slices in trace order; the first, a
+    // middle and the last slice each hold a trace with a span "needle".
+    let traces = 7 * ROW_GROUP_ROWS as u32 / 10;
+    let needles = [100, traces / 2, traces - 100];
+    let spans: Vec<Span> = (0..traces)
         .flat_map(|index| {
             (1..=5u8).map(move |id| Span {
                 trace_id: trace(index),
@@ -581,7 +581,7 @@ async fn compaction_writes_time_slices_each_sorted_by_trace() {
     .unwrap();
     let start = now_nanos();
     // Three parts whose times interleave over the whole range, each more than a row group.
-    let traces = 27_000u32;
+    let traces = ROW_GROUP_ROWS as u32;
     for flush in 0..3u32 {
         let spans = spread_traces((0..traces).filter(|index| index % 3 == flush), start);
         store.append(&tenant, batch("a", spans)).await.unwrap();
@@ -603,7 +603,7 @@ async fn compaction_writes_time_slices_each_sorted_by_trace() {
     let rows = part_rows(&store, part).await;
     assert_eq!(rows.len(), 4 * traces as usize);
     assert_row_groups_sorted_by_trace(&rows);
-    for index in [0, 1, 2, 13_500, traces - 1] {
+    for index in [0, 1, 2, traces / 2, traces - 1] {
         assert_eq!(
             store.find_trace(&tenant, trace(index)).await.unwrap().len(),
             4,
@@ -619,19 +619,27 @@ async fn parts_sorted_by_trace_id_merge_into_time_slices() {
     let store = SpanStore::open(config(dir.path())).await.unwrap();
     let start = now_nanos();
     let day = crate::part::day_of_unix_nanos(start);
+    let traces = ROW_GROUP_ROWS as u32;
     // Two parts laid out as format 1 wrote them: every row sorted by trace id, so each row
     // group spans the part's whole time range and the merge's buffer overflows its cap.
     let mut inputs = Vec::new();
     for part in 0..2u32 {
-        let spans = spread_traces((0..20_000).filter(|index| index % 2 == part), start);
+        let spans = spread_traces((0..traces).filter(|index| index % 2 == part), start);
         let rows = crate::part::schema::rows_to_batch(&batch("a", spans).into_rows()).unwrap();
         let mut order: Vec<u32> = (0..rows.num_rows() as u32).collect();
         crate::part::schema::sort_rows_by_trace(&rows, &mut order).unwrap();
         let rows = crate::part::schema::take_rows(&rows, &order).unwrap();
+        let rows = crate::part::attributes::reshape(&rows, &[], "test").unwrap();
         let path = crate::part::writer::new_part_path(&tenant, &day);
-        let mut encoder =
-            crate::part::writer::PartEncoder::new(path.as_ref(), rows.num_rows(), 10_000).unwrap();
-        let row_group_rows = crate::part::writer::ROW_GROUP_ROWS;
+        let mut encoder = crate::part::writer::PartEncoder::new(
+            path.as_ref(),
+            rows.num_rows(),
+            10_000,
+            &[],
+            &Default::default(),
+        )
+        .unwrap();
+        let row_group_rows = ROW_GROUP_ROWS;
         for offset in (0..rows.num_rows()).step_by(row_group_rows) {
             let length = row_group_rows.min(rows.num_rows() - offset);
             encoder
@@ -654,13 +662,13 @@ async fn parts_sorted_by_trace_id_merge_into_time_slices() {
     )
     .await
     .unwrap();
-    assert_eq!(merged.rows, 80_000);
+    assert_eq!(merged.rows, 4 * u64::from(traces));
     let rows = part_rows(&store, &merged).await;
-    assert_eq!(rows.len(), 80_000);
+    assert_eq!(rows.len(), 4 * traces as usize);
     assert_row_groups_sorted_by_trace(&rows);
     let mut found: Vec<(TraceId, u64)> = rows.iter().map(|(_, id, start)| (*id, *start)).collect();
     found.sort_unstable();
-    let mut sent: Vec<(TraceId, u64)> = spread_traces(0..20_000, start)
+    let mut sent: Vec<(TraceId, u64)> = spread_traces(0..traces, start)
         .iter()
         .map(|span| (span.trace_id, span.start_time_unix_nano))
         .collect();
@@ -675,7 +683,7 @@ async fn a_search_for_the_latest_matches_reads_only_the_latest_slices() {
     let store = SpanStore::open(config(dir.path())).await.unwrap();
     let start = now_nanos() - 1_000_000_000;
     // Eight row groups of time slices; every trace matches.
-    let traces = 64_000u32;
+    let traces = 2 * ROW_GROUP_ROWS as u32;
     store
         .append(&tenant, batch("a", spread_traces(0..traces, start)))
         .await
@@ -868,4 +876,108 @@ async fn a_corrupt_part_found_by_compaction_is_quarantined_and_the_rest_merged()
             .unwrap();
         assert_eq!(rows.len(), 20, "trace {index}");
     }
+}
+
+#[tokio::test]
+async fn parts_with_different_attribute_columns_merge_without_losing_a_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = TenantId::default_tenant();
+    let store = SpanStore::open(StoreConfig {
+        compaction_min_parts: 3,
+        ..config(dir.path())
+    })
+    .await
+    .unwrap();
+    let start = now_nanos();
+    // Each flush has its own attributes: "a" as an int, then "b" and a bytes value, then "a"
+    // as a string before a repeated key.
+    let attributes_of = |flush: u32, index: u32| -> Vec<KeyValue> {
+        let index = i64::from(index);
+        match flush {
+            0 => vec![KeyValue::new("a", AnyValue::Int(index))],
+            1 => vec![
+                KeyValue::new("b", AnyValue::String(format!("b{index}"))),
+                KeyValue::new("raw", AnyValue::Bytes(vec![index as u8])),
+            ],
+            _ => vec![
+                KeyValue::new("a", AnyValue::String(index.to_string())),
+                KeyValue::new("a", AnyValue::Int(-index)),
+            ],
+        }
+    };
+    let mut sent = Vec::new();
+    for flush in 0..3u32 {
+        let spans: Vec<Span> = (0..100u32)
+            .map(|index| Span {
+                trace_id: trace(flush * 1000 + index),
+                span_id: SpanId([1; 8]),
+                start_time_unix_nano: start + u64::from(index),
+                end_time_unix_nano: start + u64::from(index) + 10,
+                attributes: attributes_of(flush, index),
+                ..Span::default()
+            })
+            .collect();
+        sent.extend(spans.clone());
+        store.append(&tenant, batch("a", spans)).await.unwrap();
+        store.flush().await.unwrap();
+    }
+    let columns = |store: &SpanStore| -> Vec<Vec<String>> {
+        store
+            .inner
+            .catalog
+            .parts(&tenant)
+            .iter()
+            .map(|part| part.attribute_columns.iter().map(|c| c.name()).collect())
+            .collect()
+    };
+    assert_eq!(columns(&store).len(), 3);
+    store.run_maintenance_once().await.unwrap();
+    assert_eq!(
+        columns(&store),
+        [[
+            "attributes.string.a".to_string(),
+            "attributes.int.a".to_string(),
+            "attributes.string.b".to_string(),
+        ]]
+    );
+    for span in &sent {
+        let rows = store.find_trace(&tenant, span.trace_id).await.unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].span.attributes, span.attributes);
+    }
+    let search = |key: &str, value: &str| SpanQuery {
+        attributes: vec![(key.into(), value.into())],
+        start_unix_nano: 0,
+        end_unix_nano: u64::MAX,
+        limit: 10,
+        ..SpanQuery::default()
+    };
+    // "a" = 7: the int in the first flush and the first (string) "a" of the third.
+    let mut found = store
+        .search_trace_ids(&tenant, &search("a", "7"))
+        .await
+        .unwrap();
+    found.sort();
+    let mut expected = vec![trace(7), trace(2007)];
+    expected.sort();
+    assert_eq!(found, expected);
+    assert!(store
+        .search_trace_ids(&tenant, &search("a", "-7"))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .search_trace_ids(&tenant, &search("raw", "07"))
+            .await
+            .unwrap(),
+        [trace(1007)]
+    );
+    assert_eq!(
+        store
+            .search_trace_ids(&tenant, &search("b", "b7"))
+            .await
+            .unwrap(),
+        [trace(1007)]
+    );
 }
