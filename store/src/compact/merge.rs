@@ -144,11 +144,12 @@ pub async fn merge_into_time_slices(
         .map(|part| part.trace_ids_per_row_group.unwrap_or(ROW_GROUP_ROWS))
         .max()
         .unwrap_or(ROW_GROUP_ROWS);
-    let attribute_columns = attributes::union(parts.iter().map(|part| {
-        (
-            part.attribute_columns.as_slice(),
-            usize::try_from(part.rows).unwrap_or(usize::MAX),
-        )
+    // Weighed by each input's rows: a part's footer does not count an attribute's values.
+    let attribute_columns = attributes::union(parts.iter().flat_map(|part| {
+        let rows = usize::try_from(part.rows).unwrap_or(usize::MAX);
+        part.attribute_columns
+            .iter()
+            .map(move |column| (column.clone(), rows))
     }));
     // A column compressed in any input stays compressed.
     let compressed: BTreeSet<String> = parts

@@ -168,43 +168,43 @@ pub fn choose<A: AsRef<[KeyValue]>>(attributes: &[A]) -> Vec<AttributeColumn> {
     chosen
 }
 
-/// The union of several batches' or parts' attribute columns, each given with its number of
-/// rows: sorted, at most [`MAX_COLUMNS`] (those of the most rows are kept).
-pub fn union<'a>(
-    sources: impl IntoIterator<Item = (&'a [AttributeColumn], usize)>,
-) -> Vec<AttributeColumn> {
-    let mut rows_by_column: HashMap<&AttributeColumn, usize> = HashMap::new();
-    for (columns, rows) in sources {
-        for column in columns {
-            *rows_by_column.entry(column).or_default() += rows;
-        }
+/// The union of several batches' or parts' attribute columns, each given with the number of
+/// rows it holds a value in (or an estimate): sorted, at most [`MAX_COLUMNS`] (those of the
+/// most rows are kept).
+pub fn union(columns: impl IntoIterator<Item = (AttributeColumn, usize)>) -> Vec<AttributeColumn> {
+    let mut rows_by_column: HashMap<AttributeColumn, usize> = HashMap::new();
+    for (column, rows) in columns {
+        *rows_by_column.entry(column).or_default() += rows;
     }
-    let mut all: Vec<(&AttributeColumn, usize)> = rows_by_column.into_iter().collect();
+    let mut all: Vec<(AttributeColumn, usize)> = rows_by_column.into_iter().collect();
     all.sort_by(|(a, a_rows), (b, b_rows)| b_rows.cmp(a_rows).then(a.cmp(b)));
     let mut kept: Vec<AttributeColumn> = all
         .into_iter()
         .take(MAX_COLUMNS)
-        .map(|(column, _)| column.clone())
+        .map(|(column, _)| column)
         .collect();
     kept.sort();
     kept
 }
 
 /// Concatenates batches of the part schema with different attribute columns into one with
-/// their [`union`].
+/// their [`union`], weighed by the values each column holds.
 ///
 /// # Errors
 /// [`Error::Arrow`] or [`Error::Corrupt`] as [`reshape`].
 pub fn concat(batches: &[RecordBatch], path: &str) -> Result<RecordBatch, Error> {
-    let per_batch: Vec<(Vec<AttributeColumn>, usize)> = batches
-        .iter()
-        .map(|batch| (columns_of(batch.schema_ref()), batch.num_rows()))
-        .collect();
-    let columns = union(
-        per_batch
+    let columns = union(batches.iter().flat_map(|batch| {
+        batch
+            .schema_ref()
+            .fields()
             .iter()
-            .map(|(columns, rows)| (columns.as_slice(), *rows)),
-    );
+            .zip(batch.columns())
+            .filter_map(|(field, values)| {
+                AttributeColumn::parse(field.name())
+                    .map(|column| (column, values.len() - values.null_count()))
+            })
+            .collect::<Vec<_>>()
+    }));
     let reshaped: Vec<RecordBatch> = batches
         .iter()
         .map(|batch| reshape(batch, &columns, path))
@@ -808,5 +808,23 @@ mod tests {
             })
         );
         assert_eq!(AttributeColumn::parse("attributes.float.a"), None);
+    }
+
+    #[test]
+    fn a_union_over_the_cap_keeps_the_columns_of_the_most_values() {
+        let column = |index: usize| AttributeColumn {
+            key: format!("k{index:03}"),
+            kind: ValueKind::Int,
+        };
+        // Column 0 is in many sources with few values each; together they are the most.
+        let mut sources: Vec<(AttributeColumn, usize)> = (1..MAX_COLUMNS + 2)
+            .map(|index| (column(index), index))
+            .collect();
+        sources.extend((0..1000).map(|_| (column(0), 1)));
+        let kept = union(sources);
+        assert_eq!(kept.len(), MAX_COLUMNS);
+        assert!(kept.contains(&column(0)));
+        assert!(!kept.contains(&column(1)) && !kept.contains(&column(2)));
+        assert!(kept.windows(2).all(|pair| pair[0] < pair[1]));
     }
 }
