@@ -5,6 +5,7 @@
 //!
 //! - [`schema`]: the Arrow schema and conversion between rows and record batches.
 //! - [`attributes`]: common span attributes in typed columns of their own, the rest encoded.
+//! - [`parents`]: parents within a row group stored as row offsets.
 //! - [`writer`]: encodes rows into a part (zstd, page statistics, bloom filter on trace id).
 //! - [`reader`]: trace lookup (statistics, then bloom filter, then a row filter) and scans.
 //! - [`io`]: Parquet's async reader over an object store object.
@@ -18,6 +19,7 @@
 pub mod attributes;
 pub mod catalog;
 pub mod io;
+pub mod parents;
 pub mod quarantine;
 pub mod reader;
 pub mod scan;

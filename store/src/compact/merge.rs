@@ -18,11 +18,11 @@ use object_store::ObjectStore;
 use sightline_model::TenantId;
 
 use crate::error::Error;
-use crate::part::attributes;
 use crate::part::reader::read_row_group;
 use crate::part::schema::{columns, sort_rows_by_trace, SpanColumns};
 use crate::part::writer::{new_part_path, put_part, PartEncoder, ROW_GROUP_ROWS};
 use crate::part::PartInfo;
+use crate::part::{attributes, parents};
 
 /// Most rows the merge holds before writing the earliest of them regardless of the watermark.
 pub const MAX_BUFFERED_ROWS: usize = 8 * ROW_GROUP_ROWS;
@@ -181,14 +181,22 @@ pub async fn merge_into_time_slices(
     let mut buffer = Buffer::new(max_buffered_rows);
     for (index, slice) in slices.iter().enumerate() {
         let part = &parts[slice.part];
-        let batches = read_row_group(objects, part, slice.row_group).await?;
         let path = part.path.to_string();
-        buffer.add(
-            batches
-                .iter()
-                .map(|batch| attributes::reshape(batch, &attribute_columns, &path))
-                .collect::<Result<_, _>>()?,
-        )?;
+        let batches: Vec<RecordBatch> = read_row_group(objects, part, slice.row_group)
+            .await?
+            .iter()
+            .map(|batch| attributes::reshape(batch, &attribute_columns, &path))
+            .collect::<Result<_, _>>()?;
+        // Parent offsets count rows of the whole row group; its rows are reordered here.
+        let row_group = arrow_select::concat::concat_batches(
+            &attributes::part_schema(&attribute_columns),
+            &batches,
+        )
+        .map_err(|source| Error::Arrow {
+            what: format!("row group of {path}"),
+            source,
+        })?;
+        buffer.add(vec![parents::resolve_offsets(&row_group, &path)?])?;
         let watermark = slices
             .get(index + 1)
             .map_or(u64::MAX, |next| next.min_start);

@@ -598,15 +598,19 @@ pub fn with_shredded(
     assemble(arrays, columns, path)
 }
 
-/// `batch`'s columns of [`super::schema::span_schema`], in its order.
+/// `batch`'s columns of [`super::schema::span_schema`], in its order (parent offsets, which
+/// parts before format 4 lack, null).
 fn base_columns(batch: &RecordBatch, path: &str) -> Result<Vec<ArrayRef>, Error> {
     super::schema::span_schema()
         .fields()
         .iter()
         .map(|field| {
+            let missing_offsets = (field.name() == super::parents::PARENT_OFFSET)
+                .then(|| arrow_array::new_null_array(field.data_type(), batch.num_rows()));
             batch
                 .column_by_name(field.name())
                 .cloned()
+                .or(missing_offsets)
                 .ok_or_else(|| Error::Corrupt {
                     what: "span part column",
                     path: path.to_string(),

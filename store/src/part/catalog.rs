@@ -116,6 +116,7 @@ impl PartInfo {
         let version = value_of(metadata_keys::FORMAT_VERSION).unwrap_or_default();
         let known = [
             super::schema::FORMAT_VERSION,
+            super::schema::FORMAT_ATTRIBUTE_COLUMNS,
             super::schema::FORMAT_TIME_SLICES,
             super::schema::FORMAT_SORTED_BY_TRACE,
         ];

@@ -187,11 +187,19 @@ pub async fn find_trace_in_part(
         .map_err(parquet_error(part))?;
     let batches: Vec<RecordBatch> = stream.try_collect().await.map_err(parquet_error(part))?;
     let path = part.path.to_string();
-    let mut rows = Vec::new();
-    for batch in &batches {
-        rows.extend(batch_to_rows(batch, &path)?);
-    }
-    Ok(rows)
+    // One batch: a parent offset counts rows of the trace's run, which a batch boundary
+    // could split.
+    let Some(first) = batches.first() else {
+        return Ok(Vec::new());
+    };
+    let rows =
+        arrow_select::concat::concat_batches(first.schema_ref(), &batches).map_err(|source| {
+            Error::Arrow {
+                what: format!("spans of a trace in {path}"),
+                source,
+            }
+        })?;
+    batch_to_rows(&rows, &path)
 }
 
 /// Returns (trace id, span start) of every span matching `plan` in some of a part's row

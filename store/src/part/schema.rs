@@ -24,13 +24,17 @@ use sightline_model::{
 };
 
 use super::attributes;
+use super::parents::parent_of;
 use crate::error::Error;
 
-/// Version of the part layout, written to each part's key/value metadata: `3`, row groups
-/// are time slices (see [`time_slices`]) and common attributes have columns of their own
-/// (see [`super::attributes`]). Parts of [`FORMAT_TIME_SLICES`] and [`FORMAT_SORTED_BY_TRACE`]
-/// are still read.
-pub const FORMAT_VERSION: &str = "3";
+/// Version of the part layout, written to each part's key/value metadata: `4`, row groups
+/// are time slices (see [`time_slices`]), common attributes have columns of their own (see
+/// [`super::attributes`]) and parents within a row group are row offsets (see
+/// [`super::parents`]). Parts of [`FORMAT_ATTRIBUTE_COLUMNS`], [`FORMAT_TIME_SLICES`] and
+/// [`FORMAT_SORTED_BY_TRACE`] are still read.
+pub const FORMAT_VERSION: &str = "4";
+/// Version 3: as 4 without parent offsets (every parent an id).
+pub const FORMAT_ATTRIBUTE_COLUMNS: &str = "3";
 /// Version 2: time slices, every attribute in the encoded `attributes` column (read as a
 /// version 3 part without a layout column).
 pub const FORMAT_TIME_SLICES: &str = "2";
@@ -87,6 +91,7 @@ static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("dropped_links_count", DataType::UInt32, false),
         Field::new("resource", DataType::Binary, false),
         Field::new("scope", DataType::Binary, false),
+        Field::new(super::parents::PARENT_OFFSET, DataType::Int32, true),
     ]);
     Arc::new(Schema::new(fields))
 });
@@ -216,6 +221,8 @@ pub fn rows_to_batch(rows: &[SpanRow]) -> Result<RecordBatch, Error> {
         Arc::new(dropped_links.finish()),
         Arc::new(resources.finish()),
         Arc::new(scopes.finish()),
+        // Offsets are for parts (see `super::parents`): the head keeps every parent's id.
+        arrow_array::new_null_array(&DataType::Int32, count),
     ]);
     arrays.push(shredded.layout.clone());
     arrays.extend(shredded.columns.iter().cloned());
@@ -332,7 +339,8 @@ impl<'a> SpanColumns<'a> {
     }
 }
 
-/// Decodes whole rows from a batch with the full [`span_schema`]. Rows whose resource or scope
+/// Decodes whole rows from a batch with the full [`span_schema`] (with parent offsets, every
+/// row of each trace's run in a row group, see [`super::parents`]). Rows whose resource or scope
 /// bytes repeat share one decoded value.
 ///
 /// # Errors
@@ -342,6 +350,7 @@ pub fn batch_to_rows(batch: &RecordBatch, path: &str) -> Result<Vec<SpanRow>, Er
     let trace_ids = columns.fixed(columns::TRACE_ID)?;
     let span_ids = columns.fixed("span_id")?;
     let parents = columns.fixed("parent_span_id")?;
+    let parent_offsets = super::parents::offsets(batch);
     let trace_states = columns.string("trace_state")?;
     let flags = columns.u32("flags")?;
     let names = columns.string(columns::NAME)?;
@@ -397,11 +406,10 @@ pub fn batch_to_rows(batch: &RecordBatch, path: &str) -> Result<Vec<SpanRow>, Er
                     .map_err(|_| invalid_id("span id"))?,
             ),
             trace_state: trace_states.value(index).to_string(),
-            parent_span_id: match parents.is_null(index) {
-                true => None,
-                false => Some(SpanId(
-                    parents
-                        .value(index)
+            parent_span_id: match parent_of(index, parent_offsets, span_ids, parents, path)? {
+                None => None,
+                Some(parent) => Some(SpanId(
+                    parent
                         .try_into()
                         .map_err(|_| invalid_id("parent span id"))?,
                 )),

@@ -122,8 +122,17 @@ impl PartEncoder {
             properties = properties
                 .set_column_statistics_enabled(ColumnPath::from(name), EnabledStatistics::None);
         }
+        // A compressed column has many distinct values: without a dictionary, a lookup
+        // decompresses the one page it needs rather than the row group's whole dictionary
+        // (hundreds of kilobytes for client addresses). The layout keeps its dictionary: few
+        // values, each long.
         for name in compressed.iter().filter(|name| is_adaptive(name)) {
-            properties = properties.set_column_compression(ColumnPath::from(name.as_str()), dense);
+            properties = properties
+                .set_column_compression(ColumnPath::from(name.as_str()), dense)
+                .set_column_dictionary_enabled(
+                    ColumnPath::from(name.as_str()),
+                    name == attributes::LAYOUT,
+                );
         }
         let properties = properties.build();
         let writer =
@@ -155,6 +164,7 @@ impl PartEncoder {
         self.trace_ids_per_row_group = self
             .trace_ids_per_row_group
             .max(distinct_sorted_trace_ids(batch)?);
+        let batch = &super::parents::encode_offsets(batch, &self.path)?;
         let parquet_error = |source| Error::Parquet {
             path: self.path.clone(),
             source,

@@ -555,13 +555,15 @@ fn assert_row_groups_sorted_by_trace(rows: &[(usize, TraceId, u64)]) {
     }
 }
 
-/// `traces` traces of four spans each, trace `index` starting at `start + 10 * index`.
+/// `traces` traces of four spans each (a chain: span `n` the parent of span `n + 1`), trace
+/// `index` starting at `start + 10 * index`.
 fn spread_traces(traces: impl Iterator<Item = u32>, start: u64) -> Vec<Span> {
     traces
         .flat_map(|index| {
             (1..=4u8).map(move |id| Span {
                 trace_id: trace(index),
                 span_id: SpanId([id; 8]),
+                parent_span_id: (id > 1).then_some(SpanId([id - 1; 8])),
                 start_time_unix_nano: start + 10 * u64::from(index) + u64::from(id),
                 ..Span::default()
             })
@@ -603,12 +605,16 @@ async fn compaction_writes_time_slices_each_sorted_by_trace() {
     let rows = part_rows(&store, part).await;
     assert_eq!(rows.len(), 4 * traces as usize);
     assert_row_groups_sorted_by_trace(&rows);
-    for index in [0, 1, 2, traces / 2, traces - 1] {
-        assert_eq!(
-            store.find_trace(&tenant, trace(index)).await.unwrap().len(),
-            4,
-            "trace {index}"
-        );
+    // Parents come back whether stored as row offsets or, across slices, as ids.
+    let trace_ids: Vec<u32> = (0..traces).step_by(97).chain([traces - 1]).collect();
+    for index in trace_ids {
+        let mut rows = store.find_trace(&tenant, trace(index)).await.unwrap();
+        rows.sort_by_key(|row| row.span.span_id);
+        let parents: Vec<Option<SpanId>> = rows.iter().map(|row| row.span.parent_span_id).collect();
+        let expected: Vec<Option<SpanId>> = (1..=4u8)
+            .map(|id| (id > 1).then_some(SpanId([id - 1; 8])))
+            .collect();
+        assert_eq!(parents, expected, "trace {index}");
     }
 }
 
