@@ -20,6 +20,8 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use ahash::AHashMap;
+
 use arrow_array::builder::{ArrayBuilder, StringBuilder};
 use arrow_array::builder::{BinaryBuilder, BooleanBuilder, Float64Builder, Int64Builder};
 use arrow_array::cast::AsArray;
@@ -142,7 +144,7 @@ type LayoutEntry = Option<AttributeColumn>;
 /// Picks the columns for a flushed batch's attribute lists: every (key, kind) that at least
 /// half a percent of the rows have, most common first, at most [`MAX_COLUMNS`].
 pub fn choose<A: AsRef<[KeyValue]>>(attributes: &[A]) -> Vec<AttributeColumn> {
-    let mut counts: HashMap<(&str, ValueKind), usize> = HashMap::new();
+    let mut counts: AHashMap<(&str, ValueKind), usize> = AHashMap::new();
     for row in attributes {
         for attribute in row.as_ref() {
             if let Some(kind) = ValueKind::of(&attribute.value) {
@@ -294,7 +296,7 @@ fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 /// attributes all go to the rest gets a null layout.
 pub fn shred<A: AsRef<[KeyValue]>>(attributes: &[A], columns: &[AttributeColumn]) -> Shredded {
     let rows = attributes.len();
-    let index: HashMap<(&str, ValueKind), usize> = columns
+    let index: AHashMap<(&str, ValueKind), usize> = columns
         .iter()
         .enumerate()
         .map(|(position, column)| ((column.key.as_str(), column.kind), position))
@@ -305,7 +307,7 @@ pub fn shred<A: AsRef<[KeyValue]>>(attributes: &[A], columns: &[AttributeColumn]
         .collect();
     let mut layouts = BinaryBuilder::with_capacity(rows, rows * 4);
     let mut rest_column = BinaryBuilder::with_capacity(rows, rows * 4);
-    let mut layout_cache: HashMap<Vec<Option<usize>>, Vec<u8>> = HashMap::new();
+    let mut layout_cache: AHashMap<Vec<Option<usize>>, Vec<u8>> = AHashMap::new();
     for (row, row_attributes) in attributes.iter().enumerate() {
         let row_attributes = row_attributes.as_ref();
         let mut positions: Vec<Option<usize>> = Vec::with_capacity(row_attributes.len());

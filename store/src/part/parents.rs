@@ -18,7 +18,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::Int32Type;
 use arrow_array::{Array, ArrayRef, FixedSizeBinaryArray, Int32Array, RecordBatch};
 
-use super::schema::columns;
+use super::schema::{columns, trace_key};
 use crate::error::Error;
 
 /// The column of rows back to the parent.
@@ -100,9 +100,9 @@ pub fn encode_offsets(batch: &RecordBatch, path: &str) -> Result<RecordBatch, Er
     let mut rows_of_spans: HashMap<u64, usize> = HashMap::new();
     let mut run_start = 0;
     while run_start < rows {
-        let trace = trace_ids.value(run_start);
+        let trace = trace_key(trace_ids.value(run_start));
         let run_end = (run_start..rows)
-            .find(|row| trace_ids.value(*row) != trace)
+            .find(|row| trace_key(trace_ids.value(*row)) != trace)
             .unwrap_or(rows);
         // Most runs are a few dozen rows: a scan finds the parent sooner than a hash would.
         let run_ids: Vec<u64> = (run_start..run_end).map(|row| id(span_ids, row)).collect();

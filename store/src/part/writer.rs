@@ -284,8 +284,9 @@ fn distinct_bytes(column: &arrow_array::ArrayRef) -> usize {
 fn distinct_sorted_trace_ids(batch: &RecordBatch) -> Result<usize, Error> {
     let trace_ids =
         super::schema::SpanColumns::new(batch, "span batch").fixed(columns::TRACE_ID)?;
+    let key = |row: usize| super::schema::trace_key(trace_ids.value(row));
     Ok((0..trace_ids.len())
-        .filter(|row| *row == 0 || trace_ids.value(*row) != trace_ids.value(row - 1))
+        .filter(|row| *row == 0 || key(*row) != key(row - 1))
         .count())
 }
 
