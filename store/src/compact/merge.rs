@@ -10,7 +10,7 @@
 //! and those output row groups overlap a little in time (searches stay correct, they prune by
 //! each row group's own range).
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
@@ -20,7 +20,7 @@ use sightline_model::TenantId;
 use crate::error::Error;
 use crate::part::reader::read_row_group;
 use crate::part::schema::{columns, sort_rows_by_trace, SpanColumns};
-use crate::part::writer::{new_part_path, put_part, PartEncoder, ROW_GROUP_ROWS};
+use crate::part::writer::{new_part_path, put_part, ColumnCoding, PartEncoder, ROW_GROUP_ROWS};
 use crate::part::PartInfo;
 use crate::part::{attributes, parents};
 
@@ -151,17 +151,18 @@ pub async fn merge_into_time_slices(
             .iter()
             .map(move |column| (column.clone(), rows))
     }));
-    // A column compressed in any input stays compressed.
-    let compressed: BTreeSet<String> = parts
-        .iter()
-        .flat_map(|part| part.compressed_columns())
-        .collect();
+    // Each column as the input that held the most distinct values wrote it.
+    let mut codings: BTreeMap<String, ColumnCoding> = BTreeMap::new();
+    for (name, coding) in parts.iter().flat_map(|part| part.column_codings()) {
+        let kept = codings.entry(name).or_insert(coding);
+        *kept = (*kept).max(coding);
+    }
     let mut encoder = PartEncoder::new(
         path.as_ref(),
         usize::try_from(total_rows).unwrap_or(usize::MAX),
         trace_ids_per_row_group,
         &attribute_columns,
-        &compressed,
+        &codings,
     )?;
     let mut slices: Vec<InputSlice> = parts
         .iter()

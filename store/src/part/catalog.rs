@@ -218,18 +218,35 @@ impl PartInfo {
         Self::from_metadata(path, tenant, day, size_bytes, metadata)
     }
 
-    /// Returns the names of the part's compressed columns (as its first row group has them).
-    pub fn compressed_columns(&self) -> std::collections::BTreeSet<String> {
+    /// Returns how the part's compressed columns are written (as its first row group has
+    /// them; see [`super::writer::ColumnCoding`]).
+    pub fn column_codings(
+        &self,
+    ) -> std::collections::BTreeMap<String, super::writer::ColumnCoding> {
+        use parquet::basic::{Compression, Encoding};
         let metadata = self.metadata.metadata();
         if metadata.num_row_groups() == 0 {
-            return std::collections::BTreeSet::new();
+            return std::collections::BTreeMap::new();
         }
         metadata
             .row_group(0)
             .columns()
             .iter()
-            .filter(|column| column.compression() != parquet::basic::Compression::UNCOMPRESSED)
-            .map(|column| column.column_descr().name().to_string())
+            .filter(|column| column.compression() != Compression::UNCOMPRESSED)
+            .map(|column| {
+                let dictionary = column.encodings().any(|encoding| {
+                    matches!(
+                        encoding,
+                        Encoding::RLE_DICTIONARY | Encoding::PLAIN_DICTIONARY
+                    )
+                });
+                let coding = if dictionary {
+                    super::writer::ColumnCoding::CompressedDictionary
+                } else {
+                    super::writer::ColumnCoding::CompressedPlain
+                };
+                (column.column_descr().name().to_string(), coding)
+            })
             .collect()
     }
 

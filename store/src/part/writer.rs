@@ -1,6 +1,6 @@
 //! Encodes spans into a Parquet part and puts it on the object store.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use arrow_array::{Array, RecordBatch};
@@ -69,8 +69,9 @@ impl PartEncoder {
     /// with trace id bloom filters sized for `trace_ids_per_row_group` distinct ids in a row
     /// group (see [`PartInfo::trace_ids_per_row_group`]) and the given attribute columns
     /// (batches written must have [`part_schema`] of them). Of the columns whose values vary
-    /// in number ([`ADAPTIVE_COLUMNS`] and the attribute columns), those in `compressed` are
-    /// compressed (see [`compressed_columns`]).
+    /// in number ([`ADAPTIVE_COLUMNS`] and the attribute columns), those in `codings` are
+    /// written as it says and the others as uncompressed dictionaries (see
+    /// [`column_codings`]).
     ///
     /// # Errors
     /// Parquet failures creating the writer.
@@ -79,7 +80,7 @@ impl PartEncoder {
         rows_hint: usize,
         trace_ids_per_row_group: usize,
         attribute_columns: &[AttributeColumn],
-        compressed: &BTreeSet<String>,
+        codings: &BTreeMap<String, ColumnCoding>,
     ) -> Result<Self, Error> {
         let parquet_error = |source| Error::Parquet {
             path: path.to_string(),
@@ -122,16 +123,12 @@ impl PartEncoder {
             properties = properties
                 .set_column_statistics_enabled(ColumnPath::from(name), EnabledStatistics::None);
         }
-        // A compressed column has many distinct values: without a dictionary, a lookup
-        // decompresses the one page it needs rather than the row group's whole dictionary
-        // (hundreds of kilobytes for client addresses). The layout keeps its dictionary: few
-        // values, each long.
-        for name in compressed.iter().filter(|name| is_adaptive(name)) {
+        for (name, coding) in codings.iter().filter(|(name, _)| is_adaptive(name)) {
             properties = properties
                 .set_column_compression(ColumnPath::from(name.as_str()), dense)
                 .set_column_dictionary_enabled(
                     ColumnPath::from(name.as_str()),
-                    name == attributes::LAYOUT,
+                    *coding == ColumnCoding::CompressedDictionary,
                 );
         }
         let properties = properties.build();
@@ -225,25 +222,40 @@ fn plain_columns(zstd: Compression) -> [(&'static str, Compression); 5] {
 }
 
 /// Columns besides the attribute columns whose values may be few (and then are dictionary
-/// indices that zstd takes little off) or many (and compress well): they are compressed or
-/// not part by part, by [`compressed_columns`].
+/// indices that zstd takes little off) or many (and compress well): how they are written is
+/// chosen part by part, by [`column_codings`].
 pub const ADAPTIVE_COLUMNS: [&str; 4] = [attributes::REST, attributes::LAYOUT, "events", "links"];
 
-/// Says whether a column is compressed or not part by part (see [`compressed_columns`]).
+/// Says whether a column is written as [`column_codings`] chooses.
 fn is_adaptive(name: &str) -> bool {
     ADAPTIVE_COLUMNS.contains(&name) || name.starts_with(attributes::COLUMN_PREFIX)
 }
 
-/// Distinct bytes per row above which an adaptive column is compressed: its dictionary (or
-/// its values, when they are too many for one) would otherwise take more room than the
-/// indices do.
-const COMPRESS_DISTINCT_BYTES_PER_ROW: f64 = 0.5;
+/// How an adaptive column is written, from the fewest distinct values to the most. Reading a
+/// compressed column chunk costs a codec set-up (most of what reading a page costs on some
+/// machines), so only columns whose dictionary or values are worth it are compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ColumnCoding {
+    /// A dictionary, uncompressed (the default, not listed).
+    Dictionary,
+    /// A dictionary, compressed: the dictionary is large enough to matter (a thousand
+    /// distinct numbers take 8 KB per row group), the indices are not.
+    CompressedDictionary,
+    /// Plain values, compressed: a dictionary would hold most values, and a lookup would
+    /// decompress all of it (hundreds of kilobytes of client addresses) to read one page.
+    CompressedPlain,
+}
 
-/// Returns the adaptive columns of a batch ([`ADAPTIVE_COLUMNS`] and attribute columns) worth
-/// compressing: those whose distinct values take more than half a byte per row, judged on
-/// the first [`ROW_GROUP_ROWS`] rows. Every other column read costs no codec set-up, which
-/// is most of what reading a page costs on some machines.
-pub fn compressed_columns(batch: &RecordBatch) -> BTreeSet<String> {
+/// Distinct bytes per row above which a column's dictionary is compressed.
+const COMPRESS_DICTIONARY_BYTES_PER_ROW: f64 = 0.1;
+/// Distinct bytes per row above which a column has no dictionary (the layout always keeps
+/// its dictionary: few values, each long).
+const PLAIN_BYTES_PER_ROW: f64 = 2.0;
+
+/// Chooses how each adaptive column of a batch ([`ADAPTIVE_COLUMNS`] and attribute columns)
+/// is written, by the bytes of its distinct values per row in the first [`ROW_GROUP_ROWS`]
+/// rows; columns left out stay uncompressed dictionaries.
+pub fn column_codings(batch: &RecordBatch) -> BTreeMap<String, ColumnCoding> {
     let sample = batch.slice(0, batch.num_rows().min(ROW_GROUP_ROWS));
     let rows = sample.num_rows().max(1) as f64;
     sample
@@ -252,10 +264,17 @@ pub fn compressed_columns(batch: &RecordBatch) -> BTreeSet<String> {
         .iter()
         .zip(sample.columns())
         .filter(|(field, _)| is_adaptive(field.name()))
-        .filter(|(_, column)| {
-            distinct_bytes(column) as f64 / rows > COMPRESS_DISTINCT_BYTES_PER_ROW
+        .filter_map(|(field, column)| {
+            let per_row = distinct_bytes(column) as f64 / rows;
+            let coding = if per_row > PLAIN_BYTES_PER_ROW && field.name() != attributes::LAYOUT {
+                ColumnCoding::CompressedPlain
+            } else if per_row > COMPRESS_DICTIONARY_BYTES_PER_ROW {
+                ColumnCoding::CompressedDictionary
+            } else {
+                return None;
+            };
+            Some((field.name().clone(), coding))
         })
-        .map(|(field, _)| field.name().clone())
         .collect()
 }
 
@@ -297,7 +316,7 @@ fn distinct_sorted_trace_ids(batch: &RecordBatch) -> Result<usize, Error> {
 /// Arrow or Parquet encoding failures.
 pub fn encode_part(batch: &RecordBatch, path: &str) -> Result<Bytes, Error> {
     let attribute_columns = attributes::columns_of(batch.schema_ref());
-    let compressed = compressed_columns(batch);
+    let codings = column_codings(batch);
     let slices = time_slices(batch, ROW_GROUP_ROWS)?;
     let trace_ids_per_row_group = slices
         .iter()
@@ -308,7 +327,7 @@ pub fn encode_part(batch: &RecordBatch, path: &str) -> Result<Bytes, Error> {
         batch.num_rows(),
         trace_ids_per_row_group,
         &attribute_columns,
-        &compressed,
+        &codings,
     )?;
     for slice in &slices {
         encoder.write_row_group(slice)?;
