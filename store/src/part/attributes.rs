@@ -29,6 +29,7 @@ use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{Array, ArrayRef, BinaryArray, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use serde::{Deserialize, Serialize};
+use sightline_model::hot::{column_name, HOT_SPAN_ATTRIBUTES};
 use sightline_model::{AnyValue, KeyValue};
 
 use crate::error::Error;
@@ -219,7 +220,64 @@ pub fn concat(batches: &[RecordBatch], path: &str) -> Result<RecordBatch, Error>
     })
 }
 
-/// The layout column, the encoded rest and the attribute columns of some rows.
+/// The hot attribute text columns (see [`sightline_model::hot`]) of rows whose attributes are
+/// split into `columns`: the text of each hot key's first value, null where the key is
+/// absent or where an attribute column holds that first value (a reader takes it from there:
+/// see [`typed_reads_as`]), so a value is not stored twice.
+pub fn hot_columns<A: AsRef<[KeyValue]>>(
+    attributes: &[A],
+    columns: &[AttributeColumn],
+) -> Vec<ArrayRef> {
+    let held: ahash::AHashSet<(&str, ValueKind)> = columns
+        .iter()
+        .map(|column| (column.key.as_str(), column.kind))
+        .collect();
+    HOT_SPAN_ATTRIBUTES
+        .iter()
+        .map(|key| {
+            let mut texts = StringBuilder::with_capacity(attributes.len(), 0);
+            for row in attributes {
+                let first = row.as_ref().iter().find(|attribute| attribute.key == *key);
+                match first {
+                    Some(attribute)
+                        if !ValueKind::of(&attribute.value)
+                            .is_some_and(|kind| held.contains(&(*key, kind))) =>
+                    {
+                        texts.append_value(attribute.value.as_text())
+                    }
+                    _ => texts.append_null(),
+                }
+            }
+            Arc::new(texts.finish()) as ArrayRef
+        })
+        .collect()
+}
+
+/// Says whether row `row` of an attribute column of `kind` reads as `expected` (as
+/// [`AnyValue::to_text`] renders it); a null reads as nothing.
+pub fn typed_reads_as(array: &ArrayRef, kind: ValueKind, row: usize, expected: &str) -> bool {
+    if array.is_null(row) {
+        return false;
+    }
+    match kind {
+        ValueKind::String => array
+            .as_string_opt::<i32>()
+            .is_some_and(|values| values.value(row) == expected),
+        ValueKind::Int => array.as_primitive_opt::<Int64Type>().is_some_and(|values| {
+            let value = values.value(row);
+            expected.parse::<i64>().ok() == Some(value) && value.to_string() == expected
+        }),
+        ValueKind::Double => array
+            .as_primitive_opt::<Float64Type>()
+            .is_some_and(|values| AnyValue::Double(values.value(row)).to_text() == expected),
+        ValueKind::Bool => array
+            .as_boolean_opt()
+            .is_some_and(|values| values.value(row).to_string() == expected),
+    }
+}
+
+/// The layout column, the encoded rest, the attribute columns and the hot attribute text
+/// columns of some rows.
 pub struct Shredded {
     /// [`LAYOUT`].
     pub layout: ArrayRef,
@@ -227,6 +285,8 @@ pub struct Shredded {
     pub rest: ArrayRef,
     /// The attribute columns, in the order asked for.
     pub columns: Vec<ArrayRef>,
+    /// The hot attribute text columns, in [`HOT_SPAN_ATTRIBUTES`] order (see [`hot_columns`]).
+    pub hot: Vec<ArrayRef>,
 }
 
 /// A builder for one attribute column.
@@ -292,8 +352,8 @@ fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     postcard::to_allocvec(value).unwrap_or_default()
 }
 
-/// Splits rows' attribute lists into `columns`, the layout and the encoded rest. A row whose
-/// attributes all go to the rest gets a null layout.
+/// Splits rows' attribute lists into `columns`, the layout and the encoded rest (and their hot
+/// attribute text columns). A row whose attributes all go to the rest gets a null layout.
 pub fn shred<A: AsRef<[KeyValue]>>(attributes: &[A], columns: &[AttributeColumn]) -> Shredded {
     let rows = attributes.len();
     let index: AHashMap<(&str, ValueKind), usize> = columns
@@ -354,6 +414,7 @@ pub fn shred<A: AsRef<[KeyValue]>>(attributes: &[A], columns: &[AttributeColumn]
         layout: Arc::new(layouts.finish()),
         rest: Arc::new(rest_column.finish()),
         columns: builders.iter_mut().map(ColumnBuilder::finish).collect(),
+        hot: hot_columns(attributes, columns),
     }
 }
 
@@ -594,6 +655,11 @@ pub fn with_shredded(
     let mut arrays = base_columns(batch, path)?;
     if let Ok(rest) = base.index_of(REST) {
         arrays[rest] = shredded.rest.clone();
+    }
+    for (key, texts) in HOT_SPAN_ATTRIBUTES.iter().zip(&shredded.hot) {
+        if let Ok(index) = base.index_of(&column_name(key)) {
+            arrays[index] = texts.clone();
+        }
     }
     arrays.push(shredded.layout.clone());
     arrays.extend(shredded.columns.iter().cloned());

@@ -227,12 +227,14 @@ pub async fn search_row_groups(
     // The cheap filters run first, over their own columns; the trace ids and encoded values are
     // then decoded only for the rows that pass.
     let predicate_plan = plan.clone();
-    let predicate =
-        ArrowPredicateFn::new(leaves(plan.cheap_columns())?, move |batch: RecordBatch| {
+    let predicate = ArrowPredicateFn::new(
+        leaves(plan.cheap_columns(part.metadata.schema()))?,
+        move |batch: RecordBatch| {
             predicate_plan
                 .cheap_mask(&batch)
                 .map_err(|error| arrow_schema::ArrowError::ComputeError(error.to_string()))
-        });
+        },
+    );
     let stream = builder(objects, part)
         .with_row_groups(row_groups)
         .with_projection(leaves(plan.columns(part.metadata.schema()))?)

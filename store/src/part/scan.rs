@@ -51,8 +51,8 @@ impl ScanPlan {
     }
 
     /// Returns the columns the cheap filters (everything but encoded attributes and resource)
-    /// read.
-    pub fn cheap_columns(&self) -> Vec<String> {
+    /// read from a part with `schema`: the hot attribute keys' attribute columns among them.
+    pub fn cheap_columns(&self, schema: &arrow_schema::Schema) -> Vec<String> {
         let query = &self.query;
         let mut names = vec![columns::START.to_string()];
         let wanted = [
@@ -72,7 +72,25 @@ impl ScanPlan {
                 .map(|(_, name)| name.to_string()),
         );
         names.extend(self.hot.iter().map(|(column, _, _)| column.clone()));
+        names.extend(self.attribute_columns_of(schema, |key| {
+            self.hot.iter().any(|(_, hot_key, _)| hot_key == key)
+        }));
         names
+    }
+
+    /// The attribute columns in `schema` of the keys `wanted` admits.
+    fn attribute_columns_of<'s>(
+        &self,
+        schema: &'s arrow_schema::Schema,
+        wanted: impl Fn(&str) -> bool + 's,
+    ) -> impl Iterator<Item = String> + 's {
+        schema
+            .fields()
+            .iter()
+            .filter(move |field| {
+                AttributeColumn::parse(field.name()).is_some_and(|column| wanted(&column.key))
+            })
+            .map(|field| field.name().clone())
     }
 
     /// Evaluates the cheap filters over a batch holding at least [`ScanPlan::cheap_columns`]:
@@ -119,36 +137,53 @@ impl ScanPlan {
             let statuses = columns.u8(columns::STATUS)?;
             narrow(&|row| i32::from(statuses.value(row)) == status.to_otlp());
         }
-        for (column, _, value) in &self.hot {
+        for (column, key, value) in &self.hot {
             let values = columns.string(column)?;
-            narrow(&|row| values.is_null(row) || values.value(row) == value);
+            // A null hot value: the key is absent (the resource may still match), or its first
+            // value is in an attribute column (see `attributes::hot_columns`). With one column
+            // for the key, that column's value decides; with several, the exact check in
+            // `filter_batch` does.
+            let typed: Vec<(AttributeColumn, &arrow_array::ArrayRef)> = batch
+                .schema_ref()
+                .fields()
+                .iter()
+                .zip(batch.columns())
+                .filter_map(|(field, array)| {
+                    AttributeColumn::parse(field.name())
+                        .filter(|column| column.key == *key)
+                        .map(|column| (column, array))
+                })
+                .collect();
+            narrow(&|row| {
+                if !values.is_null(row) {
+                    return values.value(row) == value;
+                }
+                match typed.as_slice() {
+                    [(column, array)] => {
+                        array.is_null(row)
+                            || attributes::typed_reads_as(array, column.kind, row, value)
+                    }
+                    _ => true,
+                }
+            });
         }
         Ok(BooleanArray::from(keep))
     }
 
     /// Returns the columns a scan of a part with `schema` must read: the trace id, the cheap
-    /// filters' columns and, with attribute filters, the resource and (for keys without a hot
-    /// column) the encoded attributes, the layout and the attribute columns of those keys.
+    /// filters' columns and, with attribute filters, the resource, the encoded attributes, the
+    /// layout and the attribute columns of the keys filtered on.
     pub fn columns(&self, schema: &arrow_schema::Schema) -> Vec<String> {
         let mut names = vec![columns::TRACE_ID.to_string()];
-        names.extend(self.cheap_columns());
-        if !self.cold.is_empty() {
-            names.push(attributes::REST.to_string());
-            names.extend(
-                schema
-                    .fields()
-                    .iter()
-                    .map(|field| field.name())
-                    .filter(|name| {
-                        *name == attributes::LAYOUT
-                            || AttributeColumn::parse(name).is_some_and(|column| {
-                                self.cold.iter().any(|(key, _)| *key == column.key)
-                            })
-                    })
-                    .cloned(),
-            );
-        }
+        names.extend(self.cheap_columns(schema));
         if !self.query.attributes.is_empty() {
+            names.push(attributes::REST.to_string());
+            if schema.index_of(attributes::LAYOUT).is_ok() {
+                names.push(attributes::LAYOUT.to_string());
+            }
+            names.extend(self.attribute_columns_of(schema, |key| {
+                self.cold.iter().any(|(cold_key, _)| cold_key == key)
+            }));
             names.push("resource".to_string());
         }
         names
@@ -171,7 +206,7 @@ impl ScanPlan {
             .iter()
             .map(|(column, key, value)| Ok((columns.string(column)?, key.as_str(), value.as_str())))
             .collect::<Result<_, Error>>()?;
-        let attributes = if self.cold.is_empty() {
+        let attributes = if query.attributes.is_empty() {
             None
         } else {
             Some(AttributeReader::new(columns.batch(), columns.path())?)
@@ -198,10 +233,19 @@ impl ScanPlan {
                     find(&resource.attributes, key)
                         .is_some_and(|value| value_reads_as(value, expected))
                 };
-                let mut matches = hot.iter().all(|(column, key, expected)| {
-                    !column.is_null(row) || in_resource(key, expected)
-                });
-                for (key, expected) in &self.cold {
+                // A hot value the cheap filter saw matched; a null one (the key absent, or its
+                // first value in an attribute column) and the other keys are read exactly.
+                let exact = hot
+                    .iter()
+                    .filter(|(column, _, _)| column.is_null(row))
+                    .map(|(_, key, expected)| (*key, *expected))
+                    .chain(
+                        self.cold
+                            .iter()
+                            .map(|(key, expected)| (key.as_str(), expected.as_str())),
+                    );
+                let mut matches = true;
+                for (key, expected) in exact {
                     if !matches {
                         break;
                     }

@@ -125,10 +125,6 @@ pub fn rows_to_batch(rows: &[SpanRow]) -> Result<RecordBatch, Error> {
     let mut durations = UInt64Builder::with_capacity(count);
     let mut statuses = UInt8Builder::with_capacity(count);
     let mut messages = StringBuilder::new();
-    let mut hot: Vec<StringBuilder> = HOT_SPAN_ATTRIBUTES
-        .iter()
-        .map(|_| StringBuilder::new())
-        .collect();
     let attribute_lists: Vec<&[KeyValue]> = rows
         .iter()
         .map(|row| row.span.attributes.as_slice())
@@ -172,11 +168,6 @@ pub fn rows_to_batch(rows: &[SpanRow]) -> Result<RecordBatch, Error> {
         durations.append_value(span.duration_nanos());
         statuses.append_value(span.status_code.to_otlp() as u8);
         messages.append_value(&span.status_message);
-        for (builder, key) in hot.iter_mut().zip(HOT_SPAN_ATTRIBUTES) {
-            builder.append_option(
-                sightline_model::attr::find(&span.attributes, key).map(|value| value.to_text()),
-            );
-        }
         dropped_attributes.append_value(span.dropped_attributes_count);
         if span.events.is_empty() {
             events.append_null()
@@ -208,10 +199,7 @@ pub fn rows_to_batch(rows: &[SpanRow]) -> Result<RecordBatch, Error> {
         Arc::new(statuses.finish()),
         Arc::new(messages.finish()),
     ];
-    arrays.extend(
-        hot.iter_mut()
-            .map(|builder| Arc::new(builder.finish()) as ArrayRef),
-    );
+    arrays.extend(shredded.hot.iter().cloned());
     arrays.extend([
         shredded.rest.clone(),
         Arc::new(dropped_attributes.finish()),

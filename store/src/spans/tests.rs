@@ -987,3 +987,75 @@ async fn parts_with_different_attribute_columns_merge_without_losing_a_value() {
         [trace(1007)]
     );
 }
+
+#[tokio::test]
+async fn a_hot_attribute_held_in_an_attribute_column_is_stored_once_and_still_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = TenantId::default_tenant();
+    let store = SpanStore::open(config(dir.path())).await.unwrap();
+    let start = now_nanos();
+    let status = "http.response.status_code";
+    // Trace 0: an int status (held by the int column); 1: a string status (a second column
+    // for the key); 2: bytes first, then an int (the first value is in the encoded rest);
+    // 3: no status on the span (its resource has none either).
+    let attributes = [
+        vec![KeyValue::new(status, AnyValue::Int(503))],
+        vec![KeyValue::new(status, AnyValue::String("503".into()))],
+        vec![
+            KeyValue::new(status, AnyValue::Bytes(vec![5])),
+            KeyValue::new(status, AnyValue::Int(503)),
+        ],
+        vec![KeyValue::new("other", AnyValue::Int(503))],
+    ];
+    let spans: Vec<Span> = (0..400u32)
+        .map(|index| Span {
+            trace_id: trace(index),
+            span_id: SpanId([1; 8]),
+            start_time_unix_nano: start + u64::from(index),
+            end_time_unix_nano: start + u64::from(index) + 10,
+            attributes: attributes[index as usize % 4].clone(),
+            ..Span::default()
+        })
+        .collect();
+    store.append(&tenant, batch("a", spans)).await.unwrap();
+    let search = |value: &str| SpanQuery {
+        attributes: vec![(status.into(), value.into())],
+        start_unix_nano: 0,
+        end_unix_nano: u64::MAX,
+        limit: 1000,
+        ..SpanQuery::default()
+    };
+    let sorted_ids = |mut ids: Vec<TraceId>| {
+        ids.sort();
+        ids
+    };
+    let expected_503 = sorted_ids((0..400).filter(|i| i % 4 < 2).map(trace).collect());
+    let expected_bytes = sorted_ids((0..400).filter(|i| i % 4 == 2).map(trace).collect());
+    for stage in ["head", "part"] {
+        let found = store
+            .search_trace_ids(&tenant, &search("503"))
+            .await
+            .unwrap();
+        assert_eq!(sorted_ids(found), expected_503, "{stage}");
+        let found = store
+            .search_trace_ids(&tenant, &search("05"))
+            .await
+            .unwrap();
+        assert_eq!(sorted_ids(found), expected_bytes, "{stage}");
+        assert!(store
+            .search_trace_ids(&tenant, &search("200"))
+            .await
+            .unwrap()
+            .is_empty());
+        store.flush().await.unwrap();
+    }
+    // In the part, only the bytes value (the first of its span, in the rest) has hot text.
+    let part = &store.inner.catalog.parts(&tenant)[0];
+    let rows = crate::part::reader::read_row_group(&store.inner.objects, part, 0)
+        .await
+        .unwrap();
+    let hot = rows[0]
+        .column_by_name(&sightline_model::hot::column_name(status))
+        .unwrap();
+    assert_eq!(hot.len() - hot.null_count(), 100);
+}
