@@ -22,6 +22,16 @@ fn config(dir: &std::path::Path) -> StoreConfig {
     }
 }
 
+/// A store over `dir` that merges a partition's parts once three are there.
+async fn compacting_store(dir: &std::path::Path) -> SpanStore {
+    SpanStore::open(StoreConfig {
+        compaction_min_parts: 3,
+        ..config(dir)
+    })
+    .await
+    .unwrap()
+}
+
 fn span(trace: u8, id: u8, parent: Option<u8>, start: u64) -> Span {
     Span {
         trace_id: TraceId([trace; 16]),
@@ -284,12 +294,7 @@ async fn compaction_merges_parts_and_keeps_every_span() {
     let dir = tempfile::tempdir().unwrap();
     let tenant = TenantId::default_tenant();
     let start = now_nanos();
-    let store = SpanStore::open(StoreConfig {
-        compaction_min_parts: 3,
-        ..config(dir.path())
-    })
-    .await
-    .unwrap();
+    let store = compacting_store(dir.path()).await;
     for index in 1..=3u8 {
         store
             .append(
@@ -575,12 +580,7 @@ fn spread_traces(traces: impl Iterator<Item = u32>, start: u64) -> Vec<Span> {
 async fn compaction_writes_time_slices_each_sorted_by_trace() {
     let dir = tempfile::tempdir().unwrap();
     let tenant = TenantId::default_tenant();
-    let store = SpanStore::open(StoreConfig {
-        compaction_min_parts: 3,
-        ..config(dir.path())
-    })
-    .await
-    .unwrap();
+    let store = compacting_store(dir.path()).await;
     let start = now_nanos();
     // Three parts whose times interleave over the whole range, each more than a row group.
     let traces = ROW_GROUP_ROWS as u32;
@@ -851,12 +851,7 @@ async fn a_corrupt_part_found_by_compaction_is_quarantined_and_the_rest_merged()
     let dir = tempfile::tempdir().unwrap();
     let tenant = TenantId::default_tenant();
     let start = now_nanos();
-    let store = SpanStore::open(StoreConfig {
-        compaction_min_parts: 3,
-        ..config(dir.path())
-    })
-    .await
-    .unwrap();
+    let store = compacting_store(dir.path()).await;
     for index in 1..=4u8 {
         let spans = (1..=20)
             .map(|id| span(index, id, None, start + u64::from(id)))
@@ -888,12 +883,7 @@ async fn a_corrupt_part_found_by_compaction_is_quarantined_and_the_rest_merged()
 async fn parts_with_different_attribute_columns_merge_without_losing_a_value() {
     let dir = tempfile::tempdir().unwrap();
     let tenant = TenantId::default_tenant();
-    let store = SpanStore::open(StoreConfig {
-        compaction_min_parts: 3,
-        ..config(dir.path())
-    })
-    .await
-    .unwrap();
+    let store = compacting_store(dir.path()).await;
     let start = now_nanos();
     // Each flush has its own attributes: "a" as an int, then "b" and a bytes value, then "a"
     // as a string before a repeated key.
