@@ -33,8 +33,11 @@
 //! When you change a persisted format, also change:
 //! - WAL records (`wal::FORMAT_VERSION`, model types under postcard): keep a reader for the old
 //!   version and a fixture test.
-//! - Part schema (`part::schema::FORMAT_VERSION`): readers dispatch on the version in the
-//!   Parquet key/value metadata.
+//! - Part schema (`part::schema::FORMAT_VERSION`): the catalog accepts every version still
+//!   read; readers go by the columns a part has (no layout: every attribute encoded; no
+//!   `parent_offset`: every parent an id; row groups pruned by their own statistics), and
+//!   compaction rewrites older parts in the current version. Keep a test that reads the old
+//!   layout (see `parts_sorted_by_trace_id_merge_into_time_slices`).
 //! - State database tables: append a migration to `state_db::MIGRATIONS` (never edit a shipped
 //!   one); the stored health-check definition is the JSON of
 //!   [`sightline_model::HealthCheckDefinition`], so its field names are a stored format.
