@@ -4,8 +4,8 @@
 //! A corrupt input found by a merge is quarantined, and its partition merged without it on the
 //! next pass; the other partitions go on.
 //!
-//! The merge streams (`compact/merge.rs`): it reads the inputs' row groups in time order and writes
-//! one time slice at a time. Memory stays at a few row groups plus the encoded output,
+//! The merge streams (`compact/merge.rs`): it reads the inputs' row groups in time order and
+//! writes one time slice at a time. Memory stays at a few row groups plus the encoded output,
 //! whatever the partition's size.
 
 pub(crate) mod merge;
