@@ -51,20 +51,18 @@ impl Buffer {
         }
     }
 
-    /// Adds batches already in the output's schema.
-    fn add(&mut self, batches: Vec<RecordBatch>) -> Result<(), Error> {
-        for batch in batches {
-            let starts = SpanColumns::new(&batch, "compaction input").u64(columns::START)?;
-            let index = self.batches.len() as u32;
-            self.rows.extend(
-                starts
-                    .values()
-                    .iter()
-                    .enumerate()
-                    .map(|(row, start)| (*start, index, row as u32)),
-            );
-            self.batches.push(batch);
-        }
+    /// Adds a batch already in the output's schema.
+    fn add(&mut self, batch: RecordBatch) -> Result<(), Error> {
+        let starts = SpanColumns::new(&batch, "compaction input").u64(columns::START)?;
+        let index = self.batches.len() as u32;
+        self.rows.extend(
+            starts
+                .values()
+                .iter()
+                .enumerate()
+                .map(|(row, start)| (*start, index, row as u32)),
+        );
+        self.batches.push(batch);
         self.rows.sort_unstable();
         Ok(())
     }
@@ -183,21 +181,10 @@ pub async fn merge_into_time_slices(
     for (index, slice) in slices.iter().enumerate() {
         let part = &parts[slice.part];
         let path = part.path.to_string();
-        let batches: Vec<RecordBatch> = read_row_group(objects, part, slice.row_group)
-            .await?
-            .iter()
-            .map(|batch| attributes::reshape(batch, &attribute_columns, &path))
-            .collect::<Result<_, _>>()?;
-        // Parent offsets count rows of the whole row group; its rows are reordered here.
-        let row_group = arrow_select::concat::concat_batches(
-            &attributes::part_schema(&attribute_columns),
-            &batches,
-        )
-        .map_err(|source| Error::Arrow {
-            what: format!("row group of {path}"),
-            source,
-        })?;
-        buffer.add(vec![parents::resolve_offsets(&row_group, &path)?])?;
+        let row_group = read_row_group(objects, part, slice.row_group).await?;
+        let row_group = attributes::reshape(&row_group, &attribute_columns, &path)?;
+        // Parent offsets count rows of the row group; its rows are reordered here.
+        buffer.add(parents::resolve_offsets(&row_group, &path)?)?;
         let watermark = slices
             .get(index + 1)
             .map_or(u64::MAX, |next| next.min_start);

@@ -9,8 +9,8 @@
 //! The `attribute_layout` column keeps each row's attributes in their order: for each one, the
 //! column that holds it or "the next of the encoded rest". Layouts repeat across spans of the
 //! same kind, so its dictionary holds a few values per row group. A row with a null layout (or
-//! a batch without the column: the head, and parts written before attribute columns) has every
-//! attribute in `attributes`.
+//! a batch without the column: parts written before attribute columns) has every attribute in
+//! `attributes`. The head builds its batches this way as spans arrive ([`shred`]).
 //!
 //! Columns are found by name, so batches read with a projection, and parts with different
 //! attribute columns, are read alike; compaction's output has the union of its inputs' columns
@@ -105,16 +105,7 @@ impl AttributeColumn {
 
     /// Reads a column name written by [`AttributeColumn::name`].
     pub fn parse(name: &str) -> Option<Self> {
-        let (kind, key) = name.strip_prefix(COLUMN_PREFIX)?.split_once('.')?;
-        let kind = [
-            ValueKind::String,
-            ValueKind::Int,
-            ValueKind::Double,
-            ValueKind::Bool,
-        ]
-        .into_iter()
-        .find(|candidate| candidate.name() == kind)?;
-        Some(Self {
+        parse_name(name).map(|(key, kind)| Self {
             key: key.to_string(),
             kind,
         })
@@ -124,6 +115,32 @@ impl AttributeColumn {
     pub fn field(&self) -> Field {
         Field::new(self.name(), self.kind.data_type(), true)
     }
+}
+
+/// Reads (key, kind) from a column name written by [`AttributeColumn::name`], borrowing it.
+fn parse_name(name: &str) -> Option<(&str, ValueKind)> {
+    let (kind, key) = name.strip_prefix(COLUMN_PREFIX)?.split_once('.')?;
+    let kind = [
+        ValueKind::String,
+        ValueKind::Int,
+        ValueKind::Double,
+        ValueKind::Bool,
+    ]
+    .into_iter()
+    .find(|candidate| candidate.name() == kind)?;
+    Some((key, kind))
+}
+
+/// The attribute columns of a batch: (key, kind, values), in schema order.
+pub fn attribute_arrays(batch: &RecordBatch) -> impl Iterator<Item = (&str, ValueKind, &ArrayRef)> {
+    batch
+        .schema_ref()
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .filter_map(|(field, values)| {
+            parse_name(field.name()).map(|(key, kind)| (key, kind, values))
+        })
 }
 
 /// Returns the attribute columns of a schema, in schema order.
@@ -197,16 +214,13 @@ pub fn union(columns: impl IntoIterator<Item = (AttributeColumn, usize)>) -> Vec
 /// [`Error::Arrow`] or [`Error::Corrupt`] as [`reshape`].
 pub fn concat(batches: &[RecordBatch], path: &str) -> Result<RecordBatch, Error> {
     let columns = union(batches.iter().flat_map(|batch| {
-        batch
-            .schema_ref()
-            .fields()
-            .iter()
-            .zip(batch.columns())
-            .filter_map(|(field, values)| {
-                AttributeColumn::parse(field.name())
-                    .map(|column| (column, values.len() - values.null_count()))
-            })
-            .collect::<Vec<_>>()
+        attribute_arrays(batch).map(|(key, kind, values)| {
+            let column = AttributeColumn {
+                key: key.to_string(),
+                kind,
+            };
+            (column, values.len() - values.null_count())
+        })
     }));
     let reshaped: Vec<RecordBatch> = batches
         .iter()
@@ -223,7 +237,7 @@ pub fn concat(batches: &[RecordBatch], path: &str) -> Result<RecordBatch, Error>
 /// The hot attribute text columns (see [`sightline_model::hot`]) of rows whose attributes are
 /// split into `columns`: the text of each hot key's first value, null where the key is
 /// absent or where an attribute column holds that first value (a reader takes it from there:
-/// see [`typed_reads_as`]), so a value is not stored twice.
+/// see [`TypedExpected`]), so a value is not stored twice.
 pub fn hot_columns<A: AsRef<[KeyValue]>>(
     attributes: &[A],
     columns: &[AttributeColumn],
@@ -253,26 +267,58 @@ pub fn hot_columns<A: AsRef<[KeyValue]>>(
         .collect()
 }
 
-/// Says whether row `row` of an attribute column of `kind` reads as `expected` (as
-/// [`AnyValue::to_text`] renders it); a null reads as nothing.
-pub fn typed_reads_as(array: &ArrayRef, kind: ValueKind, row: usize, expected: &str) -> bool {
-    if array.is_null(row) {
-        return false;
+/// A searched text as a value of an attribute column's kind, parsed once per column: a value
+/// matches when [`AnyValue::to_text`] would render it as the text.
+pub enum TypedExpected<'a> {
+    /// A string column: the text itself.
+    String(&'a str),
+    /// An int column: the number the text is the rendering of, if any.
+    Int(Option<i64>),
+    /// A double column: compared as text (floats have more than one rendering to parse).
+    Double(&'a str),
+    /// A bool column: `true` or `false`, if the text is one.
+    Bool(Option<bool>),
+}
+
+impl<'a> TypedExpected<'a> {
+    /// Reads `expected` for a column of `kind`.
+    pub fn new(kind: ValueKind, expected: &'a str) -> Self {
+        match kind {
+            ValueKind::String => Self::String(expected),
+            ValueKind::Int => Self::Int(
+                expected
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|number| number.to_string() == expected),
+            ),
+            ValueKind::Double => Self::Double(expected),
+            ValueKind::Bool => Self::Bool(match expected {
+                "true" => Some(true),
+                "false" => Some(false),
+                _ => None,
+            }),
+        }
     }
-    match kind {
-        ValueKind::String => array
-            .as_string_opt::<i32>()
-            .is_some_and(|values| values.value(row) == expected),
-        ValueKind::Int => array.as_primitive_opt::<Int64Type>().is_some_and(|values| {
-            let value = values.value(row);
-            expected.parse::<i64>().ok() == Some(value) && value.to_string() == expected
-        }),
-        ValueKind::Double => array
-            .as_primitive_opt::<Float64Type>()
-            .is_some_and(|values| AnyValue::Double(values.value(row)).to_text() == expected),
-        ValueKind::Bool => array
-            .as_boolean_opt()
-            .is_some_and(|values| values.value(row).to_string() == expected),
+
+    /// Says whether row `row` of `array` (a column of this kind) matches; a null does not.
+    pub fn matches(&self, array: &ArrayRef, row: usize) -> bool {
+        if array.is_null(row) {
+            return false;
+        }
+        match self {
+            Self::String(expected) => array
+                .as_string_opt::<i32>()
+                .is_some_and(|values| values.value(row) == *expected),
+            Self::Int(expected) => array
+                .as_primitive_opt::<Int64Type>()
+                .is_some_and(|values| Some(values.value(row)) == *expected),
+            Self::Double(expected) => array
+                .as_primitive_opt::<Float64Type>()
+                .is_some_and(|values| AnyValue::Double(values.value(row)).to_text() == *expected),
+            Self::Bool(expected) => array
+                .as_boolean_opt()
+                .is_some_and(|values| Some(values.value(row)) == *expected),
+        }
     }
 }
 
@@ -425,7 +471,7 @@ pub fn shred<A: AsRef<[KeyValue]>>(attributes: &[A], columns: &[AttributeColumn]
 pub struct AttributeReader<'a> {
     layout: Option<&'a BinaryArray>,
     rest: &'a BinaryArray,
-    columns: HashMap<String, &'a ArrayRef>,
+    columns: AHashMap<(&'a str, ValueKind), &'a ArrayRef>,
     parsed: RefCell<HashMap<&'a [u8], Arc<Vec<LayoutEntry>>>>,
     path: &'a str,
 }
@@ -453,13 +499,8 @@ impl<'a> AttributeReader<'a> {
             path: path.to_string(),
             reason: format!("missing column {REST}"),
         })?;
-        let columns = batch
-            .schema_ref()
-            .fields()
-            .iter()
-            .zip(batch.columns())
-            .filter(|(field, _)| field.name().starts_with(COLUMN_PREFIX))
-            .map(|(field, column)| (field.name().clone(), column))
+        let columns = attribute_arrays(batch)
+            .map(|(key, kind, values)| ((key, kind), values))
             .collect();
         Ok(Self {
             layout: binary(LAYOUT)?,
@@ -501,14 +542,15 @@ impl<'a> AttributeReader<'a> {
     }
 
     fn value(&self, column: &AttributeColumn, row: usize) -> Result<AnyValue, Error> {
-        let name = column.name();
+        let name = || column.name();
         let array = self
             .columns
-            .get(&name)
-            .ok_or_else(|| self.corrupt(format!("the layout names {name}, which is missing")))?;
-        let missing = || self.corrupt(format!("{name} has no value where its layout says"));
+            .get(&(column.key.as_str(), column.kind))
+            .ok_or_else(|| {
+                self.corrupt(format!("the layout names {}, which is missing", name()))
+            })?;
         if array.is_null(row) {
-            return Err(missing());
+            return Err(self.corrupt(format!("{} has no value where its layout says", name())));
         }
         let value = match column.kind {
             ValueKind::String => array
@@ -524,7 +566,7 @@ impl<'a> AttributeReader<'a> {
                 .as_boolean_opt()
                 .map(|values| AnyValue::Bool(values.value(row))),
         };
-        value.ok_or_else(|| self.corrupt(format!("{name} is not of its kind")))
+        value.ok_or_else(|| self.corrupt(format!("{} is not of its kind", name())))
     }
 
     /// Returns a row's attributes, in the order they were received.
@@ -620,15 +662,13 @@ pub fn reshape(
     columns: &[AttributeColumn],
     path: &str,
 ) -> Result<RecordBatch, Error> {
-    let has_layout = batch.column_by_name(LAYOUT).is_some();
     let present = columns_of(batch.schema_ref());
-    if has_layout && present.iter().all(|column| columns.contains(column)) {
+    let layout = batch
+        .column_by_name(LAYOUT)
+        .filter(|_| present.iter().all(|column| columns.contains(column)));
+    if let Some(layout) = layout {
         let mut arrays = base_columns(batch, path)?;
-        arrays.push(
-            batch.column_by_name(LAYOUT).cloned().unwrap_or_else(|| {
-                arrow_array::new_null_array(&DataType::Binary, batch.num_rows())
-            }),
-        );
+        arrays.push(layout.clone());
         for column in columns {
             arrays.push(match batch.column_by_name(&column.name()) {
                 Some(array) => array.clone(),

@@ -10,22 +10,20 @@
 //! (a lookup's filter keeps them in order). Batches without the column (the head, parts before
 //! format 4) hold every parent as an id.
 
-use std::collections::HashMap;
 use std::sync::Arc;
+
+use ahash::AHashMap;
 
 use arrow_array::builder::{FixedSizeBinaryBuilder, Int32Builder};
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int32Type;
 use arrow_array::{Array, ArrayRef, FixedSizeBinaryArray, Int32Array, RecordBatch};
 
-use super::schema::{columns, trace_key};
+use super::schema::{columns, trace_key, SpanColumns};
 use crate::error::Error;
 
 /// The column of rows back to the parent.
 pub const PARENT_OFFSET: &str = "parent_offset";
-/// Runs of a trace up to this many rows look parents up by a scan, longer ones by a hash map.
-const SCANNED_RUN_ROWS: usize = 64;
-
 /// The column of parent span ids not given as an offset.
 pub const PARENT_SPAN_ID: &str = "parent_span_id";
 
@@ -35,17 +33,6 @@ fn corrupt(path: &str, reason: String) -> Error {
         path: path.to_string(),
         reason,
     }
-}
-
-fn fixed<'a>(
-    batch: &'a RecordBatch,
-    name: &str,
-    path: &str,
-) -> Result<&'a FixedSizeBinaryArray, Error> {
-    batch
-        .column_by_name(name)
-        .and_then(|column| column.as_fixed_size_binary_opt())
-        .ok_or_else(|| corrupt(path, format!("{name} is missing or not fixed-size binary")))
 }
 
 /// The offsets of a batch, if it has any.
@@ -85,9 +72,10 @@ fn with_parents(
 /// # Errors
 /// [`Error::Corrupt`] on a batch without the id and offset columns.
 pub fn encode_offsets(batch: &RecordBatch, path: &str) -> Result<RecordBatch, Error> {
-    let trace_ids = fixed(batch, columns::TRACE_ID, path)?;
-    let span_ids = fixed(batch, "span_id", path)?;
-    let parents = fixed(batch, PARENT_SPAN_ID, path)?;
+    let span_columns = SpanColumns::new(batch, path);
+    let trace_ids = span_columns.fixed(columns::TRACE_ID)?;
+    let span_ids = span_columns.fixed("span_id")?;
+    let parents = span_columns.fixed(PARENT_SPAN_ID)?;
     let rows = batch.num_rows();
     let mut parent_ids = FixedSizeBinaryBuilder::with_capacity(rows, 8);
     let mut offsets = Int32Builder::with_capacity(rows);
@@ -97,36 +85,22 @@ pub fn encode_offsets(batch: &RecordBatch, path: &str) -> Result<RecordBatch, Er
             .map(u64::from_le_bytes)
             .unwrap_or(u64::MAX)
     };
-    let mut rows_of_spans: HashMap<u64, usize> = HashMap::new();
+    let mut rows_of_spans: AHashMap<u64, usize> = AHashMap::new();
     let mut run_start = 0;
     while run_start < rows {
         let trace = trace_key(trace_ids.value(run_start));
         let run_end = (run_start..rows)
             .find(|row| trace_key(trace_ids.value(*row)) != trace)
             .unwrap_or(rows);
-        // Most runs are a few dozen rows: a scan finds the parent sooner than a hash would.
-        let run_ids: Vec<u64> = (run_start..run_end).map(|row| id(span_ids, row)).collect();
-        let large = run_ids.len() > SCANNED_RUN_ROWS;
-        if large {
-            rows_of_spans.clear();
-            for (position, span) in run_ids.iter().enumerate().rev() {
-                rows_of_spans.insert(*span, run_start + position);
-            }
+        rows_of_spans.clear();
+        // In reverse, so a span id stored twice names its first row.
+        for row in (run_start..run_end).rev() {
+            rows_of_spans.insert(id(span_ids, row), row);
         }
         for row in run_start..run_end {
-            let parent_row = if parents.is_null(row) {
-                None
-            } else {
-                let parent = id(parents, row);
-                if large {
-                    rows_of_spans.get(&parent).copied()
-                } else {
-                    run_ids
-                        .iter()
-                        .position(|span| *span == parent)
-                        .map(|position| run_start + position)
-                }
-            };
+            let parent_row = (!parents.is_null(row))
+                .then(|| rows_of_spans.get(&id(parents, row)).copied())
+                .flatten();
             let offset =
                 parent_row.and_then(|parent| i32::try_from(row as i64 - parent as i64).ok());
             match offset {
@@ -187,8 +161,9 @@ pub fn resolve_offsets(batch: &RecordBatch, path: &str) -> Result<RecordBatch, E
     let Some(offsets) = offsets(batch) else {
         return Ok(batch.clone());
     };
-    let span_ids = fixed(batch, "span_id", path)?;
-    let parents = fixed(batch, PARENT_SPAN_ID, path)?;
+    let span_columns = SpanColumns::new(batch, path);
+    let span_ids = span_columns.fixed("span_id")?;
+    let parents = span_columns.fixed(PARENT_SPAN_ID)?;
     let mut parent_ids = FixedSizeBinaryBuilder::with_capacity(batch.num_rows(), 8);
     for row in 0..batch.num_rows() {
         match parent_of(row, Some(offsets), span_ids, parents, path)? {
@@ -239,7 +214,9 @@ mod tests {
         let encoded = encode_offsets(&batch, "test").unwrap();
         let got: Vec<Option<i32>> = offsets(&encoded).unwrap().iter().collect();
         assert_eq!(got, [None, Some(1), Some(-1), Some(3), None, None]);
-        let ids = fixed(&encoded, PARENT_SPAN_ID, "test").unwrap();
+        let ids = SpanColumns::new(&encoded, "test")
+            .fixed(PARENT_SPAN_ID)
+            .unwrap();
         assert_eq!(ids.null_count(), 4);
         assert_eq!(ids.value(4), [9; 8]);
         assert_eq!(ids.value(5), [1; 8]);
@@ -257,8 +234,12 @@ mod tests {
         let resolved = resolve_offsets(&encoded, "test").unwrap();
         assert!(offsets(&resolved).is_none());
         assert_eq!(
-            fixed(&resolved, PARENT_SPAN_ID, "test").unwrap(),
-            fixed(&batch, PARENT_SPAN_ID, "test").unwrap()
+            SpanColumns::new(&resolved, "test")
+                .fixed(PARENT_SPAN_ID)
+                .unwrap(),
+            SpanColumns::new(&batch, "test")
+                .fixed(PARENT_SPAN_ID)
+                .unwrap()
         );
         // An offset pointing outside the batch is an error, not a panic.
         let cut = encoded.slice(3, 3);
@@ -267,7 +248,7 @@ mod tests {
 
     #[test]
     fn a_long_trace_run_finds_its_parents_too() {
-        // A chain of 200 spans: past the scanned run length, parents are found by hash.
+        // A chain of 200 spans in one run, each parent one row back.
         let rows: Vec<SpanRow> = (0..200u64)
             .map(|index| SpanRow {
                 service_name: Arc::from("svc"),

@@ -189,17 +189,7 @@ pub async fn find_trace_in_part(
     let path = part.path.to_string();
     // One batch: a parent offset counts rows of the trace's run, which a batch boundary
     // could split.
-    let Some(first) = batches.first() else {
-        return Ok(Vec::new());
-    };
-    let rows =
-        arrow_select::concat::concat_batches(first.schema_ref(), &batches).map_err(|source| {
-            Error::Arrow {
-                what: format!("spans of a trace in {path}"),
-                source,
-            }
-        })?;
-    batch_to_rows(&rows, &path)
+    batch_to_rows(&concat(part.metadata.schema(), &batches, part)?, &path)
 }
 
 /// Returns (trace id, span start) of every span matching `plan` in some of a part's row
@@ -250,7 +240,8 @@ pub async fn search_row_groups(
     Ok(hits)
 }
 
-/// Reads one row group of a part whole.
+/// Reads one row group of a part whole, as one batch (parent offsets count rows of the row
+/// group, see [`super::parents`]).
 ///
 /// # Errors
 /// Object store or Parquet failures.
@@ -258,14 +249,27 @@ pub async fn read_row_group(
     objects: &Arc<dyn ObjectStore>,
     part: &PartInfo,
     row_group: usize,
-) -> Result<Vec<RecordBatch>, Error> {
-    builder(objects, part)
+) -> Result<RecordBatch, Error> {
+    let batches: Vec<RecordBatch> = builder(objects, part)
         .with_row_groups(vec![row_group])
         .build()
         .map_err(parquet_error(part))?
         .try_collect()
         .await
-        .map_err(parquet_error(part))
+        .map_err(parquet_error(part))?;
+    concat(part.metadata.schema(), &batches, part)
+}
+
+/// Concatenates batches read from `part` into one.
+fn concat(
+    schema: &arrow_schema::SchemaRef,
+    batches: &[RecordBatch],
+    part: &PartInfo,
+) -> Result<RecordBatch, Error> {
+    arrow_select::concat::concat_batches(schema, batches).map_err(|source| Error::Arrow {
+        what: format!("batches of {}", part.path),
+        source,
+    })
 }
 
 /// Streams a part's rows in file order in batches.

@@ -9,7 +9,7 @@ use sightline_model::attr::find;
 use sightline_model::hot::{column_name, HOT_SPAN_ATTRIBUTES};
 use sightline_model::{AnyValue, Resource, TraceId};
 
-use super::attributes::{self, AttributeColumn, AttributeReader};
+use super::attributes::{self, AttributeColumn, AttributeReader, TypedExpected};
 use super::schema::{columns, SpanColumns};
 use crate::error::Error;
 use crate::spans::SpanQuery;
@@ -94,8 +94,8 @@ impl ScanPlan {
     }
 
     /// Evaluates the cheap filters over a batch holding at least [`ScanPlan::cheap_columns`]:
-    /// time range, service, operation, kind, status, duration and hot attribute columns (a null
-    /// hot value passes, as it may still match on the resource).
+    /// time range, service, operation, kind, status, duration and hot attributes (a row the
+    /// columns cannot decide passes, for [`ScanPlan::filter_batch`] to check exactly).
     ///
     /// # Errors
     /// [`Error::Corrupt`] when a needed column is missing.
@@ -143,26 +143,17 @@ impl ScanPlan {
             // value is in an attribute column (see `attributes::hot_columns`). With one column
             // for the key, that column's value decides; with several, the exact check in
             // `filter_batch` does.
-            let typed: Vec<(AttributeColumn, &arrow_array::ArrayRef)> = batch
-                .schema_ref()
-                .fields()
-                .iter()
-                .zip(batch.columns())
-                .filter_map(|(field, array)| {
-                    AttributeColumn::parse(field.name())
-                        .filter(|column| column.key == *key)
-                        .map(|column| (column, array))
-                })
-                .collect();
+            let typed: Vec<(TypedExpected, &arrow_array::ArrayRef)> =
+                attributes::attribute_arrays(batch)
+                    .filter(|(column_key, _, _)| column_key == key)
+                    .map(|(_, kind, array)| (TypedExpected::new(kind, value), array))
+                    .collect();
             narrow(&|row| {
                 if !values.is_null(row) {
                     return values.value(row) == value;
                 }
                 match typed.as_slice() {
-                    [(column, array)] => {
-                        array.is_null(row)
-                            || attributes::typed_reads_as(array, column.kind, row, value)
-                    }
+                    [(expected, array)] => array.is_null(row) || expected.matches(array, row),
                     _ => true,
                 }
             });

@@ -231,13 +231,12 @@ fn is_adaptive(name: &str) -> bool {
     ADAPTIVE_COLUMNS.contains(&name) || name.starts_with(attributes::COLUMN_PREFIX)
 }
 
-/// How an adaptive column is written, from the fewest distinct values to the most. Reading a
-/// compressed column chunk costs a codec set-up (most of what reading a page costs on some
-/// machines), so only columns whose dictionary or values are worth it are compressed.
+/// How a compressed adaptive column is written, from fewer distinct values to more (an
+/// adaptive column with no coding is an uncompressed dictionary). Reading a compressed column
+/// chunk costs a codec set-up (most of what reading a page costs on some machines), so only
+/// columns whose dictionary or values are worth it are compressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ColumnCoding {
-    /// A dictionary, uncompressed (the default, not listed).
-    Dictionary,
     /// A dictionary, compressed: the dictionary is large enough to matter (a thousand
     /// distinct numbers take 8 KB per row group), the indices are not.
     CompressedDictionary,
